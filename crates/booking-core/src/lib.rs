@@ -1,0 +1,19 @@
+//! The booking domain of the AI receptionist: every rule a clinic relies on, with no database, HTTP
+//! or runtime behind it. The world comes in through the traits in [`ports`].
+
+pub mod availability;
+pub mod booking;
+pub mod calls;
+pub mod error;
+pub mod ids;
+pub mod messages;
+pub mod otp;
+pub mod outbox;
+pub mod phone;
+pub mod ports;
+pub mod scoring;
+pub mod tenant;
+
+pub use error::ParseError;
+pub use ids::*;
+pub use phone::PhoneNumber;

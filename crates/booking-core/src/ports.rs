@@ -1,0 +1,304 @@
+//! The ports: everything the domain needs from the world, as traits. Adapters implement them
+//! (booking-postgres: the stores; booking-twilio: the SMS gateway; the api: clock and randomness
+//! from the OS). See docs/architecture.md.
+//!
+//! Every store method is one unit of work: it either does all it says or nothing. Where a use-case
+//! must change several things atomically (confirm a hold AND queue its texts), one method takes all
+//! of it, so the adapter can do it in one transaction.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use crate::booking::{Booking, Interval, NewAppointment, NewHold};
+use crate::calls::{CallRecord, CallStart, CapturedLead, FinishOutcome, FinishedCall};
+use crate::ids::{BookingId, CallId, ChallengeId, MessageId, TenantId, ToolCallId, VapiPhoneNumberId};
+use crate::otp::{Challenge, NewChallenge, SendCounts};
+use crate::outbox::{
+    ClaimedMessage, DedupeKey, DeliveryUpdate, MessageStatus, NewMessage, OutboundMessage, StatusApplied,
+};
+use crate::phone::PhoneNumber;
+use crate::tenant::{SmsAccount, SmsHealth, Tenant, TenantConfig};
+
+/// Why a store could not do what was asked.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// Nothing with that id for that tenant. (Another tenant's row is indistinguishable from
+    /// a missing one.)
+    #[error("not found")]
+    NotFound,
+    /// An occupying booking already overlaps the requested time (exclusion constraint).
+    #[error("the slot is taken")]
+    SlotTaken,
+    /// The row was not in the state the change requires; `current` is what it is now.
+    #[error("the booking is {current}")]
+    WrongState { current: &'static str },
+    /// A unique value is already used (a called number another tenant has, …).
+    #[error("already in use: {0}")]
+    Duplicate(String),
+    /// The store cannot be reached or timed out; safe to retry later.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: a bug or a corrupt row. The message is for operators, not callers.
+    #[error("storage error: {0}")]
+    Internal(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What to do with a tenant's SMS credentials on update.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SmsAccountChange {
+    Keep,
+    Set(SmsAccount),
+    Clear,
+}
+
+#[async_trait]
+pub trait TenantStore: Send + Sync {
+    async fn create_tenant(&self, id: TenantId, config: &TenantConfig, sms: Option<&SmsAccount>) -> StoreResult<Tenant>;
+    /// Replaces the configuration. Changing the SMS credentials clears a `NeedsAttention` health.
+    async fn update_tenant(&self, id: TenantId, config: &TenantConfig, sms: SmsAccountChange) -> StoreResult<Tenant>;
+    async fn tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
+    /// The tenant a called number belongs to.
+    async fn tenant_by_called_number(&self, number: &PhoneNumber) -> StoreResult<Option<Tenant>>;
+    async fn tenant_by_vapi_phone_number_id(&self, id: &VapiPhoneNumberId) -> StoreResult<Option<Tenant>>;
+    /// The tenant whose SMS sender is this number (an inbound text's `To`).
+    async fn tenant_by_sms_number(&self, number: &PhoneNumber) -> StoreResult<Option<Tenant>>;
+    /// Decrypted credentials, for sending and for checking Twilio's signatures.
+    async fn sms_account(&self, id: TenantId) -> StoreResult<Option<SmsAccount>>;
+    /// Tenants using this Twilio account (`AccountSid` of a status callback).
+    async fn tenants_by_account_sid(&self, account_sid: &str) -> StoreResult<Vec<TenantId>>;
+    async fn set_sms_health(&self, id: TenantId, health: &SmsHealth) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait BookingStore: Send + Sync {
+    /// The blocked intervals of bookings that occupy time in `window` as of `now` (confirmed, and
+    /// holds that have not expired), for the tenant's calendar.
+    async fn busy(&self, tenant: TenantId, window: Interval, now: Timestamp) -> StoreResult<Vec<Interval>>;
+
+    /// In one unit of work: marks holds that overlap `hold.blocked` and expired by `now` as
+    /// expired; releases other live holds of the same call if `release_call_holds`; inserts the
+    /// hold. `SlotTaken` if an occupying booking overlaps.
+    async fn insert_hold(&self, hold: &NewHold, now: Timestamp, release_call_holds: bool) -> StoreResult<Booking>;
+
+    async fn booking(&self, tenant: TenantId, id: BookingId) -> StoreResult<Option<Booking>>;
+
+    /// In one unit of work: consumes the challenge (it must be unconsumed), moves the hold to
+    /// confirmed (it must be held and unexpired at `now`), records the caller as a contact, and
+    /// queues `messages` (a key already queued is skipped). `WrongState` when the booking is not a
+    /// live hold (the caller may then read it: a concurrent confirm may have won).
+    async fn confirm_hold(
+        &self,
+        tenant: TenantId,
+        id: BookingId,
+        challenge: ChallengeId,
+        now: Timestamp,
+        messages: &[NewMessage],
+    ) -> StoreResult<Booking>;
+
+    /// Held → released. `WrongState` otherwise.
+    async fn release_hold(&self, tenant: TenantId, id: BookingId, now: Timestamp) -> StoreResult<Booking>;
+
+    /// In one unit of work: confirmed → cancelled, pending messages with the `withdraw` keys
+    /// withdrawn, `messages` queued.
+    async fn cancel_booking(
+        &self,
+        tenant: TenantId,
+        id: BookingId,
+        now: Timestamp,
+        withdraw: &[DedupeKey],
+        messages: &[NewMessage],
+    ) -> StoreResult<Booking>;
+
+    /// In one unit of work: the old confirmed booking cancelled, the new one inserted confirmed
+    /// (`SlotTaken` if it overlaps another occupying booking: then nothing changes), pending
+    /// messages with the `withdraw` keys withdrawn, `messages` queued. Returns the new booking.
+    async fn reschedule_booking(
+        &self,
+        tenant: TenantId,
+        old: BookingId,
+        new: &NewAppointment,
+        now: Timestamp,
+        withdraw: &[DedupeKey],
+        messages: &[NewMessage],
+    ) -> StoreResult<Booking>;
+
+    /// Confirmed bookings for this caller that have not started by `now`, soonest first.
+    async fn upcoming_for_phone(&self, tenant: TenantId, phone: &PhoneNumber, now: Timestamp) -> StoreResult<Vec<Booking>>;
+
+    /// Bookings made during a call (any status).
+    async fn bookings_for_call(&self, tenant: TenantId, call: &CallId) -> StoreResult<Vec<Booking>>;
+
+    /// Bookings whose slot starts in `window`, any status, for the dashboard.
+    async fn list_bookings(&self, tenant: TenantId, window: Interval) -> StoreResult<Vec<Booking>>;
+
+    /// Housekeeping: marks every hold expired by `now` as expired. Returns how many.
+    async fn expire_holds(&self, now: Timestamp) -> StoreResult<u64>;
+}
+
+#[async_trait]
+pub trait OtpStore: Send + Sync {
+    /// In one unit of work: supersedes the booking's unconsumed challenges, inserts this one and
+    /// queues its text.
+    async fn create_challenge(&self, challenge: &NewChallenge, message: &NewMessage) -> StoreResult<Challenge>;
+    /// The newest challenge of a booking that is neither consumed nor superseded.
+    async fn active_challenge(&self, tenant: TenantId, booking: BookingId) -> StoreResult<Option<Challenge>>;
+    /// Adds one failed check, atomically; returns the failed checks after it.
+    async fn record_failed_check(&self, tenant: TenantId, challenge: ChallengeId) -> StoreResult<u32>;
+    /// Counts for the send limits: to `phone` and by the tenant since `since`; in `call` ever.
+    async fn send_counts(
+        &self,
+        tenant: TenantId,
+        phone: &PhoneNumber,
+        call: Option<&CallId>,
+        since: Timestamp,
+    ) -> StoreResult<SendCounts>;
+}
+
+#[async_trait]
+pub trait CallStore: Send + Sync {
+    /// Records a call's start; repeating it is harmless (the first record stays).
+    async fn record_call_start(&self, call: &CallStart) -> StoreResult<()>;
+    async fn record_call_status(&self, tenant: TenantId, call: &CallId, status: &str, at: Timestamp) -> StoreResult<()>;
+    /// Merges what `capture_lead` learned into the call (later non-empty fields win).
+    async fn record_lead(&self, tenant: TenantId, call: &CallId, lead: &CapturedLead, at: Timestamp) -> StoreResult<()>;
+    async fn call(&self, tenant: TenantId, call: &CallId) -> StoreResult<Option<CallRecord>>;
+    /// Calls from this number that started before `before` (repeat-caller signal).
+    async fn prior_calls_from(&self, tenant: TenantId, phone: &PhoneNumber, before: Timestamp) -> StoreResult<u32>;
+    /// In one unit of work: stores the report and score and queues `messages`, unless a report for
+    /// this call was already stored (then nothing changes: `AlreadyRecorded`).
+    async fn finish_call(&self, tenant: TenantId, call: &FinishedCall, messages: &[NewMessage]) -> StoreResult<FinishOutcome>;
+    /// Newest first.
+    async fn list_calls(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<CallRecord>>;
+}
+
+#[async_trait]
+pub trait ContactStore: Send + Sync {
+    async fn is_opted_out(&self, tenant: TenantId, phone: &PhoneNumber) -> StoreResult<bool>;
+    async fn set_opted_out(&self, tenant: TenantId, phone: &PhoneNumber, opted_out: bool, at: Timestamp) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Queues messages; a dedupe key the tenant already has is skipped. Returns how many were new.
+    async fn enqueue(&self, messages: &[NewMessage]) -> StoreResult<u32>;
+    async fn message_by_key(&self, tenant: TenantId, key: &DedupeKey) -> StoreResult<Option<OutboundMessage>>;
+    async fn message(&self, tenant: TenantId, id: MessageId) -> StoreResult<Option<OutboundMessage>>;
+    /// Claims up to `limit` messages that are due at `now` (pending, ambiguous, or sending with a
+    /// lapsed lease) for `lease_until`, skipping rows other workers hold and tenants whose SMS is
+    /// paused. Several workers may call this at once: no row goes to two of them.
+    async fn claim_due(&self, now: Timestamp, limit: u32, lease_until: Timestamp, worker: &str) -> StoreResult<Vec<ClaimedMessage>>;
+    /// Records what happened to a claimed message. `false` (and no change) when the claim is no
+    /// longer this worker's.
+    async fn record_delivery(&self, claim: &ClaimedMessage, update: &DeliveryUpdate, now: Timestamp) -> StoreResult<bool>;
+    /// Gives back every claim of `worker` whose send has not started (on shutdown).
+    async fn release_claims(&self, worker: &str, now: Timestamp) -> StoreResult<u32>;
+    /// A Twilio status callback: moves the message with `sid` forward only.
+    async fn apply_status(
+        &self,
+        tenant: TenantId,
+        sid: &str,
+        status: MessageStatus,
+        error_code: Option<u32>,
+        at: Timestamp,
+    ) -> StoreResult<StatusApplied>;
+    /// Newest first.
+    async fn list_messages(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<OutboundMessage>>;
+}
+
+/// What `begin` found for a tool call id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ToolCallClaim {
+    /// First time: run it, then `finish`.
+    New,
+    /// Already answered: return this result unchanged.
+    Done(String),
+    /// Another request is running it right now.
+    InProgress,
+}
+
+/// Tool calls already answered, so that a replayed toolCallId has no second effect.
+#[async_trait]
+pub trait ToolCallLog: Send + Sync {
+    async fn begin_tool_call(&self, tenant: TenantId, id: &ToolCallId, tool: &str, now: Timestamp) -> StoreResult<ToolCallClaim>;
+    async fn finish_tool_call(&self, tenant: TenantId, id: &ToolCallId, result: &str, now: Timestamp) -> StoreResult<()>;
+    /// Forgets a claim whose run failed for a reason of our own, so that a retry can run it.
+    async fn abandon_tool_call(&self, tenant: TenantId, id: &ToolCallId) -> StoreResult<()>;
+}
+
+/// Every store port at once.
+pub trait Store: TenantStore + BookingStore + OtpStore + CallStore + ContactStore + OutboxStore + ToolCallLog {}
+impl<T> Store for T where T: TenantStore + BookingStore + OtpStore + CallStore + ContactStore + OutboxStore + ToolCallLog {}
+
+/// A text to send now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SmsRequest {
+    pub to: PhoneNumber,
+    pub body: String,
+}
+
+/// A message found at the gateway by reconciliation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SentSms {
+    pub sid: crate::ids::MessageSid,
+    pub status: MessageStatus,
+}
+
+/// Every way a send can end, as far as retrying goes (DESIGN.md §4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SendOutcome {
+    Accepted { sid: crate::ids::MessageSid, status: MessageStatus },
+    /// Nothing was sent (429, connection refused, DNS): safe to retry.
+    RetrySafe { code: Option<u32>, message: String, retry_after: Option<jiff::SignedDuration> },
+    /// It may have been sent (5xx, timeout after the request went out): reconcile first.
+    Ambiguous { message: String },
+    /// Never retry. 20003 means the tenant's credentials are wrong.
+    Permanent { code: Option<u32>, message: String },
+}
+
+/// Sends texts through a tenant's own account.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait SmsGateway: Send + Sync {
+    async fn send(&self, account: &SmsAccount, request: &SmsRequest) -> SendOutcome;
+    /// Looks for a message already sent to `to` from the account's sender since `since` with this
+    /// exact body. `Err` is a message about why the gateway could not be asked.
+    async fn find_sent(
+        &self,
+        account: &SmsAccount,
+        to: &PhoneNumber,
+        since: Timestamp,
+        body: &str,
+    ) -> Result<Option<SentSms>, String>;
+}
+
+/// The time.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+/// Randomness from a CSPRNG.
+pub trait Random: Send + Sync {
+    fn fill(&self, bytes: &mut [u8]);
+
+    fn bytes16(&self) -> [u8; 16] {
+        let mut b = [0u8; 16];
+        self.fill(&mut b);
+        b
+    }
+    /// A uniformly random integer in `0..n` (`n > 0`), without modulo bias.
+    fn below(&self, n: u64) -> u64 {
+        assert!(n > 0, "below(0)");
+        let zone = u64::MAX - (u64::MAX % n);
+        loop {
+            let mut b = [0u8; 8];
+            self.fill(&mut b);
+            let v = u64::from_le_bytes(b);
+            if v < zone {
+                return v % n;
+            }
+        }
+    }
+}
