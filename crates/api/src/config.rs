@@ -1,0 +1,305 @@
+//! Configuration from the environment (DESIGN.md §9). Every problem is reported at once, by
+//! variable name, and the service refuses to start.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use booking_core::tenant::Secret;
+
+/// How Vapi's requests prove they come from Vapi.
+#[derive(Clone, Debug)]
+pub enum VapiAuth {
+    /// The secret in `X-Vapi-Secret`, or as `Authorization: Bearer <secret>`.
+    SharedSecret(Secret),
+    /// An HMAC-SHA256 credential: hex signature over `{timestamp}.{raw body}` in
+    /// `signature_header`, the Unix timestamp (seconds) in `timestamp_header`, accepted within
+    /// `tolerance` of now.
+    Hmac {
+        secret: Secret,
+        signature_header: String,
+        timestamp_header: String,
+        tolerance: Duration,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database_url: Secret,
+    pub bind_addr: SocketAddr,
+    /// Where Vapi and Twilio reach us, without a trailing slash: tool URLs and Twilio status
+    /// callbacks are built from it, and Twilio signatures are checked against it.
+    pub public_base_url: String,
+    pub admin_token: Secret,
+    pub vapi_auth: VapiAuth,
+    /// 32 bytes that encrypt tenants' Twilio credentials at rest, as hex (64 characters).
+    pub master_key: Secret,
+    pub master_key_id: String,
+    pub twilio_api_base: String,
+    /// Where OTP codes are keyed from. Defaults to a key derived from the master key.
+    pub otp_key: Option<Secret>,
+    pub db_pool_size: usize,
+    pub db_connect_timeout: Duration,
+    pub db_statement_timeout: Duration,
+    pub log_json: bool,
+    /// Texts per second per sender.
+    pub sms_rate_per_second: u32,
+    /// Whether the outbox worker runs in this process.
+    pub run_worker: bool,
+    /// The Vapi tool timeout we declare (`server.timeoutSeconds`).
+    pub tool_timeout_seconds: u32,
+}
+
+/// The variables and what they mean, for `--help` and for refusal messages.
+pub const VARIABLES: &[(&str, &str)] = &[
+    ("DATABASE_URL", "required: postgres://user:password@host:port/database"),
+    ("BIND_ADDR", "default 127.0.0.1:8080"),
+    ("PUBLIC_BASE_URL", "required: the https URL Vapi and Twilio reach this service at"),
+    ("ADMIN_TOKEN", "required: bearer token of the operator API, at least 16 characters"),
+    ("VAPI_SECRET", "required: the secret Vapi sends (X-Vapi-Secret, Bearer, or the HMAC key)"),
+    ("VAPI_AUTH", "secret (default; X-Vapi-Secret or Bearer) or hmac"),
+    ("VAPI_HMAC_SIGNATURE_HEADER", "default x-signature"),
+    ("VAPI_HMAC_TIMESTAMP_HEADER", "default x-timestamp"),
+    ("VAPI_HMAC_TOLERANCE_SECONDS", "default 300"),
+    ("MASTER_KEY", "required: 64 hex characters (32 bytes) encrypting Twilio credentials at rest"),
+    ("MASTER_KEY_ID", "default k1: the id stored beside each ciphertext, for key rotation"),
+    ("TWILIO_API_BASE", "default https://api.twilio.com"),
+    ("OTP_KEY", "optional: key for OTP hashes; default derived from MASTER_KEY"),
+    ("DB_POOL_SIZE", "default 16"),
+    ("DB_CONNECT_TIMEOUT_MS", "default 3000"),
+    ("DB_STATEMENT_TIMEOUT_MS", "default 5000"),
+    ("LOG_FORMAT", "text (default) or json"),
+    ("SMS_RATE_PER_SECOND", "default 10: texts per second per sender"),
+    ("RUN_WORKER", "default true: run the outbox worker in this process"),
+    ("TOOL_TIMEOUT_SECONDS", "default 20: Vapi's server.timeoutSeconds for our tools (1-300)"),
+];
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_map(&std::env::vars().collect())
+    }
+
+    pub fn from_map(env: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let mut problems = Vec::new();
+        let get = |k: &str| env.get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let required = |k: &'static str, problems: &mut Vec<String>| -> String {
+            match get(k) {
+                Some(v) => v,
+                None => {
+                    problems.push(format!("{k} is not set ({})", describe(k)));
+                    String::new()
+                }
+            }
+        };
+
+        let database_url = required("DATABASE_URL", &mut problems);
+        if !database_url.is_empty()
+            && !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://"))
+        {
+            problems.push("DATABASE_URL must start with postgres:// or postgresql://".into());
+        }
+
+        let bind_addr = match get("BIND_ADDR").as_deref().unwrap_or("127.0.0.1:8080").parse() {
+            Ok(a) => a,
+            Err(_) => {
+                problems.push("BIND_ADDR must be an address and port such as 127.0.0.1:8080".into());
+                SocketAddr::from(([127, 0, 0, 1], 8080))
+            }
+        };
+
+        let mut public_base_url = required("PUBLIC_BASE_URL", &mut problems);
+        while public_base_url.ends_with('/') {
+            public_base_url.pop();
+        }
+        if !public_base_url.is_empty()
+            && !(public_base_url.starts_with("https://") || public_base_url.starts_with("http://"))
+        {
+            problems.push("PUBLIC_BASE_URL must start with https:// (or http:// for local use)".into());
+        }
+
+        let admin_token = required("ADMIN_TOKEN", &mut problems);
+        if !admin_token.is_empty() && admin_token.len() < 16 {
+            problems.push("ADMIN_TOKEN must be at least 16 characters".into());
+        }
+
+        let vapi_secret = required("VAPI_SECRET", &mut problems);
+        if !vapi_secret.is_empty() && vapi_secret.len() < 8 {
+            problems.push("VAPI_SECRET must be at least 8 characters".into());
+        }
+        let vapi_auth = match get("VAPI_AUTH").as_deref().unwrap_or("secret") {
+            "secret" | "bearer" => VapiAuth::SharedSecret(Secret::new(vapi_secret)),
+            "hmac" => VapiAuth::Hmac {
+                secret: Secret::new(vapi_secret),
+                signature_header: get("VAPI_HMAC_SIGNATURE_HEADER").unwrap_or_else(|| "x-signature".into()),
+                timestamp_header: get("VAPI_HMAC_TIMESTAMP_HEADER").unwrap_or_else(|| "x-timestamp".into()),
+                tolerance: Duration::from_secs(number(
+                    &get("VAPI_HMAC_TOLERANCE_SECONDS"),
+                    "VAPI_HMAC_TOLERANCE_SECONDS",
+                    300,
+                    1,
+                    3600,
+                    &mut problems,
+                )),
+            },
+            other => {
+                problems.push(format!("VAPI_AUTH must be secret or hmac, not {other:?}"));
+                VapiAuth::SharedSecret(Secret::new(String::new()))
+            }
+        };
+
+        let master_key = required("MASTER_KEY", &mut problems);
+        if !master_key.is_empty()
+            && (master_key.len() != 64 || !master_key.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            problems.push("MASTER_KEY must be 64 hex characters (32 bytes); generate one with `openssl rand -hex 32`".into());
+        }
+        let master_key_id = get("MASTER_KEY_ID").unwrap_or_else(|| "k1".into());
+        if master_key_id.len() > 32 || !master_key_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            problems.push("MASTER_KEY_ID must be at most 32 letters, digits, - or _".into());
+        }
+
+        let mut twilio_api_base = get("TWILIO_API_BASE").unwrap_or_else(|| "https://api.twilio.com".into());
+        while twilio_api_base.ends_with('/') {
+            twilio_api_base.pop();
+        }
+        if !(twilio_api_base.starts_with("https://") || twilio_api_base.starts_with("http://")) {
+            problems.push("TWILIO_API_BASE must be an http(s) URL".into());
+        }
+
+        let db_pool_size = number(&get("DB_POOL_SIZE"), "DB_POOL_SIZE", 16, 1, 1000, &mut problems) as usize;
+        let db_connect_timeout = Duration::from_millis(number(
+            &get("DB_CONNECT_TIMEOUT_MS"),
+            "DB_CONNECT_TIMEOUT_MS",
+            3000,
+            100,
+            120_000,
+            &mut problems,
+        ));
+        let db_statement_timeout = Duration::from_millis(number(
+            &get("DB_STATEMENT_TIMEOUT_MS"),
+            "DB_STATEMENT_TIMEOUT_MS",
+            5000,
+            100,
+            600_000,
+            &mut problems,
+        ));
+        let log_json = match get("LOG_FORMAT").as_deref().unwrap_or("text") {
+            "text" => false,
+            "json" => true,
+            other => {
+                problems.push(format!("LOG_FORMAT must be text or json, not {other:?}"));
+                false
+            }
+        };
+        let sms_rate_per_second =
+            number(&get("SMS_RATE_PER_SECOND"), "SMS_RATE_PER_SECOND", 10, 1, 10_000, &mut problems) as u32;
+        let run_worker = match get("RUN_WORKER").as_deref().unwrap_or("true") {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" => false,
+            other => {
+                problems.push(format!("RUN_WORKER must be true or false, not {other:?}"));
+                true
+            }
+        };
+        let tool_timeout_seconds =
+            number(&get("TOOL_TIMEOUT_SECONDS"), "TOOL_TIMEOUT_SECONDS", 20, 1, 300, &mut problems) as u32;
+
+        if !problems.is_empty() {
+            return Err(ConfigError { problems });
+        }
+        Ok(Self {
+            database_url: Secret::new(database_url),
+            bind_addr,
+            public_base_url,
+            admin_token: Secret::new(admin_token),
+            vapi_auth,
+            master_key: Secret::new(master_key),
+            master_key_id,
+            twilio_api_base,
+            otp_key: get("OTP_KEY").map(Secret::new),
+            db_pool_size,
+            db_connect_timeout,
+            db_statement_timeout,
+            log_json,
+            sms_rate_per_second,
+            run_worker,
+            tool_timeout_seconds,
+        })
+    }
+}
+
+fn describe(k: &str) -> &'static str {
+    VARIABLES.iter().find(|(n, _)| *n == k).map(|(_, d)| *d).unwrap_or("")
+}
+
+fn number(v: &Option<String>, name: &str, default: u64, min: u64, max: u64, problems: &mut Vec<String>) -> u64 {
+    match v {
+        None => default,
+        Some(s) => match s.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => n,
+            _ => {
+                problems.push(format!("{name} must be a whole number from {min} to {max}, not {s:?}"));
+                default
+            }
+        },
+    }
+}
+
+/// Every configuration problem found, one per line.
+#[derive(Debug, thiserror::Error)]
+#[error("the configuration is not usable:\n  - {}\nSee README.md, section Configuration.", .problems.join("\n  - "))]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn good() -> HashMap<String, String> {
+        [
+            ("DATABASE_URL", "postgres://u@localhost/db"),
+            ("PUBLIC_BASE_URL", "https://example.test/"),
+            ("ADMIN_TOKEN", "0123456789abcdef"),
+            ("VAPI_SECRET", "vapi-secret-1"),
+            ("MASTER_KEY", &"ab".repeat(32)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = Config::from_map(&good()).unwrap();
+        assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.public_base_url, "https://example.test");
+        assert_eq!(c.twilio_api_base, "https://api.twilio.com");
+        assert!(matches!(c.vapi_auth, VapiAuth::SharedSecret(_)));
+        assert_eq!(c.tool_timeout_seconds, 20);
+    }
+
+    #[test]
+    fn every_problem_is_named() {
+        let mut env = good();
+        env.remove("DATABASE_URL");
+        env.insert("MASTER_KEY".into(), "short".into());
+        env.insert("BIND_ADDR".into(), "nowhere".into());
+        env.insert("VAPI_AUTH".into(), "magic".into());
+        let err = Config::from_map(&env).unwrap_err();
+        let text = err.to_string();
+        for needle in ["DATABASE_URL", "MASTER_KEY", "BIND_ADDR", "VAPI_AUTH"] {
+            assert!(text.contains(needle), "{needle} missing from {text}");
+        }
+        assert_eq!(err.problems.len(), 4);
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug() {
+        let c = Config::from_map(&good()).unwrap();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("0123456789abcdef"));
+        assert!(!dbg.contains("vapi-secret-1"));
+        assert!(!dbg.contains(&"ab".repeat(32)));
+    }
+}

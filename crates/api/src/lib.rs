@@ -1,0 +1,6 @@
+//! The HTTP service. `main.rs` reads the configuration and starts it; tests start it the same way
+//! on a free port.
+
+pub mod auth;
+pub mod config;
+pub mod tenant_dto;

@@ -1,0 +1,547 @@
+//! The operator API's JSON for a tenant (DESIGN.md §9), and its translation to the domain's
+//! `TenantConfig`. Secrets come in; they never go out.
+
+use std::collections::BTreeMap;
+
+use booking_core::tenant::{
+    BookingRules, CalledNumber, ClinicName, ClinicZone, DateOverride, DayHours, HotLeadThreshold, OpenRange,
+    Secret, Service, ServiceName, SmsAccount, SmsHealth, SmsSender, SystemPrompt, Tenant, TenantConfig,
+    WeeklyHours,
+};
+use booking_core::ports::SmsAccountChange;
+use booking_core::{ParseError, PhoneNumber, VapiPhoneNumberId};
+use jiff::civil::{Date, Weekday};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneNumberJson {
+    pub number: String,
+    #[serde(default)]
+    pub vapi_phone_number_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceJson {
+    pub name: String,
+    pub duration_minutes: u32,
+    #[serde(default)]
+    pub value_cents: Option<u32>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DateOverrideJson {
+    pub date: String,
+    /// Empty or absent: closed all day.
+    #[serde(default)]
+    pub hours: Vec<[String; 2]>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Twilio credentials as the operator sends them. Never serialised back.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwilioJson {
+    pub account_sid: String,
+    pub auth_token: String,
+    #[serde(default)]
+    pub api_key_sid: Option<String>,
+    #[serde(default)]
+    pub api_key_secret: Option<String>,
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub messaging_service_sid: Option<String>,
+}
+
+impl std::fmt::Debug for TwilioJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwilioJson")
+            .field("account_sid", &self.account_sid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `POST /admin/tenants` and, with every field optional, `PATCH /admin/tenants/{id}`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantInput {
+    pub name: Option<String>,
+    pub timezone: Option<String>,
+    pub phone_numbers: Option<Vec<PhoneNumberJson>>,
+    pub alert_numbers: Option<Vec<String>>,
+    pub hot_lead_threshold: Option<u32>,
+    /// `null` in a PATCH removes the credentials.
+    #[serde(default, deserialize_with = "double_option")]
+    pub twilio: Option<Option<TwilioJson>>,
+    pub services: Option<Vec<ServiceJson>>,
+    pub weekly_hours: Option<BTreeMap<String, Vec<[String; 2]>>>,
+    pub date_overrides: Option<Vec<DateOverrideJson>>,
+    pub buffer_before_minutes: Option<u32>,
+    pub buffer_after_minutes: Option<u32>,
+    pub min_notice_minutes: Option<u32>,
+    pub slot_interval_minutes: Option<u32>,
+    pub booking_horizon_days: Option<u32>,
+    pub system_prompt: Option<String>,
+}
+
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Field-by-field problems, all of them at once.
+#[derive(Debug, Default, Serialize)]
+pub struct FieldErrors(pub Vec<FieldError>);
+
+#[derive(Debug, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldErrors {
+    fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+    fn parse<T>(&mut self, field: impl Into<String>, r: Result<T, ParseError>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.push(field, e.to_string());
+                None
+            }
+        }
+    }
+}
+
+const DAYS: [(&str, Weekday); 7] = [
+    ("mon", Weekday::Monday),
+    ("tue", Weekday::Tuesday),
+    ("wed", Weekday::Wednesday),
+    ("thu", Weekday::Thursday),
+    ("fri", Weekday::Friday),
+    ("sat", Weekday::Saturday),
+    ("sun", Weekday::Sunday),
+];
+
+fn day_hours(errs: &mut FieldErrors, field: &str, ranges: &[[String; 2]]) -> Option<DayHours> {
+    let mut out = Vec::new();
+    for (i, [s, e]) in ranges.iter().enumerate() {
+        out.push(errs.parse(format!("{field}[{i}]"), OpenRange::parse(s, e))?);
+    }
+    errs.parse(field, DayHours::new(out))
+}
+
+impl TenantInput {
+    /// The configuration this input makes, on top of `base` (none for a create, in which case
+    /// `name` and `timezone` are required).
+    pub fn apply(&self, base: Option<&TenantConfig>) -> Result<(TenantConfig, SmsAccountChange), FieldErrors> {
+        let mut errs = FieldErrors::default();
+
+        let name = match (&self.name, base) {
+            (Some(n), _) => errs.parse("name", ClinicName::parse(n)),
+            (None, Some(b)) => Some(b.name.clone()),
+            (None, None) => {
+                errs.push("name", "is required");
+                None
+            }
+        };
+        let zone = match (&self.timezone, base) {
+            (Some(z), _) => errs.parse("timezone", ClinicZone::parse(z)),
+            (None, Some(b)) => Some(b.zone.clone()),
+            (None, None) => {
+                errs.push("timezone", "is required (an IANA name such as America/New_York)");
+                None
+            }
+        };
+        let called_numbers = match &self.phone_numbers {
+            Some(list) => {
+                let mut v = Vec::new();
+                for (i, p) in list.iter().enumerate() {
+                    let number = errs.parse(format!("phone_numbers[{i}].number"), PhoneNumber::parse(&p.number));
+                    let id = match &p.vapi_phone_number_id {
+                        Some(id) => errs
+                            .parse(
+                                format!("phone_numbers[{i}].vapi_phone_number_id"),
+                                VapiPhoneNumberId::parse(id),
+                            )
+                            .map(Some),
+                        None => Some(None),
+                    };
+                    if let (Some(number), Some(vapi_phone_number_id)) = (number, id) {
+                        v.push(CalledNumber {
+                            number,
+                            vapi_phone_number_id,
+                        });
+                    }
+                }
+                v
+            }
+            None => base.map(|b| b.called_numbers.clone()).unwrap_or_default(),
+        };
+        let alert_numbers = match &self.alert_numbers {
+            Some(list) => list
+                .iter()
+                .enumerate()
+                .filter_map(|(i, n)| errs.parse(format!("alert_numbers[{i}]"), PhoneNumber::parse(n)))
+                .collect(),
+            None => base.map(|b| b.alert_numbers.clone()).unwrap_or_default(),
+        };
+        if alert_numbers.len() > 10 {
+            errs.push("alert_numbers", "at most 10");
+        }
+        let hot_lead_threshold = match self.hot_lead_threshold {
+            Some(t) => errs.parse("hot_lead_threshold", HotLeadThreshold::new(t)).unwrap_or_default(),
+            None => base.map(|b| b.hot_lead_threshold).unwrap_or_default(),
+        };
+        let services = match &self.services {
+            Some(list) => {
+                let mut v: Vec<Service> = Vec::new();
+                for (i, s) in list.iter().enumerate() {
+                    let Some(name) = errs.parse(format!("services[{i}].name"), ServiceName::parse(&s.name)) else {
+                        continue;
+                    };
+                    if v.iter().any(|o| o.name.matches(name.as_str())) {
+                        errs.push(format!("services[{i}].name"), "appears twice");
+                        continue;
+                    }
+                    if let Some(svc) = errs.parse(
+                        format!("services[{i}].duration_minutes"),
+                        Service::new(name, s.duration_minutes, s.value_cents),
+                    ) {
+                        v.push(svc);
+                    }
+                }
+                v
+            }
+            None => base.map(|b| b.services.clone()).unwrap_or_default(),
+        };
+        let weekly_hours = match &self.weekly_hours {
+            Some(map) => {
+                let mut w = WeeklyHours::default();
+                for (key, ranges) in map {
+                    let k = key.to_ascii_lowercase();
+                    match DAYS.iter().find(|(d, _)| k.starts_with(d)) {
+                        Some((_, day)) => {
+                            if let Some(h) = day_hours(&mut errs, &format!("weekly_hours.{key}"), ranges) {
+                                w.set(*day, h);
+                            }
+                        }
+                        None => errs.push(format!("weekly_hours.{key}"), "is not a day (mon, tue, … sun)"),
+                    }
+                }
+                w
+            }
+            None => base.map(|b| b.weekly_hours.clone()).unwrap_or_default(),
+        };
+        let date_overrides = match &self.date_overrides {
+            Some(list) => {
+                let mut v: Vec<DateOverride> = Vec::new();
+                for (i, o) in list.iter().enumerate() {
+                    let date = match o.date.trim().parse::<Date>() {
+                        Ok(d) => d,
+                        Err(_) => {
+                            errs.push(format!("date_overrides[{i}].date"), "must be YYYY-MM-DD");
+                            continue;
+                        }
+                    };
+                    if v.iter().any(|x| x.date == date) {
+                        errs.push(format!("date_overrides[{i}].date"), "appears twice");
+                        continue;
+                    }
+                    if let Some(hours) = day_hours(&mut errs, &format!("date_overrides[{i}].hours"), &o.hours) {
+                        v.push(DateOverride {
+                            date,
+                            hours,
+                            note: o.note.clone(),
+                        });
+                    }
+                }
+                v.sort_by_key(|o| o.date);
+                v
+            }
+            None => base.map(|b| b.date_overrides.clone()).unwrap_or_default(),
+        };
+        let r = base.map(|b| b.rules.clone()).unwrap_or_default();
+        let rules = errs
+            .parse(
+                "booking rules",
+                BookingRules::new(
+                    self.buffer_before_minutes.unwrap_or(r.buffer_before),
+                    self.buffer_after_minutes.unwrap_or(r.buffer_after),
+                    self.min_notice_minutes.unwrap_or(r.min_notice_minutes),
+                    self.slot_interval_minutes.unwrap_or(r.slot_interval.get()),
+                    self.booking_horizon_days.unwrap_or(r.horizon_days),
+                ),
+            )
+            .unwrap_or_default();
+        let system_prompt = match &self.system_prompt {
+            Some(p) => errs.parse("system_prompt", SystemPrompt::parse(p)).unwrap_or_default(),
+            None => base.map(|b| b.system_prompt.clone()).unwrap_or_default(),
+        };
+        let twilio = match &self.twilio {
+            None => SmsAccountChange::Keep,
+            Some(None) => SmsAccountChange::Clear,
+            Some(Some(t)) => match sms_account(&mut errs, t) {
+                Some(a) => SmsAccountChange::Set(a),
+                None => SmsAccountChange::Keep,
+            },
+        };
+
+        if !errs.0.is_empty() {
+            return Err(errs);
+        }
+        let (Some(name), Some(zone)) = (name, zone) else {
+            return Err(errs);
+        };
+        Ok((
+            TenantConfig {
+                name,
+                zone,
+                called_numbers,
+                alert_numbers,
+                hot_lead_threshold,
+                services,
+                weekly_hours,
+                date_overrides,
+                rules,
+                system_prompt,
+            },
+            twilio,
+        ))
+    }
+}
+
+fn sid(errs: &mut FieldErrors, field: &str, v: &str, prefix: &str) -> Option<String> {
+    let v = v.trim();
+    if v.len() == 34 && v.starts_with(prefix) && v[2..].bytes().all(|b| b.is_ascii_hexdigit()) {
+        Some(v.to_owned())
+    } else {
+        errs.push(field, format!("must be {prefix} followed by 32 hex characters"));
+        None
+    }
+}
+
+fn sms_account(errs: &mut FieldErrors, t: &TwilioJson) -> Option<SmsAccount> {
+    let account_sid = sid(errs, "twilio.account_sid", &t.account_sid, "AC");
+    if t.auth_token.trim().len() < 8 {
+        errs.push("twilio.auth_token", "is required (it validates Twilio's webhook signatures)");
+    }
+    let api_key = match (&t.api_key_sid, &t.api_key_secret) {
+        (Some(k), Some(s)) if !s.trim().is_empty() => {
+            sid(errs, "twilio.api_key_sid", k, "SK").map(|k| Some((k, Secret::new(s.trim()))))
+        }
+        (None, None) => Some(None),
+        _ => {
+            errs.push("twilio.api_key_secret", "api_key_sid and api_key_secret go together");
+            None
+        }
+    };
+    let sender = match (&t.from, &t.messaging_service_sid) {
+        (Some(from), None) => errs.parse("twilio.from", PhoneNumber::parse(from)).map(SmsSender::From),
+        (None, Some(ms)) => sid(errs, "twilio.messaging_service_sid", ms, "MG").map(SmsSender::MessagingService),
+        _ => {
+            errs.push("twilio.from", "give exactly one of from and messaging_service_sid");
+            None
+        }
+    };
+    Some(SmsAccount {
+        account_sid: account_sid?,
+        auth_token: Secret::new(t.auth_token.trim()),
+        api_key: api_key?,
+        sender: sender?,
+    })
+}
+
+/// A tenant as the operator API returns it: no secret.
+#[derive(Debug, Serialize)]
+pub struct TenantView {
+    pub id: String,
+    pub name: String,
+    pub timezone: String,
+    pub phone_numbers: Vec<PhoneNumberJson>,
+    pub alert_numbers: Vec<String>,
+    pub hot_lead_threshold: u32,
+    pub twilio: Option<TwilioView>,
+    pub sms_health: SmsHealth,
+    pub services: Vec<ServiceJson>,
+    pub weekly_hours: BTreeMap<String, Vec<[String; 2]>>,
+    pub date_overrides: Vec<DateOverrideJson>,
+    pub buffer_before_minutes: u32,
+    pub buffer_after_minutes: u32,
+    pub min_notice_minutes: u32,
+    pub slot_interval_minutes: u32,
+    pub booking_horizon_days: u32,
+    pub system_prompt: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TwilioView {
+    pub account_sid: String,
+    pub api_key_sid: Option<String>,
+    pub from: Option<String>,
+    pub messaging_service_sid: Option<String>,
+}
+
+fn hhmm(t: jiff::civil::Time) -> String {
+    if t == jiff::civil::Time::MAX {
+        "24:00".into()
+    } else {
+        format!("{:02}:{:02}", t.hour(), t.minute())
+    }
+}
+
+fn ranges_json(h: &DayHours) -> Vec<[String; 2]> {
+    h.ranges().iter().map(|r| [hhmm(r.start()), hhmm(r.end())]).collect()
+}
+
+impl TenantView {
+    pub fn new(t: &Tenant, sms: Option<&SmsAccount>) -> Self {
+        let c = &t.config;
+        Self {
+            id: t.id.to_string(),
+            name: c.name.to_string(),
+            timezone: c.zone.name().to_owned(),
+            phone_numbers: c
+                .called_numbers
+                .iter()
+                .map(|n| PhoneNumberJson {
+                    number: n.number.to_string(),
+                    vapi_phone_number_id: n.vapi_phone_number_id.as_ref().map(|i| i.to_string()),
+                })
+                .collect(),
+            alert_numbers: c.alert_numbers.iter().map(|n| n.to_string()).collect(),
+            hot_lead_threshold: c.hot_lead_threshold.get(),
+            twilio: sms.map(|a| TwilioView {
+                account_sid: a.account_sid.clone(),
+                api_key_sid: a.api_key.as_ref().map(|(k, _)| k.clone()),
+                from: match &a.sender {
+                    SmsSender::From(n) => Some(n.to_string()),
+                    SmsSender::MessagingService(_) => None,
+                },
+                messaging_service_sid: match &a.sender {
+                    SmsSender::MessagingService(s) => Some(s.clone()),
+                    SmsSender::From(_) => None,
+                },
+            }),
+            sms_health: t.sms_health.clone(),
+            services: c
+                .services
+                .iter()
+                .map(|s| ServiceJson {
+                    name: s.name.to_string(),
+                    duration_minutes: s.duration.get(),
+                    value_cents: s.value_cents,
+                })
+                .collect(),
+            weekly_hours: c
+                .weekly_hours
+                .iter()
+                .map(|(d, h)| {
+                    let key = DAYS.iter().find(|(_, wd)| *wd == d).map(|(k, _)| *k).unwrap_or("mon");
+                    (key.to_owned(), ranges_json(h))
+                })
+                .collect(),
+            date_overrides: c
+                .date_overrides
+                .iter()
+                .map(|o| DateOverrideJson {
+                    date: o.date.to_string(),
+                    hours: ranges_json(&o.hours),
+                    note: o.note.clone(),
+                })
+                .collect(),
+            buffer_before_minutes: c.rules.buffer_before,
+            buffer_after_minutes: c.rules.buffer_after,
+            min_notice_minutes: c.rules.min_notice_minutes,
+            slot_interval_minutes: c.rules.slot_interval.get(),
+            booking_horizon_days: c.rules.horizon_days,
+            system_prompt: c.system_prompt.as_str().to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"{"name": "Smile Dental", "timezone": "America/New_York",
+       "phone_numbers": [{"number": "+19254207621", "vapi_phone_number_id": "4a5a04dc-dcbe-45b1-8f64-fd32a253d136"}],
+       "alert_numbers": ["+15550001111"], "hot_lead_threshold": 70,
+       "twilio": {"account_sid": "AC0123456789abcdef0123456789abcdef", "auth_token": "tok-0123456789", "api_key_sid": null, "api_key_secret": null,
+                  "from": "+15550002222", "messaging_service_sid": null},
+       "services": [{"name": "Teeth Whitening", "duration_minutes": 60}],
+       "weekly_hours": {"mon": [["09:00", "17:00"]], "tue": [["09:00", "12:00"], ["13:00", "17:00"]]},
+       "system_prompt": "You are Voxanne, the friendly receptionist of Smile Dental."}"#;
+
+    #[test]
+    fn the_design_example_is_accepted() {
+        let input: TenantInput = serde_json::from_str(EXAMPLE).unwrap();
+        let (cfg, twilio) = input.apply(None).unwrap();
+        assert_eq!(cfg.name.as_str(), "Smile Dental");
+        assert_eq!(cfg.weekly_hours.on(Weekday::Tuesday).ranges().len(), 2);
+        assert!(cfg.weekly_hours.on(Weekday::Sunday).is_closed());
+        assert!(matches!(twilio, SmsAccountChange::Set(ref a) if a.account_sid.starts_with("AC")));
+        let SmsAccountChange::Set(acct) = twilio else { unreachable!() };
+        let view = serde_json::to_string(&TenantView::new(
+            &Tenant {
+                id: booking_core::TenantId::from_random_bytes([7; 16]),
+                config: cfg,
+                sms_health: SmsHealth::Ok,
+            },
+            Some(&acct),
+        ))
+        .unwrap();
+        assert!(!view.contains("tok-0123456789"), "secret leaked: {view}");
+        assert!(view.contains("+15550002222"));
+    }
+
+    #[test]
+    fn every_bad_field_is_reported() {
+        let input: TenantInput = serde_json::from_str(
+            r#"{"name": "", "timezone": "Mars/Olympus", "alert_numbers": ["5550001111"],
+                "services": [{"name": "X", "duration_minutes": 0}],
+                "weekly_hours": {"mon": [["17:00", "09:00"]], "funday": []},
+                "twilio": {"account_sid": "nope", "auth_token": "x"}}"#,
+        )
+        .unwrap();
+        let errs = input.apply(None).unwrap_err();
+        let fields: Vec<_> = errs.0.iter().map(|e| e.field.as_str()).collect();
+        for f in [
+            "name",
+            "timezone",
+            "alert_numbers[0]",
+            "services[0].duration_minutes",
+            "weekly_hours.mon[0]",
+            "weekly_hours.funday",
+            "twilio.account_sid",
+            "twilio.auth_token",
+            "twilio.from",
+        ] {
+            assert!(fields.contains(&f), "{f} not in {fields:?}");
+        }
+    }
+
+    #[test]
+    fn patch_keeps_what_it_does_not_name() {
+        let input: TenantInput = serde_json::from_str(EXAMPLE).unwrap();
+        let (cfg, _) = input.apply(None).unwrap();
+        let patch: TenantInput = serde_json::from_str(r#"{"hot_lead_threshold": 50, "twilio": null}"#).unwrap();
+        let (patched, twilio) = patch.apply(Some(&cfg)).unwrap();
+        assert_eq!(patched.hot_lead_threshold.get(), 50);
+        assert_eq!(patched.services, cfg.services);
+        assert!(matches!(twilio, SmsAccountChange::Clear));
+        let unknown = serde_json::from_str::<TenantInput>(r#"{"tenant_secret": 1}"#);
+        assert!(unknown.is_err());
+    }
+}
