@@ -3,4 +3,6 @@
 
 pub mod auth;
 pub mod config;
+pub mod logging;
+pub mod metrics;
 pub mod tenant_dto;
