@@ -3,6 +3,9 @@
 
 pub mod auth;
 pub mod config;
+pub mod error;
+pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod state;
 pub mod tenant_dto;

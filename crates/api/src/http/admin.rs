@@ -1,0 +1,97 @@
+//! The operator API under `/admin` (bearer `ADMIN_TOKEN`).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use booking_core::TenantId;
+use booking_core::ports::SmsAccountChange;
+use serde_json::json;
+
+use crate::auth::verify_admin;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::tenant_dto::{TenantInput, TenantView};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/admin")
+            .route("/tenants", web::post().to(create_tenant))
+            .route("/tenants", web::get().to(list_tenants))
+            .route("/tenants/{id}", web::get().to(get_tenant))
+            .route("/tenants/{id}", web::patch().to(patch_tenant)),
+    );
+}
+
+pub fn require_admin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    verify_admin(header, state.config.admin_token.expose()).map_err(|_| ApiError::Unauthorized)
+}
+
+fn tenant_id(raw: &str) -> Result<TenantId, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound)
+}
+
+async fn view(state: &AppState, t: &booking_core::tenant::Tenant) -> Result<TenantView, ApiError> {
+    let sms = state.store.sms_account(t.id).await?;
+    Ok(TenantView::new(t, sms.as_ref()))
+}
+
+async fn create_tenant(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<TenantInput>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&req, &state)?;
+    let (config, sms) = body
+        .apply(None)
+        .map_err(|e| ApiError::Invalid(json!(e)))?;
+    let sms = match sms {
+        SmsAccountChange::Set(a) => Some(a),
+        SmsAccountChange::Keep | SmsAccountChange::Clear => None,
+    };
+    let id = TenantId::from_random_bytes(state.random.bytes16());
+    let tenant = state.store.create_tenant(id, &config, sms.as_ref()).await?;
+    tracing::info!(tenant = %tenant.id, "tenant created");
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/admin/tenants/{}", tenant.id)))
+        .json(view(&state, &tenant).await?))
+}
+
+async fn list_tenants(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    require_admin(&req, &state)?;
+    let tenants = state.store.list_tenants().await?;
+    let mut out = Vec::with_capacity(tenants.len());
+    for t in &tenants {
+        out.push(view(&state, t).await?);
+    }
+    Ok(HttpResponse::Ok().json(json!({ "tenants": out })))
+}
+
+async fn get_tenant(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&req, &state)?;
+    let id = tenant_id(&path)?;
+    let tenant = state.store.tenant(id).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(view(&state, &tenant).await?))
+}
+
+async fn patch_tenant(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<TenantInput>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&req, &state)?;
+    let id = tenant_id(&path)?;
+    let current = state.store.tenant(id).await?.ok_or(ApiError::NotFound)?;
+    let (config, sms) = body
+        .apply(Some(&current.config))
+        .map_err(|e| ApiError::Invalid(json!(e)))?;
+    let tenant = state.store.update_tenant(id, &config, sms).await?;
+    tracing::info!(tenant = %tenant.id, "tenant updated");
+    Ok(HttpResponse::Ok().json(view(&state, &tenant).await?))
+}
