@@ -1,0 +1,569 @@
+//! The tools the model is given, defined once: names, arguments (with which are required), when
+//! to use each, and what Vapi says aloud while one runs. The argument parser in [`crate::tools`]
+//! reads the same names, and the JSON Schema sent to Vapi is generated from this table.
+
+use std::fmt;
+
+use booking_core::tenant::Secret;
+use serde_json::{Map, Value, json};
+
+/// One of our tools.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ToolName {
+    CheckAvailability,
+    ReserveSlot,
+    SendOtp,
+    VerifyOtp,
+    SendConfirmationSms,
+    CancelAppointment,
+    RescheduleAppointment,
+    CaptureLead,
+}
+
+impl ToolName {
+    pub const ALL: [ToolName; 8] = [
+        ToolName::CheckAvailability,
+        ToolName::ReserveSlot,
+        ToolName::SendOtp,
+        ToolName::VerifyOtp,
+        ToolName::SendConfirmationSms,
+        ToolName::CancelAppointment,
+        ToolName::RescheduleAppointment,
+        ToolName::CaptureLead,
+    ];
+
+    /// The name the model sees and calls.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ToolName::CheckAvailability => "check_availability",
+            ToolName::ReserveSlot => "reserve_slot",
+            ToolName::SendOtp => "send_otp",
+            ToolName::VerifyOtp => "verify_otp",
+            ToolName::SendConfirmationSms => "send_confirmation_sms",
+            ToolName::CancelAppointment => "cancel_appointment",
+            ToolName::RescheduleAppointment => "reschedule_appointment",
+            ToolName::CaptureLead => "capture_lead",
+        }
+    }
+
+    /// The tool a call names. Surrounding spaces, letter case and `-` for `_` are forgiven;
+    /// anything else is not one of our tools.
+    pub fn parse(name: &str) -> Option<Self> {
+        let name = name.trim();
+        if name.len() > 64 {
+            return None;
+        }
+        let norm = name.replace('-', "_");
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(&norm))
+    }
+
+    /// This tool's entry in the catalogue.
+    pub fn spec(self) -> &'static ToolSpec {
+        // CATALOGUE lists the tools in declaration order (checked by a test).
+        &CATALOGUE[self as usize]
+    }
+}
+
+impl fmt::Display for ToolName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Argument names, shared by the catalogue and the parser.
+pub mod arg {
+    pub const SERVICE: &str = "service";
+    pub const DATE: &str = "date";
+    pub const AFTER: &str = "after";
+    pub const START: &str = "start";
+    pub const CALLER_NAME: &str = "caller_name";
+    pub const HOLD_ID: &str = "hold_id";
+    pub const PHONE: &str = "phone";
+    pub const CODE: &str = "code";
+    pub const APPOINTMENT_ID: &str = "appointment_id";
+    pub const NEW_START: &str = "new_start";
+    pub const SERVICE_INTEREST: &str = "service_interest";
+    pub const WANTS_CALLBACK: &str = "wants_callback";
+    pub const NOTES: &str = "notes";
+}
+
+/// Field names of the one-line JSON results (besides `ok` and `message`), per DESIGN.md §3.
+pub mod field {
+    pub const OK: &str = "ok";
+    pub const MESSAGE: &str = "message";
+    pub const SLOTS: &str = "slots";
+    pub const START: &str = "start";
+    pub const SPOKEN: &str = "spoken";
+    pub const HOLD_ID: &str = "hold_id";
+    pub const EXPIRES_AT: &str = "expires_at";
+    pub const ALTERNATIVES: &str = "alternatives";
+    pub const SENT_TO: &str = "sent_to";
+    pub const APPOINTMENT_ID: &str = "appointment_id";
+    pub const STATUS: &str = "status";
+    pub const ATTEMPTS_LEFT: &str = "attempts_left";
+    pub const SMS_STATUS: &str = "sms_status";
+}
+
+/// What kind of value an argument holds, which decides both its JSON Schema and how leniently it
+/// is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgKind {
+    /// Free text, cut to this many characters.
+    Text { max_chars: usize },
+    /// A day in the clinic's calendar, `YYYY-MM-DD`.
+    Date,
+    /// A time of day in the clinic's clock, `HH:MM`.
+    TimeOfDay,
+    /// A slot's start as `check_availability` returned it (RFC 3339 with offset).
+    SlotStart,
+    /// A hold or appointment id a previous tool returned.
+    BookingId,
+    /// A mobile number in E.164.
+    Phone,
+    /// The digits of a verification code.
+    Code,
+    /// Yes or no.
+    Bool,
+}
+
+impl ArgKind {
+    fn schema_type(self) -> &'static str {
+        match self {
+            ArgKind::Bool => "boolean",
+            _ => "string",
+        }
+    }
+
+    /// How to pass a value of this kind, for a model that passed a wrong one.
+    pub fn hint(self) -> &'static str {
+        match self {
+            ArgKind::Text { .. } => "pass it as plain text",
+            ArgKind::Date => {
+                "pass the day as YYYY-MM-DD in the clinic's calendar; today's date is in your instructions"
+            }
+            ArgKind::TimeOfDay => {
+                "pass the time of day as HH:MM on a 24-hour clock, in clinic time"
+            }
+            ArgKind::SlotStart => {
+                "pass the start exactly as check_availability returned it; call check_availability again if you do not have it"
+            }
+            ArgKind::BookingId => {
+                "pass the id exactly as the previous tool returned it; never make one up"
+            }
+            ArgKind::Phone => {
+                "pass the mobile number in international format with + and the country code, for example +14155550123"
+            }
+            ArgKind::Code => {
+                "pass only the digits of the code the caller read from the text message"
+            }
+            ArgKind::Bool => "pass true or false",
+        }
+    }
+}
+
+/// One argument of a tool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArgSpec {
+    pub name: &'static str,
+    pub kind: ArgKind,
+    pub required: bool,
+    pub description: &'static str,
+}
+
+/// One tool as the model sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ToolSpec {
+    pub name: ToolName,
+    /// Tells the model what the tool does and when to use it.
+    pub description: &'static str,
+    pub args: &'static [ArgSpec],
+    /// Fields of the result besides `ok` and `message`.
+    pub result_fields: &'static [&'static str],
+    /// Spoken by Vapi when the call starts.
+    pub request_start: &'static str,
+    /// Spoken by Vapi when the call fails or times out.
+    pub request_failed: &'static str,
+    /// Spoken by Vapi when the reply is slow.
+    pub request_delayed: &'static str,
+}
+
+const fn req(name: &'static str, kind: ArgKind, description: &'static str) -> ArgSpec {
+    ArgSpec {
+        name,
+        kind,
+        required: true,
+        description,
+    }
+}
+
+const fn opt(name: &'static str, kind: ArgKind, description: &'static str) -> ArgSpec {
+    ArgSpec {
+        name,
+        kind,
+        required: false,
+        description,
+    }
+}
+
+const SERVICE_ARG: ArgSpec = req(
+    arg::SERVICE,
+    ArgKind::Text { max_chars: 120 },
+    "The service the caller wants, as the clinic names it (for example Teeth Whitening).",
+);
+const HOLD_ID_ARG: ArgSpec = req(
+    arg::HOLD_ID,
+    ArgKind::BookingId,
+    "The hold_id that reserve_slot returned.",
+);
+
+/// Every tool, in the order the model is given them.
+pub static CATALOGUE: [ToolSpec; 8] = [
+    ToolSpec {
+        name: ToolName::CheckAvailability,
+        description: "Find the clinic's open appointment times for a service. Use it whenever the caller wants to book or \
+            asks when the clinic is free, and again whenever the times you offered do not suit them. Offer only \
+            the times it returns, read using their spoken form. Each slot's start is what reserve_slot needs.",
+        args: &[
+            SERVICE_ARG,
+            opt(
+                arg::DATE,
+                ArgKind::Date,
+                "The day to look at, YYYY-MM-DD in the clinic's calendar. Omit it to get the next open times.",
+            ),
+            opt(
+                arg::AFTER,
+                ArgKind::TimeOfDay,
+                "Only times at or after this time of day, HH:MM on a 24-hour clock, in clinic time.",
+            ),
+        ],
+        result_fields: &[field::SLOTS],
+        request_start: "Let me check the schedule.",
+        request_failed: "Sorry, I couldn't reach the schedule just now.",
+        request_delayed: "Still checking the schedule, one moment.",
+    },
+    ToolSpec {
+        name: ToolName::ReserveSlot,
+        description: "Hold one appointment time for the caller for 10 minutes. Use it as soon as the caller picks one of the \
+            times check_availability returned, before sending the verification code. Returns hold_id. If the \
+            time was just taken, ok is false and alternatives lists other times to offer instead.",
+        args: &[
+            req(
+                arg::START,
+                ArgKind::SlotStart,
+                "The chosen slot's start, exactly as check_availability returned it.",
+            ),
+            SERVICE_ARG,
+            req(
+                arg::CALLER_NAME,
+                ArgKind::Text { max_chars: 100 },
+                "The caller's full name, as they said it.",
+            ),
+        ],
+        result_fields: &[field::HOLD_ID, field::EXPIRES_AT, field::ALTERNATIVES],
+        request_start: "Let me hold that time for you.",
+        request_failed: "Sorry, I couldn't hold that time just now.",
+        request_delayed: "Just a moment longer while I hold that time.",
+    },
+    ToolSpec {
+        name: ToolName::SendOtp,
+        description: "Text the caller a verification code for their held time. Use it right after reserve_slot succeeds, or \
+            when the caller asks for a new code. The code goes to the number the caller is calling from; pass \
+            phone only if the caller asks to receive it on a different mobile. Returns sent_to, the masked number.",
+        args: &[
+            HOLD_ID_ARG,
+            opt(
+                arg::PHONE,
+                ArgKind::Phone,
+                "Only if the caller wants the code on another mobile: that number in international format, for example +14155550123.",
+            ),
+        ],
+        result_fields: &[field::SENT_TO],
+        request_start: "I'm texting you a verification code now.",
+        request_failed: "Sorry, I couldn't send the code just now.",
+        request_delayed: "The code is on its way, one moment.",
+    },
+    ToolSpec {
+        name: ToolName::VerifyOtp,
+        description: "Check the verification code and confirm the booking. Use it once the caller has read you the code from \
+            the text message. Only this confirms an appointment. Returns appointment_id and status; if the code \
+            is wrong, ok is false and attempts_left says how many tries remain.",
+        args: &[
+            HOLD_ID_ARG,
+            req(
+                arg::CODE,
+                ArgKind::Code,
+                "The digits of the code, exactly as the caller read them.",
+            ),
+        ],
+        result_fields: &[field::APPOINTMENT_ID, field::STATUS, field::ATTEMPTS_LEFT],
+        request_start: "Let me check that code.",
+        request_failed: "Sorry, I couldn't check the code just now.",
+        request_delayed: "Still checking the code, one moment.",
+    },
+    ToolSpec {
+        name: ToolName::SendConfirmationSms,
+        description: "Make sure the confirmation text for a confirmed appointment is on its way. Use it once right after \
+            verify_otp succeeds, or when the caller asks whether the confirmation was sent. It never sends a \
+            second text. Returns sms_status.",
+        args: &[req(
+            arg::APPOINTMENT_ID,
+            ArgKind::BookingId,
+            "The appointment_id that verify_otp returned.",
+        )],
+        result_fields: &[field::SMS_STATUS],
+        request_start: "Let me make sure your confirmation text is on its way.",
+        request_failed: "Sorry, I couldn't check on the confirmation text just now.",
+        request_delayed: "One moment while I check on the text.",
+    },
+    ToolSpec {
+        name: ToolName::CancelAppointment,
+        description: "Cancel an appointment. Use it only when the caller clearly asks to cancel and has confirmed which \
+            appointment. Returns appointment_id and status.",
+        args: &[opt(
+            arg::APPOINTMENT_ID,
+            ArgKind::BookingId,
+            "The appointment_id, if a tool returned one during this call. Omit it to cancel the caller's next upcoming appointment.",
+        )],
+        result_fields: &[field::APPOINTMENT_ID, field::STATUS],
+        request_start: "Let me cancel that for you.",
+        request_failed: "Sorry, I couldn't cancel it just now.",
+        request_delayed: "One moment while I cancel it.",
+    },
+    ToolSpec {
+        name: ToolName::RescheduleAppointment,
+        description: "Move an existing appointment to a new time. Use it when the caller wants to change the time of an \
+            appointment, after check_availability has returned the new time and the caller has chosen it. \
+            Returns appointment_id and status; if the new time was just taken, ok is false with alternatives.",
+        args: &[
+            opt(
+                arg::APPOINTMENT_ID,
+                ArgKind::BookingId,
+                "The appointment_id, if a tool returned one during this call. Omit it to move the caller's next upcoming appointment.",
+            ),
+            req(
+                arg::NEW_START,
+                ArgKind::SlotStart,
+                "The new slot's start, exactly as check_availability returned it.",
+            ),
+        ],
+        result_fields: &[field::APPOINTMENT_ID, field::STATUS, field::ALTERNATIVES],
+        request_start: "Let me move that for you.",
+        request_failed: "Sorry, I couldn't move it just now.",
+        request_delayed: "One moment while I move it.",
+    },
+    ToolSpec {
+        name: ToolName::CaptureLead,
+        description: "Note what you learned about a caller who showed interest but did not book: they asked about prices or a \
+            service, want someone to call them back, or will decide later. Use it before the call ends whenever \
+            that happens, and whenever a tool failed and the caller wants a callback.",
+        args: &[
+            opt(
+                arg::CALLER_NAME,
+                ArgKind::Text { max_chars: 100 },
+                "The caller's name, if they gave it.",
+            ),
+            opt(
+                arg::SERVICE_INTEREST,
+                ArgKind::Text { max_chars: 200 },
+                "The service or treatment the caller is interested in.",
+            ),
+            opt(
+                arg::WANTS_CALLBACK,
+                ArgKind::Bool,
+                "true if the caller wants the clinic to call them back.",
+            ),
+            opt(
+                arg::NOTES,
+                ArgKind::Text { max_chars: 1000 },
+                "Anything else the clinic should know: questions asked, preferred times, concerns.",
+            ),
+        ],
+        result_fields: &[],
+        request_start: "Let me note that down.",
+        request_failed: "Sorry, I couldn't note that down just now.",
+        request_delayed: "One moment.",
+    },
+];
+
+impl ToolSpec {
+    pub fn arg(&self, name: &str) -> Option<&'static ArgSpec> {
+        self.args.iter().find(|a| a.name == name)
+    }
+
+    /// The JSON Schema of the arguments, with `required` listing the arguments the model must pass.
+    pub fn parameters_schema(&self) -> Value {
+        let mut properties = Map::new();
+        for a in self.args {
+            properties.insert(
+                a.name.to_owned(),
+                json!({"type": a.kind.schema_type(), "description": a.description}),
+            );
+        }
+        let required: Vec<&str> = self
+            .args
+            .iter()
+            .filter(|a| a.required)
+            .map(|a| a.name)
+            .collect();
+        json!({"type": "object", "properties": properties, "required": required})
+    }
+
+    /// The tool as Vapi wants it under `assistant.model.tools`.
+    pub fn definition(&self, server: &ToolServer<'_>) -> Value {
+        json!({
+            "type": "function",
+            "async": false,
+            "function": {
+                "name": self.name.as_str(),
+                "description": self.description,
+                "parameters": self.parameters_schema(),
+            },
+            "server": server.to_json(),
+            "messages": [
+                {"type": "request-start", "content": self.request_start},
+                {"type": "request-failed", "content": self.request_failed},
+                {
+                    "type": "request-response-delayed",
+                    "content": self.request_delayed,
+                    "timingMilliseconds": REQUEST_DELAYED_AFTER_MS,
+                },
+            ],
+        })
+    }
+}
+
+/// When Vapi says a tool's "delayed" line if our reply has not arrived.
+pub const REQUEST_DELAYED_AFTER_MS: u32 = 3000;
+
+/// Where Vapi sends tool calls, and how long it waits.
+#[derive(Clone, Copy, Debug)]
+pub struct ToolServer<'a> {
+    pub url: &'a str,
+    /// Clamped to Vapi's 1..=300.
+    pub timeout_seconds: u32,
+    /// Sent back by Vapi as `X-Vapi-Secret`. Only ever placed in the reply to Vapi.
+    pub secret: Option<&'a Secret>,
+    /// A Vapi credential (bearer or HMAC) Vapi should authenticate with instead.
+    pub credential_id: Option<&'a str>,
+}
+
+impl ToolServer<'_> {
+    pub(crate) fn to_json(self) -> Value {
+        let mut server = Map::new();
+        server.insert("url".into(), Value::from(self.url));
+        server.insert(
+            "timeoutSeconds".into(),
+            Value::from(self.timeout_seconds.clamp(1, 300)),
+        );
+        if let Some(secret) = self.secret {
+            server.insert("secret".into(), Value::from(secret.expose()));
+        }
+        if let Some(id) = self.credential_id {
+            server.insert("credentialId".into(), Value::from(id));
+        }
+        Value::Object(server)
+    }
+}
+
+/// Every tool's definition, in catalogue order.
+pub fn tool_definitions(server: &ToolServer<'_>) -> Vec<Value> {
+    CATALOGUE.iter().map(|t| t.definition(server)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_has_every_tool_once_in_order() {
+        let names: Vec<ToolName> = CATALOGUE.iter().map(|s| s.name).collect();
+        assert_eq!(names, ToolName::ALL);
+        for t in ToolName::ALL {
+            assert_eq!(t.spec().name, t);
+            assert_eq!(ToolName::parse(t.as_str()), Some(t));
+        }
+    }
+
+    #[test]
+    fn names_are_forgiven_only_for_case_space_and_dash() {
+        assert_eq!(
+            ToolName::parse(" Check-Availability "),
+            Some(ToolName::CheckAvailability)
+        );
+        assert_eq!(ToolName::parse("checkavailability"), None);
+        assert_eq!(ToolName::parse("book_appointment"), None);
+        assert_eq!(ToolName::parse(""), None);
+    }
+
+    #[test]
+    fn required_arguments_follow_the_design_table() {
+        let required = |t: ToolName| -> Vec<&str> {
+            t.spec()
+                .args
+                .iter()
+                .filter(|a| a.required)
+                .map(|a| a.name)
+                .collect()
+        };
+        assert_eq!(required(ToolName::CheckAvailability), ["service"]);
+        assert_eq!(
+            required(ToolName::ReserveSlot),
+            ["start", "service", "caller_name"]
+        );
+        assert_eq!(required(ToolName::SendOtp), ["hold_id"]);
+        assert_eq!(required(ToolName::VerifyOtp), ["hold_id", "code"]);
+        assert_eq!(required(ToolName::SendConfirmationSms), ["appointment_id"]);
+        assert!(required(ToolName::CancelAppointment).is_empty());
+        assert_eq!(required(ToolName::RescheduleAppointment), ["new_start"]);
+        assert!(required(ToolName::CaptureLead).is_empty());
+    }
+
+    #[test]
+    fn no_tool_takes_a_tenant_clinic_or_number_id() {
+        for spec in &CATALOGUE {
+            for a in spec.args {
+                for banned in ["tenant", "clinic", "phone_number_id", "org"] {
+                    assert!(!a.name.contains(banned), "{} takes {}", spec.name, a.name);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn definition_carries_schema_server_and_spoken_messages() {
+        let secret = Secret::new("s3cret");
+        let def = ToolName::VerifyOtp.spec().definition(&ToolServer {
+            url: "https://api.example.com/vapi/webhook",
+            timeout_seconds: 999,
+            secret: Some(&secret),
+            credential_id: None,
+        });
+        assert_eq!(def["function"]["name"], "verify_otp");
+        assert_eq!(
+            def["function"]["parameters"]["required"],
+            json!(["hold_id", "code"])
+        );
+        assert_eq!(
+            def["function"]["parameters"]["properties"]["code"]["type"],
+            "string"
+        );
+        assert_eq!(def["server"]["timeoutSeconds"], 300);
+        assert_eq!(def["server"]["secret"], "s3cret");
+        let kinds: Vec<&str> = def["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "request-start",
+                "request-failed",
+                "request-response-delayed"
+            ]
+        );
+    }
+}

@@ -1,0 +1,32 @@
+//! Vapi's side of a phone call, without HTTP: reading Vapi's server messages and tool calls
+//! tolerantly, answering them on one line, the tool catalogue, and the assistant a clinic's number
+//! gets for `assistant-request`. The api crate serves these over HTTP.
+//!
+//! - [`parse_server_message`] reads a webhook body into a [`ServerMessage`].
+//! - [`ToolCallRequest::parse`] / [`ToolCall::parse`] read a tool call into a typed [`ToolCall`].
+//! - [`ToolReplies`], [`ToolResult`] and [`ToolOutcome`] build the `{"results": [...]}` answer.
+//! - [`compose_assistant`] builds `{"assistant": {...}}`; [`unknown_number_error`] the refusal.
+//! - [`CATALOGUE`] defines every tool once.
+
+pub mod assistant;
+pub mod catalogue;
+pub mod error;
+mod lenient;
+pub mod message;
+pub mod reply;
+pub mod tools;
+
+pub use assistant::{AssistantOptions, PROTOCOL_HEADING, compose_assistant, system_prompt};
+pub use catalogue::{
+    ArgKind, ArgSpec, CATALOGUE, ToolName, ToolServer, ToolSpec, tool_definitions,
+};
+pub use error::VapiError;
+pub use message::{
+    AssistantRequest, CallContext, EndOfCallReport, OtherMessage, ServerMessage, StatusUpdate,
+    StructuredData, ToolCallRequest, ToolCallsMessage, parse_server_message,
+};
+pub use reply::{
+    OneLine, ToolOutcome, ToolReplies, ToolReply, ToolResult, acknowledged, assistant_error,
+    unknown_number_error,
+};
+pub use tools::{OtpCodeArg, SlotStart, ToolArgError, ToolCall};

@@ -1,0 +1,605 @@
+//! Vapi's server messages: `{"message": {"type": ..., ...}}`.
+//!
+//! The body is read as JSON once, then only the fields we use are picked out, each leniently: a
+//! field of an unexpected type is treated as absent, unknown fields and unknown message types are
+//! ignored. The only errors are a body that is not JSON and a body that is not an envelope.
+//!
+//! Nothing else of the payload is kept. Vapi echoes secrets (`server.secret`,
+//! `phoneNumber.twilioAuthToken`, credentials) in its messages; since those fields are never read,
+//! no value here can carry them into a log. Phone numbers are kept as [`PhoneNumber`], whose Debug
+//! masks them, and free text (summaries, names, transcripts) prints with its digits hidden.
+
+use std::fmt;
+
+use booking_core::calls::{CallReport, CapturedLead};
+use booking_core::{CallId, PhoneNumber, ToolCallId, VapiPhoneNumberId};
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+
+use crate::catalogue::ToolName;
+use crate::error::VapiError;
+use crate::lenient::{self, DigitsHidden, at, first_key, hidden_opt, str_at};
+use crate::tools::{ToolArgError, ToolCall, normalize_arguments};
+
+/// At most this many tool calls are read from one message; more are counted as skipped.
+pub const MAX_TOOL_CALLS: usize = 32;
+
+/// Reads a request body. Never panics; see the module documentation for what is tolerated.
+pub fn parse_server_message(body: &[u8]) -> Result<ServerMessage, VapiError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| VapiError::from_json(&e))?;
+    ServerMessage::from_value(&value)
+}
+
+/// A server message, by the types we act on.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ServerMessage {
+    AssistantRequest(AssistantRequest),
+    ToolCalls(ToolCallsMessage),
+    EndOfCallReport(EndOfCallReport),
+    StatusUpdate(StatusUpdate),
+    /// Any other type (or none): answer 200 `{}`.
+    Other(OtherMessage),
+}
+
+impl ServerMessage {
+    /// Reads an already parsed body.
+    pub fn from_value(body: &Value) -> Result<Self, VapiError> {
+        let message = at(body, &["message"])
+            .filter(|m| m.is_object())
+            .ok_or(VapiError::NotAnEnvelope)?;
+        let context = CallContext::from_message(message);
+        let kind = str_at(message, &["type"]).unwrap_or("");
+        Ok(match kind {
+            "assistant-request" => ServerMessage::AssistantRequest(AssistantRequest { context }),
+            "tool-calls" => {
+                ServerMessage::ToolCalls(ToolCallsMessage::from_message(message, context))
+            }
+            "end-of-call-report" => {
+                ServerMessage::EndOfCallReport(EndOfCallReport::from_message(message, context))
+            }
+            "status-update" => ServerMessage::StatusUpdate(StatusUpdate {
+                status: str_at(message, &["status"]).and_then(|s| lenient::clean_line(s, 64)),
+                ended_reason: ended_reason(message),
+                context,
+            }),
+            other => ServerMessage::Other(OtherMessage {
+                kind: lenient::clean_line(other, 64).unwrap_or_default(),
+                context,
+            }),
+        })
+    }
+
+    /// The message type as sent (cleaned; empty when there was none).
+    pub fn kind(&self) -> &str {
+        match self {
+            ServerMessage::AssistantRequest(_) => "assistant-request",
+            ServerMessage::ToolCalls(_) => "tool-calls",
+            ServerMessage::EndOfCallReport(_) => "end-of-call-report",
+            ServerMessage::StatusUpdate(_) => "status-update",
+            ServerMessage::Other(o) => &o.kind,
+        }
+    }
+
+    /// Who called whom, on which call.
+    pub fn context(&self) -> &CallContext {
+        match self {
+            ServerMessage::AssistantRequest(m) => &m.context,
+            ServerMessage::ToolCalls(m) => &m.context,
+            ServerMessage::EndOfCallReport(m) => &m.context,
+            ServerMessage::StatusUpdate(m) => &m.context,
+            ServerMessage::Other(m) => &m.context,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ServerMessage {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        ServerMessage::from_value(&value).map_err(serde::de::Error::custom)
+    }
+}
+
+/// What every message tells about the call. Each field is `None` when absent or unusable.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallContext {
+    /// `message.call.id`.
+    pub call_id: Option<CallId>,
+    /// `message.call.phoneNumberId`, else `message.phoneNumber.id`.
+    pub phone_number_id: Option<VapiPhoneNumberId>,
+    /// The number that was called: `message.phoneNumber.number`.
+    pub called: Option<PhoneNumber>,
+    /// The caller: `message.call.customer.number`, else `message.customer.number`. `None` for a
+    /// withheld or non-E.164 caller ID.
+    pub caller: Option<PhoneNumber>,
+    /// `message.timestamp` (milliseconds, fractional or not, or ISO text).
+    pub timestamp: Option<Timestamp>,
+}
+
+impl CallContext {
+    fn from_message(m: &Value) -> Self {
+        let phone = |path: &[&str]| str_at(m, path).and_then(|s| PhoneNumber::parse(s).ok());
+        Self {
+            call_id: str_at(m, &["call", "id"]).and_then(|s| CallId::parse(s).ok()),
+            phone_number_id: str_at(m, &["call", "phoneNumberId"])
+                .and_then(|s| VapiPhoneNumberId::parse(s).ok())
+                .or_else(|| {
+                    str_at(m, &["phoneNumber", "id"]).and_then(|s| VapiPhoneNumberId::parse(s).ok())
+                }),
+            called: phone(&["phoneNumber", "number"]),
+            caller: phone(&["call", "customer", "number"])
+                .or_else(|| phone(&["customer", "number"])),
+            timestamp: at(m, &["timestamp"]).and_then(lenient::timestamp),
+        }
+    }
+}
+
+/// `assistant-request`: answer with an assistant or an error within 7.5 s.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssistantRequest {
+    pub context: CallContext,
+}
+
+/// `status-update`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusUpdate {
+    pub context: CallContext,
+    /// "ringing", "in-progress", "ended"...
+    pub status: Option<String>,
+    pub ended_reason: Option<String>,
+}
+
+/// A type we do not act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OtherMessage {
+    pub context: CallContext,
+    pub kind: String,
+}
+
+/// `tool-calls`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToolCallsMessage {
+    pub context: CallContext,
+    /// In the order Vapi sent them; the reply must keep it.
+    pub calls: Vec<ToolCallRequest>,
+    /// Entries that could not be answered (not an object, or no usable id) or beyond
+    /// [`MAX_TOOL_CALLS`]. Worth a warning in the log; there is no id to reply to.
+    pub skipped: usize,
+}
+
+impl ToolCallsMessage {
+    fn from_message(m: &Value, context: CallContext) -> Self {
+        // `toolCallList` is the current field. Older payloads carry `toolCalls`, and
+        // `toolWithToolCallList[].toolCall` repeats the same calls: the first list present is
+        // used, never several (that would answer each call twice).
+        let entries: Vec<&Value> =
+            if let Some(list) = at(m, &["toolCallList"]).and_then(Value::as_array) {
+                list.iter().collect()
+            } else if let Some(list) = at(m, &["toolCalls"]).and_then(Value::as_array) {
+                list.iter().collect()
+            } else if let Some(list) = at(m, &["toolWithToolCallList"]).and_then(Value::as_array) {
+                list.iter().filter_map(|t| at(t, &["toolCall"])).collect()
+            } else {
+                Vec::new()
+            };
+        let mut calls = Vec::new();
+        let mut skipped = 0;
+        for entry in entries {
+            match ToolCallRequest::from_entry(entry) {
+                Some(call) if calls.len() < MAX_TOOL_CALLS => calls.push(call),
+                _ => skipped += 1,
+            }
+        }
+        Self {
+            context,
+            calls,
+            skipped,
+        }
+    }
+}
+
+/// One requested tool call, not yet interpreted.
+#[derive(Clone, PartialEq)]
+pub struct ToolCallRequest {
+    pub id: ToolCallId,
+    /// The function name as sent, cleaned to one line (empty when none was sent).
+    pub name: String,
+    /// `None` when the arguments were neither an object nor a JSON string holding one.
+    arguments: Option<Map<String, Value>>,
+}
+
+impl ToolCallRequest {
+    /// `{id, type:"function", function:{name, arguments}}`, or flattened `{id, name, arguments}` /
+    /// `{id, name, parameters}`.
+    fn from_entry(entry: &Value) -> Option<Self> {
+        let obj = entry.as_object()?;
+        let id = obj
+            .get("id")?
+            .as_str()
+            .and_then(|s| ToolCallId::parse(s).ok())?;
+        let function = obj.get("function").and_then(Value::as_object);
+        let name = function
+            .and_then(|f| f.get("name"))
+            .or_else(|| obj.get("name"))
+            .and_then(Value::as_str)
+            .and_then(|s| lenient::clean_line(s, 128))
+            .unwrap_or_default();
+        let raw_args = function
+            .and_then(|f| first_key(f, &["arguments", "parameters"]))
+            .or_else(|| first_key(obj, &["arguments", "parameters"]))
+            .unwrap_or(&Value::Null);
+        Some(Self {
+            id,
+            name,
+            arguments: normalize_arguments(raw_args),
+        })
+    }
+
+    /// The arguments as an object, if they could be read.
+    pub fn arguments(&self) -> Option<&Map<String, Value>> {
+        self.arguments.as_ref()
+    }
+
+    /// The call, typed; or why it cannot be carried out (see [`ToolArgError::outcome`]).
+    pub fn parse(&self) -> Result<ToolCall, ToolArgError> {
+        let tool =
+            ToolName::parse(&self.name).ok_or_else(|| ToolArgError::unknown_tool(&self.name))?;
+        let args = self
+            .arguments
+            .as_ref()
+            .ok_or(ToolArgError::Unreadable { tool })?;
+        ToolCall::from_arguments(tool, args)
+    }
+}
+
+/// Debug shows the argument names, never their values (a phone number, a code).
+impl fmt::Debug for ToolCallRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys: Option<Vec<DigitsHidden<'_>>> = self
+            .arguments
+            .as_ref()
+            .map(|m| m.keys().map(|k| DigitsHidden(k)).collect());
+        f.debug_struct("ToolCallRequest")
+            .field("id", &self.id)
+            .field("name", &DigitsHidden(&self.name))
+            .field("argument_names", &keys)
+            .finish()
+    }
+}
+
+/// What the analysis plan extracted from the call (`analysis.structuredData`).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct StructuredData {
+    pub caller_name: Option<String>,
+    pub service_interest: Option<String>,
+    pub wants_callback: Option<bool>,
+    pub buying_intent: Option<bool>,
+    pub notes: Option<String>,
+}
+
+impl StructuredData {
+    /// Reads an object (or a JSON string holding one), accepting snake_case or camelCase keys,
+    /// booleans as `"yes"`, `"true"`, `1`.
+    fn from_value(v: &Value) -> Self {
+        let owned;
+        let map = match v {
+            Value::Object(m) => m,
+            Value::String(s) => match serde_json::from_str::<Value>(s) {
+                Ok(Value::Object(m)) => {
+                    owned = m;
+                    &owned
+                }
+                _ => return Self::default(),
+            },
+            _ => return Self::default(),
+        };
+        let text = |keys: &[&str], max| {
+            first_key(map, keys)
+                .and_then(|v| lenient::text(v, max))
+                .filter(|s| !lenient::means_nothing(s))
+        };
+        let boolean = |keys: &[&str]| first_key(map, keys).and_then(lenient::boolish);
+        Self {
+            caller_name: text(&["caller_name", "callerName", "name"], 100),
+            service_interest: text(&["service_interest", "serviceInterest", "service"], 200),
+            wants_callback: boolean(&["wants_callback", "wantsCallback", "callback_requested"]),
+            buying_intent: boolean(&["buying_intent", "buyingIntent"]),
+            notes: text(&["notes"], 1000),
+        }
+    }
+}
+
+impl fmt::Debug for StructuredData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StructuredData")
+            .field("caller_name", &hidden_opt(&self.caller_name))
+            .field("service_interest", &hidden_opt(&self.service_interest))
+            .field("wants_callback", &self.wants_callback)
+            .field("buying_intent", &self.buying_intent)
+            .field("notes", &hidden_opt(&self.notes))
+            .finish()
+    }
+}
+
+/// `end-of-call-report`.
+#[derive(Clone, PartialEq)]
+pub struct EndOfCallReport {
+    pub context: CallContext,
+    pub ended_reason: Option<String>,
+    pub started_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    /// `durationSeconds` when sent, else derived from the start and the end.
+    pub duration_seconds: Option<u32>,
+    /// `analysis.summary`, else the older top-level `summary`.
+    pub summary: Option<String>,
+    pub structured: StructuredData,
+    /// `artifact.transcript`, else the older top-level `transcript`. Multi-line, as sent.
+    pub transcript: Option<String>,
+}
+
+impl EndOfCallReport {
+    fn from_message(m: &Value, context: CallContext) -> Self {
+        let when = |keys: &[&[&str]]| {
+            keys.iter()
+                .find_map(|p| at(m, p).and_then(lenient::timestamp))
+        };
+        let mut started_at = when(&[&["startedAt"], &["call", "startedAt"]]);
+        let ended_at = when(&[&["endedAt"], &["call", "endedAt"]]);
+        let sent_duration = at(m, &["durationSeconds"])
+            .and_then(Value::as_f64)
+            .filter(|d| d.is_finite() && *d >= 0.0 && *d < f64::from(u32::MAX))
+            .map(|d| d.round() as u32);
+        if let (None, Some(end), Some(d)) = (started_at, ended_at, sent_duration) {
+            started_at = end
+                .checked_sub(SignedDuration::from_secs(i64::from(d)))
+                .ok();
+        }
+        let derived = match (started_at, ended_at) {
+            (Some(s), Some(e)) => {
+                let secs = e.duration_since(s).as_secs();
+                u32::try_from(secs).ok()
+            }
+            _ => None,
+        };
+        let summary = [&["analysis", "summary"][..], &["summary"]]
+            .iter()
+            .find_map(|p| str_at(m, p).and_then(|s| lenient::clean_line(s, 4000)));
+        let transcript = [&["artifact", "transcript"][..], &["transcript"]]
+            .iter()
+            .find_map(|p| str_at(m, p).map(str::to_owned));
+        Self {
+            context,
+            ended_reason: ended_reason(m),
+            started_at,
+            ended_at,
+            duration_seconds: sent_duration.or(derived),
+            summary,
+            structured: at(m, &["analysis", "structuredData"])
+                .map(StructuredData::from_value)
+                .unwrap_or_default(),
+            transcript,
+        }
+    }
+
+    /// The report as the domain stores it. Fails only without a usable call id.
+    pub fn to_call_report(&self) -> Result<CallReport, VapiError> {
+        let call_id = self
+            .context
+            .call_id
+            .clone()
+            .ok_or(VapiError::MissingCallId)?;
+        Ok(CallReport {
+            call_id,
+            caller: self.context.caller.clone(),
+            started_at: self.started_at,
+            ended_at: self.ended_at,
+            ended_reason: self.ended_reason.clone(),
+            summary: self.summary.clone(),
+            structured: CapturedLead {
+                caller_name: self.structured.caller_name.clone(),
+                service_interest: self.structured.service_interest.clone(),
+                wants_callback: self.structured.wants_callback,
+                notes: self.structured.notes.clone(),
+            },
+            buying_intent: self.structured.buying_intent,
+        })
+    }
+}
+
+impl fmt::Debug for EndOfCallReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EndOfCallReport")
+            .field("context", &self.context)
+            .field("ended_reason", &self.ended_reason)
+            .field("started_at", &self.started_at)
+            .field("ended_at", &self.ended_at)
+            .field("duration_seconds", &self.duration_seconds)
+            .field("summary", &hidden_opt(&self.summary))
+            .field("structured", &self.structured)
+            .field(
+                "transcript_chars",
+                &self.transcript.as_ref().map(|t| t.chars().count()),
+            )
+            .finish()
+    }
+}
+
+fn ended_reason(m: &Value) -> Option<String> {
+    str_at(m, &["endedReason"]).and_then(|s| lenient::clean_line(s, 200))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: Value) -> ServerMessage {
+        ServerMessage::from_value(&v).unwrap()
+    }
+
+    #[test]
+    fn envelope_is_required_but_type_is_not() {
+        for bad in [
+            json!([]),
+            json!({}),
+            json!({"message": "x"}),
+            json!({"message": null}),
+            json!(3),
+        ] {
+            assert_eq!(
+                ServerMessage::from_value(&bad),
+                Err(VapiError::NotAnEnvelope),
+                "{bad}"
+            );
+        }
+        assert_eq!(parse(json!({"message": {}})).kind(), "");
+        assert_eq!(parse(json!({"message": {"type": 5}})).kind(), "");
+        assert_eq!(
+            parse(json!({"message": {"type": "conversation-update", "whatever": [1]}})).kind(),
+            "conversation-update"
+        );
+    }
+
+    #[test]
+    fn context_falls_back_as_documented() {
+        let m = parse(json!({"message": {
+            "type": "status-update",
+            "call": {"id": "c1", "customer": {"number": 14155550123_i64}},
+            "phoneNumber": {"id": "pn1", "number": "+19254207621"},
+            "customer": {"number": "+14155550123"},
+            "timestamp": "2026-11-24T14:34:21.931Z"
+        }}));
+        let c = m.context();
+        assert_eq!(c.call_id.as_ref().unwrap().as_str(), "c1");
+        assert_eq!(c.phone_number_id.as_ref().unwrap().as_str(), "pn1");
+        assert_eq!(c.called.as_ref().unwrap().as_str(), "+19254207621");
+        assert_eq!(c.caller.as_ref().unwrap().as_str(), "+14155550123");
+        assert!(c.timestamp.is_some());
+
+        let m = parse(json!({"message": {
+            "type": "status-update",
+            "call": {"id": "c1", "phoneNumberId": "pn-call", "customer": {"number": "anonymous"}},
+            "phoneNumber": {"id": "pn-number"}
+        }}));
+        assert_eq!(
+            m.context().phone_number_id.as_ref().unwrap().as_str(),
+            "pn-call"
+        );
+        assert_eq!(m.context().caller, None);
+    }
+
+    #[test]
+    fn arguments_as_object_string_flattened_or_parameters() {
+        let m = parse(json!({"message": {"type": "tool-calls", "toolCallList": [
+            {"id": "a", "type": "function", "function": {"name": "send_otp", "arguments": {"hold_id": "h"}}},
+            {"id": "b", "type": "function", "function": {"name": "send_otp", "arguments": "{\"hold_id\":\"h\"}"}},
+            {"id": "c", "name": "send_otp", "arguments": {"hold_id": "h"}},
+            {"id": "d", "name": "send_otp", "parameters": {"hold_id": "h"}},
+            {"id": "e", "name": "send_otp", "arguments": "{not json"},
+            {"id": "f", "name": "send_otp"},
+            {"name": "send_otp"},
+            "junk",
+            {"id": "", "name": "send_otp"}
+        ]}}));
+        let ServerMessage::ToolCalls(tc) = m else {
+            panic!()
+        };
+        assert_eq!(tc.skipped, 3);
+        let ids: Vec<&str> = tc.calls.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c", "d", "e", "f"]);
+        for c in &tc.calls[..4] {
+            assert_eq!(c.name, "send_otp");
+            assert_eq!(c.arguments().unwrap()["hold_id"], "h");
+        }
+        assert!(tc.calls[4].arguments().is_none());
+        assert!(matches!(
+            tc.calls[4].parse(),
+            Err(ToolArgError::Unreadable { .. })
+        ));
+        assert!(tc.calls[5].arguments().unwrap().is_empty());
+        assert!(matches!(
+            tc.calls[5].parse(),
+            Err(ToolArgError::Missing { arg: "hold_id", .. })
+        ));
+    }
+
+    #[test]
+    fn only_one_list_of_calls_is_read() {
+        let call = json!({"id": "x", "function": {"name": "send_otp", "arguments": {}}});
+        let m = parse(json!({"message": {"type": "tool-calls",
+            "toolCallList": [call.clone()], "toolCalls": [call.clone()],
+            "toolWithToolCallList": [{"toolCall": call.clone()}]}}));
+        let ServerMessage::ToolCalls(tc) = m else {
+            panic!()
+        };
+        assert_eq!(tc.calls.len(), 1);
+        let m = parse(
+            json!({"message": {"type": "tool-calls", "toolWithToolCallList": [{"toolCall": call}]}}),
+        );
+        let ServerMessage::ToolCalls(tc) = m else {
+            panic!()
+        };
+        assert_eq!(tc.calls.len(), 1);
+    }
+
+    #[test]
+    fn too_many_calls_are_counted_not_read() {
+        let list: Vec<Value> = (0..40)
+            .map(|i| json!({"id": format!("c{i}"), "name": "send_otp", "arguments": {}}))
+            .collect();
+        let ServerMessage::ToolCalls(tc) =
+            parse(json!({"message": {"type": "tool-calls", "toolCallList": list}}))
+        else {
+            panic!()
+        };
+        assert_eq!(tc.calls.len(), MAX_TOOL_CALLS);
+        assert_eq!(tc.skipped, 40 - MAX_TOOL_CALLS);
+    }
+
+    #[test]
+    fn report_is_lenient_about_structured_data_and_fallbacks() {
+        let m = parse(json!({"message": {
+            "type": "end-of-call-report",
+            "call": {"id": "c1", "customer": {"number": "+14155550123"}},
+            "endedAt": "2026-11-24T14:40:00Z",
+            "durationSeconds": 90.4,
+            "summary": "Old-style\nsummary.",
+            "transcript": "AI: hi\nUser: hello",
+            "analysis": {"structuredData": "{\"callerName\": \"Ann\", \"wants_callback\": \"yes\", \"buying_intent\": 1, \"service_interest\": \"N/A\"}"}
+        }}));
+        let ServerMessage::EndOfCallReport(r) = m else {
+            panic!()
+        };
+        assert_eq!(r.duration_seconds, Some(90));
+        assert_eq!(r.summary.as_deref(), Some("Old-style summary."));
+        assert_eq!(r.transcript.as_deref(), Some("AI: hi\nUser: hello"));
+        let report = r.to_call_report().unwrap();
+        assert_eq!(report.duration_seconds(), Some(90));
+        assert_eq!(report.structured.caller_name.as_deref(), Some("Ann"));
+        assert_eq!(report.structured.service_interest, None);
+        assert_eq!(report.structured.wants_callback, Some(true));
+        assert_eq!(report.buying_intent, Some(true));
+        assert_eq!(report.caller.unwrap().as_str(), "+14155550123");
+    }
+
+    #[test]
+    fn report_without_call_id_cannot_become_a_call_report() {
+        let ServerMessage::EndOfCallReport(r) =
+            parse(json!({"message": {"type": "end-of-call-report", "call": {"id": "  "}}}))
+        else {
+            panic!()
+        };
+        assert_eq!(r.to_call_report(), Err(VapiError::MissingCallId));
+    }
+
+    #[test]
+    fn negative_or_absurd_durations_are_dropped() {
+        let ServerMessage::EndOfCallReport(r) = parse(
+            json!({"message": {"type": "end-of-call-report",
+            "startedAt": "2026-11-24T14:40:00Z", "endedAt": "2026-11-24T14:30:00Z", "durationSeconds": -4}}),
+        ) else {
+            panic!()
+        };
+        assert_eq!(r.duration_seconds, None);
+    }
+}
