@@ -59,12 +59,19 @@ pub fn verify_vapi<'a>(
             let ts = header(timestamp_header).ok_or(AuthError::Missing)?.trim();
             let ts_num: i64 = ts.parse().map_err(|_| AuthError::Wrong)?;
             // Accept milliseconds as well as seconds.
-            let ts_secs = if ts_num > 100_000_000_000 { ts_num / 1000 } else { ts_num };
+            let ts_secs = if ts_num > 100_000_000_000 {
+                ts_num / 1000
+            } else {
+                ts_num
+            };
             if (now_unix - ts_secs).unsigned_abs() > tolerance.as_secs() {
                 return Err(AuthError::Stale);
             }
             let expected = hmac_hex(secret.expose().as_bytes(), ts, body);
-            let sig = sig.strip_prefix("sha256=").unwrap_or(sig).to_ascii_lowercase();
+            let sig = sig
+                .strip_prefix("sha256=")
+                .unwrap_or(sig)
+                .to_ascii_lowercase();
             if ct_eq(sig.as_bytes(), expected.as_bytes()) {
                 Ok(())
             } else {
@@ -113,20 +120,46 @@ mod tests {
     #[test]
     fn shared_secret_by_header_or_bearer() {
         let auth = VapiAuth::SharedSecret(Secret::new("s3cret-value"));
-        assert_eq!(verify_vapi(&auth, headers(&[("X-Vapi-Secret", "s3cret-value")]), b"{}", 0), Ok(()));
         assert_eq!(
-            verify_vapi(&auth, headers(&[("Authorization", "Bearer s3cret-value")]), b"{}", 0),
+            verify_vapi(
+                &auth,
+                headers(&[("X-Vapi-Secret", "s3cret-value")]),
+                b"{}",
+                0
+            ),
             Ok(())
         );
         assert_eq!(
-            verify_vapi(&auth, headers(&[("X-Vapi-Secret", "s3cret-valuf")]), b"{}", 0),
+            verify_vapi(
+                &auth,
+                headers(&[("Authorization", "Bearer s3cret-value")]),
+                b"{}",
+                0
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            verify_vapi(
+                &auth,
+                headers(&[("X-Vapi-Secret", "s3cret-valuf")]),
+                b"{}",
+                0
+            ),
             Err(AuthError::Wrong)
         );
         assert_eq!(
-            verify_vapi(&auth, headers(&[("Authorization", "Basic s3cret-value")]), b"{}", 0),
+            verify_vapi(
+                &auth,
+                headers(&[("Authorization", "Basic s3cret-value")]),
+                b"{}",
+                0
+            ),
             Err(AuthError::Missing)
         );
-        assert_eq!(verify_vapi(&auth, headers(&[]), b"{}", 0), Err(AuthError::Missing));
+        assert_eq!(
+            verify_vapi(&auth, headers(&[]), b"{}", 0),
+            Err(AuthError::Missing)
+        );
     }
 
     #[test]
@@ -145,11 +178,19 @@ mod tests {
         assert_eq!(verify_vapi(&auth, headers(&ok), body, now), Ok(()));
         // A changed body fails.
         assert_eq!(
-            verify_vapi(&auth, headers(&ok), br#"{"message":{"type":"status-updatf"}}"#, now),
+            verify_vapi(
+                &auth,
+                headers(&ok),
+                br#"{"message":{"type":"status-updatf"}}"#,
+                now
+            ),
             Err(AuthError::Wrong)
         );
         // Outside the replay window.
-        assert_eq!(verify_vapi(&auth, headers(&ok), body, now + 301), Err(AuthError::Stale));
+        assert_eq!(
+            verify_vapi(&auth, headers(&ok), body, now + 301),
+            Err(AuthError::Stale)
+        );
         // Missing timestamp.
         assert_eq!(
             verify_vapi(&auth, headers(&[("x-signature", sig.as_str())]), body, now),
@@ -159,9 +200,21 @@ mod tests {
 
     #[test]
     fn admin_bearer() {
-        assert_eq!(verify_admin(Some("Bearer tok-1234567890abcd"), "tok-1234567890abcd"), Ok(()));
-        assert_eq!(verify_admin(Some("bearer  tok-1234567890abcd "), "tok-1234567890abcd"), Ok(()));
-        assert_eq!(verify_admin(Some("Bearer nope"), "tok-1234567890abcd"), Err(AuthError::Wrong));
-        assert_eq!(verify_admin(None, "tok-1234567890abcd"), Err(AuthError::Missing));
+        assert_eq!(
+            verify_admin(Some("Bearer tok-1234567890abcd"), "tok-1234567890abcd"),
+            Ok(())
+        );
+        assert_eq!(
+            verify_admin(Some("bearer  tok-1234567890abcd "), "tok-1234567890abcd"),
+            Ok(())
+        );
+        assert_eq!(
+            verify_admin(Some("Bearer nope"), "tok-1234567890abcd"),
+            Err(AuthError::Wrong)
+        );
+        assert_eq!(
+            verify_admin(None, "tok-1234567890abcd"),
+            Err(AuthError::Missing)
+        );
     }
 }

@@ -32,12 +32,17 @@ pub struct Config {
     pub public_base_url: String,
     pub admin_token: Secret,
     pub vapi_auth: VapiAuth,
-    /// 32 bytes that encrypt tenants' Twilio credentials at rest, as hex (64 characters).
-    pub master_key: Secret,
-    pub master_key_id: String,
+    /// The key that encrypts tenants' Twilio credentials at rest.
+    pub master_key: booking_postgres::MasterKey,
+    /// Older keys that still decrypt rows not yet rotated (`MASTER_KEY_PREVIOUS`).
+    pub previous_master_keys: Vec<booking_postgres::MasterKey>,
     pub twilio_api_base: String,
-    /// Where OTP codes are keyed from. Defaults to a key derived from the master key.
-    pub otp_key: Option<Secret>,
+    /// Texts of the tenant whose Twilio account is `.1` go to the local stand-in at `.0` instead
+    /// of Twilio (`SMS_STANDIN_URL`, `SMS_STANDIN_ACCOUNT_SID`; for `cargo xtask dev`).
+    pub sms_standin: Option<(String, String)>,
+    /// The HMAC key of OTP hashes: `OTP_KEY`, else derived from `MASTER_KEY` (a key rotation
+    /// then invalidates codes in flight, which live 10 minutes at most).
+    pub otp_key: Secret,
     pub db_pool_size: usize,
     pub db_connect_timeout: Duration,
     pub db_statement_timeout: Duration,
@@ -52,26 +57,67 @@ pub struct Config {
 
 /// The variables and what they mean, for `--help` and for refusal messages.
 pub const VARIABLES: &[(&str, &str)] = &[
-    ("DATABASE_URL", "required: postgres://user:password@host:port/database"),
+    (
+        "DATABASE_URL",
+        "required: postgres://user:password@host:port/database",
+    ),
     ("BIND_ADDR", "default 127.0.0.1:8080"),
-    ("PUBLIC_BASE_URL", "required: the https URL Vapi and Twilio reach this service at"),
-    ("ADMIN_TOKEN", "required: bearer token of the operator API, at least 16 characters"),
-    ("VAPI_SECRET", "required: the secret Vapi sends (X-Vapi-Secret, Bearer, or the HMAC key)"),
-    ("VAPI_AUTH", "secret (default; X-Vapi-Secret or Bearer) or hmac"),
+    (
+        "PUBLIC_BASE_URL",
+        "required: the https URL Vapi and Twilio reach this service at",
+    ),
+    (
+        "ADMIN_TOKEN",
+        "required: bearer token of the operator API, at least 16 characters",
+    ),
+    (
+        "VAPI_SECRET",
+        "required: the secret Vapi sends (X-Vapi-Secret, Bearer, or the HMAC key)",
+    ),
+    (
+        "VAPI_AUTH",
+        "secret (default; X-Vapi-Secret or Bearer) or hmac",
+    ),
     ("VAPI_HMAC_SIGNATURE_HEADER", "default x-signature"),
     ("VAPI_HMAC_TIMESTAMP_HEADER", "default x-timestamp"),
     ("VAPI_HMAC_TOLERANCE_SECONDS", "default 300"),
-    ("MASTER_KEY", "required: 64 hex characters (32 bytes) encrypting Twilio credentials at rest"),
-    ("MASTER_KEY_ID", "default k1: the id stored beside each ciphertext, for key rotation"),
+    (
+        "MASTER_KEY",
+        "required: 64 hex characters (32 bytes, `openssl rand -hex 32`), optionally prefixed by `id:`; encrypts Twilio credentials at rest",
+    ),
+    (
+        "MASTER_KEY_PREVIOUS",
+        "optional: comma-separated older keys still accepted for decryption during a rotation",
+    ),
     ("TWILIO_API_BASE", "default https://api.twilio.com"),
-    ("OTP_KEY", "optional: key for OTP hashes; default derived from MASTER_KEY"),
+    (
+        "SMS_STANDIN_URL",
+        "optional, for local use: base URL of a Twilio stand-in",
+    ),
+    (
+        "SMS_STANDIN_ACCOUNT_SID",
+        "optional, with SMS_STANDIN_URL: the one account sid whose texts go to the stand-in",
+    ),
+    (
+        "OTP_KEY",
+        "optional: key for OTP hashes; default derived from MASTER_KEY",
+    ),
     ("DB_POOL_SIZE", "default 16"),
     ("DB_CONNECT_TIMEOUT_MS", "default 3000"),
     ("DB_STATEMENT_TIMEOUT_MS", "default 5000"),
     ("LOG_FORMAT", "text (default) or json"),
-    ("SMS_RATE_PER_SECOND", "default 10: texts per second per sender"),
-    ("RUN_WORKER", "default true: run the outbox worker in this process"),
-    ("TOOL_TIMEOUT_SECONDS", "default 20: Vapi's server.timeoutSeconds for our tools (1-300)"),
+    (
+        "SMS_RATE_PER_SECOND",
+        "default 10: texts per second per sender",
+    ),
+    (
+        "RUN_WORKER",
+        "default true: run the outbox worker in this process",
+    ),
+    (
+        "TOOL_TIMEOUT_SECONDS",
+        "default 20: Vapi's server.timeoutSeconds for our tools (1-300)",
+    ),
 ];
 
 impl Config {
@@ -81,7 +127,11 @@ impl Config {
 
     pub fn from_map(env: &HashMap<String, String>) -> Result<Self, ConfigError> {
         let mut problems = Vec::new();
-        let get = |k: &str| env.get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |k: &str| {
+            env.get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let required = |k: &'static str, problems: &mut Vec<String>| -> String {
             match get(k) {
                 Some(v) => v,
@@ -93,16 +143,21 @@ impl Config {
         };
 
         let database_url = required("DATABASE_URL", &mut problems);
-        if !database_url.is_empty()
-            && !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://"))
-        {
+        let is_pg_url =
+            database_url.starts_with("postgres://") || database_url.starts_with("postgresql://");
+        if !database_url.is_empty() && !is_pg_url {
             problems.push("DATABASE_URL must start with postgres:// or postgresql://".into());
         }
 
-        let bind_addr = match get("BIND_ADDR").as_deref().unwrap_or("127.0.0.1:8080").parse() {
+        let bind_addr = match get("BIND_ADDR")
+            .as_deref()
+            .unwrap_or("127.0.0.1:8080")
+            .parse()
+        {
             Ok(a) => a,
             Err(_) => {
-                problems.push("BIND_ADDR must be an address and port such as 127.0.0.1:8080".into());
+                problems
+                    .push("BIND_ADDR must be an address and port such as 127.0.0.1:8080".into());
                 SocketAddr::from(([127, 0, 0, 1], 8080))
             }
         };
@@ -111,10 +166,11 @@ impl Config {
         while public_base_url.ends_with('/') {
             public_base_url.pop();
         }
-        if !public_base_url.is_empty()
-            && !(public_base_url.starts_with("https://") || public_base_url.starts_with("http://"))
-        {
-            problems.push("PUBLIC_BASE_URL must start with https:// (or http:// for local use)".into());
+        let is_http_url =
+            public_base_url.starts_with("https://") || public_base_url.starts_with("http://");
+        if !public_base_url.is_empty() && !is_http_url {
+            problems
+                .push("PUBLIC_BASE_URL must start with https:// (or http:// for local use)".into());
         }
 
         let admin_token = required("ADMIN_TOKEN", &mut problems);
@@ -130,8 +186,10 @@ impl Config {
             "secret" | "bearer" => VapiAuth::SharedSecret(Secret::new(vapi_secret)),
             "hmac" => VapiAuth::Hmac {
                 secret: Secret::new(vapi_secret),
-                signature_header: get("VAPI_HMAC_SIGNATURE_HEADER").unwrap_or_else(|| "x-signature".into()),
-                timestamp_header: get("VAPI_HMAC_TIMESTAMP_HEADER").unwrap_or_else(|| "x-timestamp".into()),
+                signature_header: get("VAPI_HMAC_SIGNATURE_HEADER")
+                    .unwrap_or_else(|| "x-signature".into()),
+                timestamp_header: get("VAPI_HMAC_TIMESTAMP_HEADER")
+                    .unwrap_or_else(|| "x-timestamp".into()),
                 tolerance: Duration::from_secs(number(
                     &get("VAPI_HMAC_TOLERANCE_SECONDS"),
                     "VAPI_HMAC_TOLERANCE_SECONDS",
@@ -147,18 +205,44 @@ impl Config {
             }
         };
 
-        let master_key = required("MASTER_KEY", &mut problems);
-        if !master_key.is_empty()
-            && (master_key.len() != 64 || !master_key.bytes().all(|b| b.is_ascii_hexdigit()))
+        let master_key_text = required("MASTER_KEY", &mut problems);
+        let master_key = if master_key_text.is_empty() {
+            None
+        } else {
+            match booking_postgres::MasterKey::parse(&master_key_text) {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    problems.push(format!(
+                        "MASTER_KEY: {e}; generate one with `openssl rand -hex 32`"
+                    ));
+                    None
+                }
+            }
+        };
+        let mut previous_master_keys = Vec::new();
+        for (i, k) in get("MASTER_KEY_PREVIOUS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .enumerate()
         {
-            problems.push("MASTER_KEY must be 64 hex characters (32 bytes); generate one with `openssl rand -hex 32`".into());
+            match booking_postgres::MasterKey::parse(k) {
+                Ok(k) => previous_master_keys.push(k),
+                Err(e) => problems.push(format!("MASTER_KEY_PREVIOUS, key {}: {e}", i + 1)),
+            }
         }
-        let master_key_id = get("MASTER_KEY_ID").unwrap_or_else(|| "k1".into());
-        if master_key_id.len() > 32 || !master_key_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            problems.push("MASTER_KEY_ID must be at most 32 letters, digits, - or _".into());
-        }
+        let sms_standin = match (get("SMS_STANDIN_URL"), get("SMS_STANDIN_ACCOUNT_SID")) {
+            (None, None) => None,
+            (Some(url), Some(sid)) => Some((url.trim_end_matches('/').to_owned(), sid)),
+            _ => {
+                problems.push("SMS_STANDIN_URL and SMS_STANDIN_ACCOUNT_SID go together".into());
+                None
+            }
+        };
 
-        let mut twilio_api_base = get("TWILIO_API_BASE").unwrap_or_else(|| "https://api.twilio.com".into());
+        let mut twilio_api_base =
+            get("TWILIO_API_BASE").unwrap_or_else(|| "https://api.twilio.com".into());
         while twilio_api_base.ends_with('/') {
             twilio_api_base.pop();
         }
@@ -166,7 +250,14 @@ impl Config {
             problems.push("TWILIO_API_BASE must be an http(s) URL".into());
         }
 
-        let db_pool_size = number(&get("DB_POOL_SIZE"), "DB_POOL_SIZE", 16, 1, 1000, &mut problems) as usize;
+        let db_pool_size = number(
+            &get("DB_POOL_SIZE"),
+            "DB_POOL_SIZE",
+            16,
+            1,
+            1000,
+            &mut problems,
+        ) as usize;
         let db_connect_timeout = Duration::from_millis(number(
             &get("DB_CONNECT_TIMEOUT_MS"),
             "DB_CONNECT_TIMEOUT_MS",
@@ -191,8 +282,14 @@ impl Config {
                 false
             }
         };
-        let sms_rate_per_second =
-            number(&get("SMS_RATE_PER_SECOND"), "SMS_RATE_PER_SECOND", 10, 1, 10_000, &mut problems) as u32;
+        let sms_rate_per_second = number(
+            &get("SMS_RATE_PER_SECOND"),
+            "SMS_RATE_PER_SECOND",
+            10,
+            1,
+            10_000,
+            &mut problems,
+        ) as u32;
         let run_worker = match get("RUN_WORKER").as_deref().unwrap_or("true") {
             "true" | "1" | "yes" => true,
             "false" | "0" | "no" => false,
@@ -201,22 +298,36 @@ impl Config {
                 true
             }
         };
-        let tool_timeout_seconds =
-            number(&get("TOOL_TIMEOUT_SECONDS"), "TOOL_TIMEOUT_SECONDS", 20, 1, 300, &mut problems) as u32;
+        let tool_timeout_seconds = number(
+            &get("TOOL_TIMEOUT_SECONDS"),
+            "TOOL_TIMEOUT_SECONDS",
+            20,
+            1,
+            300,
+            &mut problems,
+        ) as u32;
 
-        if !problems.is_empty() {
+        let Some(master_key) = master_key.filter(|_| problems.is_empty()) else {
             return Err(ConfigError { problems });
-        }
+        };
         Ok(Self {
             database_url: Secret::new(database_url),
             bind_addr,
             public_base_url,
             admin_token: Secret::new(admin_token),
             vapi_auth,
-            master_key: Secret::new(master_key),
-            master_key_id,
+            master_key,
+            previous_master_keys,
+            sms_standin,
             twilio_api_base,
-            otp_key: get("OTP_KEY").map(Secret::new),
+            otp_key: get("OTP_KEY").map(Secret::new).unwrap_or_else(|| {
+                use sha2::Digest;
+                let digest = sha2::Sha256::new()
+                    .chain_update(b"otp-key\0")
+                    .chain_update(master_key_text.as_bytes())
+                    .finalize();
+                Secret::new(hex::encode(digest))
+            }),
             db_pool_size,
             db_connect_timeout,
             db_statement_timeout,
@@ -229,16 +340,29 @@ impl Config {
 }
 
 fn describe(k: &str) -> &'static str {
-    VARIABLES.iter().find(|(n, _)| *n == k).map(|(_, d)| *d).unwrap_or("")
+    VARIABLES
+        .iter()
+        .find(|(n, _)| *n == k)
+        .map(|(_, d)| *d)
+        .unwrap_or("")
 }
 
-fn number(v: &Option<String>, name: &str, default: u64, min: u64, max: u64, problems: &mut Vec<String>) -> u64 {
+fn number(
+    v: &Option<String>,
+    name: &str,
+    default: u64,
+    min: u64,
+    max: u64,
+    problems: &mut Vec<String>,
+) -> u64 {
     match v {
         None => default,
         Some(s) => match s.parse::<u64>() {
             Ok(n) if (min..=max).contains(&n) => n,
             _ => {
-                problems.push(format!("{name} must be a whole number from {min} to {max}, not {s:?}"));
+                problems.push(format!(
+                    "{name} must be a whole number from {min} to {max}, not {s:?}"
+                ));
                 default
             }
         },

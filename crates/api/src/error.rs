@@ -30,7 +30,9 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => Self::NotFound,
             StoreError::Duplicate(what) => Self::Conflict(format!("already in use: {what}")),
             StoreError::SlotTaken => Self::Conflict("that time is already booked".into()),
-            StoreError::WrongState { current } => Self::Conflict(format!("the booking is {current}")),
+            StoreError::WrongState { current } => {
+                Self::Conflict(format!("the booking is {current}"))
+            }
             StoreError::Unavailable(msg) => {
                 tracing::warn!(error = %msg, "store unavailable");
                 Self::Unavailable
@@ -72,7 +74,10 @@ impl ResponseError for ApiError {
 }
 
 /// The JSON extractor's own errors (malformed JSON, wrong types, too large) as clear 4xx bodies.
-pub fn json_error_handler(err: actix_web::error::JsonPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+pub fn json_error_handler(
+    err: actix_web::error::JsonPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
     use actix_web::error::JsonPayloadError as E;
     let (status, message) = match &err {
         E::OverflowKnownLength { length, limit } => (
@@ -83,7 +88,10 @@ pub fn json_error_handler(err: actix_web::error::JsonPayloadError, _req: &actix_
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the body is larger than the {limit} bytes accepted"),
         ),
-        E::ContentType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "send Content-Type: application/json".into()),
+        E::ContentType => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send Content-Type: application/json".into(),
+        ),
         E::Deserialize(e) => (StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")),
         other => (StatusCode::BAD_REQUEST, format!("unreadable body: {other}")),
     };

@@ -4,8 +4,10 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod gateway;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod server;
 pub mod state;
 pub mod tenant_dto;

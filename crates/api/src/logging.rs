@@ -51,7 +51,9 @@ pub struct MaskingStderr;
 impl<'a> MakeWriter<'a> for MaskingStderr {
     type Writer = MaskingWriter<io::Stderr>;
     fn make_writer(&'a self) -> Self::Writer {
-        MaskingWriter { inner: io::stderr() }
+        MaskingWriter {
+            inner: io::stderr(),
+        }
     }
 }
 
@@ -63,7 +65,11 @@ pub fn init(json: bool) {
         .with_writer(MaskingStderr)
         .with_target(false);
     let result = if json {
-        builder.json().with_current_span(true).with_span_list(false).try_init()
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
     } else {
         builder.try_init()
     };
@@ -81,7 +87,13 @@ mod tests {
             mask_phone_numbers("sent to +19254207621 at 10:00, code ok"),
             "sent to +*******7621 at 10:00, code ok"
         );
-        assert_eq!(mask_phone_numbers("\"to\":\"+447700900123\""), "\"to\":\"+********0123\"");
-        assert_eq!(mask_phone_numbers("+1234 and 1+1=2 and é+"), "+1234 and 1+1=2 and é+");
+        assert_eq!(
+            mask_phone_numbers("\"to\":\"+447700900123\""),
+            "\"to\":\"+********0123\""
+        );
+        assert_eq!(
+            mask_phone_numbers("+1234 and 1+1=2 and é+"),
+            "+1234 and 1+1=2 and é+"
+        );
     }
 }

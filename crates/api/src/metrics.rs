@@ -7,7 +7,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Upper bounds (seconds) of the latency buckets.
-const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -27,23 +29,72 @@ pub struct Metrics {
 
 /// Help texts, one per family.
 const HELP: &[(&str, &str, &str)] = &[
-    ("http_requests_total", "counter", "HTTP requests answered, by route and status class."),
-    ("tool_calls_total", "counter", "Vapi tool calls, by tool and outcome (ok, refused, error, replay)."),
-    ("tool_call_seconds", "histogram", "Time to answer one tool call."),
-    ("assistant_requests_total", "counter", "assistant-request messages, by outcome."),
-    ("assistant_request_seconds", "histogram", "Time to answer an assistant-request."),
-    ("sms_dispatched_total", "counter", "Outbox sends, by result (accepted, retry, ambiguous, failed, suppressed, deferred)."),
-    ("end_of_call_reports_total", "counter", "End-of-call reports, by outcome (recorded, repeated, hot_lead)."),
-    ("outbox_pending", "gauge", "Messages waiting to be sent, as of the last worker pass."),
-    ("outbox_oldest_pending_seconds", "gauge", "Age of the oldest due message not yet with Twilio."),
-    ("outbox_failed_total", "gauge", "Messages that ended failed or undelivered (all time)."),
-    ("bookings_confirmed_last_12h", "gauge", "Appointments confirmed in the last 12 hours, all tenants."),
+    (
+        "http_requests_total",
+        "counter",
+        "HTTP requests answered, by route and status class.",
+    ),
+    (
+        "tool_calls_total",
+        "counter",
+        "Vapi tool calls, by tool and outcome (ok, refused, error, replay).",
+    ),
+    (
+        "tool_call_seconds",
+        "histogram",
+        "Time to answer one tool call.",
+    ),
+    (
+        "assistant_requests_total",
+        "counter",
+        "assistant-request messages, by outcome.",
+    ),
+    (
+        "assistant_request_seconds",
+        "histogram",
+        "Time to answer an assistant-request.",
+    ),
+    (
+        "sms_dispatched_total",
+        "counter",
+        "Outbox sends, by result (accepted, retry, ambiguous, failed, suppressed, deferred).",
+    ),
+    (
+        "end_of_call_reports_total",
+        "counter",
+        "End-of-call reports, by outcome (recorded, repeated, hot_lead).",
+    ),
+    (
+        "outbox_pending",
+        "gauge",
+        "Messages waiting to be sent, as of the last worker pass.",
+    ),
+    (
+        "outbox_oldest_pending_seconds",
+        "gauge",
+        "Age of the oldest due message not yet with Twilio.",
+    ),
+    (
+        "outbox_failed_total",
+        "gauge",
+        "Messages that ended failed or undelivered (all time).",
+    ),
+    (
+        "bookings_confirmed_last_12h",
+        "gauge",
+        "Appointments confirmed in the last 12 hours, all tenants.",
+    ),
 ];
 
 impl Metrics {
     pub fn inc(&self, name: &'static str, labels: &[(&'static str, &str)]) {
         let key = (name, own(labels));
-        *self.counters.lock().expect("metrics lock").entry(key).or_default() += 1;
+        *self
+            .counters
+            .lock()
+            .expect("metrics lock")
+            .entry(key)
+            .or_default() += 1;
     }
 
     pub fn observe(&self, name: &'static str, labels: &[(&'static str, &str)], d: Duration) {
@@ -60,7 +111,10 @@ impl Metrics {
     }
 
     pub fn set(&self, name: &'static str, labels: &[(&'static str, &str)], v: f64) {
-        self.gauges.lock().expect("metrics lock").insert((name, own(labels)), v);
+        self.gauges
+            .lock()
+            .expect("metrics lock")
+            .insert((name, own(labels)), v);
     }
 
     pub fn render(&self) -> String {
@@ -78,9 +132,19 @@ impl Metrics {
             }
             for ((name, labels), h) in hists.iter().filter(|((n, _), _)| n == family) {
                 for (i, b) in BUCKETS.iter().enumerate() {
-                    let _ = writeln!(out, "{name}_bucket{} {}", fmt_labels(labels, Some(&b.to_string())), h.counts[i]);
+                    let _ = writeln!(
+                        out,
+                        "{name}_bucket{} {}",
+                        fmt_labels(labels, Some(&b.to_string())),
+                        h.counts[i]
+                    );
                 }
-                let _ = writeln!(out, "{name}_bucket{} {}", fmt_labels(labels, Some("+Inf")), h.count);
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{} {}",
+                    fmt_labels(labels, Some("+Inf")),
+                    h.count
+                );
                 let _ = writeln!(out, "{name}_sum{} {}", fmt_labels(labels, None), h.sum);
                 let _ = writeln!(out, "{name}_count{} {}", fmt_labels(labels, None), h.count);
             }
@@ -96,7 +160,14 @@ fn own(labels: &[(&'static str, &str)]) -> Labels {
 fn fmt_labels(labels: &Labels, le: Option<&str>) -> String {
     let mut parts: Vec<String> = labels
         .iter()
-        .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")))
+        .map(|(k, v)| {
+            format!(
+                "{k}=\"{}\"",
+                v.replace('\\', "\\\\")
+                    .replace('"', "\\\"")
+                    .replace('\n', "\\n")
+            )
+        })
         .collect();
     if let Some(le) = le {
         parts.push(format!("le=\"{le}\""));
@@ -115,12 +186,25 @@ mod tests {
     #[test]
     fn renders_counters_and_histograms() {
         let m = Metrics::default();
-        m.inc("tool_calls_total", &[("tool", "reserve_slot"), ("outcome", "ok")]);
-        m.inc("tool_calls_total", &[("tool", "reserve_slot"), ("outcome", "ok")]);
-        m.observe("tool_call_seconds", &[("tool", "reserve_slot")], Duration::from_millis(3));
+        m.inc(
+            "tool_calls_total",
+            &[("tool", "reserve_slot"), ("outcome", "ok")],
+        );
+        m.inc(
+            "tool_calls_total",
+            &[("tool", "reserve_slot"), ("outcome", "ok")],
+        );
+        m.observe(
+            "tool_call_seconds",
+            &[("tool", "reserve_slot")],
+            Duration::from_millis(3),
+        );
         m.set("outbox_pending", &[], 4.0);
         let text = m.render();
-        assert!(text.contains("tool_calls_total{tool=\"reserve_slot\",outcome=\"ok\"} 2"), "{text}");
+        assert!(
+            text.contains("tool_calls_total{tool=\"reserve_slot\",outcome=\"ok\"} 2"),
+            "{text}"
+        );
         assert!(text.contains("tool_call_seconds_bucket{tool=\"reserve_slot\",le=\"0.0025\"} 0"));
         assert!(text.contains("tool_call_seconds_bucket{tool=\"reserve_slot\",le=\"0.005\"} 1"));
         assert!(text.contains("tool_call_seconds_count{tool=\"reserve_slot\"} 1"));

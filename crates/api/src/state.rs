@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use booking_core::ports::{Clock, Random, Store};
+use booking_core::service::BookingService;
+use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -21,6 +23,15 @@ pub struct AppState {
     pub random: Arc<dyn Random>,
     pub metrics: Arc<Metrics>,
     pub readiness: Arc<dyn Readiness>,
+    pub service: BookingService,
+    /// Wakes the outbox worker after a handler queued a text.
+    pub wake_worker: Arc<Notify>,
+}
+
+impl AppState {
+    pub fn wake_worker(&self) {
+        self.wake_worker.notify_one();
+    }
 }
 
 /// The system clock.

@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use booking_core::tenant::{
-    BookingRules, CalledNumber, ClinicName, ClinicZone, DateOverride, DayHours, HotLeadThreshold, OpenRange,
-    Secret, Service, ServiceName, SmsAccount, SmsHealth, SmsSender, SystemPrompt, Tenant, TenantConfig,
-    WeeklyHours,
-};
 use booking_core::ports::SmsAccountChange;
+use booking_core::tenant::{
+    BookingRules, CalledNumber, ClinicName, ClinicZone, DateOverride, DayHours, HotLeadThreshold,
+    OpenRange, Secret, Service, ServiceName, SmsAccount, SmsHealth, SmsSender, SystemPrompt,
+    Tenant, TenantConfig, WeeklyHours,
+};
 use booking_core::{ParseError, PhoneNumber, VapiPhoneNumberId};
 use jiff::civil::{Date, Weekday};
 use serde::{Deserialize, Serialize};
@@ -145,7 +145,10 @@ fn day_hours(errs: &mut FieldErrors, field: &str, ranges: &[[String; 2]]) -> Opt
 impl TenantInput {
     /// The configuration this input makes, on top of `base` (none for a create, in which case
     /// `name` and `timezone` are required).
-    pub fn apply(&self, base: Option<&TenantConfig>) -> Result<(TenantConfig, SmsAccountChange), FieldErrors> {
+    pub fn apply(
+        &self,
+        base: Option<&TenantConfig>,
+    ) -> Result<(TenantConfig, SmsAccountChange), FieldErrors> {
         let mut errs = FieldErrors::default();
 
         let name = match (&self.name, base) {
@@ -160,7 +163,10 @@ impl TenantInput {
             (Some(z), _) => errs.parse("timezone", ClinicZone::parse(z)),
             (None, Some(b)) => Some(b.zone.clone()),
             (None, None) => {
-                errs.push("timezone", "is required (an IANA name such as America/New_York)");
+                errs.push(
+                    "timezone",
+                    "is required (an IANA name such as America/New_York)",
+                );
                 None
             }
         };
@@ -168,7 +174,10 @@ impl TenantInput {
             Some(list) => {
                 let mut v = Vec::new();
                 for (i, p) in list.iter().enumerate() {
-                    let number = errs.parse(format!("phone_numbers[{i}].number"), PhoneNumber::parse(&p.number));
+                    let number = errs.parse(
+                        format!("phone_numbers[{i}].number"),
+                        PhoneNumber::parse(&p.number),
+                    );
                     let id = match &p.vapi_phone_number_id {
                         Some(id) => errs
                             .parse(
@@ -193,7 +202,9 @@ impl TenantInput {
             Some(list) => list
                 .iter()
                 .enumerate()
-                .filter_map(|(i, n)| errs.parse(format!("alert_numbers[{i}]"), PhoneNumber::parse(n)))
+                .filter_map(|(i, n)| {
+                    errs.parse(format!("alert_numbers[{i}]"), PhoneNumber::parse(n))
+                })
                 .collect(),
             None => base.map(|b| b.alert_numbers.clone()).unwrap_or_default(),
         };
@@ -201,14 +212,18 @@ impl TenantInput {
             errs.push("alert_numbers", "at most 10");
         }
         let hot_lead_threshold = match self.hot_lead_threshold {
-            Some(t) => errs.parse("hot_lead_threshold", HotLeadThreshold::new(t)).unwrap_or_default(),
+            Some(t) => errs
+                .parse("hot_lead_threshold", HotLeadThreshold::new(t))
+                .unwrap_or_default(),
             None => base.map(|b| b.hot_lead_threshold).unwrap_or_default(),
         };
         let services = match &self.services {
             Some(list) => {
                 let mut v: Vec<Service> = Vec::new();
                 for (i, s) in list.iter().enumerate() {
-                    let Some(name) = errs.parse(format!("services[{i}].name"), ServiceName::parse(&s.name)) else {
+                    let Some(name) =
+                        errs.parse(format!("services[{i}].name"), ServiceName::parse(&s.name))
+                    else {
                         continue;
                     };
                     if v.iter().any(|o| o.name.matches(name.as_str())) {
@@ -233,11 +248,16 @@ impl TenantInput {
                     let k = key.to_ascii_lowercase();
                     match DAYS.iter().find(|(d, _)| k.starts_with(d)) {
                         Some((_, day)) => {
-                            if let Some(h) = day_hours(&mut errs, &format!("weekly_hours.{key}"), ranges) {
+                            if let Some(h) =
+                                day_hours(&mut errs, &format!("weekly_hours.{key}"), ranges)
+                            {
                                 w.set(*day, h);
                             }
                         }
-                        None => errs.push(format!("weekly_hours.{key}"), "is not a day (mon, tue, … sun)"),
+                        None => errs.push(
+                            format!("weekly_hours.{key}"),
+                            "is not a day (mon, tue, … sun)",
+                        ),
                     }
                 }
                 w
@@ -259,7 +279,9 @@ impl TenantInput {
                         errs.push(format!("date_overrides[{i}].date"), "appears twice");
                         continue;
                     }
-                    if let Some(hours) = day_hours(&mut errs, &format!("date_overrides[{i}].hours"), &o.hours) {
+                    if let Some(hours) =
+                        day_hours(&mut errs, &format!("date_overrides[{i}].hours"), &o.hours)
+                    {
                         v.push(DateOverride {
                             date,
                             hours,
@@ -286,7 +308,9 @@ impl TenantInput {
             )
             .unwrap_or_default();
         let system_prompt = match &self.system_prompt {
-            Some(p) => errs.parse("system_prompt", SystemPrompt::parse(p)).unwrap_or_default(),
+            Some(p) => errs
+                .parse("system_prompt", SystemPrompt::parse(p))
+                .unwrap_or_default(),
             None => base.map(|b| b.system_prompt.clone()).unwrap_or_default(),
         };
         let twilio = match &self.twilio {
@@ -327,7 +351,10 @@ fn sid(errs: &mut FieldErrors, field: &str, v: &str, prefix: &str) -> Option<Str
     if v.len() == 34 && v.starts_with(prefix) && v[2..].bytes().all(|b| b.is_ascii_hexdigit()) {
         Some(v.to_owned())
     } else {
-        errs.push(field, format!("must be {prefix} followed by 32 hex characters"));
+        errs.push(
+            field,
+            format!("must be {prefix} followed by 32 hex characters"),
+        );
         None
     }
 }
@@ -335,7 +362,10 @@ fn sid(errs: &mut FieldErrors, field: &str, v: &str, prefix: &str) -> Option<Str
 fn sms_account(errs: &mut FieldErrors, t: &TwilioJson) -> Option<SmsAccount> {
     let account_sid = sid(errs, "twilio.account_sid", &t.account_sid, "AC");
     if t.auth_token.trim().len() < 8 {
-        errs.push("twilio.auth_token", "is required (it validates Twilio's webhook signatures)");
+        errs.push(
+            "twilio.auth_token",
+            "is required (it validates Twilio's webhook signatures)",
+        );
     }
     let api_key = match (&t.api_key_sid, &t.api_key_secret) {
         (Some(k), Some(s)) if !s.trim().is_empty() => {
@@ -343,15 +373,25 @@ fn sms_account(errs: &mut FieldErrors, t: &TwilioJson) -> Option<SmsAccount> {
         }
         (None, None) => Some(None),
         _ => {
-            errs.push("twilio.api_key_secret", "api_key_sid and api_key_secret go together");
+            errs.push(
+                "twilio.api_key_secret",
+                "api_key_sid and api_key_secret go together",
+            );
             None
         }
     };
     let sender = match (&t.from, &t.messaging_service_sid) {
-        (Some(from), None) => errs.parse("twilio.from", PhoneNumber::parse(from)).map(SmsSender::From),
-        (None, Some(ms)) => sid(errs, "twilio.messaging_service_sid", ms, "MG").map(SmsSender::MessagingService),
+        (Some(from), None) => errs
+            .parse("twilio.from", PhoneNumber::parse(from))
+            .map(SmsSender::From),
+        (None, Some(ms)) => {
+            sid(errs, "twilio.messaging_service_sid", ms, "MG").map(SmsSender::MessagingService)
+        }
         _ => {
-            errs.push("twilio.from", "give exactly one of from and messaging_service_sid");
+            errs.push(
+                "twilio.from",
+                "give exactly one of from and messaging_service_sid",
+            );
             None
         }
     };
@@ -402,7 +442,10 @@ fn hhmm(t: jiff::civil::Time) -> String {
 }
 
 fn ranges_json(h: &DayHours) -> Vec<[String; 2]> {
-    h.ranges().iter().map(|r| [hhmm(r.start()), hhmm(r.end())]).collect()
+    h.ranges()
+        .iter()
+        .map(|r| [hhmm(r.start()), hhmm(r.end())])
+        .collect()
 }
 
 impl TenantView {
@@ -448,7 +491,11 @@ impl TenantView {
                 .weekly_hours
                 .iter()
                 .map(|(d, h)| {
-                    let key = DAYS.iter().find(|(_, wd)| *wd == d).map(|(k, _)| *k).unwrap_or("mon");
+                    let key = DAYS
+                        .iter()
+                        .find(|(_, wd)| *wd == d)
+                        .map(|(k, _)| *k)
+                        .unwrap_or("mon");
                     (key.to_owned(), ranges_json(h))
                 })
                 .collect(),
@@ -492,7 +539,9 @@ mod tests {
         assert_eq!(cfg.weekly_hours.on(Weekday::Tuesday).ranges().len(), 2);
         assert!(cfg.weekly_hours.on(Weekday::Sunday).is_closed());
         assert!(matches!(twilio, SmsAccountChange::Set(ref a) if a.account_sid.starts_with("AC")));
-        let SmsAccountChange::Set(acct) = twilio else { unreachable!() };
+        let SmsAccountChange::Set(acct) = twilio else {
+            unreachable!()
+        };
         let view = serde_json::to_string(&TenantView::new(
             &Tenant {
                 id: booking_core::TenantId::from_random_bytes([7; 16]),
@@ -536,7 +585,8 @@ mod tests {
     fn patch_keeps_what_it_does_not_name() {
         let input: TenantInput = serde_json::from_str(EXAMPLE).unwrap();
         let (cfg, _) = input.apply(None).unwrap();
-        let patch: TenantInput = serde_json::from_str(r#"{"hot_lead_threshold": 50, "twilio": null}"#).unwrap();
+        let patch: TenantInput =
+            serde_json::from_str(r#"{"hot_lead_threshold": 50, "twilio": null}"#).unwrap();
         let (patched, twilio) = patch.apply(Some(&cfg)).unwrap();
         assert_eq!(patched.hot_lead_threshold.get(), 50);
         assert_eq!(patched.services, cfg.services);

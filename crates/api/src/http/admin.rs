@@ -43,9 +43,7 @@ async fn create_tenant(
     body: web::Json<TenantInput>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&req, &state)?;
-    let (config, sms) = body
-        .apply(None)
-        .map_err(|e| ApiError::Invalid(json!(e)))?;
+    let (config, sms) = body.apply(None).map_err(|e| ApiError::Invalid(json!(e)))?;
     let sms = match sms {
         SmsAccountChange::Set(a) => Some(a),
         SmsAccountChange::Keep | SmsAccountChange::Clear => None,
@@ -58,7 +56,10 @@ async fn create_tenant(
         .json(view(&state, &tenant).await?))
 }
 
-async fn list_tenants(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn list_tenants(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     require_admin(&req, &state)?;
     let tenants = state.store.list_tenants().await?;
     let mut out = Vec::with_capacity(tenants.len());

@@ -1,0 +1,442 @@
+//! Vapi's server messages: `POST /vapi/webhook` (every type) and `POST /vapi/tools/{name}`.
+//!
+//! The tenant is always the one the call reached (phone-number id, else the called number), never
+//! one named in a tool argument. Tool calls are answered 200 with one one-line result per call, in
+//! order; a replayed tool call id gets the stored answer and has no second effect.
+
+use std::time::{Duration, Instant};
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use booking_core::calls::CallStart;
+use booking_core::ports::{StoreError, ToolCallClaim};
+use booking_core::service::{CallContext, ServiceError};
+use booking_core::tenant::Tenant;
+use booking_vapi::{
+    AssistantOptions, CallContext as VapiContext, OneLine, ServerMessage, SlotStart, ToolCall,
+    ToolCallRequest, ToolOutcome, ToolReplies, acknowledged, compose_assistant,
+    parse_server_message, unknown_number_error,
+};
+use serde_json::json;
+
+use crate::auth::verify_vapi;
+use crate::config::VapiAuth;
+use crate::error::ApiError;
+use crate::server::VAPI_BODY_LIMIT;
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/vapi/webhook")
+            .app_data(web::PayloadConfig::new(VAPI_BODY_LIMIT))
+            .route(web::post().to(webhook)),
+    )
+    .service(
+        web::resource("/vapi/tools/{name}")
+            .app_data(web::PayloadConfig::new(VAPI_BODY_LIMIT))
+            .route(web::post().to(tool_endpoint)),
+    );
+}
+
+/// Said when our side fails (the database is down): the model can apologise and retry.
+const OUR_FAULT: &str =
+    "Sorry, the booking system is not responding right now. Please try again in a moment.";
+const UNKNOWN_NUMBER: &str =
+    "This phone number is not set up for bookings, so this cannot be done on this call.";
+
+fn authenticate(req: &HttpRequest, state: &AppState, body: &[u8]) -> Result<(), ApiError> {
+    let headers = req.headers();
+    let now = jiff::Timestamp::now().as_second();
+    verify_vapi(
+        &state.config.vapi_auth,
+        |name| headers.get(name).and_then(|v| v.to_str().ok()),
+        body,
+        now,
+    )
+    .map_err(|e| {
+        tracing::warn!(reason = %e, "refused a Vapi request");
+        ApiError::Unauthorized
+    })
+}
+
+async fn webhook(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    authenticate(&req, &state, &body)?;
+    let message = parse_server_message(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    handle(&state, message, None).await
+}
+
+async fn tool_endpoint(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    authenticate(&req, &state, &body)?;
+    let message = parse_server_message(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    match message {
+        ServerMessage::ToolCalls(_) => handle(&state, message, Some(path.as_str())).await,
+        other => Err(ApiError::BadRequest(format!(
+            "this URL takes tool-calls messages, not {:?}; send other messages to /vapi/webhook",
+            other.kind()
+        ))),
+    }
+}
+
+async fn handle(
+    state: &AppState,
+    message: ServerMessage,
+    path_tool: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
+    let ctx = message.context().clone();
+    if let Some(call) = &ctx.call_id {
+        tracing::Span::current().record("call_id", call.as_str());
+    }
+    match message {
+        ServerMessage::AssistantRequest(_) => assistant_request(state, &ctx).await,
+        ServerMessage::ToolCalls(m) => {
+            if m.skipped > 0 {
+                tracing::warn!(
+                    skipped = m.skipped,
+                    "tool calls without a usable id were skipped"
+                );
+            }
+            let tenant = resolve_tenant(state, &ctx).await;
+            let mut replies = ToolReplies::new();
+            for call in &m.calls {
+                let name = if call.name.is_empty() {
+                    path_tool.unwrap_or("")
+                } else {
+                    call.name.as_str()
+                };
+                let outcome = run_tool_call(state, &ctx, &tenant, call, name).await;
+                replies.push(call.id.clone(), name, outcome);
+            }
+            state.wake_worker();
+            Ok(HttpResponse::Ok().json(replies.to_value()))
+        }
+        ServerMessage::EndOfCallReport(report) => {
+            let tenant = match resolve_tenant(state, &ctx).await {
+                Ok(Some(t)) => t,
+                Ok(None) => {
+                    tracing::warn!("end-of-call report for a number no tenant has; ignored");
+                    return Ok(HttpResponse::Ok().json(acknowledged()));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let report = match report.to_call_report() {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(error = %e, "unusable end-of-call report; ignored");
+                    return Ok(HttpResponse::Ok().json(json!({"error": e.to_string()})));
+                }
+            };
+            let outcome = state
+                .service
+                .end_of_call(&tenant, report)
+                .await
+                .map_err(service_error)?;
+            let result = if !outcome.recorded {
+                "repeated"
+            } else if outcome.hot_lead {
+                "hot_lead"
+            } else {
+                "recorded"
+            };
+            state
+                .metrics
+                .inc("end_of_call_reports_total", &[("outcome", result)]);
+            tracing::info!(outcome = result, "end-of-call report");
+            state.wake_worker();
+            Ok(HttpResponse::Ok().json(acknowledged()))
+        }
+        ServerMessage::StatusUpdate(update) => {
+            if let (Ok(Some(tenant)), Some(call), Some(status)) = (
+                resolve_tenant(state, &ctx).await,
+                &ctx.call_id,
+                &update.status,
+            ) {
+                record_start(state, &tenant, &ctx).await;
+                if let Err(e) = state
+                    .service
+                    .record_call_status(&tenant, call, status)
+                    .await
+                {
+                    tracing::warn!(error = %e, "recording a call status failed");
+                }
+            }
+            Ok(HttpResponse::Ok().json(acknowledged()))
+        }
+        ServerMessage::Other(_) => Ok(HttpResponse::Ok().json(acknowledged())),
+    }
+}
+
+fn service_error(e: ServiceError) -> ApiError {
+    match e {
+        ServiceError::Unavailable(m) => ApiError::from(StoreError::Unavailable(m)),
+        ServiceError::Internal(m) => ApiError::from(StoreError::Internal(m)),
+    }
+}
+
+/// The tenant of the number the call reached.
+async fn resolve_tenant(state: &AppState, ctx: &VapiContext) -> Result<Option<Tenant>, StoreError> {
+    if let Some(id) = &ctx.phone_number_id
+        && let Some(t) = state.store.tenant_by_vapi_phone_number_id(id).await?
+    {
+        return Ok(Some(t));
+    }
+    match &ctx.called {
+        Some(n) => state.store.tenant_by_called_number(n).await,
+        None => Ok(None),
+    }
+}
+
+async fn record_start(state: &AppState, tenant: &Tenant, ctx: &VapiContext) {
+    let Some(call_id) = ctx.call_id.clone() else {
+        return;
+    };
+    let start = CallStart {
+        call_id,
+        tenant: tenant.id,
+        caller: ctx.caller.clone(),
+        called: ctx.called.clone(),
+        started_at: ctx.timestamp.unwrap_or_else(|| state.clock.now()),
+    };
+    if let Err(e) = state.service.record_call_start(&start).await {
+        tracing::warn!(error = %e, "recording a call start failed");
+    }
+}
+
+async fn assistant_request(state: &AppState, ctx: &VapiContext) -> Result<HttpResponse, ApiError> {
+    let started = Instant::now();
+    let tenant = match resolve_tenant(state, ctx).await {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            state
+                .metrics
+                .inc("assistant_requests_total", &[("outcome", "unknown_number")]);
+            tracing::warn!("assistant-request for a number no tenant has");
+            return Ok(HttpResponse::Ok().json(unknown_number_error()));
+        }
+        Err(e) => {
+            state
+                .metrics
+                .inc("assistant_requests_total", &[("outcome", "error")]);
+            tracing::error!(error = %e, "assistant-request: tenant lookup failed");
+            return Ok(HttpResponse::Ok().json(booking_vapi::assistant_error(
+                "Sorry, we cannot take your call right now. Please call back in a few minutes.",
+            )));
+        }
+    };
+    record_start(state, &tenant, ctx).await;
+    let today = tenant
+        .config
+        .zone
+        .tz()
+        .to_datetime(state.clock.now())
+        .date();
+    let options = AssistantOptions {
+        tool_timeout_seconds: state.config.tool_timeout_seconds,
+        server_secret: match &state.config.vapi_auth {
+            VapiAuth::SharedSecret(s) => Some(s.clone()),
+            VapiAuth::Hmac { .. } => None,
+        },
+        ..AssistantOptions::default()
+    };
+    let url = format!("{}/vapi/webhook", state.config.public_base_url);
+    let body = compose_assistant(&tenant, today, &url, &options);
+    state
+        .metrics
+        .inc("assistant_requests_total", &[("outcome", "ok")]);
+    state
+        .metrics
+        .observe("assistant_request_seconds", &[], started.elapsed());
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// One tool call, end to end: tenant, arguments, replay log, the use-case, the one-line answer.
+async fn run_tool_call(
+    state: &AppState,
+    ctx: &VapiContext,
+    tenant: &Result<Option<Tenant>, StoreError>,
+    call: &ToolCallRequest,
+    name: &str,
+) -> ToolOutcome {
+    let started = Instant::now();
+    let (outcome, label) = match tenant {
+        Err(e) => {
+            tracing::error!(error = %e, "tool call: tenant lookup failed");
+            (ToolOutcome::error(OUR_FAULT), "error")
+        }
+        Ok(None) => (ToolOutcome::error(UNKNOWN_NUMBER), "error"),
+        Ok(Some(tenant)) => {
+            let parsed = if call.name.is_empty() {
+                match call.arguments() {
+                    Some(args) => ToolCall::parse(name, &serde_json::Value::Object(args.clone())),
+                    None => ToolCall::parse(name, &serde_json::Value::Bool(false)),
+                }
+            } else {
+                call.parse()
+            };
+            match parsed {
+                Err(e) => (e.outcome(), "refused"),
+                Ok(tool) => with_replay_log(state, ctx, tenant, call, name, tool).await,
+            }
+        }
+    };
+    let tool_label = booking_vapi::ToolName::parse(name)
+        .map(|t| t.as_str())
+        .unwrap_or("unknown");
+    state.metrics.inc(
+        "tool_calls_total",
+        &[("tool", tool_label), ("outcome", label)],
+    );
+    state.metrics.observe(
+        "tool_call_seconds",
+        &[("tool", tool_label)],
+        started.elapsed(),
+    );
+    tracing::info!(tool = tool_label, outcome = label, "tool call");
+    outcome
+}
+
+async fn with_replay_log(
+    state: &AppState,
+    ctx: &VapiContext,
+    tenant: &Tenant,
+    call: &ToolCallRequest,
+    name: &str,
+    tool: ToolCall,
+) -> (ToolOutcome, &'static str) {
+    let log = &state.store;
+    let mut waited = Duration::ZERO;
+    loop {
+        match log
+            .begin_tool_call(tenant.id, &call.id, name, state.clock.now())
+            .await
+        {
+            Ok(ToolCallClaim::New) => break,
+            Ok(ToolCallClaim::Done(stored)) => {
+                return match serde_json::from_str::<ToolOutcome>(&stored) {
+                    Ok(o) => (o, "replay"),
+                    Err(_) => (ToolOutcome::Result(OneLine::new(&stored)), "replay"),
+                };
+            }
+            Ok(ToolCallClaim::InProgress) if waited < Duration::from_secs(10) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                waited += Duration::from_millis(50);
+            }
+            Ok(ToolCallClaim::InProgress) => {
+                return (
+                    ToolOutcome::error(
+                        "This request is still being processed; please wait a moment and ask again.",
+                    ),
+                    "error",
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "tool call log unavailable");
+                return (ToolOutcome::error(OUR_FAULT), "error");
+            }
+        }
+    }
+    let cctx = CallContext {
+        tenant: tenant.clone(),
+        call_id: ctx.call_id.clone(),
+        caller: ctx.caller.clone(),
+    };
+    match execute(state, &cctx, tool).await {
+        Ok((value, ok)) => {
+            let outcome = ToolOutcome::Result(OneLine::json(&value));
+            let stored = serde_json::to_string(&outcome).unwrap_or_default();
+            if let Err(e) = log
+                .finish_tool_call(tenant.id, &call.id, &stored, state.clock.now())
+                .await
+            {
+                tracing::warn!(error = %e, "storing a tool result failed");
+            }
+            (outcome, if ok { "ok" } else { "refused" })
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "tool call failed");
+            if let Err(e) = log.abandon_tool_call(tenant.id, &call.id).await {
+                tracing::warn!(error = %e, "releasing a failed tool call failed");
+            }
+            (ToolOutcome::error(OUR_FAULT), "error")
+        }
+    }
+}
+
+/// A start as the service reads it: RFC 3339 for an exact instant, `YYYY-MM-DDTHH:MM` for a
+/// clinic-local wall-clock time.
+fn start_text(s: &SlotStart) -> String {
+    match s {
+        SlotStart::Exact(t) => t.to_string(),
+        SlotStart::Local(dt) => dt.strftime("%Y-%m-%dT%H:%M").to_string(),
+    }
+}
+
+async fn execute(
+    state: &AppState,
+    ctx: &CallContext,
+    tool: ToolCall,
+) -> Result<(serde_json::Value, bool), ServiceError> {
+    fn done<R: booking_core::service::ToolResult>(r: R) -> (serde_json::Value, bool) {
+        (r.to_json(), r.ok())
+    }
+    let s = &state.service;
+    Ok(match tool {
+        ToolCall::CheckAvailability {
+            service,
+            date,
+            after,
+        } => {
+            let date = date.map(|d| d.to_string());
+            let after = after.map(|t| t.strftime("%H:%M").to_string());
+            done(
+                s.check_availability(ctx, &service, date.as_deref(), after.as_deref())
+                    .await?,
+            )
+        }
+        ToolCall::ReserveSlot {
+            start,
+            service,
+            caller_name,
+        } => done(
+            s.reserve_slot(ctx, &start_text(&start), &service, &caller_name, None)
+                .await?,
+        ),
+        ToolCall::SendOtp { hold_id, phone } => {
+            let phone = phone.map(|p| p.to_string());
+            done(
+                s.send_otp(ctx, &hold_id.to_string(), phone.as_deref())
+                    .await?,
+            )
+        }
+        ToolCall::VerifyOtp { hold_id, code } => done(
+            s.verify_otp(ctx, &hold_id.to_string(), code.digits())
+                .await?,
+        ),
+        ToolCall::SendConfirmationSms { appointment_id } => done(
+            s.send_confirmation_sms(ctx, &appointment_id.to_string())
+                .await?,
+        ),
+        ToolCall::CancelAppointment { appointment_id } => {
+            let id = appointment_id.map(|i| i.to_string());
+            done(s.cancel_appointment(ctx, id.as_deref()).await?)
+        }
+        ToolCall::RescheduleAppointment {
+            appointment_id,
+            new_start,
+        } => {
+            let id = appointment_id.map(|i| i.to_string());
+            done(
+                s.reschedule_appointment(ctx, id.as_deref(), &start_text(&new_start))
+                    .await?,
+            )
+        }
+        ToolCall::CaptureLead(lead) => done(s.capture_lead(ctx, &lead).await?),
+    })
+}

@@ -1,0 +1,240 @@
+//! Wiring: the adapters behind the core's ports, the HTTP server, the outbox worker, and an orderly
+//! shutdown (stop accepting, finish in-flight requests, give back outbox claims).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use booking_core::dispatch::{DispatchConfig, Dispatcher};
+use booking_core::otp::OtpHasher;
+use booking_core::ports::{Clock, Random, Store};
+use booking_core::service::{BookingService, ServiceConfig};
+use booking_postgres::{PgConfig, PgStore};
+use booking_twilio::{TwilioClient, TwilioConfig};
+use tokio::sync::{Notify, watch};
+
+use crate::config::Config;
+use crate::gateway::RoutedGateway;
+use crate::metrics::Metrics;
+use crate::state::{AppState, OsRandom, Readiness, SystemClock};
+
+/// Request bodies: Vapi's end-of-call reports carry whole transcripts.
+pub const VAPI_BODY_LIMIT: usize = 4 * 1024 * 1024;
+/// Everything else.
+pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
+
+struct PgReadiness(Arc<PgStore>);
+
+#[async_trait::async_trait]
+impl Readiness for PgReadiness {
+    async fn check(&self) -> Result<(), String> {
+        self.0.readiness().await.map_err(|e| e.to_string())
+    }
+}
+
+/// A running service: its address, and the handles to stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: web::Data<AppState>,
+    server: ServerHandle,
+    server_task: tokio::task::JoinHandle<std::io::Result<()>>,
+    worker_task: Option<tokio::task::JoinHandle<()>>,
+    stop_worker: watch::Sender<bool>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish, then stops the worker, which gives back
+    /// its claims.
+    pub async fn stop(self) {
+        self.server.stop(true).await;
+        let _ = self.server_task.await;
+        let _ = self.stop_worker.send(true);
+        if let Some(w) = self.worker_task {
+            let _ = w.await;
+        }
+    }
+
+    /// Waits until the server stops by itself (a signal: actix handles SIGINT/SIGTERM), then
+    /// stops the worker.
+    pub async fn wait(self) {
+        let _ = self.server_task.await;
+        let _ = self.stop_worker.send(true);
+        if let Some(w) = self.worker_task {
+            let _ = w.await;
+        }
+    }
+}
+
+/// Connects, migrates and starts serving on `config.bind_addr` (port 0 picks a free one).
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let config = Arc::new(config);
+    booking_postgres::run_migrations(config.database_url.expose())
+        .await
+        .context("applying database migrations")?;
+
+    let mut pg = PgConfig::new(config.database_url.expose(), config.master_key.clone());
+    pg.pool_size = config.db_pool_size;
+    pg.connect_timeout = config.db_connect_timeout;
+    pg.statement_timeout = config.db_statement_timeout;
+    pg.previous_keys = config.previous_master_keys.clone();
+    let pg = Arc::new(PgStore::new(pg).map_err(|e| anyhow::anyhow!("database pool: {e}"))?);
+    let store: Arc<dyn Store> = pg.clone();
+
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let random: Arc<dyn Random> = Arc::new(OsRandom);
+    let hasher = OtpHasher::new(config.otp_key.expose().as_bytes().to_vec())
+        .map_err(|e| anyhow::anyhow!("OTP key: {e}"))?;
+    let service = BookingService::new(
+        store.clone(),
+        clock.clone(),
+        random.clone(),
+        hasher,
+        ServiceConfig::default(),
+    );
+
+    let twilio_config = |base: &str| TwilioConfig {
+        api_base: base.to_owned(),
+        status_callback_url: Some(TwilioConfig::status_callback_for(&config.public_base_url)),
+        ..TwilioConfig::default()
+    };
+    let twilio =
+        TwilioClient::new(twilio_config(&config.twilio_api_base)).context("Twilio client")?;
+    let standin = match &config.sms_standin {
+        Some((url, sid)) => Some((
+            TwilioClient::new(twilio_config(url)).context("SMS stand-in client")?,
+            sid.clone(),
+        )),
+        None => None,
+    };
+    let gateway = Arc::new(RoutedGateway { twilio, standin });
+
+    let worker_id = format!(
+        "api-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let dispatcher = Arc::new(Dispatcher::new(
+        store.clone(),
+        gateway,
+        clock.clone(),
+        random.clone(),
+        DispatchConfig {
+            worker: worker_id,
+            per_sender_per_second: f64::from(config.sms_rate_per_second),
+            per_sender_burst: config.sms_rate_per_second.max(3),
+            ..DispatchConfig::default()
+        },
+    ));
+
+    let metrics = Arc::new(Metrics::default());
+    let wake = Arc::new(Notify::new());
+    let state = web::Data::new(AppState {
+        config: config.clone(),
+        store,
+        clock,
+        random,
+        metrics: metrics.clone(),
+        readiness: Arc::new(PgReadiness(pg)),
+        service,
+        wake_worker: wake.clone(),
+    });
+
+    let app_state = state.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(app_state.clone())
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(DEFAULT_BODY_LIMIT)
+                    .error_handler(crate::error::json_error_handler),
+            )
+            .app_data(web::PayloadConfig::new(DEFAULT_BODY_LIMIT))
+            .wrap(actix_web::middleware::from_fn(crate::http::request_log))
+            .configure(crate::http::routes)
+    })
+    .shutdown_timeout(15)
+    .bind(config.bind_addr)
+    .with_context(|| format!("binding {}", config.bind_addr))?;
+    let addr = *server.addrs().first().context("no bound address")?;
+    let server = server.run();
+    let handle = server.handle();
+    let server_task = tokio::spawn(server);
+
+    let (stop_worker, stop_rx) = watch::channel(false);
+    let worker_task = config
+        .run_worker
+        .then(|| tokio::spawn(worker_loop(dispatcher, state.clone(), wake, stop_rx)));
+
+    tracing::info!(%addr, "listening");
+    Ok(Running {
+        addr,
+        state,
+        server: handle,
+        server_task,
+        worker_task,
+        stop_worker,
+    })
+}
+
+/// Sends due texts until told to stop; sleeps while there is nothing to do, waking early when a
+/// handler queued something. Expires stale holds now and then.
+async fn worker_loop(
+    dispatcher: Arc<Dispatcher>,
+    state: web::Data<AppState>,
+    wake: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut last_expiry = std::time::Instant::now() - Duration::from_secs(3600);
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        if last_expiry.elapsed() > Duration::from_secs(30) {
+            last_expiry = std::time::Instant::now();
+            if let Err(e) = state.store.expire_holds(state.clock.now()).await {
+                tracing::warn!(error = %e, "expiring holds failed");
+            }
+        }
+        let idle = match dispatcher.step().await {
+            Ok(report) => {
+                record_dispatch(&state.metrics, &report);
+                report.is_idle()
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox step failed");
+                true
+            }
+        };
+        if idle {
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+    match dispatcher.release().await {
+        Ok(n) if n > 0 => tracing::info!(released = n, "gave back outbox claims"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "giving back outbox claims failed"),
+    }
+}
+
+fn record_dispatch(m: &Metrics, r: &booking_core::dispatch::DispatchReport) {
+    for (result, n) in [
+        ("accepted", r.sent),
+        ("reconciled", r.reconciled),
+        ("retry", r.retried),
+        ("ambiguous", r.ambiguous),
+        ("failed", r.failed),
+        ("suppressed", r.suppressed),
+        ("deferred", r.deferred),
+    ] {
+        for _ in 0..n {
+            m.inc("sms_dispatched_total", &[("result", result)]);
+        }
+    }
+}
