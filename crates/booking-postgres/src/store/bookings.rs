@@ -1,0 +1,619 @@
+//! Holds, appointments and the one-time codes that confirm them.
+//!
+//! Overlap is the database's business: the `bookings_no_overlap` exclusion constraint turns a
+//! lost race into SQLSTATE 23P01, which becomes `StoreError::SlotTaken`. Rows that change
+//! state are locked (`FOR UPDATE`) before they are checked, so two confirmations of one hold
+//! serialise and the second sees the first's result.
+
+use async_trait::async_trait;
+use booking_core::booking::{Booking, BookingStatus, Interval, NewAppointment, NewHold};
+use booking_core::otp::{Challenge, NewChallenge, SendCounts};
+use booking_core::outbox::{DedupeKey, NewMessage};
+use booking_core::ports::{BookingStore, OtpStore, StoreError, StoreResult};
+use booking_core::{BookingId, CalendarId, CallId, ChallengeId, PhoneNumber, TenantId};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use jiff::Timestamp;
+use uuid::Uuid;
+
+use super::PgStore;
+use super::outbox::{check_messages, enqueue_in, withdraw_in};
+use super::rows::{BookingRow, ChallengeRow};
+use crate::convert::{from_ts, ts};
+use crate::error::Fail;
+use crate::schema::{bookings as b, contacts, otp_challenges as ch};
+
+fn wrong_state(status: BookingStatus) -> Fail {
+    Fail::Store(StoreError::WrongState {
+        current: status.as_str(),
+    })
+}
+
+/// The booking, locked for the rest of the transaction.
+async fn lock_booking(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    id: Uuid,
+) -> Result<BookingRow, Fail> {
+    b::table
+        .find((tenant, id))
+        .select(BookingRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(Fail::Store(StoreError::NotFound))
+}
+
+/// The status a booking has at `now` (a held booking whose hold ran out is expired).
+fn effective(row: &BookingRow, now: Timestamp) -> Result<BookingStatus, Fail> {
+    let status = row.status()?;
+    Ok(match (status, row.hold_expires_at) {
+        (BookingStatus::Held, Some(exp)) if from_ts(exp)? <= now => BookingStatus::Expired,
+        (s, _) => s,
+    })
+}
+
+/// Marks the calendar's holds that overlap `blocked` and ran out by `now` as expired, so that
+/// the exclusion constraint stops counting them.
+async fn expire_overlapping(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    calendar: Uuid,
+    blocked: &Interval,
+    now: Timestamp,
+) -> Result<(), Fail> {
+    diesel::update(
+        b::table
+            .filter(b::tenant_id.eq(tenant))
+            .filter(b::calendar_id.eq(calendar))
+            .filter(b::status.eq("held"))
+            .filter(b::hold_expires_at.le(ts(now)))
+            .filter(b::blocked_from.lt(ts(blocked.end)))
+            .filter(b::blocked_until.gt(ts(blocked.start))),
+    )
+    .set((b::status.eq("expired"), b::updated_at.eq(ts(now))))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+fn domain(rows: Vec<BookingRow>) -> StoreResult<Vec<Booking>> {
+    rows.into_iter().map(BookingRow::into_domain).collect()
+}
+
+#[async_trait]
+impl BookingStore for PgStore {
+    async fn busy(
+        &self,
+        tenant: TenantId,
+        window: Interval,
+        now: Timestamp,
+    ) -> StoreResult<Vec<Interval>> {
+        let calendar = *CalendarId::default_for(tenant).as_uuid();
+        let rows: Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                Ok(b::table
+                    .filter(b::tenant_id.eq(tenant.as_uuid()))
+                    .filter(b::calendar_id.eq(calendar))
+                    .filter(
+                        b::status
+                            .eq("confirmed")
+                            .or(b::status.eq("held").and(b::hold_expires_at.gt(ts(now)))),
+                    )
+                    .filter(b::blocked_from.lt(ts(window.end)))
+                    .filter(b::blocked_until.gt(ts(window.start)))
+                    .order((b::blocked_from, b::blocked_until))
+                    .select((b::blocked_from, b::blocked_until))
+                    .load(&mut conn)
+                    .await?)
+            })
+            .await?;
+        rows.into_iter()
+            .map(|(from, until)| {
+                Interval::new(from_ts(from)?, from_ts(until)?)
+                    .ok_or_else(|| crate::convert::corrupt("blocked time", "is empty"))
+            })
+            .collect()
+    }
+
+    async fn insert_hold(
+        &self,
+        hold: &NewHold,
+        now: Timestamp,
+        release_call_holds: bool,
+    ) -> StoreResult<Booking> {
+        let tenant = *hold.tenant.as_uuid();
+        let row = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                conn.transaction::<_, Fail, _>(async |conn| {
+                    expire_overlapping(conn, tenant, *hold.calendar.as_uuid(), &hold.blocked, now)
+                        .await?;
+                    if release_call_holds && let Some(call) = &hold.call_id {
+                        diesel::update(
+                            b::table
+                                .filter(b::tenant_id.eq(tenant))
+                                .filter(b::call_id.eq(call.as_str()))
+                                .filter(b::status.eq("held"))
+                                .filter(b::hold_expires_at.gt(ts(now))),
+                        )
+                        .set((b::status.eq("released"), b::updated_at.eq(ts(now))))
+                        .execute(conn)
+                        .await?;
+                    }
+                    Ok(diesel::insert_into(b::table)
+                        .values((
+                            b::tenant_id.eq(tenant),
+                            b::id.eq(hold.id.as_uuid()),
+                            b::calendar_id.eq(hold.calendar.as_uuid()),
+                            b::status.eq("held"),
+                            b::service.eq(hold.service.as_str()),
+                            b::starts_at.eq(ts(hold.slot.start)),
+                            b::ends_at.eq(ts(hold.slot.end)),
+                            b::blocked_from.eq(ts(hold.blocked.start)),
+                            b::blocked_until.eq(ts(hold.blocked.end)),
+                            b::caller_name.eq(&hold.caller_name),
+                            b::caller_phone.eq(hold.caller_phone.as_str()),
+                            b::call_id.eq(hold.call_id.as_ref().map(CallId::as_str)),
+                            b::created_at.eq(ts(hold.created_at)),
+                            b::hold_expires_at.eq(ts(hold.hold_expires_at)),
+                            b::updated_at.eq(ts(now)),
+                        ))
+                        .returning(BookingRow::as_returning())
+                        .get_result(conn)
+                        .await?)
+                })
+                .await
+            })
+            .await?;
+        row.into_domain()
+    }
+
+    async fn booking(&self, tenant: TenantId, id: BookingId) -> StoreResult<Option<Booking>> {
+        let row = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                Ok(b::table
+                    .find((tenant.as_uuid(), id.as_uuid()))
+                    .select(BookingRow::as_select())
+                    .first(&mut conn)
+                    .await
+                    .optional()?)
+            })
+            .await?;
+        row.map(BookingRow::into_domain).transpose()
+    }
+
+    async fn confirm_hold(
+        &self,
+        tenant: TenantId,
+        id: BookingId,
+        challenge: ChallengeId,
+        now: Timestamp,
+        messages: &[NewMessage],
+    ) -> StoreResult<Booking> {
+        check_messages(tenant, messages)?;
+        let (t, bid) = (*tenant.as_uuid(), *id.as_uuid());
+        let row = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                conn.transaction::<_, Fail, _>(async |conn| {
+                    let row = lock_booking(conn, t, bid).await?;
+                    let status = effective(&row, now)?;
+                    if status != BookingStatus::Held {
+                        return Err(wrong_state(status));
+                    }
+                    let found: Option<(
+                        Option<chrono::DateTime<chrono::Utc>>,
+                        Option<chrono::DateTime<chrono::Utc>>,
+                    )> = ch::table
+                        .filter(ch::tenant_id.eq(t))
+                        .filter(ch::id.eq(challenge.as_uuid()))
+                        .filter(ch::booking_id.eq(bid))
+                        .select((ch::consumed_at, ch::superseded_at))
+                        .for_update()
+                        .first(conn)
+                        .await
+                        .optional()?;
+                    match found {
+                        None => return Err(StoreError::NotFound.into()),
+                        Some((None, None)) => {}
+                        Some(_) => {
+                            return Err(StoreError::WrongState {
+                                current: "challenge used",
+                            }
+                            .into());
+                        }
+                    }
+                    diesel::update(ch::table.find((t, challenge.as_uuid())))
+                        .set(ch::consumed_at.eq(ts(now)))
+                        .execute(conn)
+                        .await?;
+                    let row: BookingRow = diesel::update(b::table.find((t, bid)))
+                        .set((
+                            b::status.eq("confirmed"),
+                            b::confirmed_at.eq(ts(now)),
+                            b::updated_at.eq(ts(now)),
+                        ))
+                        .returning(BookingRow::as_returning())
+                        .get_result(conn)
+                        .await?;
+                    diesel::insert_into(contacts::table)
+                        .values((
+                            contacts::tenant_id.eq(t),
+                            contacts::phone.eq(&row.caller_phone),
+                            contacts::name.eq(&row.caller_name),
+                            contacts::source.eq("phone_booking"),
+                            contacts::booked_at.eq(ts(now)),
+                            contacts::created_at.eq(ts(now)),
+                            contacts::updated_at.eq(ts(now)),
+                        ))
+                        .on_conflict((contacts::tenant_id, contacts::phone))
+                        .do_update()
+                        .set((
+                            contacts::name.eq(&row.caller_name),
+                            contacts::booked_at.eq(ts(now)),
+                            contacts::updated_at.eq(ts(now)),
+                        ))
+                        .execute(conn)
+                        .await?;
+                    enqueue_in(conn, messages).await?;
+                    Ok(row)
+                })
+                .await
+            })
+            .await?;
+        row.into_domain()
+    }
+
+    async fn release_hold(
+        &self,
+        tenant: TenantId,
+        id: BookingId,
+        now: Timestamp,
+    ) -> StoreResult<Booking> {
+        let (t, bid) = (*tenant.as_uuid(), *id.as_uuid());
+        let row = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                conn.transaction::<_, Fail, _>(async |conn| {
+                    let row = lock_booking(conn, t, bid).await?;
+                    let status = effective(&row, now)?;
+                    if status != BookingStatus::Held {
+                        return Err(wrong_state(status));
+                    }
+                    Ok(diesel::update(b::table.find((t, bid)))
+                        .set((b::status.eq("released"), b::updated_at.eq(ts(now))))
+                        .returning(BookingRow::as_returning())
+                        .get_result(conn)
+                        .await?)
+                })
+                .await
+            })
+            .await?;
+        row.into_domain()
+    }
+
+    async fn cancel_booking(
+        &self,
+        tenant: TenantId,
+        id: BookingId,
+        now: Timestamp,
+        withdraw: &[DedupeKey],
+        messages: &[NewMessage],
+    ) -> StoreResult<Booking> {
+        check_messages(tenant, messages)?;
+        let (t, bid) = (*tenant.as_uuid(), *id.as_uuid());
+        let row = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                conn.transaction::<_, Fail, _>(async |conn| {
+                    let row = lock_booking(conn, t, bid).await?;
+                    let status = row.status()?;
+                    if status != BookingStatus::Confirmed {
+                        return Err(wrong_state(status));
+                    }
+                    let row: BookingRow = diesel::update(b::table.find((t, bid)))
+                        .set((
+                            b::status.eq("cancelled"),
+                            b::cancelled_at.eq(ts(now)),
+                            b::updated_at.eq(ts(now)),
+                        ))
+                        .returning(BookingRow::as_returning())
+                        .get_result(conn)
+                        .await?;
+                    withdraw_in(conn, t, withdraw, now).await?;
+                    enqueue_in(conn, messages).await?;
+                    Ok(row)
+                })
+                .await
+            })
+            .await?;
+        row.into_domain()
+    }
+
+    async fn reschedule_booking(
+        &self,
+        tenant: TenantId,
+        old: BookingId,
+        new: &NewAppointment,
+        now: Timestamp,
+        withdraw: &[DedupeKey],
+        messages: &[NewMessage],
+    ) -> StoreResult<Booking> {
+        check_messages(tenant, messages)?;
+        if new.tenant != tenant || new.rescheduled_from != old {
+            return Err(StoreError::Internal(
+                "the new booking does not replace the old one".into(),
+            ));
+        }
+        let (t, old_id) = (*tenant.as_uuid(), *old.as_uuid());
+        let row = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                conn.transaction::<_, Fail, _>(async |conn| {
+                    let row = lock_booking(conn, t, old_id).await?;
+                    let status = row.status()?;
+                    if status != BookingStatus::Confirmed {
+                        return Err(wrong_state(status));
+                    }
+                    diesel::update(b::table.find((t, old_id)))
+                        .set((
+                            b::status.eq("cancelled"),
+                            b::cancelled_at.eq(ts(now)),
+                            b::updated_at.eq(ts(now)),
+                        ))
+                        .execute(conn)
+                        .await?;
+                    expire_overlapping(conn, t, *new.calendar.as_uuid(), &new.blocked, now).await?;
+                    let row: BookingRow = diesel::insert_into(b::table)
+                        .values((
+                            b::tenant_id.eq(t),
+                            b::id.eq(new.id.as_uuid()),
+                            b::calendar_id.eq(new.calendar.as_uuid()),
+                            b::status.eq("confirmed"),
+                            b::service.eq(new.service.as_str()),
+                            b::starts_at.eq(ts(new.slot.start)),
+                            b::ends_at.eq(ts(new.slot.end)),
+                            b::blocked_from.eq(ts(new.blocked.start)),
+                            b::blocked_until.eq(ts(new.blocked.end)),
+                            b::caller_name.eq(&new.caller_name),
+                            b::caller_phone.eq(new.caller_phone.as_str()),
+                            b::call_id.eq(new.call_id.as_ref().map(CallId::as_str)),
+                            b::created_at.eq(ts(new.created_at)),
+                            b::confirmed_at.eq(ts(now)),
+                            b::rescheduled_from.eq(old_id),
+                            b::updated_at.eq(ts(now)),
+                        ))
+                        .returning(BookingRow::as_returning())
+                        .get_result(conn)
+                        .await?;
+                    withdraw_in(conn, t, withdraw, now).await?;
+                    enqueue_in(conn, messages).await?;
+                    Ok(row)
+                })
+                .await
+            })
+            .await?;
+        row.into_domain()
+    }
+
+    async fn upcoming_for_phone(
+        &self,
+        tenant: TenantId,
+        phone: &PhoneNumber,
+        now: Timestamp,
+    ) -> StoreResult<Vec<Booking>> {
+        let rows = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                Ok(b::table
+                    .filter(b::tenant_id.eq(tenant.as_uuid()))
+                    .filter(b::caller_phone.eq(phone.as_str()))
+                    .filter(b::status.eq("confirmed"))
+                    .filter(b::starts_at.gt(ts(now)))
+                    .order((b::starts_at, b::seq))
+                    .select(BookingRow::as_select())
+                    .load(&mut conn)
+                    .await?)
+            })
+            .await?;
+        domain(rows)
+    }
+
+    async fn bookings_for_call(
+        &self,
+        tenant: TenantId,
+        call: &CallId,
+    ) -> StoreResult<Vec<Booking>> {
+        let rows = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                Ok(b::table
+                    .filter(b::tenant_id.eq(tenant.as_uuid()))
+                    .filter(b::call_id.eq(call.as_str()))
+                    .order(b::seq)
+                    .select(BookingRow::as_select())
+                    .load(&mut conn)
+                    .await?)
+            })
+            .await?;
+        domain(rows)
+    }
+
+    async fn list_bookings(&self, tenant: TenantId, window: Interval) -> StoreResult<Vec<Booking>> {
+        let rows = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                Ok(b::table
+                    .filter(b::tenant_id.eq(tenant.as_uuid()))
+                    .filter(b::starts_at.ge(ts(window.start)))
+                    .filter(b::starts_at.lt(ts(window.end)))
+                    .order((b::starts_at, b::seq))
+                    .select(BookingRow::as_select())
+                    .load(&mut conn)
+                    .await?)
+            })
+            .await?;
+        domain(rows)
+    }
+
+    async fn expire_holds(&self, now: Timestamp) -> StoreResult<u64> {
+        self.run(async {
+            let mut conn = self.conn().await?;
+            let n = diesel::update(
+                b::table
+                    .filter(b::status.eq("held"))
+                    .filter(b::hold_expires_at.le(ts(now))),
+            )
+            .set((b::status.eq("expired"), b::updated_at.eq(ts(now))))
+            .execute(&mut conn)
+            .await?;
+            Ok(n as u64)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl OtpStore for PgStore {
+    async fn create_challenge(
+        &self,
+        challenge: &NewChallenge,
+        message: &NewMessage,
+    ) -> StoreResult<Challenge> {
+        check_messages(challenge.tenant, std::slice::from_ref(message))?;
+        let (t, bid) = (*challenge.tenant.as_uuid(), *challenge.booking.as_uuid());
+        let row = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                conn.transaction::<_, Fail, _>(async |conn| {
+                    // Locking the booking makes concurrent sends for it take turns, so that
+                    // exactly one challenge stays active.
+                    lock_booking(conn, t, bid).await?;
+                    diesel::update(
+                        ch::table
+                            .filter(ch::tenant_id.eq(t))
+                            .filter(ch::booking_id.eq(bid))
+                            .filter(ch::consumed_at.is_null())
+                            .filter(ch::superseded_at.is_null()),
+                    )
+                    .set(ch::superseded_at.eq(ts(challenge.created_at)))
+                    .execute(conn)
+                    .await?;
+                    let row: ChallengeRow = diesel::insert_into(ch::table)
+                        .values((
+                            ch::tenant_id.eq(t),
+                            ch::id.eq(challenge.id.as_uuid()),
+                            ch::booking_id.eq(bid),
+                            ch::call_id.eq(challenge.call_id.as_ref().map(CallId::as_str)),
+                            ch::phone.eq(challenge.phone.as_str()),
+                            ch::code_hash.eq(challenge.code_hash.0.as_slice()),
+                            ch::created_at.eq(ts(challenge.created_at)),
+                            ch::expires_at.eq(ts(challenge.expires_at)),
+                        ))
+                        .returning(ChallengeRow::as_returning())
+                        .get_result(conn)
+                        .await?;
+                    enqueue_in(conn, std::slice::from_ref(message)).await?;
+                    Ok(row)
+                })
+                .await
+            })
+            .await?;
+        row.into_domain()
+    }
+
+    async fn active_challenge(
+        &self,
+        tenant: TenantId,
+        booking: BookingId,
+    ) -> StoreResult<Option<Challenge>> {
+        let row = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                Ok(ch::table
+                    .filter(ch::tenant_id.eq(tenant.as_uuid()))
+                    .filter(ch::booking_id.eq(booking.as_uuid()))
+                    .filter(ch::consumed_at.is_null())
+                    .filter(ch::superseded_at.is_null())
+                    .order((ch::created_at.desc(), ch::seq))
+                    .select(ChallengeRow::as_select())
+                    .first(&mut conn)
+                    .await
+                    .optional()?)
+            })
+            .await?;
+        row.map(ChallengeRow::into_domain).transpose()
+    }
+
+    async fn record_failed_check(
+        &self,
+        tenant: TenantId,
+        challenge: ChallengeId,
+    ) -> StoreResult<u32> {
+        let n: Option<i32> = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                Ok(
+                    diesel::update(ch::table.find((tenant.as_uuid(), challenge.as_uuid())))
+                        .set(ch::failed_checks.eq(ch::failed_checks + 1))
+                        .returning(ch::failed_checks)
+                        .get_result(&mut conn)
+                        .await
+                        .optional()?,
+                )
+            })
+            .await?;
+        let n = n.ok_or(StoreError::NotFound)?;
+        crate::convert::u32_of("failed checks", n)
+    }
+
+    async fn send_counts(
+        &self,
+        tenant: TenantId,
+        phone: &PhoneNumber,
+        call: Option<&CallId>,
+        since: Timestamp,
+    ) -> StoreResult<SendCounts> {
+        use diesel::sql_types::{Nullable, Text, Timestamptz, Uuid as SqlUuid};
+        #[derive(QueryableByName)]
+        struct Counts {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            to_number: i64,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            by_tenant: i64,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            in_call: i64,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            distinct_in_call: i64,
+        }
+        let c: Counts = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                Ok(diesel::sql_query(
+                    "SELECT recent.to_number, recent.by_tenant, in_call.n AS in_call, in_call.distinct_numbers AS distinct_in_call
+                     FROM (SELECT count(*) FILTER (WHERE phone = $2) AS to_number, count(*) AS by_tenant
+                           FROM otp_challenges WHERE tenant_id = $1 AND created_at >= $4) AS recent,
+                          (SELECT count(*) AS n, count(DISTINCT phone) AS distinct_numbers
+                           FROM otp_challenges WHERE tenant_id = $1 AND $3::text IS NOT NULL AND call_id = $3) AS in_call",
+                )
+                .bind::<SqlUuid, _>(tenant.as_uuid())
+                .bind::<Text, _>(phone.as_str())
+                .bind::<Nullable<Text>, _>(call.map(CallId::as_str))
+                .bind::<Timestamptz, _>(ts(since))
+                .get_result(&mut conn)
+                .await?)
+            })
+            .await?;
+        let n = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
+        Ok(SendCounts {
+            to_number: n(c.to_number),
+            in_call: n(c.in_call),
+            distinct_numbers_in_call: n(c.distinct_in_call),
+            by_tenant: n(c.by_tenant),
+        })
+    }
+}

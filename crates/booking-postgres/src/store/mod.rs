@@ -1,0 +1,277 @@
+//! [`PgStore`]: every store port of booking-core, each method one transaction (or one
+//! statement), each query filtered by the tenant it serves.
+
+mod bookings;
+mod calls;
+mod outbox;
+mod rows;
+mod tenants;
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use booking_core::ports::{StoreError, StoreResult};
+use diesel::ConnectionError;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+
+use crate::crypto::{Keyring, MasterKey};
+use crate::error::{Fail, unavailable};
+
+/// Where the database is, how many connections to keep, and how long to wait for it.
+#[derive(Clone)]
+pub struct PgConfig {
+    /// `postgres://user:password@host:port/db`.
+    pub url: String,
+    /// Most connections open at once.
+    pub pool_size: usize,
+    /// How long to wait to open a connection, and for a free one when all are busy.
+    pub connect_timeout: Duration,
+    /// Server-side limit for one statement (`statement_timeout`); lock waits count.
+    pub statement_timeout: Duration,
+    /// Encrypts and decrypts the tenants' Twilio secrets.
+    pub master_key: MasterKey,
+    /// Keys that still decrypt rows not yet rotated to `master_key` (never used to encrypt).
+    pub previous_keys: Vec<MasterKey>,
+}
+
+impl PgConfig {
+    /// Defaults: 16 connections, 3 s to connect, 5 s per statement.
+    pub fn new(url: impl Into<String>, master_key: MasterKey) -> Self {
+        Self {
+            url: url.into(),
+            pool_size: 16,
+            connect_timeout: Duration::from_secs(3),
+            statement_timeout: Duration::from_secs(5),
+            master_key,
+            previous_keys: Vec::new(),
+        }
+    }
+}
+
+impl fmt::Debug for PgConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgConfig")
+            .field("url", &redact_url(&self.url))
+            .field("pool_size", &self.pool_size)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("statement_timeout", &self.statement_timeout)
+            .field("master_key", &self.master_key)
+            .field("previous_keys", &self.previous_keys)
+            .finish()
+    }
+}
+
+/// The URL with any password replaced, for logs.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            let masked = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_owned()
+            };
+            format!("{scheme}://{masked}@{host}{path}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// Every store port on PostgreSQL. Cheap to clone (a shared pool).
+#[derive(Clone)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool<AsyncPgConnection>,
+    keys: Keyring,
+    connect_timeout: Duration,
+    statement_timeout: Duration,
+}
+
+/// Why the store is not ready to serve (`/readyz`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotReady {
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the database schema is not up to date: migrations {} are not applied", .missing.join(", "))]
+    MigrationsPending { missing: Vec<String> },
+    #[error("the database could not be checked: {0}")]
+    Error(String),
+}
+
+impl PgStore {
+    /// A store over a pool of at most `pool_size` connections. Opens none yet: a database that
+    /// is down shows in the first call (as `Unavailable`) and in [`PgStore::readiness`].
+    pub fn new(config: PgConfig) -> Result<Self, StoreError> {
+        if config.pool_size == 0 {
+            return Err(StoreError::Internal(
+                "the pool size must be at least 1".into(),
+            ));
+        }
+        let connect_timeout = config.connect_timeout;
+        let statement_ms = config.statement_timeout.as_millis().max(1);
+        // A transaction left open by a client that went away must not hold its locks for long.
+        let idle_ms = (statement_ms * 4).max(10_000);
+        let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+        manager_config.recycling_method = RecyclingMethod::Verified;
+        manager_config.custom_setup = Box::new(move |url| {
+            let url = url.to_owned();
+            Box::pin(async move {
+                let mut conn =
+                    tokio::time::timeout(connect_timeout, AsyncPgConnection::establish(&url))
+                        .await
+                        .map_err(|_| {
+                            ConnectionError::BadConnection(format!(
+                                "no connection within {connect_timeout:?}"
+                            ))
+                        })??;
+                conn.batch_execute(&format!(
+                    "SET statement_timeout = {statement_ms}; \
+                     SET idle_in_transaction_session_timeout = {idle_ms}; \
+                     SET TIME ZONE 'UTC'"
+                ))
+                .await
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(conn)
+            })
+        });
+        let manager = AsyncDieselConnectionManager::new_with_config(config.url, manager_config);
+        let pool = Pool::builder(manager)
+            .max_size(config.pool_size)
+            .build()
+            .map_err(|e| {
+                StoreError::Internal(format!("could not build the connection pool: {e}"))
+            })?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool,
+                keys: Keyring {
+                    current: config.master_key,
+                    previous: config.previous_keys,
+                },
+                connect_timeout,
+                statement_timeout: config.statement_timeout,
+            }),
+        })
+    }
+
+    /// Whether the database answers and has every embedded migration applied.
+    pub async fn readiness(&self) -> Result<(), NotReady> {
+        use diesel::sql_types::{Bool, Text};
+        #[derive(diesel::QueryableByName)]
+        struct Present {
+            #[diesel(sql_type = Bool)]
+            present: bool,
+        }
+        #[derive(diesel::QueryableByName)]
+        struct Version {
+            #[diesel(sql_type = Text)]
+            version: String,
+        }
+        let applied: Vec<String> = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                let table: Present = diesel::sql_query(
+                    "SELECT to_regclass('__diesel_schema_migrations') IS NOT NULL AS present",
+                )
+                .get_result(&mut conn)
+                .await?;
+                if !table.present {
+                    return Ok(Vec::new());
+                }
+                let rows: Vec<Version> = diesel::sql_query(
+                    "SELECT version::text AS version FROM __diesel_schema_migrations",
+                )
+                .load(&mut conn)
+                .await?;
+                Ok(rows.into_iter().map(|v| v.version).collect())
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::Unavailable(m) => NotReady::Unavailable(m),
+                other => NotReady::Error(other.to_string()),
+            })?;
+        let missing: Vec<String> = crate::migrate::migration_versions()
+            .into_iter()
+            .filter(|v| !applied.contains(v))
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(NotReady::MigrationsPending { missing })
+        }
+    }
+
+    /// Connections open, and how many of them are idle.
+    pub fn pool_status(&self) -> (usize, usize) {
+        let s = self.inner.pool.status();
+        (s.size, s.available)
+    }
+
+    /// A pooled connection, waiting at most the connect timeout.
+    async fn conn(&self) -> Result<Object<AsyncPgConnection>, StoreError> {
+        match tokio::time::timeout(self.inner.connect_timeout, self.inner.pool.get()).await {
+            Err(_) => Err(unavailable(format!(
+                "no database connection within {:?}",
+                self.inner.connect_timeout
+            ))),
+            Ok(Err(e)) => Err(unavailable(format!(
+                "could not connect to the database: {e}"
+            ))),
+            Ok(Ok(conn)) => Ok(conn),
+        }
+    }
+
+    /// Runs one unit of work with an overall deadline, so that a database that stops answering
+    /// mid-way gives `Unavailable` rather than a hang; maps its failure to a [`StoreError`].
+    async fn run<T>(&self, work: impl Future<Output = Result<T, Fail>>) -> StoreResult<T> {
+        let deadline = self.inner.connect_timeout + self.inner.statement_timeout * 3;
+        match tokio::time::timeout(deadline, work).await {
+            Err(_) => Err(unavailable(format!(
+                "the database did not answer within {deadline:?}"
+            ))),
+            Ok(result) => result.map_err(Fail::into_store),
+        }
+    }
+
+    fn keys(&self) -> &Keyring {
+        &self.inner.keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn urls_lose_their_password_in_logs() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/booking"),
+            "postgres://app:***@db:5432/booking"
+        );
+        assert_eq!(
+            redact_url("postgres://app@db/booking"),
+            "postgres://app@db/booking"
+        );
+        assert_eq!(redact_url("postgres://db/booking"), "postgres://db/booking");
+        assert_eq!(
+            redact_url("postgres://u:p@ss@h/db"),
+            "postgres://u:***@h/db"
+        );
+    }
+}

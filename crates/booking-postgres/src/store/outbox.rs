@@ -1,0 +1,556 @@
+//! The outbox (every text a row first), contacts' opt-outs, and the tool-call log.
+//!
+//! Workers claim due rows with `FOR UPDATE SKIP LOCKED`, so several api instances share the
+//! work without ever taking the same row; a claim is a lease (`lease_until`) with a fresh
+//! token, and an outcome is recorded only under the token of the current claim.
+
+use async_trait::async_trait;
+use booking_core::outbox::{
+    ClaimedMessage, DedupeKey, DeliveryUpdate, MessageStatus, NewMessage, OutboundMessage,
+    StatusApplied,
+};
+use booking_core::ports::{
+    ContactStore, OutboxStore, StoreError, StoreResult, ToolCallClaim, ToolCallLog,
+};
+use booking_core::{CallId, MessageId, PhoneNumber, TenantId, ToolCallId};
+use diesel::prelude::*;
+use diesel::sql_types::{Int4, Text, Timestamptz};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use jiff::Timestamp;
+use uuid::Uuid;
+
+use super::PgStore;
+use super::rows::{MessageRow, message_status};
+use crate::convert::{i32_of, ts};
+use crate::error::Fail;
+use crate::schema::{contacts, outbound_messages as m, tool_calls as tc};
+
+/// Messages queued by a unit of work must belong to the tenant it works for.
+pub(super) fn check_messages(tenant: TenantId, messages: &[NewMessage]) -> StoreResult<()> {
+    if messages.iter().any(|msg| msg.tenant != tenant) {
+        return Err(StoreError::Internal("a message for another tenant".into()));
+    }
+    Ok(())
+}
+
+/// Queues messages inside the caller's transaction; a dedupe key the tenant already has is
+/// skipped. Returns how many were new.
+pub(super) async fn enqueue_in(
+    conn: &mut AsyncPgConnection,
+    messages: &[NewMessage],
+) -> Result<u32, Fail> {
+    let mut new = 0;
+    for msg in messages {
+        let inserted = diesel::insert_into(m::table)
+            .values((
+                m::tenant_id.eq(msg.tenant.as_uuid()),
+                m::id.eq(msg.id.as_uuid()),
+                m::kind.eq(msg.kind.as_str()),
+                m::dedupe_key.eq(msg.dedupe_key.as_str()),
+                m::to_number.eq(msg.to.as_str()),
+                m::body.eq(&msg.body),
+                m::status.eq(MessageStatus::Pending.as_str()),
+                m::due_at.eq(ts(msg.due_at)),
+                m::booking_id.eq(msg.booking.map(|b| *b.as_uuid())),
+                m::call_id.eq(msg.call_id.as_ref().map(CallId::as_str)),
+                m::created_at.eq(ts(msg.created_at)),
+                m::updated_at.eq(ts(msg.created_at)),
+            ))
+            .on_conflict((m::tenant_id, m::dedupe_key))
+            .do_nothing()
+            .execute(conn)
+            .await?;
+        new += inserted as u32;
+    }
+    Ok(new)
+}
+
+/// Withdraws the tenant's pending messages with these keys.
+pub(super) async fn withdraw_in(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    keys: &[DedupeKey],
+    now: Timestamp,
+) -> Result<(), Fail> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<&str> = keys.iter().map(DedupeKey::as_str).collect();
+    diesel::update(
+        m::table
+            .filter(m::tenant_id.eq(tenant))
+            .filter(m::status.eq(MessageStatus::Pending.as_str()))
+            .filter(m::dedupe_key.eq_any(keys)),
+    )
+    .set((
+        m::status.eq(MessageStatus::Withdrawn.as_str()),
+        m::updated_at.eq(ts(now)),
+    ))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl OutboxStore for PgStore {
+    async fn enqueue(&self, messages: &[NewMessage]) -> StoreResult<u32> {
+        if messages.is_empty() {
+            return Ok(0);
+        }
+        self.run(async {
+            let mut conn = self.conn().await?;
+            conn.transaction::<_, Fail, _>(async |conn| enqueue_in(conn, messages).await)
+                .await
+        })
+        .await
+    }
+
+    async fn message_by_key(
+        &self,
+        tenant: TenantId,
+        key: &DedupeKey,
+    ) -> StoreResult<Option<OutboundMessage>> {
+        let row = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                Ok(m::table
+                    .filter(m::tenant_id.eq(tenant.as_uuid()))
+                    .filter(m::dedupe_key.eq(key.as_str()))
+                    .select(MessageRow::as_select())
+                    .first(&mut conn)
+                    .await
+                    .optional()?)
+            })
+            .await?;
+        row.map(MessageRow::into_domain).transpose()
+    }
+
+    async fn message(
+        &self,
+        tenant: TenantId,
+        id: MessageId,
+    ) -> StoreResult<Option<OutboundMessage>> {
+        let row = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                Ok(m::table
+                    .find((tenant.as_uuid(), id.as_uuid()))
+                    .select(MessageRow::as_select())
+                    .first(&mut conn)
+                    .await
+                    .optional()?)
+            })
+            .await?;
+        row.map(MessageRow::into_domain).transpose()
+    }
+
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease_until: Timestamp,
+        worker: &str,
+    ) -> StoreResult<Vec<ClaimedMessage>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let limit = i32_of("claim limit", limit)?;
+        let mut rows: Vec<MessageRow> = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                // A row another worker holds is skipped, not waited for; a row another worker
+                // claimed and committed meanwhile fails the re-check of the WHERE clause on
+                // its new version, so it is skipped as well.
+                Ok(diesel::sql_query(
+                    "WITH due AS (
+                         SELECT msg.tenant_id, msg.id
+                         FROM outbound_messages msg
+                         JOIN tenants t ON t.id = msg.tenant_id
+                         WHERE t.sms_health <> 'needs_attention'
+                           AND ((msg.status IN ('pending', 'ambiguous') AND msg.due_at <= $1)
+                                OR (msg.status = 'sending' AND msg.lease_until <= $1))
+                         ORDER BY msg.due_at, msg.seq
+                         LIMIT $2
+                         FOR UPDATE OF msg SKIP LOCKED
+                     )
+                     UPDATE outbound_messages msg
+                     SET needs_reconcile = msg.status IN ('ambiguous', 'sending'),
+                         status = 'sending',
+                         claim_token = gen_random_uuid(),
+                         claimed_by = $3,
+                         lease_until = $4,
+                         first_attempt_at = COALESCE(msg.first_attempt_at, $1),
+                         updated_at = $1
+                     FROM due
+                     WHERE msg.tenant_id = due.tenant_id AND msg.id = due.id
+                     RETURNING msg.*",
+                )
+                .bind::<Timestamptz, _>(ts(now))
+                .bind::<Int4, _>(limit)
+                .bind::<Text, _>(worker)
+                .bind::<Timestamptz, _>(ts(lease_until))
+                .load(&mut conn)
+                .await?)
+            })
+            .await?;
+        rows.sort_by_key(|r| (r.due_at, r.seq));
+        rows.into_iter().map(MessageRow::into_claim).collect()
+    }
+
+    async fn record_delivery(
+        &self,
+        claim: &ClaimedMessage,
+        update: &DeliveryUpdate,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let t = *claim.message.tenant.as_uuid();
+        let id = *claim.message.id.as_uuid();
+        let token = claim.claim_token;
+        self.run(async {
+            let mut conn = self.conn().await?;
+            conn.transaction::<_, Fail, _>(async |conn| {
+                let current: Option<bool> = m::table
+                    .find((t, id))
+                    .filter(m::status.eq(MessageStatus::Sending.as_str()))
+                    .filter(m::claim_token.eq(token))
+                    .select(m::needs_reconcile)
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let Some(needs_reconcile) = current else {
+                    return Ok(false);
+                };
+                let row = m::table.find((t, id));
+                let release = (
+                    m::claim_token.eq(None::<Uuid>),
+                    m::claimed_by.eq(None::<String>),
+                    m::lease_until.eq(None::<chrono::DateTime<chrono::Utc>>),
+                    m::needs_reconcile.eq(false),
+                    m::updated_at.eq(ts(now)),
+                );
+                match update {
+                    DeliveryUpdate::Accepted { sid, status } => {
+                        let status = if status.rank() >= MessageStatus::Queued.rank() {
+                            *status
+                        } else {
+                            MessageStatus::Queued
+                        };
+                        diesel::update(row)
+                            .set((
+                                release,
+                                m::status.eq(status.as_str()),
+                                m::twilio_sid.eq(sid.as_str()),
+                                m::attempts.eq(m::attempts + 1),
+                            ))
+                            .execute(conn)
+                            .await?;
+                    }
+                    DeliveryUpdate::Retry {
+                        next_attempt_at,
+                        error_code,
+                        error_message,
+                    } => {
+                        let code = error_code.map(|c| i32_of("error code", c)).transpose()?;
+                        diesel::update(row)
+                            .set((
+                                release,
+                                m::status.eq(MessageStatus::Pending.as_str()),
+                                m::due_at.eq(ts(*next_attempt_at)),
+                                m::error_code.eq(code),
+                                m::error_message.eq(error_message),
+                                m::attempts.eq(m::attempts + 1),
+                            ))
+                            .execute(conn)
+                            .await?;
+                    }
+                    DeliveryUpdate::Ambiguous {
+                        next_attempt_at,
+                        error_message,
+                    } => {
+                        diesel::update(row)
+                            .set((
+                                release,
+                                m::status.eq(MessageStatus::Ambiguous.as_str()),
+                                m::due_at.eq(ts(*next_attempt_at)),
+                                m::error_message.eq(error_message),
+                                m::attempts.eq(m::attempts + 1),
+                            ))
+                            .execute(conn)
+                            .await?;
+                    }
+                    DeliveryUpdate::Failed {
+                        error_code,
+                        error_message,
+                    } => {
+                        let code = error_code.map(|c| i32_of("error code", c)).transpose()?;
+                        diesel::update(row)
+                            .set((
+                                release,
+                                m::status.eq(MessageStatus::Failed.as_str()),
+                                m::error_code.eq(code),
+                                m::error_message.eq(error_message),
+                                m::attempts.eq(m::attempts + 1),
+                            ))
+                            .execute(conn)
+                            .await?;
+                    }
+                    DeliveryUpdate::Suppressed { reason } => {
+                        diesel::update(row)
+                            .set((
+                                release,
+                                m::status.eq(MessageStatus::Suppressed.as_str()),
+                                m::error_message.eq(reason),
+                            ))
+                            .execute(conn)
+                            .await?;
+                    }
+                    DeliveryUpdate::Deferred { until, reason } => {
+                        // A message that may already be at Twilio stays marked for reconciliation.
+                        let status = if needs_reconcile {
+                            MessageStatus::Ambiguous
+                        } else {
+                            MessageStatus::Pending
+                        };
+                        diesel::update(row)
+                            .set((
+                                release,
+                                m::status.eq(status.as_str()),
+                                m::due_at.eq(ts(*until)),
+                                m::error_message.eq(reason),
+                            ))
+                            .execute(conn)
+                            .await?;
+                    }
+                }
+                Ok(true)
+            })
+            .await
+        })
+        .await
+    }
+
+    async fn release_claims(&self, worker: &str, now: Timestamp) -> StoreResult<u32> {
+        self.run(async {
+            let mut conn = self.conn().await?;
+            let n = diesel::sql_query(
+                "UPDATE outbound_messages
+                 SET status = CASE WHEN needs_reconcile THEN 'ambiguous' ELSE 'pending' END,
+                     claim_token = NULL, claimed_by = NULL, lease_until = NULL, needs_reconcile = false,
+                     updated_at = $2
+                 WHERE status = 'sending' AND claimed_by = $1",
+            )
+            .bind::<Text, _>(worker)
+            .bind::<Timestamptz, _>(ts(now))
+            .execute(&mut conn)
+            .await?;
+            Ok(n as u32)
+        })
+        .await
+    }
+
+    async fn apply_status(
+        &self,
+        tenant: TenantId,
+        sid: &str,
+        status: MessageStatus,
+        error_code: Option<u32>,
+        at: Timestamp,
+    ) -> StoreResult<StatusApplied> {
+        let t = *tenant.as_uuid();
+        let code = error_code.map(|c| i32_of("error code", c)).transpose()?;
+        self.run(async {
+            let mut conn = self.conn().await?;
+            conn.transaction::<_, Fail, _>(async |conn| {
+                let found: Option<(Uuid, String, Option<i32>)> = m::table
+                    .filter(m::tenant_id.eq(t))
+                    .filter(m::twilio_sid.eq(sid))
+                    .select((m::id, m::status, m::error_code))
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let Some((id, current, current_code)) = found else {
+                    return Ok(StatusApplied::Unknown);
+                };
+                if !message_status(&current)?.may_advance_to(status) {
+                    return Ok(StatusApplied::Ignored);
+                }
+                diesel::update(m::table.find((t, id)))
+                    .set((
+                        m::status.eq(status.as_str()),
+                        m::error_code.eq(code.or(current_code)),
+                        m::updated_at.eq(ts(at)),
+                    ))
+                    .execute(conn)
+                    .await?;
+                Ok(StatusApplied::Updated)
+            })
+            .await
+        })
+        .await
+    }
+
+    async fn list_messages(
+        &self,
+        tenant: TenantId,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboundMessage>> {
+        let rows: Vec<MessageRow> = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                Ok(m::table
+                    .filter(m::tenant_id.eq(tenant.as_uuid()))
+                    .order((m::created_at.desc(), m::seq.desc()))
+                    .limit(i64::from(limit))
+                    .select(MessageRow::as_select())
+                    .load(&mut conn)
+                    .await?)
+            })
+            .await?;
+        rows.into_iter().map(MessageRow::into_domain).collect()
+    }
+}
+
+#[async_trait]
+impl ContactStore for PgStore {
+    async fn is_opted_out(&self, tenant: TenantId, phone: &PhoneNumber) -> StoreResult<bool> {
+        let at: Option<Option<chrono::DateTime<chrono::Utc>>> = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                Ok(contacts::table
+                    .find((tenant.as_uuid(), phone.as_str()))
+                    .select(contacts::opted_out_at)
+                    .first(&mut conn)
+                    .await
+                    .optional()?)
+            })
+            .await?;
+        Ok(matches!(at, Some(Some(_))))
+    }
+
+    async fn set_opted_out(
+        &self,
+        tenant: TenantId,
+        phone: &PhoneNumber,
+        opted_out: bool,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        let opted_out_at = opted_out.then(|| ts(at));
+        self.run(async {
+            let mut conn = self.conn().await?;
+            diesel::insert_into(contacts::table)
+                .values((
+                    contacts::tenant_id.eq(tenant.as_uuid()),
+                    contacts::phone.eq(phone.as_str()),
+                    contacts::opted_out_at.eq(opted_out_at),
+                    contacts::created_at.eq(ts(at)),
+                    contacts::updated_at.eq(ts(at)),
+                ))
+                .on_conflict((contacts::tenant_id, contacts::phone))
+                .do_update()
+                .set((
+                    contacts::opted_out_at.eq(opted_out_at),
+                    contacts::updated_at.eq(ts(at)),
+                ))
+                .execute(&mut conn)
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ToolCallLog for PgStore {
+    async fn begin_tool_call(
+        &self,
+        tenant: TenantId,
+        id: &ToolCallId,
+        tool: &str,
+        now: Timestamp,
+    ) -> StoreResult<ToolCallClaim> {
+        let t = *tenant.as_uuid();
+        self.run(async {
+            let mut conn = self.conn().await?;
+            // A row abandoned between the insert and the read is free again: try once more.
+            for _ in 0..2 {
+                let inserted = diesel::insert_into(tc::table)
+                    .values((
+                        tc::tenant_id.eq(t),
+                        tc::tool_call_id.eq(id.as_str()),
+                        tc::tool.eq(tool),
+                        tc::started_at.eq(ts(now)),
+                    ))
+                    .on_conflict((tc::tenant_id, tc::tool_call_id))
+                    .do_nothing()
+                    .execute(&mut conn)
+                    .await?;
+                if inserted == 1 {
+                    return Ok(ToolCallClaim::New);
+                }
+                let result: Option<Option<String>> = tc::table
+                    .find((t, id.as_str()))
+                    .select(tc::result)
+                    .first(&mut conn)
+                    .await
+                    .optional()?;
+                match result {
+                    Some(Some(r)) => return Ok(ToolCallClaim::Done(r)),
+                    Some(None) => return Ok(ToolCallClaim::InProgress),
+                    None => continue,
+                }
+            }
+            Ok(ToolCallClaim::InProgress)
+        })
+        .await
+    }
+
+    async fn finish_tool_call(
+        &self,
+        tenant: TenantId,
+        id: &ToolCallId,
+        result: &str,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let t = *tenant.as_uuid();
+        self.run(async {
+            let mut conn = self.conn().await?;
+            let updated = diesel::update(
+                tc::table
+                    .find((t, id.as_str()))
+                    .filter(tc::result.is_null()),
+            )
+            .set((tc::result.eq(result), tc::finished_at.eq(ts(now))))
+            .execute(&mut conn)
+            .await?;
+            if updated == 1 {
+                return Ok(());
+            }
+            // Already finished: the first answer stays.
+            let exists: Option<String> = tc::table
+                .find((t, id.as_str()))
+                .select(tc::tool_call_id)
+                .first(&mut conn)
+                .await
+                .optional()?;
+            exists.map(drop).ok_or(Fail::Store(StoreError::NotFound))
+        })
+        .await
+    }
+
+    async fn abandon_tool_call(&self, tenant: TenantId, id: &ToolCallId) -> StoreResult<()> {
+        self.run(async {
+            let mut conn = self.conn().await?;
+            diesel::delete(
+                tc::table
+                    .find((tenant.as_uuid(), id.as_str()))
+                    .filter(tc::result.is_null()),
+            )
+            .execute(&mut conn)
+            .await?;
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,781 @@
+//! Tenants: configuration in normalised tables, Twilio secrets encrypted.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use booking_core::ports::{SmsAccountChange, StoreError, StoreResult, TenantStore};
+use booking_core::tenant::{
+    BookingRules, CalledNumber, ClinicName, ClinicZone, DateOverride, DayHours, HotLeadThreshold,
+    Minutes, OpenRange, Service, ServiceName, SmsAccount, SmsHealth, SmsSender, SystemPrompt,
+    Tenant, TenantConfig, WeeklyHours,
+};
+use booking_core::{PhoneNumber, TenantId, VapiPhoneNumberId};
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Int2, Int4, Text, Uuid as SqlUuid};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use jiff::civil::{Time, Weekday};
+use uuid::Uuid;
+
+use super::PgStore;
+use super::rows::phone;
+use crate::convert::{corrupt, date, from_date, i32_of, u32_of};
+use crate::crypto::{RowIdentity, open_secrets, seal_secrets};
+use crate::error::Fail;
+use crate::schema::{
+    services, tenant_alert_numbers, tenant_called_numbers, tenant_sms_credentials as cred, tenants,
+};
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = tenants, check_for_backend(diesel::pg::Pg))]
+struct TenantRow {
+    id: Uuid,
+    name: String,
+    time_zone: String,
+    hot_lead_threshold: i32,
+    buffer_before_minutes: i32,
+    buffer_after_minutes: i32,
+    min_notice_minutes: i32,
+    slot_interval_minutes: i32,
+    horizon_days: i32,
+    system_prompt: String,
+    sms_health: String,
+    sms_health_code: Option<i32>,
+    sms_health_message: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct HoursRow {
+    #[diesel(sql_type = SqlUuid)]
+    tenant_id: Uuid,
+    /// Weekday (0 = Monday) or the position of a date override.
+    #[diesel(sql_type = Int4)]
+    slot: i32,
+    #[diesel(sql_type = Text)]
+    opens: String,
+    #[diesel(sql_type = Text)]
+    closes: String,
+}
+
+/// `Minutes` crosses as its number (its constructor would re-validate bounds the owner's
+/// configuration already passed).
+fn minutes(what: &str, v: i32) -> Result<Minutes, StoreError> {
+    serde_json::from_value(serde_json::json!(u32_of(what, v)?)).map_err(|e| corrupt(what, e))
+}
+
+/// Times cross as text: PostgreSQL's `time` keeps microseconds and writes the end of the day
+/// as 24:00, which the domain spells `Time::MAX`.
+fn time_to_db(t: Time) -> String {
+    if t == Time::MAX {
+        "24:00:00".to_owned()
+    } else {
+        t.to_string()
+    }
+}
+
+fn time_from_db(s: &str) -> Result<Time, StoreError> {
+    if s.starts_with("24:00") {
+        return Ok(Time::MAX);
+    }
+    s.parse().map_err(|e| corrupt("opening time", e))
+}
+
+fn health(row: &TenantRow) -> Result<SmsHealth, StoreError> {
+    Ok(match row.sms_health.as_str() {
+        "not_configured" => SmsHealth::NotConfigured,
+        "ok" => SmsHealth::Ok,
+        "needs_attention" => SmsHealth::NeedsAttention {
+            code: u32_of("sms health code", row.sms_health_code.unwrap_or(0))?,
+            message: row.sms_health_message.clone().unwrap_or_default(),
+        },
+        other => return Err(corrupt("sms health", other)),
+    })
+}
+
+fn health_columns(
+    h: &SmsHealth,
+) -> Result<(&'static str, Option<i32>, Option<String>), StoreError> {
+    Ok(match h {
+        SmsHealth::NotConfigured => ("not_configured", None, None),
+        SmsHealth::Ok => ("ok", None, None),
+        SmsHealth::NeedsAttention { code, message } => (
+            "needs_attention",
+            Some(i32_of("sms health code", *code)?),
+            Some(message.clone()),
+        ),
+    })
+}
+
+/// Reads whole tenants (configuration and health) for these ids, in id order.
+async fn load_tenants(
+    conn: &mut AsyncPgConnection,
+    ids: Option<&[Uuid]>,
+) -> Result<Vec<Tenant>, Fail> {
+    let mut q = tenants::table
+        .select(TenantRow::as_select())
+        .order(tenants::id)
+        .into_boxed();
+    if let Some(ids) = ids {
+        q = q.filter(tenants::id.eq_any(ids.to_vec()));
+    }
+    let rows: Vec<TenantRow> = q.load(conn).await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+
+    let called: Vec<(Uuid, String, Option<String>)> = tenant_called_numbers::table
+        .filter(tenant_called_numbers::tenant_id.eq_any(&ids))
+        .order((
+            tenant_called_numbers::tenant_id,
+            tenant_called_numbers::position,
+        ))
+        .select((
+            tenant_called_numbers::tenant_id,
+            tenant_called_numbers::number,
+            tenant_called_numbers::vapi_phone_number_id,
+        ))
+        .load(conn)
+        .await?;
+    let alerts: Vec<(Uuid, String)> = tenant_alert_numbers::table
+        .filter(tenant_alert_numbers::tenant_id.eq_any(&ids))
+        .order((
+            tenant_alert_numbers::tenant_id,
+            tenant_alert_numbers::position,
+        ))
+        .select((
+            tenant_alert_numbers::tenant_id,
+            tenant_alert_numbers::number,
+        ))
+        .load(conn)
+        .await?;
+    let service_rows: Vec<(Uuid, String, i32, Option<i64>)> = services::table
+        .filter(services::tenant_id.eq_any(&ids))
+        .order((services::tenant_id, services::position))
+        .select((
+            services::tenant_id,
+            services::name,
+            services::duration_minutes,
+            services::value_cents,
+        ))
+        .load(conn)
+        .await?;
+    let weekly: Vec<HoursRow> = diesel::sql_query(
+        "SELECT tenant_id, weekday::int4 AS slot, opens::text AS opens, closes::text AS closes \
+         FROM weekly_hours WHERE tenant_id = ANY($1) ORDER BY tenant_id, weekday, opens",
+    )
+    .bind::<Array<SqlUuid>, _>(&ids)
+    .load(conn)
+    .await?;
+    #[derive(QueryableByName)]
+    struct OverrideRow {
+        #[diesel(sql_type = SqlUuid)]
+        tenant_id: Uuid,
+        #[diesel(sql_type = Int4)]
+        position: i32,
+        #[diesel(sql_type = diesel::sql_types::Date)]
+        day: NaiveDate,
+        #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+        note: Option<String>,
+    }
+    let overrides: Vec<OverrideRow> = diesel::sql_query(
+        "SELECT tenant_id, position, day, note FROM date_overrides WHERE tenant_id = ANY($1) \
+         ORDER BY tenant_id, position",
+    )
+    .bind::<Array<SqlUuid>, _>(&ids)
+    .load(conn)
+    .await?;
+    let override_hours: Vec<HoursRow> = diesel::sql_query(
+        "SELECT tenant_id, override_position AS slot, opens::text AS opens, closes::text AS closes \
+         FROM date_override_hours WHERE tenant_id = ANY($1) ORDER BY tenant_id, override_position, opens",
+    )
+    .bind::<Array<SqlUuid>, _>(&ids)
+    .load(conn)
+    .await?;
+
+    let mut ranges: HashMap<(Uuid, i32), Vec<OpenRange>> = HashMap::new();
+    let mut override_ranges: HashMap<(Uuid, i32), Vec<OpenRange>> = HashMap::new();
+    for (rows, into) in [
+        (&weekly, &mut ranges),
+        (&override_hours, &mut override_ranges),
+    ] {
+        for h in rows {
+            let range = OpenRange::new(time_from_db(&h.opens)?, time_from_db(&h.closes)?)
+                .map_err(|e| corrupt("opening range", e))?;
+            into.entry((h.tenant_id, h.slot)).or_default().push(range);
+        }
+    }
+
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id = row.id;
+        let called_numbers = called
+            .iter()
+            .filter(|c| c.0 == id)
+            .map(|(_, number, vapi)| {
+                Ok(CalledNumber {
+                    number: phone("called number", number)?,
+                    vapi_phone_number_id: vapi
+                        .as_deref()
+                        .map(|v| {
+                            VapiPhoneNumberId::parse(v)
+                                .map_err(|e| corrupt("Vapi phone number id", e))
+                        })
+                        .transpose()?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let alert_numbers = alerts
+            .iter()
+            .filter(|a| a.0 == id)
+            .map(|(_, n)| phone("alert number", n))
+            .collect::<Result<Vec<_>, _>>()?;
+        let services = service_rows
+            .iter()
+            .filter(|s| s.0 == id)
+            .map(|(_, name, duration, value)| {
+                Ok(Service {
+                    name: ServiceName::parse(name).map_err(|e| corrupt("service name", e))?,
+                    duration: minutes("service duration", *duration)?,
+                    value_cents: value
+                        .map(|v| u32::try_from(v).map_err(|e| corrupt("service value", e)))
+                        .transpose()?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut weekly_hours = WeeklyHours::default();
+        for day in 0..7i8 {
+            if let Some(r) = ranges.remove(&(id, i32::from(day))) {
+                let weekday =
+                    Weekday::from_monday_zero_offset(day).map_err(|e| corrupt("weekday", e))?;
+                weekly_hours.set(
+                    weekday,
+                    DayHours::new(r).map_err(|e| corrupt("opening hours", e))?,
+                );
+            }
+        }
+        let date_overrides = overrides
+            .iter()
+            .filter(|o| o.tenant_id == id)
+            .map(|o| {
+                let hours = override_ranges
+                    .remove(&(id, o.position))
+                    .unwrap_or_default();
+                Ok(DateOverride {
+                    date: from_date(o.day)?,
+                    hours: DayHours::new(hours).map_err(|e| corrupt("override hours", e))?,
+                    note: o.note.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let rules = BookingRules {
+            buffer_before: u32_of("buffer", row.buffer_before_minutes)?,
+            buffer_after: u32_of("buffer", row.buffer_after_minutes)?,
+            min_notice_minutes: u32_of("minimum notice", row.min_notice_minutes)?,
+            slot_interval: minutes("slot interval", row.slot_interval_minutes)?,
+            horizon_days: u32_of("horizon", row.horizon_days)?,
+        };
+        let sms_health = health(&row)?;
+        let config = TenantConfig {
+            name: ClinicName::parse(&row.name).map_err(|e| corrupt("clinic name", e))?,
+            zone: ClinicZone::parse(&row.time_zone).map_err(|e| corrupt("time zone", e))?,
+            called_numbers,
+            alert_numbers,
+            hot_lead_threshold: HotLeadThreshold::new(u32_of("threshold", row.hot_lead_threshold)?)
+                .map_err(|e| corrupt("hot lead threshold", e))?,
+            services,
+            weekly_hours,
+            date_overrides,
+            rules,
+            system_prompt: SystemPrompt::parse(&row.system_prompt)
+                .map_err(|e| corrupt("system prompt", e))?,
+        };
+        out.push(Tenant {
+            id: TenantId::from_uuid(id),
+            config,
+            sms_health,
+        });
+    }
+    Ok(out)
+}
+
+async fn load_tenant(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Option<Tenant>, Fail> {
+    Ok(load_tenants(conn, Some(&[id])).await?.pop())
+}
+
+/// Writes the configuration's child rows (called numbers, alert numbers, services, hours,
+/// overrides) after deleting the old ones.
+async fn write_children(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    config: &TenantConfig,
+) -> Result<(), Fail> {
+    for table in [
+        "date_overrides",
+        "weekly_hours",
+        "services",
+        "tenant_alert_numbers",
+        "tenant_called_numbers",
+    ] {
+        // Table names come from the list above, never from input.
+        diesel::sql_query(format!("DELETE FROM {table} WHERE tenant_id = $1"))
+            .bind::<SqlUuid, _>(id)
+            .execute(conn)
+            .await?;
+    }
+    let called: Vec<_> = config
+        .called_numbers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            (
+                tenant_called_numbers::tenant_id.eq(id),
+                tenant_called_numbers::position.eq(i as i32),
+                tenant_called_numbers::number.eq(c.number.as_str()),
+                tenant_called_numbers::vapi_phone_number_id
+                    .eq(c.vapi_phone_number_id.as_ref().map(|v| v.as_str())),
+            )
+        })
+        .collect();
+    if !called.is_empty() {
+        diesel::insert_into(tenant_called_numbers::table)
+            .values(called)
+            .execute(conn)
+            .await?;
+    }
+    let alerts: Vec<_> = config
+        .alert_numbers
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            (
+                tenant_alert_numbers::tenant_id.eq(id),
+                tenant_alert_numbers::position.eq(i as i32),
+                tenant_alert_numbers::number.eq(n.as_str()),
+            )
+        })
+        .collect();
+    if !alerts.is_empty() {
+        diesel::insert_into(tenant_alert_numbers::table)
+            .values(alerts)
+            .execute(conn)
+            .await?;
+    }
+    let mut service_rows = Vec::with_capacity(config.services.len());
+    for (i, s) in config.services.iter().enumerate() {
+        service_rows.push((
+            services::tenant_id.eq(id),
+            services::position.eq(i as i32),
+            services::name.eq(s.name.as_str()),
+            services::duration_minutes.eq(i32_of("service duration", s.duration.get())?),
+            services::value_cents.eq(s.value_cents.map(i64::from)),
+        ));
+    }
+    if !service_rows.is_empty() {
+        diesel::insert_into(services::table)
+            .values(service_rows)
+            .execute(conn)
+            .await?;
+    }
+    for (day, hours) in config.weekly_hours.iter() {
+        for r in hours.ranges() {
+            diesel::sql_query("INSERT INTO weekly_hours (tenant_id, weekday, opens, closes) VALUES ($1, $2, $3::time, $4::time)")
+                .bind::<SqlUuid, _>(id)
+                .bind::<Int2, _>(i16::from(day.to_monday_zero_offset()))
+                .bind::<Text, _>(time_to_db(r.start()))
+                .bind::<Text, _>(time_to_db(r.end()))
+                .execute(conn)
+                .await?;
+        }
+    }
+    for (i, o) in config.date_overrides.iter().enumerate() {
+        diesel::sql_query(
+            "INSERT INTO date_overrides (tenant_id, position, day, note) VALUES ($1, $2, $3, $4)",
+        )
+        .bind::<SqlUuid, _>(id)
+        .bind::<Int4, _>(i as i32)
+        .bind::<diesel::sql_types::Date, _>(date(o.date))
+        .bind::<diesel::sql_types::Nullable<Text>, _>(o.note.as_deref())
+        .execute(conn)
+        .await?;
+        for r in o.hours.ranges() {
+            diesel::sql_query(
+                "INSERT INTO date_override_hours (tenant_id, override_position, opens, closes) \
+                 VALUES ($1, $2, $3::time, $4::time)",
+            )
+            .bind::<SqlUuid, _>(id)
+            .bind::<Int4, _>(i as i32)
+            .bind::<Text, _>(time_to_db(r.start()))
+            .bind::<Text, _>(time_to_db(r.end()))
+            .execute(conn)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+impl PgStore {
+    /// Encrypts and stores (or replaces) a tenant's SMS account.
+    async fn write_sms_account(
+        &self,
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+        account: &SmsAccount,
+    ) -> Result<(), Fail> {
+        let api_key_sid = account.api_key.as_ref().map(|(sid, _)| sid.as_str());
+        let identity = RowIdentity {
+            tenant: TenantId::from_uuid(id),
+            account_sid: &account.account_sid,
+            api_key_sid,
+        };
+        let sealed = seal_secrets(
+            &self.keys().current,
+            &identity,
+            &account.auth_token,
+            account.api_key.as_ref().map(|(_, secret)| secret),
+        )?;
+        let (sender_number, messaging_service_sid) = match &account.sender {
+            SmsSender::From(n) => (Some(n.as_str()), None),
+            SmsSender::MessagingService(sid) => (None, Some(sid.as_str())),
+        };
+        let now = Utc::now();
+        diesel::insert_into(cred::table)
+            .values((
+                cred::tenant_id.eq(id),
+                cred::account_sid.eq(&account.account_sid),
+                cred::api_key_sid.eq(api_key_sid),
+                cred::sender_number.eq(sender_number),
+                cred::messaging_service_sid.eq(messaging_service_sid),
+                cred::key_id.eq(&sealed.key_id),
+                cred::nonce.eq(&sealed.nonce),
+                cred::ciphertext.eq(&sealed.ciphertext),
+                cred::updated_at.eq(now),
+            ))
+            .on_conflict(cred::tenant_id)
+            .do_update()
+            .set((
+                cred::account_sid.eq(&account.account_sid),
+                cred::api_key_sid.eq(api_key_sid),
+                cred::sender_number.eq(sender_number),
+                cred::messaging_service_sid.eq(messaging_service_sid),
+                cred::key_id.eq(&sealed.key_id),
+                cred::nonce.eq(&sealed.nonce),
+                cred::ciphertext.eq(&sealed.ciphertext),
+                cred::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn tenant_where_id(&self, id: Option<Uuid>) -> StoreResult<Option<Tenant>> {
+        let Some(id) = id else { return Ok(None) };
+        self.run(async {
+            let mut conn = self.conn().await?;
+            load_tenant(&mut conn, id).await
+        })
+        .await
+    }
+}
+
+fn rules_columns(r: &BookingRules) -> Result<[i32; 5], StoreError> {
+    Ok([
+        i32_of("buffer", r.buffer_before)?,
+        i32_of("buffer", r.buffer_after)?,
+        i32_of("minimum notice", r.min_notice_minutes)?,
+        i32_of("slot interval", r.slot_interval.get())?,
+        i32_of("horizon", r.horizon_days)?,
+    ])
+}
+
+#[async_trait]
+impl TenantStore for PgStore {
+    async fn create_tenant(
+        &self,
+        id: TenantId,
+        config: &TenantConfig,
+        sms: Option<&SmsAccount>,
+    ) -> StoreResult<Tenant> {
+        let uid = *id.as_uuid();
+        let [before, after, notice, interval, horizon] = rules_columns(&config.rules)?;
+        let health = if sms.is_some() {
+            "ok"
+        } else {
+            "not_configured"
+        };
+        self.run(async {
+            let mut conn = self.conn().await?;
+            conn.transaction::<_, Fail, _>(async |conn| {
+                let now: DateTime<Utc> = Utc::now();
+                diesel::insert_into(tenants::table)
+                    .values((
+                        tenants::id.eq(uid),
+                        tenants::name.eq(config.name.as_str()),
+                        tenants::time_zone.eq(config.zone.name()),
+                        tenants::hot_lead_threshold.eq(config.hot_lead_threshold.get() as i32),
+                        tenants::buffer_before_minutes.eq(before),
+                        tenants::buffer_after_minutes.eq(after),
+                        tenants::min_notice_minutes.eq(notice),
+                        tenants::slot_interval_minutes.eq(interval),
+                        tenants::horizon_days.eq(horizon),
+                        tenants::system_prompt.eq(config.system_prompt.as_str()),
+                        tenants::sms_health.eq(health),
+                        tenants::created_at.eq(now),
+                        tenants::updated_at.eq(now),
+                    ))
+                    .execute(conn)
+                    .await?;
+                write_children(conn, uid, config).await?;
+                if let Some(account) = sms {
+                    self.write_sms_account(conn, uid, account).await?;
+                }
+                load_tenant(conn, uid).await?.ok_or_else(|| {
+                    Fail::Store(StoreError::Internal("the new tenant vanished".into()))
+                })
+            })
+            .await
+        })
+        .await
+    }
+
+    async fn update_tenant(
+        &self,
+        id: TenantId,
+        config: &TenantConfig,
+        sms: SmsAccountChange,
+    ) -> StoreResult<Tenant> {
+        let uid = *id.as_uuid();
+        let [before, after, notice, interval, horizon] = rules_columns(&config.rules)?;
+        self.run(async {
+            let mut conn = self.conn().await?;
+            conn.transaction::<_, Fail, _>(async |conn| {
+                let updated = diesel::update(tenants::table.find(uid))
+                    .set((
+                        tenants::name.eq(config.name.as_str()),
+                        tenants::time_zone.eq(config.zone.name()),
+                        tenants::hot_lead_threshold.eq(config.hot_lead_threshold.get() as i32),
+                        tenants::buffer_before_minutes.eq(before),
+                        tenants::buffer_after_minutes.eq(after),
+                        tenants::min_notice_minutes.eq(notice),
+                        tenants::slot_interval_minutes.eq(interval),
+                        tenants::horizon_days.eq(horizon),
+                        tenants::system_prompt.eq(config.system_prompt.as_str()),
+                        tenants::updated_at.eq(Utc::now()),
+                    ))
+                    .execute(conn)
+                    .await?;
+                if updated == 0 {
+                    return Err(StoreError::NotFound.into());
+                }
+                write_children(conn, uid, config).await?;
+                let health = match &sms {
+                    SmsAccountChange::Keep => None,
+                    SmsAccountChange::Set(account) => {
+                        self.write_sms_account(conn, uid, account).await?;
+                        Some("ok")
+                    }
+                    SmsAccountChange::Clear => {
+                        diesel::delete(cred::table.find(uid)).execute(conn).await?;
+                        Some("not_configured")
+                    }
+                };
+                if let Some(h) = health {
+                    diesel::update(tenants::table.find(uid))
+                        .set((
+                            tenants::sms_health.eq(h),
+                            tenants::sms_health_code.eq(None::<i32>),
+                            tenants::sms_health_message.eq(None::<String>),
+                        ))
+                        .execute(conn)
+                        .await?;
+                }
+                load_tenant(conn, uid)
+                    .await?
+                    .ok_or_else(|| Fail::Store(StoreError::NotFound))
+            })
+            .await
+        })
+        .await
+    }
+
+    async fn tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
+        self.tenant_where_id(Some(*id.as_uuid())).await
+    }
+
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
+        self.run(async {
+            let mut conn = self.conn().await?;
+            load_tenants(&mut conn, None).await
+        })
+        .await
+    }
+
+    async fn tenant_by_called_number(&self, number: &PhoneNumber) -> StoreResult<Option<Tenant>> {
+        let id = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                Ok(tenant_called_numbers::table
+                    .filter(tenant_called_numbers::number.eq(number.as_str()))
+                    .select(tenant_called_numbers::tenant_id)
+                    .first::<Uuid>(&mut conn)
+                    .await
+                    .optional()?)
+            })
+            .await?;
+        self.tenant_where_id(id).await
+    }
+
+    async fn tenant_by_vapi_phone_number_id(
+        &self,
+        id: &VapiPhoneNumberId,
+    ) -> StoreResult<Option<Tenant>> {
+        let tenant = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                Ok(tenant_called_numbers::table
+                    .filter(tenant_called_numbers::vapi_phone_number_id.eq(id.as_str()))
+                    .select(tenant_called_numbers::tenant_id)
+                    .first::<Uuid>(&mut conn)
+                    .await
+                    .optional()?)
+            })
+            .await?;
+        self.tenant_where_id(tenant).await
+    }
+
+    async fn tenant_by_sms_number(&self, number: &PhoneNumber) -> StoreResult<Option<Tenant>> {
+        let id = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                Ok(cred::table
+                    .filter(cred::sender_number.eq(number.as_str()))
+                    .order(cred::tenant_id)
+                    .select(cred::tenant_id)
+                    .first::<Uuid>(&mut conn)
+                    .await
+                    .optional()?)
+            })
+            .await?;
+        self.tenant_where_id(id).await
+    }
+
+    async fn sms_account(&self, id: TenantId) -> StoreResult<Option<SmsAccount>> {
+        type Row = (
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            String,
+            Vec<u8>,
+            Vec<u8>,
+        );
+        let row: Option<Row> = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                Ok(cred::table
+                    .find(id.as_uuid())
+                    .select((
+                        cred::account_sid,
+                        cred::api_key_sid,
+                        cred::sender_number,
+                        cred::messaging_service_sid,
+                        cred::key_id,
+                        cred::nonce,
+                        cred::ciphertext,
+                    ))
+                    .first(&mut conn)
+                    .await
+                    .optional()?)
+            })
+            .await?;
+        let Some((
+            account_sid,
+            api_key_sid,
+            sender_number,
+            messaging_service_sid,
+            key_id,
+            nonce,
+            ciphertext,
+        )) = row
+        else {
+            return Ok(None);
+        };
+        let identity = RowIdentity {
+            tenant: id,
+            account_sid: &account_sid,
+            api_key_sid: api_key_sid.as_deref(),
+        };
+        let (auth_token, api_secret) =
+            open_secrets(self.keys(), &identity, &key_id, &nonce, &ciphertext)?;
+        let api_key = match (api_key_sid.clone(), api_secret) {
+            (Some(sid), Some(secret)) => Some((sid, secret)),
+            (None, None) => None,
+            _ => {
+                return Err(corrupt(
+                    "SMS credentials",
+                    "have an API key without its secret or the reverse",
+                ));
+            }
+        };
+        let sender = match (sender_number, messaging_service_sid) {
+            (Some(n), None) => SmsSender::From(phone("SMS sender", &n)?),
+            (None, Some(sid)) => SmsSender::MessagingService(sid),
+            _ => return Err(corrupt("SMS credentials", "have no single sender")),
+        };
+        Ok(Some(SmsAccount {
+            account_sid,
+            auth_token,
+            api_key,
+            sender,
+        }))
+    }
+
+    async fn tenants_by_account_sid(&self, account_sid: &str) -> StoreResult<Vec<TenantId>> {
+        self.run(async {
+            let mut conn = self.conn().await?;
+            let ids: Vec<Uuid> = cred::table
+                .filter(cred::account_sid.eq(account_sid))
+                .order(cred::tenant_id)
+                .select(cred::tenant_id)
+                .load(&mut conn)
+                .await?;
+            Ok(ids.into_iter().map(TenantId::from_uuid).collect())
+        })
+        .await
+    }
+
+    async fn set_sms_health(&self, id: TenantId, health: &SmsHealth) -> StoreResult<()> {
+        let (state, code, message) = health_columns(health)?;
+        self.run(async {
+            let mut conn = self.conn().await?;
+            let n = diesel::update(tenants::table.find(id.as_uuid()))
+                .set((
+                    tenants::sms_health.eq(state),
+                    tenants::sms_health_code.eq(code),
+                    tenants::sms_health_message.eq(&message),
+                    tenants::updated_at.eq(Utc::now()),
+                ))
+                .execute(&mut conn)
+                .await?;
+            if n == 0 {
+                return Err(StoreError::NotFound.into());
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_end_of_the_day_crosses_as_24_00() {
+        assert_eq!(time_to_db(Time::MAX), "24:00:00");
+        assert_eq!(time_from_db("24:00:00").unwrap(), Time::MAX);
+        let nine = jiff::civil::time(9, 30, 0, 0);
+        assert_eq!(time_from_db(&time_to_db(nine)).unwrap(), nine);
+        assert_eq!(time_from_db("09:30:00").unwrap(), nine);
+    }
+}

@@ -1,0 +1,3 @@
+DROP TABLE contacts;
+DROP TABLE otp_challenges;
+DROP TABLE bookings;
