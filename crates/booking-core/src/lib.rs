@@ -6,6 +6,8 @@ pub mod booking;
 pub mod calls;
 pub mod error;
 pub mod ids;
+#[cfg(feature = "memory")]
+pub mod memory;
 pub mod messages;
 pub mod otp;
 pub mod outbox;
@@ -13,6 +15,8 @@ pub mod phone;
 pub mod ports;
 pub mod scoring;
 pub mod tenant;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use error::ParseError;
 pub use ids::*;

@@ -1,0 +1,53 @@
+//! The store behavioural suite against the in-memory store: the whole run as other stores call it,
+//! and each check on its own so that a failure names it.
+
+use booking_core::memory::MemoryStore;
+use booking_core::testing;
+
+#[tokio::test]
+async fn memory_store_passes_the_whole_suite() {
+    testing::run_all(|| async { MemoryStore::new() }).await;
+}
+
+macro_rules! checks {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                testing::$name(&MemoryStore::new()).await;
+            }
+        )*
+    };
+}
+
+checks!(
+    tenants_round_trip,
+    holds_overlap_and_adjacent,
+    expired_holds_do_not_block,
+    call_holds_are_released,
+    taken_slot_changes_nothing,
+    concurrent_holds_one_wins,
+    confirm_queues_once,
+    confirm_expired_refused,
+    confirm_needs_live_challenge,
+    concurrent_confirms_one_wins,
+    release_hold_only_live,
+    cancel_frees_slot_and_withdraws,
+    reschedule_is_atomic,
+    booking_queries,
+    expire_holds_housekeeping,
+    challenges_supersede,
+    failed_checks_count,
+    send_counts_windows,
+    dedupe_per_tenant,
+    claim_lease_and_stale_token,
+    claim_skips_future_and_paused,
+    concurrent_claims_disjoint,
+    delivery_outcomes,
+    release_claims_gives_back,
+    status_moves_forward_only,
+    calls_and_finish_once,
+    opt_out_round_trip,
+    tool_call_log,
+    tenant_isolation,
+);
