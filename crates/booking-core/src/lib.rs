@@ -4,6 +4,7 @@
 pub mod availability;
 pub mod booking;
 pub mod calls;
+pub mod dispatch;
 pub mod error;
 pub mod ids;
 #[cfg(feature = "memory")]
