@@ -70,6 +70,14 @@ impl Running {
 
 /// Connects, migrates and starts serving on `config.bind_addr` (port 0 picks a free one).
 pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let listener = std::net::TcpListener::bind(config.bind_addr)
+        .with_context(|| format!("binding {}", config.bind_addr))?;
+    start_on(config, listener).await
+}
+
+/// As [`start`], on a socket already bound (tests bind first to learn the port, then build the
+/// configuration's public URL from it).
+pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow::Result<Running> {
     let config = Arc::new(config);
     booking_postgres::run_migrations(config.database_url.expose())
         .await
@@ -156,8 +164,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             .configure(crate::http::routes)
     })
     .shutdown_timeout(15)
-    .bind(config.bind_addr)
-    .with_context(|| format!("binding {}", config.bind_addr))?;
+    .listen(listener)
+    .context("listening")?;
     let addr = *server.addrs().first().context("no bound address")?;
     let server = server.run();
     let handle = server.handle();

@@ -1,0 +1,146 @@
+//! The operator API: tenants created, read and changed over HTTP; secrets never come back; bad
+//! input gets a 4xx that names the field.
+
+use booking_e2e::{ADMIN_TOKEN, TestApp};
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_round_trip_without_their_secrets() {
+    let app = TestApp::spawn().await;
+    let clinic = app.create_clinic("Smile Dental", 1).await;
+
+    let (status, got) = app
+        .admin(Method::GET, &format!("/admin/tenants/{}", clinic.id), None)
+        .await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["name"], "Smile Dental");
+    assert_eq!(got["twilio"]["account_sid"], json!(clinic.account_sid));
+    let text = got.to_string();
+    assert!(
+        !text.contains(&clinic.auth_token),
+        "the auth token never comes back"
+    );
+
+    let (status, patched) = app
+        .admin(
+            Method::PATCH,
+            &format!("/admin/tenants/{}", clinic.id),
+            Some(json!({"hot_lead_threshold": 55, "system_prompt": "Be brief."})),
+        )
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["hot_lead_threshold"], 55);
+    assert_eq!(
+        patched["services"].as_array().unwrap().len(),
+        2,
+        "untouched fields stay"
+    );
+
+    let (status, list) = app.admin(Method::GET, "/admin/tenants", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(list["tenants"].as_array().unwrap().len(), 1);
+
+    // The credentials are encrypted at rest: no plaintext token anywhere in the table.
+    let plain = app
+        .db
+        .execute(&format!(
+            "SELECT 1 FROM tenant_sms_credentials WHERE encode(ciphertext, 'escape') LIKE '%{}%'",
+            clinic.auth_token
+        ))
+        .await;
+    assert_eq!(plain, 0);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_clear_4xx() {
+    let app = TestApp::spawn().await;
+    // No token, wrong token.
+    let resp = app
+        .http
+        .get(app.url("/admin/tenants"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    let resp = app
+        .http
+        .get(app.url("/admin/tenants"))
+        .bearer_auth(format!("{ADMIN_TOKEN}x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+
+    // Invalid fields are all named.
+    let (status, err) = app
+        .admin(
+            Method::POST,
+            "/admin/tenants",
+            Some(json!({"name": "X", "timezone": "Mars/Base", "alert_numbers": ["555"]})),
+        )
+        .await;
+    assert_eq!(status, 400, "{err}");
+    let fields: Vec<&str> = err["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"timezone") && fields.contains(&"alert_numbers[0]"),
+        "{fields:?}"
+    );
+
+    // Malformed JSON, unknown fields, unknown ids.
+    let resp = app
+        .http
+        .post(app.url("/admin/tenants"))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body("{\"name\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let (status, _) = app
+        .admin(
+            Method::POST,
+            "/admin/tenants",
+            Some(json!({"name": "X", "timezone": "UTC", "secret": 1})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = app
+        .admin(Method::GET, "/admin/tenants/not-a-uuid", None)
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = app
+        .admin(
+            Method::GET,
+            &format!("/admin/tenants/{}", uuid::Uuid::new_v4()),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    // A called number another clinic has is a conflict, not a 500.
+    let clinic = app.create_clinic("Smile Dental", 1).await;
+    let (status, err) = app
+        .admin(
+            Method::POST,
+            "/admin/tenants",
+            Some(json!({"name": "Copycat", "timezone": "UTC",
+                        "phone_numbers": [{"number": clinic.called}]})),
+        )
+        .await;
+    assert_eq!(status, 409, "{err}");
+
+    // Health, readiness, metrics.
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let resp = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{path}");
+    }
+    app.stop().await;
+}
