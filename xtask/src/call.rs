@@ -737,14 +737,20 @@ fn show_assistant(reply: &Value, hostile: bool) -> Result<()> {
         tail(&system, 160)
     );
     if hostile {
-        let pos_hostile = system.find(HOSTILE_PROMPT);
-        println!(
-            "        the tenant's hostile text is {}; the booking protocol still follows it, and every tool is there",
-            match pos_hostile {
-                Some(_) => "in the prompt",
-                None => "not quoted verbatim",
+        match system.find(HOSTILE_PROMPT) {
+            Some(at) => {
+                let after = system[at + HOSTILE_PROMPT.len()..].chars().count();
+                println!(
+                    "        the tenant's hostile text is in the prompt, followed by {after} characters of our booking protocol"
+                );
+                if after == 0 {
+                    bail!("the tenant's prompt comes last: nothing of the protocol follows it");
+                }
             }
-        );
+            None => {
+                println!("        the tenant's hostile text is not quoted verbatim in the prompt")
+            }
+        }
         for needed in [
             "check_availability",
             "reserve_slot",

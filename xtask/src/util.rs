@@ -203,6 +203,9 @@ pub fn run(cmd: &mut Command, what: &str) -> Result<()> {
         .spawn()
         .with_context(|| format!("could not start {what}"))?;
     let status = wait_forwarding_signals(&mut child)?;
+    if let Some(sig) = signals::received() {
+        bail!("{what}: interrupted ({})", signals::name(sig));
+    }
     if !status.success() {
         bail!("{what} failed ({status})");
     }
