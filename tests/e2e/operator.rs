@@ -144,3 +144,35 @@ async fn bad_requests_get_clear_4xx() {
     }
     app.stop().await;
 }
+
+/// Every route of the published list (which a unit test holds equal to the OpenAPI document)
+/// is really served: none answers 404 or 405.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_route_is_served() {
+    let app = TestApp::spawn().await;
+    let clinic = app.create_clinic("Smile Dental", 1).await;
+    for (method, path) in api::http::ROUTES {
+        let path = path
+            .replace("{id}", &clinic.id)
+            .replace("{name}", "check_availability");
+        let method: Method = method.parse().unwrap();
+        let resp = app
+            .http
+            .request(method.clone(), app.url(&path))
+            .bearer_auth(ADMIN_TOKEN)
+            .header("X-Vapi-Secret", booking_e2e::VAPI_SECRET)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        assert!(
+            status != 404 && status != 405,
+            "{method} {path} answered {status}"
+        );
+    }
+    let resp = app.http.get(app.url("/openapi.json")).send().await.unwrap();
+    let doc: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    app.stop().await;
+}

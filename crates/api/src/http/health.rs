@@ -8,7 +8,8 @@ use crate::state::AppState;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics));
+        .route("/metrics", web::get().to(metrics))
+        .route("/openapi.json", web::get().to(openapi));
 }
 
 async fn healthz() -> HttpResponse {
@@ -25,8 +26,46 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// The OpenAPI document of every route, kept beside the code (`static/openapi.json`).
+pub const OPENAPI: &str = include_str!("../../static/openapi.json");
+
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(OPENAPI)
+}
+
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OPENAPI;
+
+    /// Every route the api serves is in the document, and the document names no route it lacks.
+    #[test]
+    fn the_openapi_document_lists_every_route() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("valid JSON");
+        let mut documented: Vec<String> = Vec::new();
+        for (path, ops) in doc["paths"].as_object().expect("paths") {
+            for method in ops
+                .as_object()
+                .unwrap()
+                .keys()
+                .filter(|k| *k != "parameters")
+            {
+                documented.push(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+        documented.sort();
+        let mut served: Vec<String> = crate::http::ROUTES
+            .iter()
+            .map(|(m, p)| format!("{m} {p}"))
+            .collect();
+        served.sort();
+        assert_eq!(documented, served);
+    }
 }

@@ -22,6 +22,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(twilio::routes);
 }
 
+/// Every route, for the OpenAPI check (kept next to `routes` so that a new route is listed here
+/// and then in `static/openapi.json`).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+    ("GET", "/openapi.json"),
+    ("POST", "/admin/tenants"),
+    ("GET", "/admin/tenants"),
+    ("GET", "/admin/tenants/{id}"),
+    ("PATCH", "/admin/tenants/{id}"),
+    ("POST", "/vapi/webhook"),
+    ("POST", "/vapi/tools/{name}"),
+    ("POST", "/twilio/status"),
+    ("POST", "/twilio/inbound"),
+];
+
 /// The id of one request, on every log line it causes.
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
