@@ -176,9 +176,17 @@ pub struct TestDb {
 impl TestDb {
     /// A new database cloned from the migrated template. Panics if there is no server.
     pub async fn new() -> Self {
+        Self::create(template().await).await
+    }
+
+    /// A new database with no schema at all (for tests of the migrations themselves).
+    pub async fn new_empty() -> Self {
+        Self::create("template0").await
+    }
+
+    async fn create(template: &str) -> Self {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let server = server().await;
-        let template = template().await;
         let name = format!(
             "booking_test_{}_{}_{:08x}",
             std::process::id(),

@@ -29,7 +29,7 @@ fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
 
 #[test]
 fn an_ephemeral_cluster_serves_databases_and_disappears_on_drop() {
-    let cluster = Cluster::ephemeral().unwrap();
+    let mut cluster = Cluster::ephemeral().unwrap();
     let port = cluster.port();
     let data_dir = cluster.data_dir().to_path_buf();
     assert!(cluster.is_running());
@@ -68,6 +68,15 @@ fn an_ephemeral_cluster_serves_databases_and_disappears_on_drop() {
     assert_eq!(err.sqlstate(), Some("42P01"), "{err}");
     cluster.drop_database("app").unwrap();
     assert!(!cluster.database_exists("app").unwrap());
+
+    // Stopped and started again: same port, same data.
+    cluster.create_database("kept").unwrap();
+    cluster.stop().unwrap();
+    assert!(!cluster.is_running());
+    assert!(!accepts_connections(port));
+    cluster.start().unwrap();
+    assert_eq!(cluster.port(), port);
+    assert!(cluster.database_exists("kept").unwrap());
 
     drop(cluster);
     assert!(!data_dir.exists(), "{} is left behind", data_dir.display());

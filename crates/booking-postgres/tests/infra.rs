@@ -1,0 +1,253 @@
+//! Migrations, readiness, and a database that is away: typed `Unavailable` errors within the
+//! configured timeouts, and recovery without a restart.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use booking_core::TenantId;
+use booking_core::ports::{BookingStore, StoreError, TenantStore};
+use booking_postgres::testing::TestDb;
+use booking_postgres::{
+    MasterKey, NotReady, PgConfig, PgStore, migration_versions, run_migrations,
+};
+use common::*;
+
+fn store_at(url: String, connect_timeout: Duration) -> PgStore {
+    let mut config = PgConfig::new(url, MasterKey::generate());
+    config.connect_timeout = connect_timeout;
+    config.statement_timeout = Duration::from_secs(1);
+    PgStore::new(config).unwrap()
+}
+
+#[tokio::test]
+async fn a_closed_port_gives_unavailable_at_once() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let store = store_at(
+        format!("postgres://postgres@127.0.0.1:{port}/booking"),
+        Duration::from_secs(1),
+    );
+    let started = Instant::now();
+    let err = store.tenant(TenantId::from_uuid(uuid())).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(matches!(
+        store.readiness().await,
+        Err(NotReady::Unavailable(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_gives_unavailable_within_the_connect_timeout() {
+    // Accepts connections and then says nothing, like a host that hangs.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hold = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    let timeout = Duration::from_millis(700);
+    let store = store_at(
+        format!("postgres://postgres@127.0.0.1:{port}/booking"),
+        timeout,
+    );
+    let started = Instant::now();
+    let err = store
+        .busy(TenantId::from_uuid(uuid()), span(0, 60), at(0))
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(
+        took >= timeout && took < timeout + Duration::from_secs(1),
+        "took {took:?}"
+    );
+    hold.abort();
+}
+
+#[tokio::test]
+async fn a_statement_stuck_behind_a_lock_gives_unavailable_within_the_statement_timeout() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    let db = TestDb::new().await;
+    let store = db.store();
+    let t = tenant(&store, "Locked Dental").await;
+    let mut config = db.config();
+    config.statement_timeout = Duration::from_millis(300);
+    let impatient = PgStore::new(config).unwrap();
+
+    let mut locker = AsyncPgConnection::establish(db.url()).await.unwrap();
+    locker
+        .batch_execute("BEGIN; LOCK TABLE bookings IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let err = impatient
+        .insert_hold(&hold(&t, span(0, 60), at(0)), at(0), false)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    locker.batch_execute("ROLLBACK").await.unwrap();
+
+    // The same pool works again once the lock is gone.
+    impatient
+        .insert_hold(&hold(&t, span(0, 60), at(0)), at(0), false)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_restarted_database_fails_cleanly_meanwhile_and_is_used_again_after() {
+    // A cluster of its own: the shared one must stay up for the other tests.
+    let mut cluster = tokio::task::spawn_blocking(local_postgres::Cluster::ephemeral)
+        .await
+        .unwrap()
+        .unwrap();
+    cluster.create_database("booking").unwrap();
+    let url = cluster.url("booking");
+    run_migrations(&url).await.unwrap();
+    let store = store_at(url, Duration::from_secs(1));
+    let t = tenant(&store, "Restart Dental").await;
+    store
+        .insert_hold(&hold(&t, span(0, 60), at(0)), at(0), false)
+        .await
+        .unwrap();
+    assert_eq!(store.readiness().await, Ok(()));
+
+    let mut cluster = tokio::task::spawn_blocking(move || {
+        cluster.stop().unwrap();
+        cluster
+    })
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let err = store
+        .insert_hold(&hold(&t, span(60, 60), at(0)), at(0), false)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(matches!(
+        store.readiness().await,
+        Err(NotReady::Unavailable(_))
+    ));
+
+    let cluster = tokio::task::spawn_blocking(move || {
+        cluster.start().unwrap();
+        cluster
+    })
+    .await
+    .unwrap();
+    // Broken connections are dropped from the pool; new ones are opened.
+    store
+        .insert_hold(&hold(&t, span(60, 60), at(0)), at(0), false)
+        .await
+        .unwrap();
+    assert_eq!(store.readiness().await, Ok(()));
+    assert_eq!(
+        store.list_bookings(t.id, span(0, 240)).await.unwrap().len(),
+        2
+    );
+    tokio::task::spawn_blocking(move || drop(cluster))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn migrations_apply_once_on_a_current_thread_runtime_and_readiness_tells() {
+    let db = TestDb::new_empty().await;
+    let store = db.store();
+    let all = migration_versions();
+    assert_eq!(all.len(), 3);
+    assert_eq!(
+        store.readiness().await,
+        Err(NotReady::MigrationsPending {
+            missing: all.clone()
+        })
+    );
+
+    assert_eq!(run_migrations(db.url()).await.unwrap(), all);
+    assert_eq!(store.readiness().await, Ok(()));
+    assert!(
+        run_migrations(db.url()).await.unwrap().is_empty(),
+        "a second run applies nothing"
+    );
+
+    // A migration missing from the bookkeeping is reported by name.
+    let last = all.last().unwrap();
+    db.execute(&format!(
+        "DELETE FROM __diesel_schema_migrations WHERE version = '{last}'"
+    ))
+    .await;
+    assert_eq!(
+        store.readiness().await,
+        Err(NotReady::MigrationsPending {
+            missing: vec![last.clone()]
+        })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_starting_together_migrate_in_turn() {
+    let db = TestDb::new_empty().await;
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let url = db.url().to_owned();
+            tokio::spawn(async move { run_migrations(&url).await })
+        })
+        .collect();
+    let mut applied = Vec::new();
+    for run in runs {
+        applied.extend(run.await.unwrap().expect("every instance starts"));
+    }
+    applied.sort();
+    assert_eq!(
+        applied,
+        migration_versions(),
+        "each migration ran exactly once"
+    );
+    assert_eq!(db.store().readiness().await, Ok(()));
+}
+
+#[tokio::test]
+async fn the_down_migrations_undo_the_schema() {
+    use diesel::migration::MigrationSource;
+    use diesel_migrations::MigrationHarness;
+    let db = TestDb::new_empty().await;
+    run_migrations(db.url()).await.unwrap();
+    let url = db.url().to_owned();
+    let reverted = tokio::task::spawn_blocking(move || {
+        use diesel::Connection;
+        let mut conn = diesel::pg::PgConnection::establish(&url).unwrap();
+        let n = MigrationSource::<diesel::pg::Pg>::migrations(&booking_postgres::MIGRATIONS)
+            .unwrap()
+            .len();
+        for _ in 0..n {
+            conn.revert_last_migration(booking_postgres::MIGRATIONS)
+                .unwrap();
+        }
+        conn.run_pending_migrations(booking_postgres::MIGRATIONS)
+            .unwrap()
+            .len()
+    })
+    .await
+    .unwrap();
+    assert_eq!(reverted, 3, "everything reverted, and re-applied cleanly");
+}
