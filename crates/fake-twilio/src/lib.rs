@@ -9,7 +9,9 @@
 //!   validated like Twilio: HTTP Basic (`AccountSid:AuthToken` or `SK…:secret`), `To` in E.164,
 //!   `From` or `MessagingServiceSid`, `Body` of at most 1600 characters, opted-out recipients.
 //! - `GET …/Messages.json` lists them (filters `To`, `From`, `DateSent`, `DateSent>`,
-//!   `DateSent<`; paging with `PageSize`, `Page`, `PageToken`), newest first.
+//!   `DateSent<`; paging with `PageSize`, `Page`, `PageToken`), newest first. `DateSent>=X`
+//!   must be percent-encoded (`DateSent%3E=X`), as every HTTP client does: the server's URI
+//!   parser answers a raw `>` or `<` with 400.
 //! - `GET …/Messages/{Sid}.json` fetches one.
 //!
 //! Tests steer it with faults ([`FakeTwilio::push_fault`], [`FakeTwilio::fail_all`]), inspect
@@ -609,5 +611,15 @@ impl Drop for FakeTwilio {
         {
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn handles_can_be_shared_across_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<super::FakeTwilio>();
+        send_sync::<super::Pending<super::WebhookReply>>();
     }
 }

@@ -396,6 +396,26 @@ fn delay_records_first_then_answers_late() {
     assert_eq!(reply.status, 201);
     assert!(started.elapsed() >= Duration::from_millis(300));
     assert_eq!(fake.messages().len(), 2);
+
+    // A delayed answer does not hold up other requests on the fake's single thread.
+    fake.push_fault(Fault::Delay(Duration::from_millis(1200)));
+    let addr = fake.addr();
+    let slow = std::thread::spawn(move || {
+        request(
+            addr,
+            "POST",
+            &path,
+            Some(&auth),
+            Some(&body),
+            Duration::from_secs(10),
+        )
+    });
+    fake.wait_for_messages_blocking(3, Duration::from_secs(5))
+        .unwrap();
+    let started = Instant::now();
+    send_ok(fake.addr(), "+15551230002", "fast");
+    assert!(started.elapsed() < Duration::from_millis(600));
+    assert_eq!(slow.join().unwrap().unwrap().status, 201);
 }
 
 #[test]
