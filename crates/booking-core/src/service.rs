@@ -71,8 +71,9 @@ pub struct ServiceConfig {
     pub suggestions: usize,
     /// Alternatives offered when a slot is taken.
     pub alternatives: usize,
-    /// Days `check_availability` looks ahead (within the clinic's horizon) when asked for no date
-    /// or when the asked date is full.
+    /// Days `check_availability` (and the alternatives to a taken slot) look ahead, never past
+    /// the clinic's horizon, when asked for no date or when the asked date is full. The default
+    /// reaches the horizon.
     pub search_days: u32,
     /// How long before the appointment the reminder is due (24 hours).
     pub reminder_before: SignedDuration,
@@ -87,7 +88,7 @@ impl Default for ServiceConfig {
             score_weights: ScoreWeights::default(),
             suggestions: 4,
             alternatives: 3,
-            search_days: 14,
+            search_days: 366,
             reminder_before: SignedDuration::from_hours(24),
             reminder_min_gap: SignedDuration::from_hours(1),
         }
@@ -1330,7 +1331,11 @@ impl BookingService {
         }
         let policy = &self.config.otp;
         let Some(challenge) = self.store.active_challenge(tenant.id, hold.id).await? else {
-            return Ok(VerifyOutcome::NoCode);
+            // A concurrent verify may have just used the code and confirmed the hold.
+            return match self.store.booking(tenant.id, hold.id).await? {
+                Some(b) if b.status == BookingStatus::Confirmed => Ok(self.confirmed(cfg, &b)),
+                _ => Ok(VerifyOutcome::NoCode),
+            };
         };
         if challenge.failed_checks >= policy.max_checks {
             return Ok(VerifyOutcome::TooManyAttempts);

@@ -256,6 +256,53 @@ async fn availability_without_a_date_moves_to_the_next_open_day() {
 }
 
 #[tokio::test]
+async fn availability_looks_as_far_as_the_horizon() {
+    let h = harness().await;
+    // Closed for the next three weeks.
+    let mut cfg = h.tenant.config.clone();
+    let today = jiff::civil::date(2030, 3, 4);
+    for d in 0..21 {
+        cfg.date_overrides.push(crate::tenant::DateOverride {
+            date: today.saturating_add(jiff::ToSpan::days(d)),
+            hours: crate::tenant::DayHours::closed(),
+            note: Some("holiday".into()),
+        });
+    }
+    let tenant = h
+        .store
+        .update_tenant(h.tenant.id, &cfg, crate::ports::SmsAccountChange::Keep)
+        .await
+        .unwrap();
+    let mut ctx = h.caller().ctx;
+    ctx.tenant = tenant;
+    let out = h
+        .service
+        .check_availability(&ctx, "Checkup", None, None)
+        .await
+        .unwrap();
+    let AvailabilityOutcome::Available { slots, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        slots[0].start.starts_with("2030-03-25T09:00"),
+        "{:?}",
+        slots[0]
+    );
+    // Nothing at all within the horizon.
+    ctx.tenant.config.rules.horizon_days = 10;
+    let out = h
+        .service
+        .check_availability(&ctx, "Checkup", None, None)
+        .await
+        .unwrap();
+    assert!(
+        matches!(out, AvailabilityOutcome::NoneAvailable { .. }),
+        "{out:?}"
+    );
+    assert!(!out.ok() && out.message().contains("capture_lead"));
+}
+
+#[tokio::test]
 async fn availability_on_a_date_after_a_time() {
     let h = harness().await;
     let out = h
