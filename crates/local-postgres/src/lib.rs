@@ -493,14 +493,6 @@ impl Env {
             );
             self.run_initdb(data_dir, ephemeral)?;
         }
-        // Our settings live in a file of their own, rewritten before every start.
-        let conf = data_dir.join("postgresql.conf");
-        let mut f = fs::OpenOptions::new()
-            .append(true)
-            .open(&conf)
-            .map_err(|e| Error::io(format!("could not open {}", conf.display()), e))?;
-        writeln!(f, "\n# Settings of local-postgres (port, sockets, tuning).\ninclude_if_exists = '{CONF_FILE}'")
-            .map_err(|e| Error::io(format!("could not write {}", conf.display()), e))?;
         if !copied {
             eprintln!(
                 "local-postgres: initdb done in {:.1}s",
@@ -592,6 +584,23 @@ impl Env {
     }
 
     fn write_conf(&self, data_dir: &Path, port: u16, ephemeral: bool) -> Result<()> {
+        // Our settings live in a file of their own, rewritten before every start and included
+        // from postgresql.conf (added here if missing: a data directory made by another initdb).
+        let main_conf = data_dir.join("postgresql.conf");
+        let include = format!("include_if_exists = '{CONF_FILE}'");
+        let text = fs::read_to_string(&main_conf)
+            .map_err(|e| Error::io(format!("could not read {}", main_conf.display()), e))?;
+        if !text.lines().any(|l| l.trim() == include) {
+            let mut f = fs::OpenOptions::new()
+                .append(true)
+                .open(&main_conf)
+                .map_err(|e| Error::io(format!("could not open {}", main_conf.display()), e))?;
+            writeln!(
+                f,
+                "\n# Settings of local-postgres (port, sockets, tuning).\n{include}"
+            )
+            .map_err(|e| Error::io(format!("could not write {}", main_conf.display()), e))?;
+        }
         // A Unix socket path is limited to 107 bytes; without room, TCP only.
         let socket_dir = if data_dir.as_os_str().len() + 20 < 100 {
             data_dir.to_string_lossy().into_owned()
