@@ -196,6 +196,9 @@ impl Dev {
     }
 
     fn webhook(&self, body: &Value) -> Result<Value> {
+        if let Some(sig) = util::signals::received() {
+            bail!("interrupted ({})", util::signals::name(sig));
+        }
         let r = Request::post(format!("{}/vapi/webhook", self.api))
             .header("X-Vapi-Secret", &self.vapi_secret)
             .json(body)
@@ -474,14 +477,19 @@ fn play(dev: &Dev, clinic: &str, opts: &Options) -> Result<()> {
         println!("   [race] {} → reserve_slot", rival.caller);
         println!("          ← {}", theirs.raw);
         let winners = [&mine, &theirs].iter().filter(|r| r.ok()).count();
-        println!(
-            "   [race] {winners} of 2 got the slot; the other was told it is taken{}",
-            if winners == 1 {
-                ", with alternatives"
-            } else {
-                ""
-            }
-        );
+        let loser = if mine.ok() { &theirs } else { &mine };
+        match winners {
+            1 => println!(
+                "   [race] exactly one of the two got the slot; the other was told it is taken{}",
+                if loser.slots("alternatives").is_empty() {
+                    ""
+                } else {
+                    ", with alternatives"
+                }
+            ),
+            0 => bail!("neither caller got the slot"),
+            _ => bail!("both callers got the same slot: a double booking"),
+        }
         println!();
         if mine.ok() {
             mine

@@ -50,32 +50,39 @@ fn has_nextest() -> bool {
 }
 
 fn run_suite(url: &str, nextest: bool, extra: &[String]) -> Result<()> {
+    let mut failed = Vec::new();
     if nextest {
         // nextest does not run doctests: cargo test does them first, so that nextest's summary
-        // is the last thing on the terminal.
+        // is the last thing on the terminal. A failure in one still runs the other.
         if extra.is_empty() {
             let step = Step::start("doctests (cargo test --doc)");
             let mut cmd = util::cargo();
             cmd.args(["test", "--workspace", "--all-features", "--doc"]);
             suite_env(&mut cmd, url);
-            util::run(&mut cmd, "the doctests")?;
-            step.done();
+            match util::run(&mut cmd, "the doctests") {
+                Ok(()) => step.done(),
+                Err(e) => failed.push(e),
+            }
         }
-        let step = Step::start(
-            "building and running the tests (cargo nextest run --workspace --all-features)",
-        );
-        let mut cmd = util::cargo();
-        cmd.args([
-            "nextest",
-            "run",
-            "--workspace",
-            "--all-features",
-            "--no-fail-fast",
-        ]);
-        cmd.args(extra);
-        suite_env(&mut cmd, url);
-        util::run(&mut cmd, "the tests")?;
-        step.done();
+        if signals::received().is_none() {
+            let step = Step::start(
+                "building and running the tests (cargo nextest run --workspace --all-features)",
+            );
+            let mut cmd = util::cargo();
+            cmd.args([
+                "nextest",
+                "run",
+                "--workspace",
+                "--all-features",
+                "--no-fail-fast",
+            ]);
+            cmd.args(extra);
+            suite_env(&mut cmd, url);
+            match util::run(&mut cmd, "the tests") {
+                Ok(()) => step.done(),
+                Err(e) => failed.push(e),
+            }
+        }
     } else {
         note("cargo-nextest is not installed: running cargo test");
         let step =
@@ -86,10 +93,22 @@ fn run_suite(url: &str, nextest: bool, extra: &[String]) -> Result<()> {
             cmd.arg("--").args(extra);
         }
         suite_env(&mut cmd, url);
-        util::run(&mut cmd, "the tests")?;
-        step.done();
+        match util::run(&mut cmd, "the tests") {
+            Ok(()) => step.done(),
+            Err(e) => failed.push(e),
+        }
     }
-    Ok(())
+    match failed.len() {
+        0 => Ok(()),
+        _ => bail!(
+            "{}",
+            failed
+                .iter()
+                .map(|e| format!("{e:#}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    }
 }
 
 fn suite_env(cmd: &mut Command, url: &str) {
