@@ -1,0 +1,333 @@
+//! The terminal table, the machine description, and the targets of issue 8 checked against a
+//! run's figures.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
+fn lat_row(label: &str, l: &Value) {
+    println!(
+        "  {label:<24} {:>7} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+        l["count"].as_u64().unwrap_or(0),
+        f(&l["p50_ms"]),
+        f(&l["p95_ms"]),
+        f(&l["p99_ms"]),
+        f(&l["max_ms"]),
+    );
+}
+
+fn lat_header() {
+    println!(
+        "  {:<24} {:>7} {:>9} {:>9} {:>9} {:>9}",
+        "", "n", "p50 ms", "p95 ms", "p99 ms", "max ms"
+    );
+}
+
+pub fn print_scenario(name: &str, v: &Value) {
+    println!();
+    match name {
+        "calls" => {
+            for run in v.as_array().into_iter().flatten() {
+                let c = &run["config"];
+                let think = c["think_ms"].as_u64().unwrap_or(0);
+                println!(
+                    "== calls: {} concurrent calls, {} over {} tenants ==",
+                    c["calls"],
+                    if think == 0 {
+                        "no pauses (saturation)".to_owned()
+                    } else {
+                        format!("paced, ~{think} ms between steps")
+                    },
+                    run["tenants"]
+                );
+                lat_header();
+                for (tool, l) in run["tools"].as_object().into_iter().flatten() {
+                    lat_row(tool, l);
+                }
+                lat_row("all tool calls", &run["all_tools"]);
+                lat_row("assistant-request", &run["assistant_request"]);
+                lat_row("end-of-call-report", &run["end_of_call_report"]);
+                lat_row("(otp text delivery)", &run["otp_delivery"]);
+                println!(
+                    "  completed calls {}/{}, tool calls {} in {:.1} s = {:.0}/s, errors {}, refusals {}, api RSS peak {:.1} MB",
+                    run["completed_calls"],
+                    c["calls"],
+                    run["tool_calls"],
+                    f(&run["wall_s"]),
+                    f(&run["tool_calls_per_s"]),
+                    run["errors"],
+                    run["refusals"],
+                    f(&run["api_rss_peak_mb"]),
+                );
+                for e in run["first_errors"].as_array().into_iter().flatten() {
+                    println!("  error: {}", e.as_str().unwrap_or_default());
+                }
+            }
+        }
+        "contention" => {
+            println!(
+                "== contention: {} callers reserve one slot at once ==",
+                v["callers"]
+            );
+            lat_header();
+            lat_row("reserve_slot", &v["latency"]);
+            println!(
+                "  winners {}, refused with alternatives {}, refused without {}, errors {}, held rows {}, last answer after {:.1} ms",
+                v["winners"],
+                v["refused_with_alternatives"],
+                v["refused_without_alternatives"],
+                v["errors"],
+                v["held_rows"],
+                f(&v["last_answer_ms"]),
+            );
+        }
+        "availability" => {
+            println!(
+                "== availability: one caller, {} days, calendar of {} bookings ({} in the window) ==",
+                v["days"], v["bookings_in_calendar"], v["bookings_in_window"]
+            );
+            lat_header();
+            lat_row("check_availability", &v["latency"]);
+            println!(
+                "  errors {}, slots offered per answer {:.1}",
+                v["errors"],
+                f(&v["mean_slots_offered"])
+            );
+        }
+        "outbox" => {
+            println!(
+                "== outbox: {} queued texts from {} senders (SMS_RATE_PER_SECOND={}) ==",
+                v["queued"], v["senders"], v["sms_rate_per_second_setting"]
+            );
+            println!(
+                "  at the fake {}, lost {}, duplicated {}, rows not final {}, rows without sid {}",
+                v["delivered_to_fake"],
+                v["lost"],
+                v["duplicated"],
+                v["rows_not_final"],
+                v["rows_without_sid"]
+            );
+            println!(
+                "  {:.0} texts/s (first to last send, {:.2} s); {:.0}/s from commit to the last ({:.2} s); api RSS peak {:.1} MB",
+                f(&v["messages_per_s"]),
+                f(&v["send_window_s"]),
+                f(&v["end_to_end_per_s"]),
+                f(&v["end_to_end_s"]),
+                f(&v["api_rss_peak_mb"]),
+            );
+        }
+        "floor" => {
+            for run in v.as_array().into_iter().flatten() {
+                println!(
+                    "== floor: {} clients, the tool over HTTP vs the same SQL in pgbench ==",
+                    run["concurrency"]
+                );
+                println!(
+                    "  {:<14} {:>12} {:>12} {:>8} {:>9} {:>9} {:>7}",
+                    "", "http /s", "pgbench tps", "ratio", "p50 ms", "p99 ms", "errors"
+                );
+                for t in ["reserve_slot", "verify_otp"] {
+                    let r = &run[t];
+                    println!(
+                        "  {t:<14} {:>12.0} {:>12.0} {:>7.0}% {:>9.2} {:>9.2} {:>7}",
+                        f(&r["http_per_s"]),
+                        f(&r["pgbench_tps"]),
+                        f(&r["ratio_pct"]),
+                        f(&r["http_latency"]["p50_ms"]),
+                        f(&r["http_latency"]["p99_ms"]),
+                        r["http_errors"],
+                    );
+                }
+            }
+        }
+        _ => println!("{name}: {v}"),
+    }
+}
+
+/// nproc, CPU model, memory, kernel.
+pub fn machine() -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, m)| m.trim().to_owned())
+        .unwrap_or_default();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_kb: u64 = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    json!({
+        "nproc": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "cpu_model": model,
+        "memory_gib": mem_kb as f64 / (1024.0 * 1024.0),
+        "kernel": kernel.trim(),
+    })
+}
+
+/// The commit, with `-dirty` when the working tree differs from it.
+pub fn commit(root: &Path) -> String {
+    let run = |args: &[&str]| {
+        Command::new("git")
+            .current_dir(root)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let head = run(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    let dirty =
+        run(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    if dirty { format!("{head}-dirty") } else { head }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Target {
+    pub target: String,
+    pub measured: String,
+    pub met: Option<bool>,
+}
+
+fn target(
+    name: impl Into<String>,
+    value: Option<f64>,
+    unit: &str,
+    ok: impl Fn(f64) -> bool,
+) -> Target {
+    match value.filter(|v| v.is_finite()) {
+        Some(v) => Target {
+            target: name.into(),
+            measured: format!("{v:.2} {unit}"),
+            met: Some(ok(v)),
+        },
+        None => Target {
+            target: name.into(),
+            measured: "not measured".into(),
+            met: None,
+        },
+    }
+}
+
+/// The targets of issue 8, from a run's document.
+pub fn targets(doc: &Value) -> Vec<Target> {
+    let s = &doc["scenarios"];
+    let mut out = Vec::new();
+
+    // The paced run at 200 calls, else the largest paced run there is.
+    let paced: Vec<&Value> = s["calls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["config"]["think_ms"].as_u64().unwrap_or(0) > 0)
+        .collect();
+    let at = paced
+        .iter()
+        .find(|r| r["config"]["calls"] == json!(200))
+        .or_else(|| paced.iter().max_by_key(|r| r["config"]["calls"].as_u64()));
+    let n = at
+        .map(|r| r["config"]["calls"].to_string())
+        .unwrap_or_default();
+    out.push(target(
+        format!("tool-call p99 < 10 ms at 200 concurrent calls (measured at {n})"),
+        at.map(|r| f(&r["all_tools"]["p99_ms"])),
+        "ms",
+        |v| v < 10.0,
+    ));
+    out.push(target(
+        format!("assistant-request p99 < 20 ms (at {n} calls)"),
+        at.map(|r| f(&r["assistant_request"]["p99_ms"])),
+        "ms",
+        |v| v < 20.0,
+    ));
+    let call_errors: Option<f64> = s["calls"].as_array().map(|runs| {
+        runs.iter()
+            .map(|r| r["errors"].as_f64().unwrap_or(0.0))
+            .sum()
+    });
+    out.push(target(
+        "calls: 0 errors (every run)",
+        call_errors,
+        "errors",
+        |v| v == 0.0,
+    ));
+
+    let c = &s["contention"];
+    out.push(target(
+        "contention: exactly one winner, 0 errors",
+        c["winners"]
+            .as_f64()
+            .map(|w| w + 1000.0 * c["errors"].as_f64().unwrap_or(0.0)),
+        "winners (+1000 x errors)",
+        |v| v == 1.0,
+    ));
+    out.push(target(
+        "contention: p99 time to an answer (reported)",
+        c["latency"]["p99_ms"].as_f64(),
+        "ms",
+        |_| true,
+    ));
+
+    for run in s["floor"].as_array().into_iter().flatten() {
+        out.push(target(
+            format!(
+                "reserve_slot >= 70% of the pgbench floor ({} clients)",
+                run["concurrency"]
+            ),
+            run["reserve_slot"]["ratio_pct"].as_f64(),
+            "%",
+            |v| v >= 70.0,
+        ));
+    }
+    out.push(target(
+        "availability p99 < 5 ms (14 days, 10,000 bookings)",
+        s["availability"]["latency"]["p99_ms"].as_f64(),
+        "ms",
+        |v| v < 5.0,
+    ));
+    let o = &s["outbox"];
+    out.push(target(
+        "outbox >= 1,000 SMS/s against the fake",
+        o["messages_per_s"].as_f64(),
+        "SMS/s",
+        |v| v >= 1000.0,
+    ));
+    out.push(target(
+        "outbox: 0 lost, 0 duplicated",
+        o["lost"]
+            .as_f64()
+            .map(|l| l + o["duplicated"].as_f64().unwrap_or(0.0)),
+        "lost + duplicated",
+        |v| v == 0.0,
+    ));
+    out.push(target(
+        "api RSS < 100 MB under load (VmHWM over the run)",
+        doc["api_vmhwm_mb"].as_f64(),
+        "MB",
+        |v| v < 100.0,
+    ));
+    out
+}
+
+pub fn print_targets(targets: &[Target]) {
+    println!();
+    println!("== targets ==");
+    for t in targets {
+        let verdict = match t.met {
+            Some(true) => "met",
+            Some(false) => "MISSED",
+            None => "-",
+        };
+        println!("  {:<64} {:>22}  {verdict}", t.target, t.measured);
+    }
+}
