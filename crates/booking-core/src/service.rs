@@ -840,9 +840,13 @@ impl BookingService {
         Self::today(config, now).saturating_add(i64::from(config.rules.horizon_days).days())
     }
 
+    /// The busy intervals that matter to `service` slots starting from `first` to `last`
+    /// (local dates): the days widened by the buffers and the service, so that a booking just
+    /// past midnight is seen by a late slot whose time runs into it.
     async fn busy_between(
         &self,
         tenant: &Tenant,
+        service: &Service,
         first: Date,
         last: Date,
         now: Timestamp,
@@ -851,7 +855,10 @@ impl BookingService {
         let start = availability::day_window(cfg, first).start;
         let end = availability::day_window(cfg, last).end;
         match Interval::new(start, end) {
-            Some(w) => Ok(self.store.busy(tenant.id, w, now).await?),
+            Some(w) => {
+                let w = availability::busy_window(cfg, service, w);
+                Ok(self.store.busy(tenant.id, w, now).await?)
+            }
             None => Ok(Vec::new()),
         }
     }
@@ -875,7 +882,7 @@ impl BookingService {
         if first > last {
             return Ok(Vec::new());
         }
-        let busy = self.busy_between(tenant, first, last, now).await?;
+        let busy = self.busy_between(tenant, service, first, last, now).await?;
         let want = self.config.suggestions.max(1);
         let mut out: Vec<Slot> = Vec::new();
         let mut day = first;
@@ -909,7 +916,14 @@ impl BookingService {
         let cfg = &tenant.config;
         let day = near.to_zoned_datetime(cfg.zone.tz().clone()).date();
         let window = availability::day_window(cfg, day);
-        let busy = self.store.busy(tenant.id, window, now).await?;
+        let busy = self
+            .store
+            .busy(
+                tenant.id,
+                availability::busy_window(cfg, service, window),
+                now,
+            )
+            .await?;
         let mut slots = availability::free_slots(cfg, service, window, &busy, now);
         slots.retain(|s| s.slot.start != near);
         slots.sort_by_key(|s| (s.slot.start - near).abs());
@@ -1006,7 +1020,7 @@ impl BookingService {
                         ),
                     });
                 }
-                let busy = self.busy_between(tenant, day, day, now).await?;
+                let busy = self.busy_between(tenant, svc, day, day, now).await?;
                 let on_day = availability::suggest_on_day(
                     cfg,
                     svc,

@@ -360,6 +360,62 @@ async fn availability_skips_held_times() {
 }
 
 #[tokio::test]
+async fn availability_sees_bookings_just_past_the_day() {
+    // Looking at one day only, so that the busy times fetched are that day's.
+    let h = harness_with(ServiceConfig {
+        search_days: 1,
+        ..ServiceConfig::default()
+    })
+    .await;
+    // Open around the clock with an hour kept free after each appointment, so that a late
+    // slot's buffer runs into the next day.
+    let mut cfg = h.tenant.config.clone();
+    cfg.rules.buffer_after = 60;
+    let all_day = crate::tenant::DayHours::new(vec![
+        crate::tenant::OpenRange::parse("00:00", "24:00").unwrap(),
+    ])
+    .unwrap();
+    for d in [
+        jiff::civil::Weekday::Monday,
+        jiff::civil::Weekday::Tuesday,
+        jiff::civil::Weekday::Wednesday,
+    ] {
+        cfg.weekly_hours.set(d, all_day.clone());
+    }
+    let tenant = h
+        .store
+        .update_tenant(h.tenant.id, &cfg, crate::ports::SmsAccountChange::Keep)
+        .await
+        .unwrap();
+    let h = Harness { tenant, ..h };
+    // Someone holds Wednesday 00:00-01:00; Tuesday 22:30 (one hour, then an hour's buffer)
+    // would run into it.
+    h.reserve(&h.caller(), "2030-03-06T00:00:00-05:00").await;
+    let out = h
+        .service
+        .check_availability(
+            &h.caller().ctx,
+            "Teeth Whitening",
+            Some("2030-03-05"),
+            Some("21:00"),
+        )
+        .await
+        .unwrap();
+    let AvailabilityOutcome::Available { slots, .. } = &out else {
+        panic!("{out:?}")
+    };
+    let held = ts("2030-03-06T00:00:00-05:00");
+    assert!(!slots.is_empty());
+    for s in slots {
+        assert!(
+            s.at + SignedDuration::from_hours(2) <= held,
+            "{} runs into the hold just past midnight",
+            s.start
+        );
+    }
+}
+
+#[tokio::test]
 async fn availability_on_a_closed_day_offers_the_next_days() {
     let h = harness().await;
     let out = h
