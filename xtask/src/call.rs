@@ -695,7 +695,27 @@ fn tool(dev: &Dev, call: &Call, name: &str, args: Value) -> Result<ToolReply> {
 
 fn say_result(say: &mut impl FnMut(&str, &str), r: &ToolReply) {
     if let Some(m) = r.str("message") {
-        say("AI", &m);
+        say("AI", &spoken_part(&m));
+    }
+}
+
+/// What the model would say of a tool's message: the sentences meant for the model itself
+/// ("call verify_otp with it", "Ask the caller to …") are left out.
+fn spoken_part(message: &str) -> String {
+    let for_the_model = |s: &str| {
+        s.split_whitespace()
+            .any(|w| w.contains('_') && w.chars().any(|c| c.is_ascii_lowercase()))
+            || s.trim_start().starts_with("Ask the caller")
+    };
+    let kept: Vec<&str> = message
+        .split_inclusive(". ")
+        .filter(|s| !for_the_model(s))
+        .map(str::trim)
+        .collect();
+    if kept.is_empty() {
+        message.to_owned()
+    } else {
+        kept.join(" ")
     }
 }
 
@@ -843,6 +863,23 @@ mod tests {
             find_code("1234 is not it; your Smile Dental code: 0042 (valid 10 min)"),
             Some("0042".into())
         );
+    }
+
+    #[test]
+    fn instructions_to_the_model_are_not_spoken() {
+        assert_eq!(
+            spoken_part(
+                "Free times: 9:00 AM or 11:00 AM. To hold one, call reserve_slot with its start."
+            ),
+            "Free times: 9:00 AM or 11:00 AM."
+        );
+        assert_eq!(
+            spoken_part(
+                "I texted a code to the number ending in 9738. Ask the caller to read it out, then call verify_otp with it."
+            ),
+            "I texted a code to the number ending in 9738."
+        );
+        assert_eq!(spoken_part("Call send_otp now."), "Call send_otp now.");
     }
 
     #[test]
