@@ -64,7 +64,8 @@ struct Claim {
 }
 
 enum ToolCallRow {
-    InProgress,
+    /// Claimed at this time.
+    InProgress(Timestamp),
     Done(String),
 }
 
@@ -1156,15 +1157,20 @@ impl ToolCallLog for MemoryStore {
         tenant: TenantId,
         id: &ToolCallId,
         _tool: &str,
-        _now: Timestamp,
+        now: Timestamp,
     ) -> StoreResult<ToolCallClaim> {
         let mut s = self.lock();
         let key = (tenant, id.clone());
         Ok(match s.tool_calls.get(&key) {
             Some(ToolCallRow::Done(r)) => ToolCallClaim::Done(r.clone()),
-            Some(ToolCallRow::InProgress) => ToolCallClaim::InProgress,
-            None => {
-                s.tool_calls.insert(key, ToolCallRow::InProgress);
+            Some(ToolCallRow::InProgress(at))
+                if now.duration_since(*at) < crate::ports::TOOL_CALL_ABANDONED_AFTER =>
+            {
+                ToolCallClaim::InProgress
+            }
+            // Never claimed, or claimed by a request that died: run it.
+            _ => {
+                s.tool_calls.insert(key, ToolCallRow::InProgress(now));
                 ToolCallClaim::New
             }
         })
@@ -1179,7 +1185,7 @@ impl ToolCallLog for MemoryStore {
     ) -> StoreResult<()> {
         let mut s = self.lock();
         match s.tool_calls.get_mut(&(tenant, id.clone())) {
-            Some(row @ ToolCallRow::InProgress) => {
+            Some(row @ ToolCallRow::InProgress(_)) => {
                 *row = ToolCallRow::Done(result.to_owned());
                 Ok(())
             }
@@ -1192,7 +1198,7 @@ impl ToolCallLog for MemoryStore {
     async fn abandon_tool_call(&self, tenant: TenantId, id: &ToolCallId) -> StoreResult<()> {
         let mut s = self.lock();
         let key = (tenant, id.clone());
-        if matches!(s.tool_calls.get(&key), Some(ToolCallRow::InProgress)) {
+        if matches!(s.tool_calls.get(&key), Some(ToolCallRow::InProgress(_))) {
             s.tool_calls.remove(&key);
         }
         Ok(())

@@ -211,7 +211,7 @@ pub trait OutboxStore: Send + Sync {
 /// What `begin` found for a tool call id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ToolCallClaim {
-    /// First time: run it, then `finish`.
+    /// First time (or the first run was abandoned): run it, then `finish`.
     New,
     /// Already answered: return this result unchanged.
     Done(String),
@@ -219,9 +219,17 @@ pub enum ToolCallClaim {
     InProgress,
 }
 
+/// A claim still without a result this long after it began was left by a request that died with
+/// its process (killed, crashed, host lost) and will never be finished nor abandoned: the next
+/// `begin` takes it over. A live request answers well within it (Vapi gives up on a tool call
+/// after 20 s by default), so a takeover does not race a run still under way.
+pub const TOOL_CALL_ABANDONED_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_secs(30);
+
 /// Tool calls already answered, so that a replayed toolCallId has no second effect.
 #[async_trait]
 pub trait ToolCallLog: Send + Sync {
+    /// Claims `id` at `now`: `New` the first time, and again for a claim older than
+    /// [`TOOL_CALL_ABANDONED_AFTER`] that has no result (its claim moves to `now`).
     async fn begin_tool_call(&self, tenant: TenantId, id: &ToolCallId, tool: &str, now: Timestamp) -> StoreResult<ToolCallClaim>;
     async fn finish_tool_call(&self, tenant: TenantId, id: &ToolCallId, result: &str, now: Timestamp) -> StoreResult<()>;
     /// Forgets a claim whose run failed for a reason of our own, so that a retry can run it.

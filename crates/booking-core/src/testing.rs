@@ -34,7 +34,9 @@ use crate::outbox::{
     DedupeKey, DeliveryUpdate, MessageKind, MessageStatus, NewMessage, StatusApplied,
 };
 use crate::phone::PhoneNumber;
-use crate::ports::{Clock, Random, SmsAccountChange, Store, StoreError, ToolCallClaim};
+use crate::ports::{
+    Clock, Random, SmsAccountChange, Store, StoreError, TOOL_CALL_ABANDONED_AFTER, ToolCallClaim,
+};
 use crate::tenant::{
     BookingRules, CalledNumber, ClinicName, ClinicZone, DayHours, HotLeadThreshold, OpenRange,
     Secret, Service, ServiceName, SmsAccount, SmsHealth, SmsSender, SystemPrompt, Tenant,
@@ -2490,6 +2492,42 @@ pub async fn tool_call_log<S: Store + ?Sized>(store: &S) {
         "tool_call_log",
         during == ToolCallClaim::InProgress,
         "begin while running: {during:?}"
+    );
+    // A claim whose request died (never finished nor abandoned) is taken over once it is old
+    // enough, and only then.
+    let almost = now + TOOL_CALL_ABANDONED_AFTER - SignedDuration::from_secs(1);
+    let not_yet = store
+        .begin_tool_call(t.id, &id, "reserve_slot", almost)
+        .await
+        .expect("begin");
+    check!(
+        "tool_call_log",
+        not_yet == ToolCallClaim::InProgress,
+        "a claim younger than the takeover age was taken over: {not_yet:?}"
+    );
+    let later = now + TOOL_CALL_ABANDONED_AFTER;
+    let taken = store
+        .begin_tool_call(t.id, &id, "reserve_slot", later)
+        .await
+        .expect("begin");
+    check!(
+        "tool_call_log",
+        taken == ToolCallClaim::New,
+        "a claim left by a dead request blocks its id for ever: {taken:?}"
+    );
+    let again = store
+        .begin_tool_call(
+            t.id,
+            &id,
+            "reserve_slot",
+            later + SignedDuration::from_secs(1),
+        )
+        .await
+        .expect("begin");
+    check!(
+        "tool_call_log",
+        again == ToolCallClaim::InProgress,
+        "the taken-over claim is not held: {again:?}"
     );
     store.abandon_tool_call(t.id, &id).await.expect("abandon");
     let retry = store

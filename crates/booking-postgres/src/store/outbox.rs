@@ -10,7 +10,8 @@ use booking_core::outbox::{
     StatusApplied,
 };
 use booking_core::ports::{
-    ContactStore, OutboxStore, StoreError, StoreResult, ToolCallClaim, ToolCallLog,
+    ContactStore, OutboxStore, StoreError, StoreResult, TOOL_CALL_ABANDONED_AFTER, ToolCallClaim,
+    ToolCallLog,
 };
 use booking_core::{CallId, MessageId, PhoneNumber, TenantId, ToolCallId};
 use diesel::prelude::*;
@@ -487,6 +488,20 @@ impl ToolCallLog for PgStore {
                     .execute(&mut conn)
                     .await?;
                 if inserted == 1 {
+                    return Ok(ToolCallClaim::New);
+                }
+                // A claim its request never finished nor abandoned (the process died) is
+                // taken over once it is old enough.
+                let taken_over = diesel::update(
+                    tc::table
+                        .find((t, id.as_str()))
+                        .filter(tc::result.is_null())
+                        .filter(tc::started_at.le(ts(now - TOOL_CALL_ABANDONED_AFTER))),
+                )
+                .set(tc::started_at.eq(ts(now)))
+                .execute(&mut conn)
+                .await?;
+                if taken_over == 1 {
                     return Ok(ToolCallClaim::New);
                 }
                 let result: Option<Option<String>> = tc::table
