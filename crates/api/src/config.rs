@@ -53,6 +53,14 @@ pub struct Config {
     pub run_worker: bool,
     /// The Vapi tool timeout we declare (`server.timeoutSeconds`).
     pub tool_timeout_seconds: u32,
+    /// Outbox timings (see `booking_core::dispatch::DispatchConfig`): first retry delay and its
+    /// cap, when an ambiguous send is reconciled, how long a claim is exclusive.
+    pub sms_retry_base: Duration,
+    pub sms_retry_cap: Duration,
+    pub sms_recheck: Duration,
+    pub sms_claim_lease: Duration,
+    /// How long one request to Twilio may take before it counts as ambiguous.
+    pub twilio_timeout: Duration,
 }
 
 /// The variables and what they mean, for `--help` and for refusal messages.
@@ -117,6 +125,26 @@ pub const VARIABLES: &[(&str, &str)] = &[
     (
         "TOOL_TIMEOUT_SECONDS",
         "default 20: Vapi's server.timeoutSeconds for our tools (1-300)",
+    ),
+    (
+        "SMS_RETRY_BASE_MS",
+        "default 30000: first delay before a text is retried; doubles per attempt",
+    ),
+    (
+        "SMS_RETRY_CAP_MS",
+        "default 1800000: the longest delay between two attempts at a text",
+    ),
+    (
+        "SMS_RECHECK_MS",
+        "default 60000: when a send with no clear answer is looked up at Twilio before any resend",
+    ),
+    (
+        "SMS_CLAIM_LEASE_MS",
+        "default 60000: how long a worker owns a text it is sending; longer than TWILIO_TIMEOUT_MS",
+    ),
+    (
+        "TWILIO_TIMEOUT_MS",
+        "default 15000: how long one request to Twilio may take",
     ),
 ];
 
@@ -307,6 +335,23 @@ impl Config {
             &mut problems,
         ) as u32;
 
+        let mut millis = |name: &str, default: u64, min: u64, max: u64| {
+            Duration::from_millis(number(&get(name), name, default, min, max, &mut problems))
+        };
+        let sms_retry_base = millis("SMS_RETRY_BASE_MS", 30_000, 10, 3_600_000);
+        let sms_retry_cap = millis("SMS_RETRY_CAP_MS", 1_800_000, 10, 86_400_000);
+        let sms_recheck = millis("SMS_RECHECK_MS", 60_000, 10, 3_600_000);
+        let sms_claim_lease = millis("SMS_CLAIM_LEASE_MS", 60_000, 100, 3_600_000);
+        let twilio_timeout = millis("TWILIO_TIMEOUT_MS", 15_000, 100, 300_000);
+        if sms_retry_cap < sms_retry_base {
+            problems.push("SMS_RETRY_CAP_MS must not be less than SMS_RETRY_BASE_MS".into());
+        }
+        // A claim that lapses while its send is still in flight lets another worker pick the
+        // text up at the same time.
+        if sms_claim_lease <= twilio_timeout {
+            problems.push("SMS_CLAIM_LEASE_MS must be longer than TWILIO_TIMEOUT_MS".into());
+        }
+
         let Some(master_key) = master_key.filter(|_| problems.is_empty()) else {
             return Err(ConfigError { problems });
         };
@@ -335,6 +380,11 @@ impl Config {
             sms_rate_per_second,
             run_worker,
             tool_timeout_seconds,
+            sms_retry_base,
+            sms_retry_cap,
+            sms_recheck,
+            sms_claim_lease,
+            twilio_timeout,
         })
     }
 }
@@ -401,6 +451,27 @@ mod tests {
         assert_eq!(c.twilio_api_base, "https://api.twilio.com");
         assert!(matches!(c.vapi_auth, VapiAuth::SharedSecret(_)));
         assert_eq!(c.tool_timeout_seconds, 20);
+        assert_eq!(c.sms_retry_base, Duration::from_secs(30));
+        assert_eq!(c.sms_claim_lease, Duration::from_secs(60));
+        assert_eq!(c.twilio_timeout, Duration::from_secs(15));
+    }
+
+    #[test]
+    fn outbox_timings_are_checked() {
+        let mut env = good();
+        env.insert("SMS_RETRY_BASE_MS".into(), "200".into());
+        env.insert("SMS_RETRY_CAP_MS".into(), "2000".into());
+        env.insert("SMS_CLAIM_LEASE_MS".into(), "3000".into());
+        env.insert("TWILIO_TIMEOUT_MS".into(), "1000".into());
+        let c = Config::from_map(&env).unwrap();
+        assert_eq!(c.sms_retry_base, Duration::from_millis(200));
+        assert_eq!(c.sms_claim_lease, Duration::from_secs(3));
+
+        env.insert("SMS_CLAIM_LEASE_MS".into(), "1000".into());
+        env.insert("SMS_RETRY_CAP_MS".into(), "100".into());
+        let text = Config::from_map(&env).unwrap_err().to_string();
+        assert!(text.contains("SMS_CLAIM_LEASE_MS must be longer"), "{text}");
+        assert!(text.contains("SMS_RETRY_CAP_MS"), "{text}");
     }
 
     #[test]

@@ -103,10 +103,17 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
         ServiceConfig::default(),
     );
 
-    let twilio_config = |base: &str| TwilioConfig {
-        api_base: base.to_owned(),
-        status_callback_url: Some(TwilioConfig::status_callback_for(&config.public_base_url)),
-        ..TwilioConfig::default()
+    let twilio_config = |base: &str| {
+        let defaults = TwilioConfig::default();
+        TwilioConfig {
+            api_base: base.to_owned(),
+            status_callback_url: Some(TwilioConfig::status_callback_for(&config.public_base_url)),
+            // The connect timeout must stay below the request timeout (a failed connect is
+            // safe to retry, a timed-out request is not).
+            connect_timeout: defaults.connect_timeout.min(config.twilio_timeout / 2),
+            request_timeout: config.twilio_timeout,
+            ..defaults
+        }
     };
     let twilio =
         TwilioClient::new(twilio_config(&config.twilio_api_base)).context("Twilio client")?;
@@ -133,6 +140,10 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
             worker: worker_id,
             per_sender_per_second: f64::from(config.sms_rate_per_second),
             per_sender_burst: config.sms_rate_per_second.max(3),
+            lease: signed(config.sms_claim_lease),
+            backoff_base: signed(config.sms_retry_base),
+            backoff_cap: signed(config.sms_retry_cap),
+            ambiguous_recheck: signed(config.sms_recheck),
             ..DispatchConfig::default()
         },
     ));
@@ -185,6 +196,10 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
         worker_task,
         stop_worker,
     })
+}
+
+fn signed(d: Duration) -> jiff::SignedDuration {
+    jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::MAX)
 }
 
 /// Sends due texts until told to stop; sleeps while there is nothing to do, waking early when a
