@@ -5,6 +5,7 @@ mod call;
 mod dev;
 mod http;
 mod pg;
+mod rotate_key;
 mod standin;
 mod test;
 mod util;
@@ -27,6 +28,10 @@ commands:
                      PostgreSQL; ARGS go to the test runner (e.g. a test name filter)
   migrate            apply the migrations to the dev database (or to DATABASE_URL if set)
   db                 psql into the dev database
+  rotate-key         re-encrypt the dev database's Twilio credentials under a new master key
+                     (and record it in target/dev/secrets.env)
+  bench [ARGS]       the benchmarks (release build, own PostgreSQL, fake Twilio); ARGS go to
+                     the bench binary (--quick for a smoke run; --help for the rest)
   help               this text
 ";
 
@@ -66,7 +71,22 @@ fn run(args: &[String]) -> Result<()> {
             no_options(command, rest)?;
             pg::psql()
         }
-        // `bench` (the benchmarks of issue 8) is to be added here, in a module of its own.
+        "rotate-key" => {
+            no_options(command, rest)?;
+            rotate_key::run()
+        }
+        "bench" => {
+            let step = util::Step::start("building the api and the benchmarks (release)");
+            util::run(
+                util::cargo().args(["build", "--release", "--quiet", "-p", "api", "-p", "bench"]),
+                "cargo build --release",
+            )?;
+            step.done();
+            util::run(
+                std::process::Command::new(util::target_dir().join("release/bench")).args(rest),
+                "bench",
+            )
+        }
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
