@@ -396,3 +396,144 @@ pub async fn book(call: &Call<'_>, service: &str) -> (String, String) {
         start,
     )
 }
+
+/// A password that meets the dashboard's policy, for tests.
+pub const OWNER_PASSWORD: &str = "correct horse battery staple";
+
+/// A browser's session on the owner's dashboard, played over plain HTTP: the session cookie, the
+/// page's CSRF token, and a client that does not follow redirects (so that tests see them).
+pub struct OwnerSession {
+    pub base: String,
+    pub http: reqwest::Client,
+    /// `name=value` of the session cookie.
+    pub cookie: String,
+    pub csrf: String,
+}
+
+/// A client that shows redirects instead of following them.
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// The `name=value` part of every `Set-Cookie` of a response, with the raw headers.
+pub fn set_cookies(resp: &reqwest::Response) -> Vec<(String, String)> {
+    resp.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|raw| {
+            let pair = raw.split(';').next().unwrap_or("").trim().to_owned();
+            (pair, raw.to_owned())
+        })
+        .collect()
+}
+
+/// The value of the first hidden `csrf` field in a page.
+pub fn csrf_in(html: &str) -> Option<String> {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_owned())
+}
+
+impl TestApp {
+    /// `POST /admin/tenants/{id}/owners`.
+    pub async fn create_owner(&self, clinic: &Clinic, email: &str, password: &str) -> (u16, Value) {
+        self.admin(
+            reqwest::Method::POST,
+            &format!("/admin/tenants/{}/owners", clinic.id),
+            Some(json!({"email": email, "password": password})),
+        )
+        .await
+    }
+
+    /// Signs in through the form; `Err((status, body))` when refused.
+    pub async fn try_sign_in(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<OwnerSession, (u16, String)> {
+        let http = no_redirects();
+        let form = http
+            .get(self.url("/app/login"))
+            .send()
+            .await
+            .expect("login form");
+        assert_eq!(form.status().as_u16(), 200);
+        let login_cookie = set_cookies(&form)
+            .into_iter()
+            .next()
+            .expect("the login form sets its CSRF cookie")
+            .0;
+        let token = csrf_in(&form.text().await.expect("body")).expect("csrf field");
+        let resp = http
+            .post(self.url("/app/login"))
+            .header("Cookie", &login_cookie)
+            .header("Origin", &self.base)
+            .form(&[("email", email), ("password", password), ("csrf", &token)])
+            .send()
+            .await
+            .expect("login");
+        let status = resp.status().as_u16();
+        if status != 303 {
+            return Err((status, resp.text().await.unwrap_or_default()));
+        }
+        let cookie = set_cookies(&resp)
+            .into_iter()
+            .find(|(pair, _)| pair.contains("session=") && !pair.ends_with('='))
+            .expect("a session cookie")
+            .0;
+        let mut session = OwnerSession {
+            base: self.base.clone(),
+            http,
+            cookie,
+            csrf: String::new(),
+        };
+        let (status, page) = session.get("/app/settings").await;
+        assert_eq!(status, 200, "signed in: {page}");
+        session.csrf = csrf_in(&page).expect("pages carry the CSRF token");
+        Ok(session)
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> OwnerSession {
+        self.try_sign_in(email, password)
+            .await
+            .unwrap_or_else(|(s, body)| panic!("sign-in refused with {s}: {body}"))
+    }
+}
+
+impl OwnerSession {
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("Cookie", &self.cookie)
+            .send()
+            .await
+            .expect("request");
+        (resp.status().as_u16(), resp.text().await.expect("body"))
+    }
+
+    /// A form POST as the browser sends it: the session cookie, our Origin, and the CSRF token
+    /// (unless `fields` has its own `csrf`).
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        if !fields.iter().any(|(k, _)| *k == "csrf") {
+            form.push(("csrf", &self.csrf));
+        }
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("Cookie", &self.cookie)
+            .header("Origin", &self.base)
+            .form(&form)
+            .send()
+            .await
+            .expect("request");
+        (resp.status().as_u16(), resp.text().await.expect("body"))
+    }
+}

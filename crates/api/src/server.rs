@@ -8,9 +8,10 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
+use booking_core::accounts::AccountStore;
 use booking_core::dispatch::{DispatchConfig, Dispatcher};
 use booking_core::otp::OtpHasher;
-use booking_core::ports::{Clock, Random, Store};
+use booking_core::ports::{Clock, Random, SmsGateway, Store};
 use booking_core::service::{BookingService, ServiceConfig};
 use booking_postgres::{PgConfig, PgStore};
 use booking_twilio::{TwilioClient, TwilioConfig};
@@ -124,7 +125,7 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
         )),
         None => None,
     };
-    let gateway = Arc::new(RoutedGateway { twilio, standin });
+    let gateway: Arc<dyn SmsGateway> = Arc::new(RoutedGateway { twilio, standin });
 
     let worker_id = format!(
         "api-{}-{}",
@@ -133,7 +134,7 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
     );
     let dispatcher = Arc::new(Dispatcher::new(
         store.clone(),
-        gateway,
+        gateway.clone(),
         clock.clone(),
         random.clone(),
         DispatchConfig {
@@ -150,6 +151,7 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
 
     let metrics = Arc::new(Metrics::default());
     let wake = Arc::new(Notify::new());
+    let accounts: Arc<dyn AccountStore> = pg.clone();
     let state = web::Data::new(AppState {
         config: config.clone(),
         store,
@@ -159,6 +161,8 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
         readiness: Arc::new(PgReadiness(pg)),
         service,
         wake_worker: wake.clone(),
+        accounts,
+        gateway,
     });
 
     let app_state = state.clone();

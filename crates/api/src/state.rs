@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use booking_core::ports::{Clock, Random, Store};
+use booking_core::accounts::AccountStore;
+use booking_core::ports::{Clock, Random, SmsGateway, Store};
 use booking_core::service::BookingService;
 use tokio::sync::Notify;
 
@@ -26,6 +27,11 @@ pub struct AppState {
     pub service: BookingService,
     /// Wakes the outbox worker after a handler queued a text.
     pub wake_worker: Arc<Notify>,
+    /// Owner accounts and dashboard sessions.
+    pub accounts: Arc<dyn AccountStore>,
+    /// The worker's SMS gateway, for the dashboard's "send a test SMS" (sent directly, not
+    /// queued).
+    pub gateway: Arc<dyn SmsGateway>,
 }
 
 impl AppState {

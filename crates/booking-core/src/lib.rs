@@ -1,6 +1,7 @@
 //! The booking domain of the AI receptionist: every rule a clinic relies on, with no database, HTTP
 //! or runtime behind it. The world comes in through the traits in [`ports`].
 
+pub mod accounts;
 pub mod availability;
 pub mod booking;
 pub mod calls;

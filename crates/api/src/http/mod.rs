@@ -17,13 +17,16 @@ use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::routes)
+        // Before `admin`: it serves /admin/tenants/{id}/owners outside the /admin scope.
+        .configure(crate::dashboard::routes)
         .configure(admin::routes)
         .configure(vapi::routes)
         .configure(twilio::routes);
 }
 
-/// Every route, for the OpenAPI check (kept next to `routes` so that a new route is listed here
-/// and then in `static/openapi.json`).
+/// Every route of the JSON API, for the OpenAPI check (kept next to `routes` so that a new route
+/// is listed here and then in `static/openapi.json`). The dashboard's HTML pages under `/app` are
+/// not part of it.
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),
     ("GET", "/readyz"),
@@ -33,6 +36,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/tenants"),
     ("GET", "/admin/tenants/{id}"),
     ("PATCH", "/admin/tenants/{id}"),
+    ("POST", "/admin/tenants/{id}/owners"),
     ("POST", "/vapi/webhook"),
     ("POST", "/vapi/tools/{name}"),
     ("POST", "/twilio/status"),

@@ -1,6 +1,7 @@
 //! [`PgStore`]: every store port of booking-core, each method one transaction (or one
 //! statement), each query filtered by the tenant it serves.
 
+mod accounts;
 mod bookings;
 mod calls;
 mod outbox;

@@ -1,0 +1,329 @@
+//! The owner's dashboard in a real browser: Debian's headless chromium driven through chromedriver
+//! (WebDriver over HTTP, from Rust with fantoccini), on a phone-sized window. Signs in, walks the
+//! first-time set-up, changes the hours, sends a test SMS to the fake Twilio, watches a hot lead
+//! appear live after an end-of-call report, is refused another clinic's pages, and signs out.
+//!
+//! Needs `apt-get install chromium chromium-driver` (/usr/bin/chromium, /usr/bin/chromedriver).
+//! Without them this test fails and says so; it never downloads a browser.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use booking_e2e::{Clinic, OWNER_PASSWORD, TestApp, book};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// chromedriver on a free port, and the browser profile directory; both cleaned up on drop.
+struct Driver {
+    child: tokio::process::Child,
+    profile: PathBuf,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+fn require(path: &str) {
+    assert!(
+        Path::new(path).exists(),
+        "{path} is missing: the browser tests need Debian's chromium and chromedriver. \
+         Run `apt-get install chromium chromium-driver`."
+    );
+}
+
+async fn start_driver() -> Driver {
+    require(CHROMIUM);
+    require(CHROMEDRIVER);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = tokio::process::Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("chromedriver starts");
+    let profile = std::env::temp_dir().join(format!(
+        "dashboard-browser-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&profile).expect("profile dir");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "chromedriver did not listen on port {port}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Driver {
+        child,
+        profile,
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), json!("chrome"));
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=412,915",
+                format!("--user-data-dir={}", driver.profile.display()),
+            ]
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a chromium session through chromedriver")
+}
+
+async fn path_of(c: &Client) -> String {
+    let url = c.current_url().await.expect("url");
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    }
+}
+
+/// Waits up to `secs` for `check` on the page text of `css` to hold.
+async fn wait_text(c: &Client, css: &str, secs: u64, check: impl Fn(&str) -> bool) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await
+            && let Ok(text) = e.text().await
+            && check(&text)
+        {
+            return text;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let source = c.source().await.unwrap_or_default();
+            panic!("{css} never matched within {secs} s; page: {source}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn fill(c: &Client, css: &str, value: &str) {
+    let e = c
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    e.clear().await.expect("clear");
+    e.send_keys(value).await.expect("type");
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+async fn wait_path(c: &Client, want: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let p = path_of(c).await;
+        if p == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expected to be at {want}, still at {p}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_uses_the_dashboard_in_a_real_browser() {
+    let driver = start_driver().await;
+    let app = TestApp::spawn().await;
+    let clinic = app.create_clinic("Smile Dental", 21).await;
+    let other = app.create_clinic("Other Clinic", 22).await;
+    let (status, _) = app
+        .create_owner(&clinic, "ann@smile.example", OWNER_PASSWORD)
+        .await;
+    assert_eq!(status, 201);
+    // The other clinic has an appointment and a call the owner must never reach.
+    let theirs = app.call(&other, "+15558880001");
+    let (their_appointment, _) = book(&theirs, "Checkup").await;
+    let their_call = theirs.id.clone();
+    drop(theirs);
+
+    let c = browser(&driver).await;
+    let app = Arc::new(app);
+    // The steps run in their own task so that a failure still closes the browser below.
+    let steps = tokio::spawn(walk(
+        c.clone(),
+        app.clone(),
+        clinic.clone(),
+        their_appointment,
+        their_call,
+    ));
+    let outcome = steps.await;
+    let _ = c.close().await;
+    if let Ok(app) = Arc::try_unwrap(app) {
+        app.stop().await;
+    }
+    drop(driver);
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn walk(
+    c: Client,
+    app: Arc<TestApp>,
+    clinic: Clinic,
+    their_appointment: String,
+    their_call: String,
+) {
+    let clinic_id = &clinic.id;
+
+    // Signing in. The first sign-in opens the walk-through.
+    c.goto(&app.url("/app")).await.expect("goto");
+    wait_path(&c, "/app/login").await;
+    fill(&c, "input[name=email]", "ann@smile.example").await;
+    fill(&c, "input[name=password]", OWNER_PASSWORD).await;
+    click(&c, "form button[type=submit]").await;
+    wait_path(&c, "/app/setup/1").await;
+    wait_text(&c, "h1", 5, |t| t.contains("Twilio account")).await;
+
+    // The last step plays a pretend call and shows the texts it would send.
+    c.goto(&app.url("/app/setup/5")).await.expect("goto");
+    let texts = wait_text(&c, "#simulated-texts", 5, |t| t.contains("confirmed for")).await;
+    assert!(texts.contains("Smile Dental"), "{texts}");
+    assert!(texts.contains("hot lead"), "{texts}");
+    click(&c, "main form button[type=submit]").await;
+    wait_path(&c, "/app").await;
+
+    // Changing the hours.
+    c.goto(&app.url("/app/settings")).await.expect("goto");
+    fill(
+        &c,
+        "#form-hours input[name=hours_mon]",
+        "08:00-12:00, 13:00-18:00",
+    )
+    .await;
+    fill(&c, "#form-hours input[name=hours_sun]", "").await;
+    click(&c, "#form-hours button[type=submit]").await;
+    wait_path(&c, "/app/settings?saved=1").await;
+    let (_, tenant) = app
+        .admin(
+            reqwest::Method::GET,
+            &format!("/admin/tenants/{clinic_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        tenant["weekly_hours"]["mon"],
+        json!([["08:00", "12:00"], ["13:00", "18:00"]])
+    );
+    assert!(
+        tenant["weekly_hours"].get("sun").is_none(),
+        "{}",
+        tenant["weekly_hours"]
+    );
+    let mon = c
+        .find(Locator::Css("#form-hours input[name=hours_mon]"))
+        .await
+        .expect("hours field")
+        .prop("value")
+        .await
+        .expect("value");
+    assert_eq!(mon.as_deref(), Some("08:00-12:00, 13:00-18:00"));
+
+    // The test SMS goes straight to (the fake) Twilio and its answer shows in place (htmx).
+    fill(&c, "#form-test-sms input[name=to]", "+15553334444").await;
+    click(&c, "#form-test-sms button[type=submit]").await;
+    let answer = wait_text(&c, "#test-sms-result", 15, |t| !t.is_empty()).await;
+    assert!(answer.contains("Twilio accepted"), "{answer}");
+    let sent = app.twilio.messages_to("+15553334444");
+    assert_eq!(sent.len(), 1, "one test text");
+    assert!(sent[0].body.contains("test text"), "{}", sent[0].body);
+    assert!(
+        answer.contains(&sent[0].sid),
+        "the sid Twilio gave: {answer}"
+    );
+    assert_eq!(path_of(&c).await, "/app/settings?saved=1", "no page load");
+
+    // A hot lead appears live: the report arrives while the page is open.
+    c.goto(&app.url("/app/leads")).await.expect("goto");
+    wait_text(&c, "#live-status", 10, |t| t.starts_with("Live")).await;
+    c.execute("window.stillTheSamePage = 42; return 1;", vec![])
+        .await
+        .expect("script");
+    let call = app.call(&clinic, "+15556667777");
+    book(&call, "Teeth Whitening").await;
+    let (status, _) = call
+        .end_of_call(
+            json!({"caller_name": "Jane <i>Doe</i>", "service_interest": "Teeth Whitening", "wants_callback": true}),
+            240,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let card_css = format!("#live-leads li[data-call=\"{}\"]", call.id);
+    let card = wait_text(&c, &card_css, 20, |t| !t.is_empty()).await;
+    assert!(card.contains("Jane <i>Doe</i>"), "shown as text: {card}");
+    assert!(card.contains("+75"), "the score breakdown: {card}");
+    let tel = c
+        .find(Locator::Css(&format!("{card_css} a.tel")))
+        .await
+        .expect("a tap-to-call link")
+        .attr("href")
+        .await
+        .expect("href");
+    assert_eq!(tel.as_deref(), Some("tel:+15556667777"));
+    let same = c
+        .execute("return window.stillTheSamePage;", vec![])
+        .await
+        .expect("script");
+    assert_eq!(same, json!(42), "the page was not reloaded");
+
+    // Another clinic's pages are not found.
+    for path in [
+        format!("/app/appointments/{their_appointment}"),
+        format!("/app/calls/{their_call}"),
+    ] {
+        c.goto(&app.url(&path)).await.expect("goto");
+        let title = c.title().await.expect("title");
+        assert_eq!(title, "Not found", "{path}");
+        let body = c.source().await.expect("source");
+        assert!(
+            !body.contains("+15558880001"),
+            "{path} leaks the other clinic's caller"
+        );
+    }
+
+    // Signing out ends the session.
+    c.goto(&app.url("/app")).await.expect("goto");
+    click(&c, "form.logout button").await;
+    wait_path(&c, "/app/login").await;
+    c.goto(&app.url("/app/settings")).await.expect("goto");
+    wait_path(&c, "/app/login").await;
+}
