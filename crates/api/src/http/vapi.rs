@@ -180,16 +180,97 @@ fn service_error(e: ServiceError) -> ApiError {
     }
 }
 
-/// The tenant of the number the call reached.
+/// The tenant of the number the call reached, from [`tenant_cache`] when it was looked up a
+/// moment ago.
 async fn resolve_tenant(state: &AppState, ctx: &VapiContext) -> Result<Option<Tenant>, StoreError> {
-    if let Some(id) = &ctx.phone_number_id
-        && let Some(t) = state.store.tenant_by_vapi_phone_number_id(id).await?
-    {
+    resolve_tenant_with(state, ctx, true).await
+}
+
+/// As [`resolve_tenant`]; `cached: false` always asks the store (and refreshes the cache): the
+/// assistant-request, once per call, starts the call from the clinic's current settings and
+/// is refused when the database cannot answer.
+async fn resolve_tenant_with(
+    state: &AppState,
+    ctx: &VapiContext,
+    cached: bool,
+) -> Result<Option<Tenant>, StoreError> {
+    if let Some(id) = &ctx.phone_number_id {
+        let key = tenant_cache::Key::PhoneNumberId(id.as_str().to_owned());
+        if cached && let Some(t) = tenant_cache::get(&key) {
+            return Ok(Some(t));
+        }
+        if let Some(t) = state.store.tenant_by_vapi_phone_number_id(id).await? {
+            tenant_cache::put(key, &t);
+            return Ok(Some(t));
+        }
+    }
+    let Some(n) = &ctx.called else {
+        return Ok(None);
+    };
+    let key = tenant_cache::Key::Called(n.as_str().to_owned());
+    if cached && let Some(t) = tenant_cache::get(&key) {
         return Ok(Some(t));
     }
-    match &ctx.called {
-        Some(n) => state.store.tenant_by_called_number(n).await,
-        None => Ok(None),
+    let found = state.store.tenant_by_called_number(n).await?;
+    if let Some(t) = &found {
+        tenant_cache::put(key, t);
+    }
+    Ok(found)
+}
+
+/// Tenants by the number a call reached, kept for a few seconds in this process. Every message
+/// of a call (the assistant-request, each tool call, the report) names the same number, and
+/// loading a tenant takes eight queries; under load that was most of a tool call's round trips.
+/// Unknown numbers are not kept. The operator API drops a tenant's entries when it changes the
+/// tenant; a change made elsewhere (another instance) shows within [`tenant_cache::TTL`].
+pub(crate) mod tenant_cache {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, MutexGuard, OnceLock};
+    use std::time::{Duration, Instant};
+
+    use booking_core::TenantId;
+    use booking_core::tenant::Tenant;
+
+    pub const TTL: Duration = Duration::from_secs(10);
+    const MAX_ENTRIES: usize = 10_000;
+
+    #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+    pub enum Key {
+        PhoneNumberId(String),
+        Called(String),
+    }
+
+    type Entries = HashMap<Key, (Instant, Tenant)>;
+
+    fn entries() -> MutexGuard<'static, Entries> {
+        static ENTRIES: OnceLock<Mutex<Entries>> = OnceLock::new();
+        ENTRIES
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn get(key: &Key) -> Option<Tenant> {
+        entries()
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < TTL)
+            .map(|(_, t)| t.clone())
+    }
+
+    pub fn put(key: Key, tenant: &Tenant) {
+        let mut e = entries();
+        if e.len() >= MAX_ENTRIES {
+            e.retain(|_, (at, _)| at.elapsed() < TTL);
+            if e.len() >= MAX_ENTRIES {
+                e.clear();
+            }
+        }
+        e.insert(key, (Instant::now(), tenant.clone()));
+    }
+
+    /// Drops every entry of `tenant` (after the operator changed it).
+    pub fn forget(tenant: TenantId) {
+        entries().retain(|_, (_, t)| t.id != tenant);
     }
 }
 
@@ -211,7 +292,7 @@ async fn record_start(state: &AppState, tenant: &Tenant, ctx: &VapiContext) {
 
 async fn assistant_request(state: &AppState, ctx: &VapiContext) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
-    let tenant = match resolve_tenant(state, ctx).await {
+    let tenant = match resolve_tenant_with(state, ctx, false).await {
         Ok(Some(t)) => t,
         Ok(None) => {
             state
