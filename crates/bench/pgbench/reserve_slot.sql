@@ -1,7 +1,7 @@
 -- One reserve_slot tool call, statement by statement as the api issues it (from the server's
--- statement log), minus the connection pool's liveness probes. {TENANT}, {PNID}: the clinic;
--- :k counts this client's transactions, so that every hold is for a slot of its own.
-{TENANT_LOOKUP}
+-- statement log), minus the connection pool's liveness probes and the tenant lookup (the api
+-- keeps the tenant for the length of a call). {TENANT}: the clinic; :k counts this client's
+-- transactions, so that every hold is for a slot of its own.
 INSERT INTO "tool_calls" ("tenant_id", "tool_call_id", "tool", "started_at") VALUES ('{TENANT}', 'pgb_' || :client_id || '_' || :k, 'reserve_slot', now()) ON CONFLICT ("tenant_id", "tool_call_id") DO NOTHING;
 SELECT "bookings"."tenant_id", "bookings"."id", "bookings"."calendar_id", "bookings"."status", "bookings"."service", "bookings"."starts_at", "bookings"."ends_at", "bookings"."blocked_from", "bookings"."blocked_until", "bookings"."caller_name", "bookings"."caller_phone", "bookings"."call_id", "bookings"."created_at", "bookings"."hold_expires_at", "bookings"."confirmed_at", "bookings"."cancelled_at", "bookings"."rescheduled_from" FROM "bookings" WHERE (("bookings"."tenant_id" = '{TENANT}') AND ("bookings"."call_id" = 'pgb-' || :client_id || '-' || :k)) ORDER BY "bookings"."seq";
 BEGIN;

@@ -1,8 +1,8 @@
 -- One verify_otp tool call (right code), statement by statement as the api issues it (from the
--- server's statement log), minus the connection pool's liveness probes. The hold and its code
+-- server's statement log), minus the connection pool's liveness probes and the tenant lookup
+-- (the api keeps the tenant for the length of a call). The hold and its code
 -- are seeded rows: md5('hold:<client>:<k>') and md5('otp:<client>:<k>'). The two texts are
 -- queued a day ahead, so that the api's worker leaves them alone during the measurement.
-{TENANT_LOOKUP}
 INSERT INTO "tool_calls" ("tenant_id", "tool_call_id", "tool", "started_at") VALUES ('{TENANT}', 'pgv_' || :client_id || '_' || :k, 'verify_otp', now()) ON CONFLICT ("tenant_id", "tool_call_id") DO NOTHING;
 SELECT "bookings"."tenant_id", "bookings"."id", "bookings"."calendar_id", "bookings"."status", "bookings"."service", "bookings"."starts_at", "bookings"."ends_at", "bookings"."blocked_from", "bookings"."blocked_until", "bookings"."caller_name", "bookings"."caller_phone", "bookings"."call_id", "bookings"."created_at", "bookings"."hold_expires_at", "bookings"."confirmed_at", "bookings"."cancelled_at", "bookings"."rescheduled_from" FROM "bookings" WHERE (("bookings"."tenant_id" = '{TENANT}') AND ("bookings"."id" = md5('hold:' || :client_id || ':' || :k)::uuid)) LIMIT 1;
 SELECT "otp_challenges"."tenant_id", "otp_challenges"."id", "otp_challenges"."booking_id", "otp_challenges"."call_id", "otp_challenges"."phone", "otp_challenges"."code_hash", "otp_challenges"."created_at", "otp_challenges"."expires_at", "otp_challenges"."failed_checks", "otp_challenges"."consumed_at", "otp_challenges"."superseded_at" FROM "otp_challenges" WHERE (((("otp_challenges"."tenant_id" = '{TENANT}') AND ("otp_challenges"."booking_id" = md5('hold:' || :client_id || ':' || :k)::uuid)) AND ("otp_challenges"."consumed_at" IS NULL)) AND ("otp_challenges"."superseded_at" IS NULL)) ORDER BY "otp_challenges"."created_at" DESC, "otp_challenges"."seq" LIMIT 1;

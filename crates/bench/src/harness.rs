@@ -37,6 +37,8 @@ pub struct Options {
     /// Extra environment for the api (DB_POOL_SIZE, …), passed through from ours.
     pub api_env: Vec<(String, String)>,
     pub log_sql: bool,
+    /// Log the plan of every statement slower than 2 ms (auto_explain).
+    pub explain: bool,
 }
 
 pub struct Harness {
@@ -87,6 +89,7 @@ impl Harness {
         if opts.log_sql {
             settings.push("log_statement = 'all'".to_owned());
         }
+
         for s in &settings {
             let (k, v) = s.split_once(" = ").expect("setting");
             cluster.execute("postgres", &format!("ALTER SYSTEM SET {k} = {v}"))?;
@@ -111,6 +114,16 @@ impl Harness {
             shown.insert(k.to_owned(), json!(v));
         }
         cluster.create_database(DB)?;
+        if opts.explain {
+            for s in [
+                "session_preload_libraries = 'auto_explain'",
+                "auto_explain.log_min_duration = '2ms'",
+                "auto_explain.log_analyze = on",
+                "auto_explain.log_buffers = on",
+            ] {
+                cluster.execute("postgres", &format!("ALTER DATABASE {DB} SET {s}"))?;
+            }
+        }
         let db_url = cluster.url(DB);
 
         let twilio = FakeTwilio::builder()

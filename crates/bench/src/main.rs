@@ -40,6 +40,7 @@ options:
   --api PATH           the api binary (default target/release/api)
   --perf               record the api with `perf record -g` during each scenario
   --log-sql            log every statement Postgres runs (to derive the pgbench scripts)
+  --explain            log the plans of statements slower than 2 ms (auto_explain)
 
 The api gets the bench's own DB_POOL_SIZE and RUST_LOG, if set.";
 
@@ -53,6 +54,7 @@ struct Args {
     api: Option<PathBuf>,
     perf: bool,
     log_sql: bool,
+    explain: bool,
 }
 
 fn list<T: std::str::FromStr>(v: &str, what: &str) -> anyhow::Result<Vec<T>> {
@@ -77,6 +79,7 @@ fn parse_args() -> anyhow::Result<Args> {
         api: None,
         perf: false,
         log_sql: false,
+        explain: false,
     };
     let mut think = None;
     while let Some(arg) = raw.next() {
@@ -98,6 +101,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--api" => a.api = Some(value(&arg)?.into()),
             "--perf" => a.perf = true,
             "--log-sql" => a.log_sql = true,
+            "--explain" => a.explain = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -158,8 +162,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         sms_rate_per_second: sms_rate,
         api_env,
         log_sql: args.log_sql,
+        explain: args.explain,
     };
     let started = Instant::now();
+    let load_before = loadavg();
     eprintln!("bench: starting Postgres, the fake Twilio and the api…");
     let h = Arc::new(Harness::start(&opts).await?);
     eprintln!(
@@ -191,7 +197,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     let api_vmhwm = harness::mb(h.api.hwm());
-    if args.log_sql {
+    if args.log_sql || args.explain {
         let to = out_dir.join("postgres-statements.log");
         std::fs::copy(h.cluster.log_file(), &to)?;
         eprintln!("bench: statements logged to {}", to.display());
@@ -212,6 +218,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "settings": settings,
         "think_ms": args.think_ms,
         "duration_s": started.elapsed().as_secs_f64(),
+        // The machine may be shared: what else was running shows here.
+        "loadavg_start": load_before,
+        "loadavg_end": loadavg(),
         "api_vmhwm_mb": api_vmhwm,
         "scenarios": Value::Object(results),
     });
@@ -276,6 +285,13 @@ async fn run_scenario(
         }
         other => bail!("unknown scenario {other}"),
     })
+}
+
+/// /proc/loadavg's 1, 5 and 15 minute figures.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 /// `perf record` attached to the api for the length of a scenario.
