@@ -24,6 +24,8 @@ pub const DEMO_CALLED_NUMBER: &str = "+15550100100";
 pub const DEMO_VAPI_PHONE_NUMBER_ID: &str = "5e1f0d4a-2c6b-4f1e-9a57-0de1110c1a55";
 pub const DEMO_ALERT_NUMBER: &str = "+15550100199";
 pub const DEMO_SENDER_NUMBER: &str = "+15550100101";
+/// The demo clinic owner's dashboard sign-in (the password is in target/dev/secrets.env).
+pub const DEMO_OWNER_EMAIL: &str = "owner@smiledental.example";
 
 const DEFAULT_PORT: u16 = 8080;
 
@@ -66,6 +68,7 @@ struct Secrets {
     master_key: String,
     standin_sid: String,
     standin_token: String,
+    owner_password: String,
 }
 
 impl Secrets {
@@ -81,12 +84,29 @@ impl Secrets {
                     )
                 })
             };
+            let owner_password = match util::lookup(&vars, "DEV_OWNER_PASSWORD") {
+                Some(p) => p.to_owned(),
+                // Files made before the dashboard existed: add the owner's password.
+                None => {
+                    let p = format!("dev-owner-{}", random_hex(8)?);
+                    let mut text = fs::read_to_string(&path)?;
+                    if !text.ends_with('\n') {
+                        text.push('\n');
+                    }
+                    text.push_str(&format!(
+                        "# The demo clinic owner's dashboard password ({DEMO_OWNER_EMAIL}).\nDEV_OWNER_PASSWORD={p}\n"
+                    ));
+                    fs::write(&path, text)?;
+                    p
+                }
+            };
             return Ok(Self {
                 admin_token: get("ADMIN_TOKEN")?,
                 vapi_secret: get("VAPI_SECRET")?,
                 master_key: get("MASTER_KEY")?,
                 standin_sid: get("SMS_STANDIN_ACCOUNT_SID")?,
                 standin_token: get("SMS_STANDIN_AUTH_TOKEN")?,
+                owner_password,
             });
         }
         let s = Self {
@@ -95,6 +115,7 @@ impl Secrets {
             master_key: random_hex(32)?,
             standin_sid: format!("AC{}", random_hex(16)?),
             standin_token: random_hex(16)?,
+            owner_password: format!("dev-owner-{}", random_hex(8)?),
         };
         fs::create_dir_all(dev_dir())?;
         let text = format!(
@@ -102,8 +123,15 @@ impl Secrets {
              # anywhere else. Delete this file (and target/dev/pg) to start over.\n\
              ADMIN_TOKEN={}\nVAPI_SECRET={}\nMASTER_KEY={}\n\
              # The SMS stand-in's account: tenants with this account sid text the stand-in.\n\
-             SMS_STANDIN_ACCOUNT_SID={}\nSMS_STANDIN_AUTH_TOKEN={}\n",
-            s.admin_token, s.vapi_secret, s.master_key, s.standin_sid, s.standin_token
+             SMS_STANDIN_ACCOUNT_SID={}\nSMS_STANDIN_AUTH_TOKEN={}\n\
+             # The demo clinic owner's dashboard password ({DEMO_OWNER_EMAIL}).\n\
+             DEV_OWNER_PASSWORD={}\n",
+            s.admin_token,
+            s.vapi_secret,
+            s.master_key,
+            s.standin_sid,
+            s.standin_token,
+            s.owner_password
         );
         fs::write(&path, text).with_context(|| format!("could not write {}", path.display()))?;
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
@@ -193,6 +221,7 @@ fn serve(db: &DevCluster, secrets: &Secrets, api_addr: &str) -> Result<()> {
             ),
         )?;
         let tenant = ensure_demo_clinic(&api_url, secrets)?;
+        ensure_demo_owner(&api_url, secrets, &tenant)?;
         banner(&api_url, &public_base_url, db, secrets, &standin, &tenant);
         watch(&mut api)
     })();
@@ -326,6 +355,29 @@ fn ensure_demo_clinic(api_url: &str, secrets: &Secrets) -> Result<Value> {
     r.json()
 }
 
+/// The demo clinic owner's dashboard account (`POST /admin/tenants/{id}/owners`), once.
+fn ensure_demo_owner(api_url: &str, secrets: &Secrets, tenant: &Value) -> Result<()> {
+    let id = tenant
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| anyhow!("the demo clinic has no id: {tenant}"))?;
+    let r = Request::post(format!("{api_url}/admin/tenants/{id}/owners"))
+        .bearer(&secrets.admin_token)
+        .json(&json!({ "email": DEMO_OWNER_EMAIL, "password": secrets.owner_password }))
+        .send()?;
+    match r.status {
+        201 => note(format!(
+            "created the demo clinic owner's dashboard account ({DEMO_OWNER_EMAIL})"
+        )),
+        409 => {}
+        status => note(format!(
+            "could not create the demo owner's dashboard account (HTTP {status}): {}",
+            truncate(&r.text(), 300)
+        )),
+    }
+    Ok(())
+}
+
 fn banner(
     api_url: &str,
     public_base_url: &str,
@@ -342,6 +394,7 @@ fn banner(
  The receptionist backend is running.
 
    api               {api_url}   (PUBLIC_BASE_URL {public_base_url})
+   owner dashboard   {api_url}/app   sign in as {DEMO_OWNER_EMAIL} / {}
    operator API      {api_url}/admin/tenants   (Authorization: Bearer $ADMIN_TOKEN)
    Vapi webhook      {api_url}/vapi/webhook     (X-Vapi-Secret: $VAPI_SECRET)
    health, metrics   {api_url}/healthz  {api_url}/readyz  {api_url}/metrics
@@ -362,6 +415,7 @@ fn banner(
  Ctrl-C stops the api, the stand-in and the dev PostgreSQL; the data stays in target/dev.
 ================================================================================
 ",
+        secrets.owner_password,
         db.url(),
         standin.url(),
         secrets.admin_token,
