@@ -87,6 +87,15 @@ impl MessageWebhook {
         })?;
         let account_sid =
             non_empty(fields.account_sid).ok_or(WebhookError::Missing("AccountSid"))?;
+        // It is looked up before the signature can be checked: anything but a short ASCII token
+        // (a NUL, which PostgreSQL refuses in text, or a megabyte) stops here.
+        let trimmed = account_sid.trim();
+        if trimmed.len() > 64 || !trimmed.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(WebhookError::Invalid {
+                field: "AccountSid",
+                problem: "is not an account sid".to_owned(),
+            });
+        }
         let raw_status = non_empty(fields.message_status).or_else(|| non_empty(fields.sms_status));
         let status = raw_status.as_deref().and_then(MessageStatus::from_twilio);
         let error_code = match non_empty(fields.error_code) {

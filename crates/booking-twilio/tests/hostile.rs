@@ -5,7 +5,7 @@
 //! two cores.
 
 use booking_twilio::classify::{classify_send_response, parse_retry_after};
-use booking_twilio::{MessageWebhook, compute_signature, validate_request};
+use booking_twilio::{MessageWebhook, WebhookError, compute_signature, validate_request};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 
@@ -216,4 +216,51 @@ proptest! {
             let _ = parse_retry_after(r, now);
         }
     }
+}
+
+/// The account sid is looked up before the signature is checked: one that no account can have
+/// is refused as invalid input, not carried to the database (where a NUL is an error of ours).
+#[test]
+fn account_sids_no_account_can_have_are_refused() {
+    let long = "A".repeat(65);
+    for sid in [
+        "AC\0abc",
+        "AC abc",
+        "ACé",
+        "AC-1",
+        "AC\u{202e}1",
+        long.as_str(),
+    ] {
+        let body = encode(&[
+            (
+                "MessageSid".to_owned(),
+                "SM0123456789abcdef0123456789abcdef".to_owned(),
+            ),
+            ("AccountSid".to_owned(), sid.to_owned()),
+        ]);
+        assert!(
+            matches!(
+                MessageWebhook::from_form(&body),
+                Err(WebhookError::Invalid {
+                    field: "AccountSid",
+                    ..
+                })
+            ),
+            "{sid:?}"
+        );
+    }
+    let ok = encode(&[
+        (
+            "MessageSid".to_owned(),
+            "SM0123456789abcdef0123456789abcdef".to_owned(),
+        ),
+        (
+            "AccountSid".to_owned(),
+            " AC0123456789abcdef0123456789abcdef ".to_owned(),
+        ),
+    ]);
+    assert_eq!(
+        MessageWebhook::from_form(&ok).unwrap().account_sid,
+        "AC0123456789abcdef0123456789abcdef"
+    );
 }
