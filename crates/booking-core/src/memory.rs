@@ -16,8 +16,8 @@ use crate::ids::{
 };
 use crate::otp::{Challenge, NewChallenge, SendCounts};
 use crate::outbox::{
-    ClaimedMessage, DedupeKey, DeliveryUpdate, MessageStatus, NewMessage, OutboundMessage,
-    StatusApplied,
+    ClaimedMessage, DedupeKey, DeliveryUpdate, MessageKind, MessageStatus, NewMessage,
+    OutboundMessage, StatusApplied,
 };
 use crate::phone::PhoneNumber;
 use crate::ports::{
@@ -1015,6 +1015,16 @@ impl OutboxStore for MemoryStore {
         let needs_reconcile = r.claim.as_ref().is_some_and(|c| c.needs_reconcile);
         let m = &mut r.message;
         m.updated_at = now;
+        if m.kind == MessageKind::Otp
+            && matches!(
+                update,
+                DeliveryUpdate::Accepted { .. }
+                    | DeliveryUpdate::Failed { .. }
+                    | DeliveryUpdate::Suppressed { .. }
+            )
+        {
+            m.body = crate::ports::SENT_CODE_BODY.to_owned();
+        }
         match update {
             DeliveryUpdate::Accepted { sid, status } => {
                 m.status = if status.rank() >= MessageStatus::Queued.rank() {

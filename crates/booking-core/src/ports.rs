@@ -191,7 +191,9 @@ pub trait OutboxStore: Send + Sync {
     /// paused. Several workers may call this at once: no row goes to two of them.
     async fn claim_due(&self, now: Timestamp, limit: u32, lease_until: Timestamp, worker: &str) -> StoreResult<Vec<ClaimedMessage>>;
     /// Records what happened to a claimed message. `false` (and no change) when the claim is no
-    /// longer this worker's.
+    /// longer this worker's. Once an OTP text is accepted, failed or suppressed its body (which
+    /// holds the code) is replaced by [`SENT_CODE_BODY`]: the code is otherwise kept only hashed,
+    /// and nothing needs the text any more.
     async fn record_delivery(&self, claim: &ClaimedMessage, update: &DeliveryUpdate, now: Timestamp) -> StoreResult<bool>;
     /// Gives back every claim of `worker` whose send has not started (on shutdown).
     async fn release_claims(&self, worker: &str, now: Timestamp) -> StoreResult<u32>;
@@ -219,6 +221,9 @@ pub enum ToolCallClaim {
     InProgress,
 }
 
+/// What an OTP text's body becomes once it was sent (or will never be).
+pub const SENT_CODE_BODY: &str = "[one-time code text: removed once sent]";
+
 /// A claim still without a result this long after it began was left by a request that died with
 /// its process (killed, crashed, host lost) and will never be finished nor abandoned: the next
 /// `begin` takes it over. A live request answers well within it (Vapi gives up on a tool call
@@ -234,6 +239,26 @@ pub trait ToolCallLog: Send + Sync {
     async fn finish_tool_call(&self, tenant: TenantId, id: &ToolCallId, result: &str, now: Timestamp) -> StoreResult<()>;
     /// Forgets a claim whose run failed for a reason of our own, so that a retry can run it.
     async fn abandon_tool_call(&self, tenant: TenantId, id: &ToolCallId) -> StoreResult<()>;
+}
+
+/// What operators alert on, across every tenant (`/metrics`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpsFigures {
+    /// Texts due and not yet with Twilio (pending, sending or ambiguous).
+    pub outbox_due: u64,
+    /// How long the oldest of those has been due, in seconds (0 when none).
+    pub oldest_due_seconds: u64,
+    /// Texts that ended failed or undelivered, all time.
+    pub failed_total: u64,
+    /// Appointments confirmed in the last 12 hours.
+    pub confirmed_last_12h: u64,
+}
+
+/// Figures for the operator's alerts. Read-only, and not part of [`Store`]: only a deployment's
+/// real store needs it.
+#[async_trait]
+pub trait OpsStats: Send + Sync {
+    async fn ops_figures(&self, now: Timestamp) -> StoreResult<OpsFigures>;
 }
 
 /// Every store port at once.

@@ -412,6 +412,7 @@ where
     calls_and_finish_once(&make().await).await;
     opt_out_round_trip(&make().await).await;
     tool_call_log(&make().await).await;
+    sent_codes_are_not_kept(&make().await).await;
     tenant_isolation(&make().await).await;
 }
 
@@ -2565,6 +2566,111 @@ pub async fn tool_call_log<S: Store + ?Sized>(store: &S) {
         matches!(still, ToolCallClaim::Done(_)),
         "abandon forgot a finished call: {still:?}"
     );
+}
+
+/// An OTP text's body (it holds the code) is dropped once it was accepted, failed or
+/// suppressed; until then, and for other texts, the body stays (reconciliation needs it).
+pub async fn sent_codes_are_not_kept<S: Store + ?Sized>(store: &S) {
+    const NAME: &str = "sent_codes_are_not_kept";
+    let t = create_tenant(store, "Code Clinic").await;
+    let now = base_time();
+    let lease = SignedDuration::from_secs(60);
+    let outcomes = [
+        DeliveryUpdate::Ambiguous {
+            next_attempt_at: now,
+            error_message: "502".into(),
+        },
+        DeliveryUpdate::Accepted {
+            sid: MessageSid::parse("SM0123456789abcdef0123456789abcdef").expect("sid"),
+            status: MessageStatus::Queued,
+        },
+        DeliveryUpdate::Failed {
+            error_code: Some(21211),
+            error_message: "bad To".into(),
+        },
+        DeliveryUpdate::Suppressed {
+            reason: "opted out".into(),
+        },
+    ];
+    for (i, outcome) in outcomes.iter().enumerate() {
+        for kind in [MessageKind::Otp, MessageKind::Confirmation] {
+            let key = DedupeKey::test(message_id());
+            let mut m = message(t.id, kind, key.clone(), &random_phone(), now);
+            m.body = format!("Your code is 4821{i}9");
+            store.enqueue(&[m.clone()]).await.expect("enqueue");
+            let claims = store
+                .claim_due(now, 10, now + lease, "w")
+                .await
+                .expect("claim");
+            let claim = claims
+                .iter()
+                .find(|c| c.message.dedupe_key == key)
+                .expect("claimed");
+            check!(
+                NAME,
+                claim.message.body == m.body,
+                "the claim carries the text to send"
+            );
+            // Sids are unique: each accepted text gets its own.
+            let outcome = match outcome {
+                DeliveryUpdate::Accepted { status, .. } => DeliveryUpdate::Accepted {
+                    sid: MessageSid::parse(&format!("SM{}", message_id().as_uuid().simple()))
+                        .expect("sid"),
+                    status: *status,
+                },
+                other => other.clone(),
+            };
+            let outcome = &outcome;
+            check!(
+                NAME,
+                store
+                    .record_delivery(claim, outcome, now)
+                    .await
+                    .expect("record"),
+                "not recorded"
+            );
+            let after = store
+                .message_by_key(t.id, &key)
+                .await
+                .expect("by key")
+                .expect("exists");
+            let dropped =
+                kind == MessageKind::Otp && !matches!(outcome, DeliveryUpdate::Ambiguous { .. });
+            if dropped {
+                check!(
+                    NAME,
+                    after.body == crate::ports::SENT_CODE_BODY,
+                    "a sent code is still stored: {:?} after {outcome:?}",
+                    after.body
+                );
+            } else {
+                check!(
+                    NAME,
+                    after.body == m.body,
+                    "{kind:?} after {outcome:?} lost its text"
+                );
+            }
+            // Leave nothing claimable behind for the next round.
+            if matches!(outcome, DeliveryUpdate::Ambiguous { .. }) {
+                let again = store
+                    .claim_due(now, 10, now + lease, "w")
+                    .await
+                    .expect("claim");
+                for c in again {
+                    store
+                        .record_delivery(
+                            &c,
+                            &DeliveryUpdate::Suppressed {
+                                reason: "done".into(),
+                            },
+                            now,
+                        )
+                        .await
+                        .expect("record");
+                }
+            }
+        }
+    }
 }
 
 /// Tenant B, using every method on tenant A's rows, finds and changes nothing.

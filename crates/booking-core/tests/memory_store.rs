@@ -49,5 +49,6 @@ checks!(
     calls_and_finish_once,
     opt_out_round_trip,
     tool_call_log,
+    sent_codes_are_not_kept,
     tenant_isolation,
 );

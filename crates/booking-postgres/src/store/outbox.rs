@@ -6,12 +6,12 @@
 
 use async_trait::async_trait;
 use booking_core::outbox::{
-    ClaimedMessage, DedupeKey, DeliveryUpdate, MessageStatus, NewMessage, OutboundMessage,
-    StatusApplied,
+    ClaimedMessage, DedupeKey, DeliveryUpdate, MessageKind, MessageStatus, NewMessage,
+    OutboundMessage, StatusApplied,
 };
 use booking_core::ports::{
-    ContactStore, OutboxStore, StoreError, StoreResult, TOOL_CALL_ABANDONED_AFTER, ToolCallClaim,
-    ToolCallLog,
+    ContactStore, OutboxStore, SENT_CODE_BODY, StoreError, StoreResult, TOOL_CALL_ABANDONED_AFTER,
+    ToolCallClaim, ToolCallLog,
 };
 use booking_core::{CallId, MessageId, PhoneNumber, TenantId, ToolCallId};
 use diesel::prelude::*;
@@ -210,18 +210,32 @@ impl OutboxStore for PgStore {
         self.run(async {
             let mut conn = self.conn().await?;
             conn.transaction::<_, Fail, _>(async |conn| {
-                let current: Option<bool> = m::table
+                let current: Option<(bool, String)> = m::table
                     .find((t, id))
                     .filter(m::status.eq(MessageStatus::Sending.as_str()))
                     .filter(m::claim_token.eq(token))
-                    .select(m::needs_reconcile)
+                    .select((m::needs_reconcile, m::kind))
                     .for_update()
                     .first(conn)
                     .await
                     .optional()?;
-                let Some(needs_reconcile) = current else {
+                let Some((needs_reconcile, kind)) = current else {
                     return Ok(false);
                 };
+                // The code is kept only hashed: its text goes once nothing needs it.
+                if kind == MessageKind::Otp.as_str()
+                    && matches!(
+                        update,
+                        DeliveryUpdate::Accepted { .. }
+                            | DeliveryUpdate::Failed { .. }
+                            | DeliveryUpdate::Suppressed { .. }
+                    )
+                {
+                    diesel::update(m::table.find((t, id)))
+                        .set(m::body.eq(SENT_CODE_BODY))
+                        .execute(conn)
+                        .await?;
+                }
                 let row = m::table.find((t, id));
                 let release = (
                     m::claim_token.eq(None::<Uuid>),
