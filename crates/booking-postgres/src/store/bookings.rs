@@ -78,6 +78,26 @@ async fn expire_overlapping(
     Ok(())
 }
 
+/// The class of the advisory locks that serialise reservations per calendar (`bkng`); the
+/// two-key form keeps them apart from the single-key locks taken elsewhere.
+const CALENDAR_LOCK_CLASS: i32 = 0x626b_6e67;
+
+/// Takes the calendar's reservation lock until the end of the transaction. Two transactions
+/// inserting overlapping bookings can each find the other's uncommitted row in the exclusion
+/// constraint and wait for it: a deadlock that Postgres breaks only after `deadlock_timeout`
+/// (1 s), failing one of them with an error that is not "slot taken", while the rest of the
+/// racers wait behind them. Queued on this lock instead, the next one in finds the winner's
+/// committed row and gets a clean exclusion violation at once.
+async fn lock_calendar(conn: &mut AsyncPgConnection, calendar: Uuid) -> Result<(), Fail> {
+    diesel::sql_query(format!(
+        "SELECT pg_advisory_xact_lock({CALENDAR_LOCK_CLASS}, hashtext($1::text))"
+    ))
+    .bind::<diesel::sql_types::Uuid, _>(calendar)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 fn domain(rows: Vec<BookingRow>) -> StoreResult<Vec<Booking>> {
     rows.into_iter().map(BookingRow::into_domain).collect()
 }
@@ -129,6 +149,7 @@ impl BookingStore for PgStore {
             .run(async {
                 let mut conn = self.conn().await?;
                 conn.transaction::<_, Fail, _>(async |conn| {
+                    lock_calendar(conn, *hold.calendar.as_uuid()).await?;
                     expire_overlapping(conn, tenant, *hold.calendar.as_uuid(), &hold.blocked, now)
                         .await?;
                     if release_call_holds && let Some(call) = &hold.call_id {
@@ -367,6 +388,7 @@ impl BookingStore for PgStore {
                         ))
                         .execute(conn)
                         .await?;
+                    lock_calendar(conn, *new.calendar.as_uuid()).await?;
                     expire_overlapping(conn, t, *new.calendar.as_uuid(), &new.blocked, now).await?;
                     let row: BookingRow = diesel::insert_into(b::table)
                         .values((
