@@ -161,7 +161,9 @@ impl Harness {
 
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
-            .pool_idle_timeout(Duration::from_secs(300))
+            // Below actix's 5 s keep-alive, so that the client never reuses a connection the
+            // server is closing (that race is the client's to avoid, not the server's fault).
+            .pool_idle_timeout(Duration::from_secs(4))
             .build()?;
         let harness = Self {
             cluster,
@@ -295,7 +297,17 @@ impl Harness {
             .header("X-Vapi-Secret", VAPI_SECRET)
             .json(body)
             .send()
-            .await?;
+            .await
+            .map_err(|e| {
+                // reqwest's message leaves out the cause (reset, refused, timeout…).
+                let mut text = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    text.push_str(&format!(": {s}"));
+                    source = s.source();
+                }
+                anyhow::anyhow!(text)
+            })?;
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await?;
         Ok((
@@ -404,7 +416,7 @@ impl Call {
         let sent = h.vapi(&body).await;
         let took = started.elapsed();
         let answer = match sent {
-            Err(e) => ToolAnswer::Error(format!("{name}: {e}")),
+            Err(e) => ToolAnswer::Error(format!("{name}: {e:#}")),
             Ok((status, reply)) if status != 200 => {
                 ToolAnswer::Error(format!("{name}: HTTP {status}: {reply}"))
             }
