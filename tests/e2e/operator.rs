@@ -176,3 +176,79 @@ async fn every_documented_route_is_served() {
     assert_eq!(doc["openapi"], "3.1.0");
     app.stop().await;
 }
+
+/// `/metrics` reports the database's figures that the alerts in docs/operations.md use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_report_the_outbox_and_bookings() {
+    let app = TestApp::spawn().await;
+    let clinic = app.create_clinic("Smile Dental", 1).await;
+    let metric = |text: &str, name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+            .unwrap_or_else(|| panic!("{name} missing"))
+            .parse()
+            .unwrap()
+    };
+    let scrape = || async {
+        app.http
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let before = scrape().await;
+    assert_eq!(metric(&before, "bookings_confirmed_last_12h"), 0.0);
+
+    // Twilio down: the confirmation waits, and the oldest due text ages.
+    app.twilio.fail_all(fake_twilio::Fault::Status429 {
+        twilio_code: true,
+        retry_after: None,
+    });
+    let call = app.call(&clinic, "+14155550123");
+    let avail = call
+        .tool("check_availability", json!({"service": "Checkup"}))
+        .await;
+    let start = avail["slots"][0]["start"].as_str().unwrap().to_owned();
+    let held = call
+        .tool(
+            "reserve_slot",
+            json!({"start": start, "service": "Checkup", "caller_name": "Jane"}),
+        )
+        .await;
+    call.tool("send_otp", json!({"hold_id": held["hold_id"]}))
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let during = scrape().await;
+    assert!(metric(&during, "outbox_pending") >= 1.0, "{during}");
+    assert!(
+        metric(&during, "outbox_oldest_pending_seconds") >= 1.0,
+        "{during}"
+    );
+
+    app.twilio.recover();
+    app.stop().await;
+    let app2 = TestApp::spawn().await;
+    let clinic2 = app2.create_clinic("Smile Dental", 1).await;
+    booking_e2e::book(&app2.call(&clinic2, "+14155550123"), "Checkup").await;
+    app2.outbox_settled().await;
+    let after = app2
+        .http
+        .get(app2.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        metric(&after, "bookings_confirmed_last_12h"),
+        1.0,
+        "{after}"
+    );
+    assert_eq!(metric(&after, "outbox_pending"), 0.0, "{after}");
+    assert_eq!(metric(&after, "outbox_failed_total"), 0.0, "{after}");
+    app2.stop().await;
+}

@@ -67,12 +67,12 @@ const HELP: &[(&str, &str, &str)] = &[
     (
         "outbox_pending",
         "gauge",
-        "Messages waiting to be sent, as of the last worker pass.",
+        "Texts due and not yet with Twilio (retries included), all tenants.",
     ),
     (
         "outbox_oldest_pending_seconds",
         "gauge",
-        "Age of the oldest due message not yet with Twilio.",
+        "How long the oldest pending text has waited since it became due.",
     ),
     (
         "outbox_failed_total",

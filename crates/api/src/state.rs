@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use booking_core::accounts::AccountStore;
-use booking_core::ports::{Clock, Random, SmsGateway, Store};
+use booking_core::ports::{Clock, OpsStats, Random, SmsGateway, Store};
 use booking_core::service::BookingService;
 use tokio::sync::Notify;
 
@@ -24,6 +24,8 @@ pub struct AppState {
     pub random: Arc<dyn Random>,
     pub metrics: Arc<Metrics>,
     pub readiness: Arc<dyn Readiness>,
+    /// The figures `/metrics` reports about the outbox and bookings.
+    pub ops: Arc<dyn OpsStats>,
     pub service: BookingService,
     /// Wakes the outbox worker after a handler queued a text.
     pub wake_worker: Arc<Notify>,

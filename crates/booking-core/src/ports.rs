@@ -244,9 +244,11 @@ pub trait ToolCallLog: Send + Sync {
 /// What operators alert on, across every tenant (`/metrics`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OpsFigures {
-    /// Texts due and not yet with Twilio (pending, sending or ambiguous).
+    /// Texts due and not yet with Twilio (pending, sending or ambiguous, including those waiting
+    /// for a retry).
     pub outbox_due: u64,
-    /// How long the oldest of those has been due, in seconds (0 when none).
+    /// How long the oldest of those has waited since it first became due, in seconds (0 when
+    /// none).
     pub oldest_due_seconds: u64,
     /// Texts that ended failed or undelivered, all time.
     pub failed_total: u64,

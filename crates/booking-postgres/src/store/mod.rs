@@ -4,6 +4,7 @@
 mod accounts;
 mod bookings;
 mod calls;
+mod ops;
 mod outbox;
 mod rows;
 mod tenants;
