@@ -187,7 +187,7 @@ async fn play(w: &World, clinic: &Clinic, i: u32) -> Played {
             .as_str()
             .expect("appointment id")
             .to_owned();
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             let r = tool(
                 w,
                 &call,
