@@ -115,13 +115,15 @@ impl WaitTo for FakeTwilio {
     }
 }
 
-/// Every text due so far was accepted by Twilio, and each reached it exactly once.
+/// Every text due so far was accepted by Twilio, and each reached it exactly once: the sid the
+/// outbox recorded is a message Twilio has, to that number with that text (an OTP text's body is
+/// no longer kept once sent), and Twilio has nothing twice and nothing more.
 async fn each_text_delivered_once(database_url: &str, twilio: &FakeTwilio) -> usize {
     let due = rows(
         database_url,
         &format!(
-            "SELECT kind, to_number, body, status, attempts, error_message FROM outbound_messages \
-             WHERE NOT ({})",
+            "SELECT kind, to_number, body, status, twilio_sid, attempts, error_message \
+             FROM outbound_messages WHERE NOT ({})",
             common::SCHEDULED_LATER
         ),
     )
@@ -132,12 +134,26 @@ async fn each_text_delivered_once(database_url: &str, twilio: &FakeTwilio) -> us
             matches!(m["status"].as_str(), Some("queued" | "sent" | "delivered")),
             "a text was not delivered: {m}"
         );
-        let (to, body) = (
-            m["to_number"].as_str().unwrap(),
-            m["body"].as_str().unwrap(),
+        let sid = m["twilio_sid"].as_str().expect("a sid");
+        let at = sent
+            .iter()
+            .find(|s| s.sid == sid)
+            .unwrap_or_else(|| panic!("{sid} is not at Twilio: {m}"));
+        assert_eq!(at.to, m["to_number"].as_str().unwrap());
+        if m["kind"] != "otp" {
+            assert_eq!(at.body, m["body"].as_str().unwrap());
+        }
+    }
+    for s in &sent {
+        let n = sent
+            .iter()
+            .filter(|o| o.to == s.to && o.body == s.body)
+            .count();
+        assert_eq!(
+            n, 1,
+            "a text to {} reached Twilio {n} times: {}",
+            s.to, s.body
         );
-        let n = sent.iter().filter(|s| s.to == to && s.body == body).count();
-        assert_eq!(n, 1, "{} text to {to} reached Twilio {n} times", m["kind"]);
     }
     assert_eq!(
         sent.len(),
