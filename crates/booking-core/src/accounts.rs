@@ -116,7 +116,10 @@ pub fn check_password_policy(password: &str) -> Result<(), ParseError> {
     let mut chars = password.chars();
     let first = chars.next();
     if chars.all(|c| Some(c) == first) {
-        return Err(ParseError::new("password", "must not be one character repeated"));
+        return Err(ParseError::new(
+            "password",
+            "must not be one character repeated",
+        ));
     }
     Ok(())
 }
@@ -265,9 +268,18 @@ pub trait AccountStore: Send + Sync {
     async fn set_owner_onboarded(&self, id: OwnerId, at: Timestamp) -> StoreResult<()>;
     async fn create_session(&self, session: &Session) -> StoreResult<()>;
     /// The session with this token hash if it has not expired at `now`.
-    async fn session_by_hash(&self, hash: &TokenHash, now: Timestamp) -> StoreResult<Option<Session>>;
+    async fn session_by_hash(
+        &self,
+        hash: &TokenHash,
+        now: Timestamp,
+    ) -> StoreResult<Option<Session>>;
     /// Pushes the expiry forward after a use.
-    async fn touch_session(&self, hash: &TokenHash, seen_at: Timestamp, expires_at: Timestamp) -> StoreResult<()>;
+    async fn touch_session(
+        &self,
+        hash: &TokenHash,
+        seen_at: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<()>;
     async fn delete_session(&self, hash: &TokenHash) -> StoreResult<()>;
     /// Deletes sessions that expired before `now`; returns how many.
     async fn delete_expired_sessions(&self, now: Timestamp) -> StoreResult<u64>;
@@ -293,11 +305,26 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(Email::parse("  Ann@Clinic.COM ").unwrap().as_str(), "ann@clinic.com");
-        for bad in ["", "ann", "ann@", "@clinic.com", "ann@clinic", "a b@clinic.com", "a@b@c.com", "ann@.com"] {
+        assert_eq!(
+            Email::parse("  Ann@Clinic.COM ").unwrap().as_str(),
+            "ann@clinic.com"
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@clinic.com",
+            "ann@clinic",
+            "a b@clinic.com",
+            "a@b@c.com",
+            "ann@.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
         }
-        assert_eq!(format!("{:?}", Email::parse("ann@clinic.com").unwrap()), "Email(a…@clinic.com)");
+        assert_eq!(
+            format!("{:?}", Email::parse("ann@clinic.com").unwrap()),
+            "Email(a…@clinic.com)"
+        );
     }
 
     #[test]
@@ -317,7 +344,10 @@ mod tests {
         let b = SessionToken::generate(&r);
         assert_ne!(a, b);
         assert_eq!(a.expose().len(), 64);
-        assert_eq!(SessionToken::from_presented(a.expose()).unwrap().hash(), a.hash());
+        assert_eq!(
+            SessionToken::from_presented(a.expose()).unwrap().hash(),
+            a.hash()
+        );
         assert_ne!(a.hash(), b.hash());
         assert_ne!(&a.hash().0[..], a.expose().as_bytes());
         assert!(SessionToken::from_presented("zz").is_none());

@@ -193,7 +193,11 @@ impl MessageStatus {
             Self::Ambiguous => 2,
             Self::Queued => 3,
             Self::Sent => 4,
-            Self::Delivered | Self::Undelivered | Self::Failed | Self::Suppressed | Self::Withdrawn => 5,
+            Self::Delivered
+            | Self::Undelivered
+            | Self::Failed
+            | Self::Suppressed
+            | Self::Withdrawn => 5,
         }
     }
     /// Whether a status report may move a message from `self` to `next`: forward only, never out

@@ -11,10 +11,13 @@ use jiff::Timestamp;
 
 use crate::booking::{Booking, Interval, NewAppointment, NewHold};
 use crate::calls::{CallRecord, CallStart, CapturedLead, FinishOutcome, FinishedCall};
-use crate::ids::{BookingId, CallId, ChallengeId, MessageId, TenantId, ToolCallId, VapiPhoneNumberId};
+use crate::ids::{
+    BookingId, CallId, ChallengeId, MessageId, TenantId, ToolCallId, VapiPhoneNumberId,
+};
 use crate::otp::{Challenge, NewChallenge, SendCounts};
 use crate::outbox::{
-    ClaimedMessage, DedupeKey, DeliveryUpdate, MessageStatus, NewMessage, OutboundMessage, StatusApplied,
+    ClaimedMessage, DedupeKey, DeliveryUpdate, MessageStatus, NewMessage, OutboundMessage,
+    StatusApplied,
 };
 use crate::phone::PhoneNumber;
 use crate::tenant::{SmsAccount, SmsHealth, Tenant, TenantConfig};
@@ -55,14 +58,27 @@ pub enum SmsAccountChange {
 
 #[async_trait]
 pub trait TenantStore: Send + Sync {
-    async fn create_tenant(&self, id: TenantId, config: &TenantConfig, sms: Option<&SmsAccount>) -> StoreResult<Tenant>;
+    async fn create_tenant(
+        &self,
+        id: TenantId,
+        config: &TenantConfig,
+        sms: Option<&SmsAccount>,
+    ) -> StoreResult<Tenant>;
     /// Replaces the configuration. Changing the SMS credentials clears a `NeedsAttention` health.
-    async fn update_tenant(&self, id: TenantId, config: &TenantConfig, sms: SmsAccountChange) -> StoreResult<Tenant>;
+    async fn update_tenant(
+        &self,
+        id: TenantId,
+        config: &TenantConfig,
+        sms: SmsAccountChange,
+    ) -> StoreResult<Tenant>;
     async fn tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
     /// The tenant a called number belongs to.
     async fn tenant_by_called_number(&self, number: &PhoneNumber) -> StoreResult<Option<Tenant>>;
-    async fn tenant_by_vapi_phone_number_id(&self, id: &VapiPhoneNumberId) -> StoreResult<Option<Tenant>>;
+    async fn tenant_by_vapi_phone_number_id(
+        &self,
+        id: &VapiPhoneNumberId,
+    ) -> StoreResult<Option<Tenant>>;
     /// The tenant whose SMS sender is this number (an inbound text's `To`).
     async fn tenant_by_sms_number(&self, number: &PhoneNumber) -> StoreResult<Option<Tenant>>;
     /// Decrypted credentials, for sending and for checking Twilio's signatures.
@@ -76,12 +92,22 @@ pub trait TenantStore: Send + Sync {
 pub trait BookingStore: Send + Sync {
     /// The blocked intervals of bookings that occupy time in `window` as of `now` (confirmed, and
     /// holds that have not expired), for the tenant's calendar.
-    async fn busy(&self, tenant: TenantId, window: Interval, now: Timestamp) -> StoreResult<Vec<Interval>>;
+    async fn busy(
+        &self,
+        tenant: TenantId,
+        window: Interval,
+        now: Timestamp,
+    ) -> StoreResult<Vec<Interval>>;
 
     /// In one unit of work: marks holds that overlap `hold.blocked` and expired by `now` as
     /// expired; releases other live holds of the same call if `release_call_holds`; inserts the
     /// hold. `SlotTaken` if an occupying booking overlaps.
-    async fn insert_hold(&self, hold: &NewHold, now: Timestamp, release_call_holds: bool) -> StoreResult<Booking>;
+    async fn insert_hold(
+        &self,
+        hold: &NewHold,
+        now: Timestamp,
+        release_call_holds: bool,
+    ) -> StoreResult<Booking>;
 
     async fn booking(&self, tenant: TenantId, id: BookingId) -> StoreResult<Option<Booking>>;
 
@@ -99,7 +125,12 @@ pub trait BookingStore: Send + Sync {
     ) -> StoreResult<Booking>;
 
     /// Held → released. `WrongState` otherwise.
-    async fn release_hold(&self, tenant: TenantId, id: BookingId, now: Timestamp) -> StoreResult<Booking>;
+    async fn release_hold(
+        &self,
+        tenant: TenantId,
+        id: BookingId,
+        now: Timestamp,
+    ) -> StoreResult<Booking>;
 
     /// In one unit of work: confirmed → cancelled, pending messages with the `withdraw` keys
     /// withdrawn, `messages` queued.
@@ -126,10 +157,16 @@ pub trait BookingStore: Send + Sync {
     ) -> StoreResult<Booking>;
 
     /// Confirmed bookings for this caller that have not started by `now`, soonest first.
-    async fn upcoming_for_phone(&self, tenant: TenantId, phone: &PhoneNumber, now: Timestamp) -> StoreResult<Vec<Booking>>;
+    async fn upcoming_for_phone(
+        &self,
+        tenant: TenantId,
+        phone: &PhoneNumber,
+        now: Timestamp,
+    ) -> StoreResult<Vec<Booking>>;
 
     /// Bookings made during a call (any status).
-    async fn bookings_for_call(&self, tenant: TenantId, call: &CallId) -> StoreResult<Vec<Booking>>;
+    async fn bookings_for_call(&self, tenant: TenantId, call: &CallId)
+    -> StoreResult<Vec<Booking>>;
 
     /// Bookings whose slot starts in `window`, any status, for the dashboard.
     async fn list_bookings(&self, tenant: TenantId, window: Interval) -> StoreResult<Vec<Booking>>;
@@ -142,11 +179,23 @@ pub trait BookingStore: Send + Sync {
 pub trait OtpStore: Send + Sync {
     /// In one unit of work: supersedes the booking's unconsumed challenges, inserts this one and
     /// queues its text.
-    async fn create_challenge(&self, challenge: &NewChallenge, message: &NewMessage) -> StoreResult<Challenge>;
+    async fn create_challenge(
+        &self,
+        challenge: &NewChallenge,
+        message: &NewMessage,
+    ) -> StoreResult<Challenge>;
     /// The newest challenge of a booking that is neither consumed nor superseded.
-    async fn active_challenge(&self, tenant: TenantId, booking: BookingId) -> StoreResult<Option<Challenge>>;
+    async fn active_challenge(
+        &self,
+        tenant: TenantId,
+        booking: BookingId,
+    ) -> StoreResult<Option<Challenge>>;
     /// Adds one failed check, atomically; returns the failed checks after it.
-    async fn record_failed_check(&self, tenant: TenantId, challenge: ChallengeId) -> StoreResult<u32>;
+    async fn record_failed_check(
+        &self,
+        tenant: TenantId,
+        challenge: ChallengeId,
+    ) -> StoreResult<u32>;
     /// Counts for the send limits: to `phone` and by the tenant since `since`; in `call` ever.
     async fn send_counts(
         &self,
@@ -161,15 +210,37 @@ pub trait OtpStore: Send + Sync {
 pub trait CallStore: Send + Sync {
     /// Records a call's start; repeating it is harmless (the first record stays).
     async fn record_call_start(&self, call: &CallStart) -> StoreResult<()>;
-    async fn record_call_status(&self, tenant: TenantId, call: &CallId, status: &str, at: Timestamp) -> StoreResult<()>;
+    async fn record_call_status(
+        &self,
+        tenant: TenantId,
+        call: &CallId,
+        status: &str,
+        at: Timestamp,
+    ) -> StoreResult<()>;
     /// Merges what `capture_lead` learned into the call (later non-empty fields win).
-    async fn record_lead(&self, tenant: TenantId, call: &CallId, lead: &CapturedLead, at: Timestamp) -> StoreResult<()>;
+    async fn record_lead(
+        &self,
+        tenant: TenantId,
+        call: &CallId,
+        lead: &CapturedLead,
+        at: Timestamp,
+    ) -> StoreResult<()>;
     async fn call(&self, tenant: TenantId, call: &CallId) -> StoreResult<Option<CallRecord>>;
     /// Calls from this number that started before `before` (repeat-caller signal).
-    async fn prior_calls_from(&self, tenant: TenantId, phone: &PhoneNumber, before: Timestamp) -> StoreResult<u32>;
+    async fn prior_calls_from(
+        &self,
+        tenant: TenantId,
+        phone: &PhoneNumber,
+        before: Timestamp,
+    ) -> StoreResult<u32>;
     /// In one unit of work: stores the report and score and queues `messages`, unless a report for
     /// this call was already stored (then nothing changes: `AlreadyRecorded`).
-    async fn finish_call(&self, tenant: TenantId, call: &FinishedCall, messages: &[NewMessage]) -> StoreResult<FinishOutcome>;
+    async fn finish_call(
+        &self,
+        tenant: TenantId,
+        call: &FinishedCall,
+        messages: &[NewMessage],
+    ) -> StoreResult<FinishOutcome>;
     /// Newest first.
     async fn list_calls(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<CallRecord>>;
 }
@@ -177,24 +248,49 @@ pub trait CallStore: Send + Sync {
 #[async_trait]
 pub trait ContactStore: Send + Sync {
     async fn is_opted_out(&self, tenant: TenantId, phone: &PhoneNumber) -> StoreResult<bool>;
-    async fn set_opted_out(&self, tenant: TenantId, phone: &PhoneNumber, opted_out: bool, at: Timestamp) -> StoreResult<()>;
+    async fn set_opted_out(
+        &self,
+        tenant: TenantId,
+        phone: &PhoneNumber,
+        opted_out: bool,
+        at: Timestamp,
+    ) -> StoreResult<()>;
 }
 
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
     /// Queues messages; a dedupe key the tenant already has is skipped. Returns how many were new.
     async fn enqueue(&self, messages: &[NewMessage]) -> StoreResult<u32>;
-    async fn message_by_key(&self, tenant: TenantId, key: &DedupeKey) -> StoreResult<Option<OutboundMessage>>;
-    async fn message(&self, tenant: TenantId, id: MessageId) -> StoreResult<Option<OutboundMessage>>;
+    async fn message_by_key(
+        &self,
+        tenant: TenantId,
+        key: &DedupeKey,
+    ) -> StoreResult<Option<OutboundMessage>>;
+    async fn message(
+        &self,
+        tenant: TenantId,
+        id: MessageId,
+    ) -> StoreResult<Option<OutboundMessage>>;
     /// Claims up to `limit` messages that are due at `now` (pending, ambiguous, or sending with a
     /// lapsed lease) for `lease_until`, skipping rows other workers hold and tenants whose SMS is
     /// paused. Several workers may call this at once: no row goes to two of them.
-    async fn claim_due(&self, now: Timestamp, limit: u32, lease_until: Timestamp, worker: &str) -> StoreResult<Vec<ClaimedMessage>>;
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease_until: Timestamp,
+        worker: &str,
+    ) -> StoreResult<Vec<ClaimedMessage>>;
     /// Records what happened to a claimed message. `false` (and no change) when the claim is no
     /// longer this worker's. Once an OTP text is accepted, failed or suppressed its body (which
     /// holds the code) is replaced by [`SENT_CODE_BODY`]: the code is otherwise kept only hashed,
     /// and nothing needs the text any more.
-    async fn record_delivery(&self, claim: &ClaimedMessage, update: &DeliveryUpdate, now: Timestamp) -> StoreResult<bool>;
+    async fn record_delivery(
+        &self,
+        claim: &ClaimedMessage,
+        update: &DeliveryUpdate,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
     /// Gives back every claim of `worker` whose send has not started (on shutdown).
     async fn release_claims(&self, worker: &str, now: Timestamp) -> StoreResult<u32>;
     /// A Twilio status callback: moves the message with `sid` forward only.
@@ -207,7 +303,11 @@ pub trait OutboxStore: Send + Sync {
         at: Timestamp,
     ) -> StoreResult<StatusApplied>;
     /// Newest first.
-    async fn list_messages(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<OutboundMessage>>;
+    async fn list_messages(
+        &self,
+        tenant: TenantId,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboundMessage>>;
 }
 
 /// What `begin` found for a tool call id.
@@ -235,8 +335,20 @@ pub const TOOL_CALL_ABANDONED_AFTER: jiff::SignedDuration = jiff::SignedDuration
 pub trait ToolCallLog: Send + Sync {
     /// Claims `id` at `now`: `New` the first time, and again for a claim older than
     /// [`TOOL_CALL_ABANDONED_AFTER`] that has no result (its claim moves to `now`).
-    async fn begin_tool_call(&self, tenant: TenantId, id: &ToolCallId, tool: &str, now: Timestamp) -> StoreResult<ToolCallClaim>;
-    async fn finish_tool_call(&self, tenant: TenantId, id: &ToolCallId, result: &str, now: Timestamp) -> StoreResult<()>;
+    async fn begin_tool_call(
+        &self,
+        tenant: TenantId,
+        id: &ToolCallId,
+        tool: &str,
+        now: Timestamp,
+    ) -> StoreResult<ToolCallClaim>;
+    async fn finish_tool_call(
+        &self,
+        tenant: TenantId,
+        id: &ToolCallId,
+        result: &str,
+        now: Timestamp,
+    ) -> StoreResult<()>;
     /// Forgets a claim whose run failed for a reason of our own, so that a retry can run it.
     async fn abandon_tool_call(&self, tenant: TenantId, id: &ToolCallId) -> StoreResult<()>;
 }
@@ -264,8 +376,14 @@ pub trait OpsStats: Send + Sync {
 }
 
 /// Every store port at once.
-pub trait Store: TenantStore + BookingStore + OtpStore + CallStore + ContactStore + OutboxStore + ToolCallLog {}
-impl<T> Store for T where T: TenantStore + BookingStore + OtpStore + CallStore + ContactStore + OutboxStore + ToolCallLog {}
+pub trait Store:
+    TenantStore + BookingStore + OtpStore + CallStore + ContactStore + OutboxStore + ToolCallLog
+{
+}
+impl<T> Store for T where
+    T: TenantStore + BookingStore + OtpStore + CallStore + ContactStore + OutboxStore + ToolCallLog
+{
+}
 
 /// A text to send now.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -284,9 +402,16 @@ pub struct SentSms {
 /// Every way a send can end, as far as retrying goes (DESIGN.md §4).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SendOutcome {
-    Accepted { sid: crate::ids::MessageSid, status: MessageStatus },
+    Accepted {
+        sid: crate::ids::MessageSid,
+        status: MessageStatus,
+    },
     /// Nothing was sent (429, connection refused, DNS): safe to retry.
-    RetrySafe { code: Option<u32>, message: String, retry_after: Option<jiff::SignedDuration> },
+    RetrySafe {
+        code: Option<u32>,
+        message: String,
+        retry_after: Option<jiff::SignedDuration>,
+    },
     /// It may have been sent (5xx, timeout after the request went out): reconcile first.
     Ambiguous { message: String },
     /// Never retry. 20003 means the tenant's credentials are wrong.

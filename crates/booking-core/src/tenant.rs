@@ -18,7 +18,10 @@ fn parse_label(what: &'static str, s: &str, max: usize) -> Result<String, ParseE
         return Err(ParseError::new(what, "is empty"));
     }
     if s.chars().count() > max {
-        return Err(ParseError::new(what, format!("is longer than {max} characters")));
+        return Err(ParseError::new(
+            what,
+            format!("is longer than {max} characters"),
+        ));
     }
     if s.chars().any(char::is_control) {
         return Err(ParseError::new(what, "contains control characters"));
@@ -100,7 +103,10 @@ impl ClinicZone {
     pub fn parse(name: &str) -> Result<Self, ParseError> {
         let name = name.trim();
         if name.is_empty() || name.len() > 64 {
-            return Err(ParseError::new("time zone", "must be an IANA name such as America/New_York"));
+            return Err(ParseError::new(
+                "time zone",
+                "must be an IANA name such as America/New_York",
+            ));
         }
         let tz = jiff::tz::db().get(name).map_err(|_| {
             ParseError::new(
@@ -153,7 +159,10 @@ pub struct HotLeadThreshold(u8);
 impl HotLeadThreshold {
     pub fn new(v: u32) -> Result<Self, ParseError> {
         if v > 100 {
-            return Err(ParseError::new("hot lead threshold", "must be between 0 and 100"));
+            return Err(ParseError::new(
+                "hot lead threshold",
+                "must be between 0 and 100",
+            ));
         }
         Ok(Self(v as u8))
     }
@@ -186,7 +195,10 @@ pub struct Minutes(u32);
 impl Minutes {
     pub fn new(what: &'static str, v: u32, min: u32, max: u32) -> Result<Self, ParseError> {
         if v < min || v > max {
-            return Err(ParseError::new(what, format!("must be between {min} and {max} minutes")));
+            return Err(ParseError::new(
+                what,
+                format!("must be between {min} and {max} minutes"),
+            ));
         }
         Ok(Self(v))
     }
@@ -209,7 +221,11 @@ pub struct Service {
 }
 
 impl Service {
-    pub fn new(name: ServiceName, duration_minutes: u32, value_cents: Option<u32>) -> Result<Self, ParseError> {
+    pub fn new(
+        name: ServiceName,
+        duration_minutes: u32,
+        value_cents: Option<u32>,
+    ) -> Result<Self, ParseError> {
         Ok(Self {
             name,
             duration: Minutes::new("service duration", duration_minutes, 5, 720)?,
@@ -228,7 +244,10 @@ pub struct OpenRange {
 impl OpenRange {
     pub fn new(start: Time, end: Time) -> Result<Self, ParseError> {
         if start >= end {
-            return Err(ParseError::new("opening hours", format!("{start} is not before {end}")));
+            return Err(ParseError::new(
+                "opening hours",
+                format!("{start} is not before {end}"),
+            ));
         }
         Ok(Self { start, end })
     }
@@ -242,9 +261,15 @@ impl OpenRange {
             let (h, m) = s
                 .split_once(':')
                 .ok_or_else(|| ParseError::new("opening hours", format!("{s:?} is not HH:MM")))?;
-            let h: i8 = h.parse().map_err(|_| ParseError::new("opening hours", format!("{s:?} is not HH:MM")))?;
-            let m: i8 = m.parse().map_err(|_| ParseError::new("opening hours", format!("{s:?} is not HH:MM")))?;
-            Time::new(h, m, 0, 0).map_err(|_| ParseError::new("opening hours", format!("{s:?} is not a time of day")))
+            let h: i8 = h
+                .parse()
+                .map_err(|_| ParseError::new("opening hours", format!("{s:?} is not HH:MM")))?;
+            let m: i8 = m
+                .parse()
+                .map_err(|_| ParseError::new("opening hours", format!("{s:?} is not HH:MM")))?;
+            Time::new(h, m, 0, 0).map_err(|_| {
+                ParseError::new("opening hours", format!("{s:?} is not a time of day"))
+            })
         };
         Self::new(t(start)?, t(end)?)
     }
@@ -326,9 +351,12 @@ impl WeeklyHours {
             .unwrap_or(&CLOSED)
     }
     pub fn iter(&self) -> impl Iterator<Item = (Weekday, &DayHours)> {
-        self.days
-            .iter()
-            .map(|(k, v)| (Weekday::from_monday_zero_offset(*k as i8).expect("0..=6"), v))
+        self.days.iter().map(|(k, v)| {
+            (
+                Weekday::from_monday_zero_offset(*k as i8).expect("0..=6"),
+                v,
+            )
+        })
     }
 }
 
@@ -377,13 +405,19 @@ impl BookingRules {
         horizon_days: u32,
     ) -> Result<Self, ParseError> {
         if buffer_before > 240 || buffer_after > 240 {
-            return Err(ParseError::new("buffer", "must be between 0 and 240 minutes"));
+            return Err(ParseError::new(
+                "buffer",
+                "must be between 0 and 240 minutes",
+            ));
         }
         if min_notice_minutes > 60 * 24 * 30 {
             return Err(ParseError::new("minimum notice", "must be at most 30 days"));
         }
         if !(1..=366).contains(&horizon_days) {
-            return Err(ParseError::new("booking horizon", "must be between 1 and 366 days"));
+            return Err(ParseError::new(
+                "booking horizon",
+                "must be between 1 and 366 days",
+            ));
         }
         Ok(Self {
             buffer_before,
@@ -475,7 +509,10 @@ pub enum SmsHealth {
     NotConfigured,
     Ok,
     /// Twilio refused the credentials (20003). Sending is paused until the owner changes them.
-    NeedsAttention { code: u32, message: String },
+    NeedsAttention {
+        code: u32,
+        message: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
