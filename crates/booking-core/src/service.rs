@@ -905,6 +905,32 @@ impl BookingService {
         Ok(out)
     }
 
+    /// The slot a start makes by the clinic's rules alone, or why not (a sentence) with close
+    /// alternatives where there can be some.
+    async fn slot_by_the_rules(
+        &self,
+        tenant: &Tenant,
+        svc: &Service,
+        at: Timestamp,
+        now: Timestamp,
+    ) -> ServiceResult<Result<Slot, (String, Vec<SlotOffer>)>> {
+        match availability::slot_at(&tenant.config, svc, at, now) {
+            Ok(s) => Ok(Ok(s)),
+            Err(u) => {
+                let alternatives = match u {
+                    Unbookable::Closed
+                    | Unbookable::OffGrid { .. }
+                    | Unbookable::TooSoon { .. } => {
+                        self.alternatives_near(tenant, svc, at.max(now), now)
+                            .await?
+                    }
+                    Unbookable::InPast | Unbookable::BeyondHorizon { .. } => Vec::new(),
+                };
+                Ok(Err((unbookable_reason(&u), alternatives)))
+            }
+        }
+    }
+
     /// Free starts closest to `near` on its local day, else the next suggestions after it.
     async fn alternatives_near(
         &self,
@@ -1119,20 +1145,11 @@ impl BookingService {
             }
         }
 
-        let slot = match availability::slot_at(cfg, svc, at, now) {
+        let slot = match self.slot_by_the_rules(tenant, svc, at, now).await? {
             Ok(s) => s,
-            Err(u) => {
-                let alternatives = match u {
-                    Unbookable::Closed
-                    | Unbookable::OffGrid { .. }
-                    | Unbookable::TooSoon { .. } => {
-                        self.alternatives_near(tenant, svc, at.max(now), now)
-                            .await?
-                    }
-                    Unbookable::InPast | Unbookable::BeyondHorizon { .. } => Vec::new(),
-                };
+            Err((reason, alternatives)) => {
                 return Ok(ReserveOutcome::Refused {
-                    reason: unbookable_reason(&u),
+                    reason,
                     alternatives,
                 });
             }
@@ -1691,20 +1708,11 @@ impl BookingService {
         if at == old.slot.start {
             return Ok(refused("The appointment is already at that time.".into()));
         }
-        let slot = match availability::slot_at(cfg, svc, at, now) {
+        let slot = match self.slot_by_the_rules(tenant, svc, at, now).await? {
             Ok(s) => s,
-            Err(u) => {
-                let alternatives = match u {
-                    Unbookable::Closed
-                    | Unbookable::OffGrid { .. }
-                    | Unbookable::TooSoon { .. } => {
-                        self.alternatives_near(tenant, svc, at.max(now), now)
-                            .await?
-                    }
-                    Unbookable::InPast | Unbookable::BeyondHorizon { .. } => Vec::new(),
-                };
+            Err((reason, alternatives)) => {
                 return Ok(RescheduleOutcome::Refused {
-                    reason: unbookable_reason(&u),
+                    reason,
                     alternatives,
                 });
             }
