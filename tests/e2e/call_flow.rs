@@ -338,16 +338,7 @@ async fn five_wrong_codes_end_the_code() {
     let app = TestApp::spawn().await;
     let clinic = app.create_clinic("Smile Dental", 1).await;
     let call = app.call(&clinic, CALLER);
-    let avail = call
-        .tool("check_availability", json!({"service": "Checkup"}))
-        .await;
-    let start = avail["slots"][0]["start"].as_str().unwrap().to_owned();
-    let held = call
-        .tool(
-            "reserve_slot",
-            json!({"start": start, "service": "Checkup", "caller_name": "Jane"}),
-        )
-        .await;
+    let (_, held) = booking_e2e::hold_first_slot(&call, "Checkup", "Jane").await;
     let hold = held["hold_id"].as_str().unwrap().to_owned();
     call.tool("send_otp", json!({"hold_id": hold})).await;
     let code = code_in(&app.texts_to(CALLER, 1).await[0].body);

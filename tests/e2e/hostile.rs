@@ -713,16 +713,7 @@ async fn malformed_numbers_and_dates_get_clear_refusals() {
         })
         .await;
     let call = app.call(&clinic, CALLER);
-    let avail = call
-        .tool("check_availability", json!({"service": "Checkup"}))
-        .await;
-    let start = avail["slots"][0]["start"].as_str().unwrap().to_owned();
-    let held = call
-        .tool(
-            "reserve_slot",
-            json!({"start": start, "service": "Checkup", "caller_name": "Jane"}),
-        )
-        .await;
+    let (_, held) = booking_e2e::hold_first_slot(&call, "Checkup", "Jane").await;
     let hold = held["hold_id"].as_str().unwrap().to_owned();
 
     // Phone numbers in every malformed shape: refused with the reason, nothing texted.
@@ -1044,16 +1035,7 @@ async fn guessing_codes_stops_at_five_checks_per_code_and_five_codes() {
     let app = TestApp::spawn().await;
     let clinic = app.create_clinic("Smile Dental", 1).await;
     let call = app.call(&clinic, CALLER);
-    let avail = call
-        .tool("check_availability", json!({"service": "Checkup"}))
-        .await;
-    let start = avail["slots"][0]["start"].as_str().unwrap().to_owned();
-    let held = call
-        .tool(
-            "reserve_slot",
-            json!({"start": start, "service": "Checkup", "caller_name": "Mallory"}),
-        )
-        .await;
+    let (_, held) = booking_e2e::hold_first_slot(&call, "Checkup", "Mallory").await;
     let hold = held["hold_id"].as_str().unwrap().to_owned();
 
     let mut codes_sent = 0;

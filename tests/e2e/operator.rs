@@ -208,16 +208,7 @@ async fn metrics_report_the_outbox_and_bookings() {
         retry_after: None,
     });
     let call = app.call(&clinic, "+14155550123");
-    let avail = call
-        .tool("check_availability", json!({"service": "Checkup"}))
-        .await;
-    let start = avail["slots"][0]["start"].as_str().unwrap().to_owned();
-    let held = call
-        .tool(
-            "reserve_slot",
-            json!({"start": start, "service": "Checkup", "caller_name": "Jane"}),
-        )
-        .await;
+    let (_, held) = booking_e2e::hold_first_slot(&call, "Checkup", "Jane").await;
     call.tool("send_otp", json!({"hold_id": held["hold_id"]}))
         .await;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;

@@ -72,16 +72,7 @@ async fn stop_then_start() {
 
     // Opted out: a booking stands, but no text reaches the caller.
     let call = app.call(&clinic, CALLER);
-    let avail = call
-        .tool("check_availability", json!({"service": "Checkup"}))
-        .await;
-    let start = avail["slots"][0]["start"].as_str().unwrap().to_owned();
-    let held = call
-        .tool(
-            "reserve_slot",
-            json!({"start": start, "service": "Checkup", "caller_name": "Jane"}),
-        )
-        .await;
+    let (_, held) = booking_e2e::hold_first_slot(&call, "Checkup", "Jane").await;
     assert_eq!(held["ok"], json!(true), "{held}");
     let sent = call
         .tool("send_otp", json!({"hold_id": held["hold_id"]}))

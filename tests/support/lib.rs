@@ -359,9 +359,9 @@ pub fn result_of(entry: &Value) -> Value {
     serde_json::from_str(line).unwrap_or_else(|e| panic!("result is not JSON ({e}): {line}"))
 }
 
-/// Books a slot through the whole tool sequence (availability, hold, code, verify); returns the
-/// appointment id and the start.
-pub async fn book(call: &Call<'_>, service: &str) -> (String, String) {
+/// Asks for `service`'s free times and reserves the first one for `caller_name`; returns the
+/// start asked for and the parsed `reserve_slot` result (not checked: callers assert on it).
+pub async fn hold_first_slot(call: &Call<'_>, service: &str, caller_name: &str) -> (String, Value) {
     let avail = call
         .tool("check_availability", json!({"service": service}))
         .await;
@@ -373,9 +373,16 @@ pub async fn book(call: &Call<'_>, service: &str) -> (String, String) {
     let held = call
         .tool(
             "reserve_slot",
-            json!({"start": start, "service": service, "caller_name": "Jane Doe"}),
+            json!({"start": start, "service": service, "caller_name": caller_name}),
         )
         .await;
+    (start, held)
+}
+
+/// Books a slot through the whole tool sequence (availability, hold, code, verify); returns the
+/// appointment id and the start.
+pub async fn book(call: &Call<'_>, service: &str) -> (String, String) {
+    let (start, held) = hold_first_slot(call, service, "Jane Doe").await;
     assert_eq!(held["ok"], json!(true), "{held}");
     let hold = held["hold_id"].as_str().expect("hold id").to_owned();
     let before = call.app.twilio.messages_to(&call.caller).len();
