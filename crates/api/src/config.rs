@@ -49,6 +49,8 @@ pub struct Config {
     pub log_json: bool,
     /// Texts per second per sender.
     pub sms_rate_per_second: u32,
+    /// Recipients the outbox worker serves at once.
+    pub sms_send_concurrency: u32,
     /// Whether the outbox worker runs in this process.
     pub run_worker: bool,
     /// The Vapi tool timeout we declare (`server.timeoutSeconds`).
@@ -117,6 +119,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
     (
         "SMS_RATE_PER_SECOND",
         "default 10: texts per second per sender",
+    ),
+    (
+        "SMS_SEND_CONCURRENCY",
+        "default 8: recipients the worker texts at once (each holds a database connection)",
     ),
     (
         "RUN_WORKER",
@@ -318,6 +324,14 @@ impl Config {
             10_000,
             &mut problems,
         ) as u32;
+        let sms_send_concurrency = number(
+            &get("SMS_SEND_CONCURRENCY"),
+            "SMS_SEND_CONCURRENCY",
+            8,
+            1,
+            256,
+            &mut problems,
+        ) as u32;
         let run_worker = match get("RUN_WORKER").as_deref().unwrap_or("true") {
             "true" | "1" | "yes" => true,
             "false" | "0" | "no" => false,
@@ -378,6 +392,7 @@ impl Config {
             db_statement_timeout,
             log_json,
             sms_rate_per_second,
+            sms_send_concurrency,
             run_worker,
             tool_timeout_seconds,
             sms_retry_base,

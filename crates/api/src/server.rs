@@ -141,6 +141,7 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
             worker: worker_id,
             per_sender_per_second: f64::from(config.sms_rate_per_second),
             per_sender_burst: config.sms_rate_per_second.max(3),
+            concurrency: config.sms_send_concurrency,
             lease: signed(config.sms_claim_lease),
             backoff_base: signed(config.sms_retry_base),
             backoff_cap: signed(config.sms_retry_cap),

@@ -476,6 +476,20 @@ impl ContactStore for PgStore {
     }
 }
 
+/// Makes the current transaction's commit not wait for the WAL flush
+/// (`synchronous_commit = off`): for the tool-call log only. What that risks is bounded: a claim
+/// is made durable by the flush of the use-case's own commit that follows it (WAL is written in
+/// order), and a read-only use-case needs no durable claim; an answer written in the last
+/// moments before a crash of PostgreSQL itself (not of the api: other sessions see it at once)
+/// may be lost, and then a replay of that tool call waits for the claim to be taken over and runs
+/// again, as after a crash of the api. A caller waits for one flush per tool call, not three.
+async fn skip_flush_wait(conn: &mut AsyncPgConnection) -> Result<(), Fail> {
+    diesel::sql_query("SET LOCAL synchronous_commit = off")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl ToolCallLog for PgStore {
     async fn begin_tool_call(
@@ -488,49 +502,53 @@ impl ToolCallLog for PgStore {
         let t = *tenant.as_uuid();
         self.run(async {
             let mut conn = self.conn().await?;
-            // A row abandoned between the insert and the read is free again: try once more.
-            for _ in 0..2 {
-                let inserted = diesel::insert_into(tc::table)
-                    .values((
-                        tc::tenant_id.eq(t),
-                        tc::tool_call_id.eq(id.as_str()),
-                        tc::tool.eq(tool),
-                        tc::started_at.eq(ts(now)),
-                    ))
-                    .on_conflict((tc::tenant_id, tc::tool_call_id))
-                    .do_nothing()
-                    .execute(&mut conn)
+            conn.transaction::<_, Fail, _>(async |conn| {
+                skip_flush_wait(conn).await?;
+                // A row abandoned between the insert and the read is free again: try once more.
+                for _ in 0..2 {
+                    let inserted = diesel::insert_into(tc::table)
+                        .values((
+                            tc::tenant_id.eq(t),
+                            tc::tool_call_id.eq(id.as_str()),
+                            tc::tool.eq(tool),
+                            tc::started_at.eq(ts(now)),
+                        ))
+                        .on_conflict((tc::tenant_id, tc::tool_call_id))
+                        .do_nothing()
+                        .execute(conn)
+                        .await?;
+                    if inserted == 1 {
+                        return Ok(ToolCallClaim::New);
+                    }
+                    // A claim its request never finished nor abandoned (the process died) is
+                    // taken over once it is old enough.
+                    let taken_over = diesel::update(
+                        tc::table
+                            .find((t, id.as_str()))
+                            .filter(tc::result.is_null())
+                            .filter(tc::started_at.le(ts(now - TOOL_CALL_ABANDONED_AFTER))),
+                    )
+                    .set(tc::started_at.eq(ts(now)))
+                    .execute(conn)
                     .await?;
-                if inserted == 1 {
-                    return Ok(ToolCallClaim::New);
-                }
-                // A claim its request never finished nor abandoned (the process died) is
-                // taken over once it is old enough.
-                let taken_over = diesel::update(
-                    tc::table
+                    if taken_over == 1 {
+                        return Ok(ToolCallClaim::New);
+                    }
+                    let result: Option<Option<String>> = tc::table
                         .find((t, id.as_str()))
-                        .filter(tc::result.is_null())
-                        .filter(tc::started_at.le(ts(now - TOOL_CALL_ABANDONED_AFTER))),
-                )
-                .set(tc::started_at.eq(ts(now)))
-                .execute(&mut conn)
-                .await?;
-                if taken_over == 1 {
-                    return Ok(ToolCallClaim::New);
+                        .select(tc::result)
+                        .first(conn)
+                        .await
+                        .optional()?;
+                    match result {
+                        Some(Some(r)) => return Ok(ToolCallClaim::Done(r)),
+                        Some(None) => return Ok(ToolCallClaim::InProgress),
+                        None => continue,
+                    }
                 }
-                let result: Option<Option<String>> = tc::table
-                    .find((t, id.as_str()))
-                    .select(tc::result)
-                    .first(&mut conn)
-                    .await
-                    .optional()?;
-                match result {
-                    Some(Some(r)) => return Ok(ToolCallClaim::Done(r)),
-                    Some(None) => return Ok(ToolCallClaim::InProgress),
-                    None => continue,
-                }
-            }
-            Ok(ToolCallClaim::InProgress)
+                Ok(ToolCallClaim::InProgress)
+            })
+            .await
         })
         .await
     }
@@ -545,25 +563,29 @@ impl ToolCallLog for PgStore {
         let t = *tenant.as_uuid();
         self.run(async {
             let mut conn = self.conn().await?;
-            let updated = diesel::update(
-                tc::table
+            conn.transaction::<_, Fail, _>(async |conn| {
+                skip_flush_wait(conn).await?;
+                let updated = diesel::update(
+                    tc::table
+                        .find((t, id.as_str()))
+                        .filter(tc::result.is_null()),
+                )
+                .set((tc::result.eq(result), tc::finished_at.eq(ts(now))))
+                .execute(conn)
+                .await?;
+                if updated == 1 {
+                    return Ok(());
+                }
+                // Already finished: the first answer stays.
+                let exists: Option<String> = tc::table
                     .find((t, id.as_str()))
-                    .filter(tc::result.is_null()),
-            )
-            .set((tc::result.eq(result), tc::finished_at.eq(ts(now))))
-            .execute(&mut conn)
-            .await?;
-            if updated == 1 {
-                return Ok(());
-            }
-            // Already finished: the first answer stays.
-            let exists: Option<String> = tc::table
-                .find((t, id.as_str()))
-                .select(tc::tool_call_id)
-                .first(&mut conn)
-                .await
-                .optional()?;
-            exists.map(drop).ok_or(Fail::Store(StoreError::NotFound))
+                    .select(tc::tool_call_id)
+                    .first(conn)
+                    .await
+                    .optional()?;
+                exists.map(drop).ok_or(Fail::Store(StoreError::NotFound))
+            })
+            .await
         })
         .await
     }
@@ -571,14 +593,18 @@ impl ToolCallLog for PgStore {
     async fn abandon_tool_call(&self, tenant: TenantId, id: &ToolCallId) -> StoreResult<()> {
         self.run(async {
             let mut conn = self.conn().await?;
-            diesel::delete(
-                tc::table
-                    .find((tenant.as_uuid(), id.as_str()))
-                    .filter(tc::result.is_null()),
-            )
-            .execute(&mut conn)
-            .await?;
-            Ok(())
+            conn.transaction::<_, Fail, _>(async |conn| {
+                skip_flush_wait(conn).await?;
+                diesel::delete(
+                    tc::table
+                        .find((tenant.as_uuid(), id.as_str()))
+                        .filter(tc::result.is_null()),
+                )
+                .execute(conn)
+                .await?;
+                Ok(())
+            })
+            .await
         })
         .await
     }
