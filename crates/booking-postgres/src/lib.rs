@@ -12,6 +12,7 @@
 mod convert;
 mod crypto;
 mod error;
+mod fixed;
 mod migrate;
 mod schema;
 mod store;

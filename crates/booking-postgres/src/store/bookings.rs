@@ -21,6 +21,7 @@ use super::outbox::{check_messages, enqueue_in, withdraw_in};
 use super::rows::{BookingRow, ChallengeRow};
 use crate::convert::{from_ts, ts};
 use crate::error::Fail;
+use crate::fixed::{Bind, Fixed};
 use crate::schema::{bookings as b, contacts, otp_challenges as ch};
 
 fn wrong_state(status: BookingStatus) -> Fail {
@@ -89,10 +90,10 @@ const CALENDAR_LOCK_CLASS: i32 = 0x626b_6e67;
 /// racers wait behind them. Queued on this lock instead, the next one in finds the winner's
 /// committed row and gets a clean exclusion violation at once.
 async fn lock_calendar(conn: &mut AsyncPgConnection, calendar: Uuid) -> Result<(), Fail> {
-    diesel::sql_query(format!(
-        "SELECT pg_advisory_xact_lock({CALENDAR_LOCK_CLASS}, hashtext($1::text))"
-    ))
-    .bind::<diesel::sql_types::Uuid, _>(calendar)
+    Fixed::new(
+        "SELECT pg_advisory_xact_lock(?, hashtext(?::text))",
+        [Bind::Int(CALENDAR_LOCK_CLASS), Bind::Uuid(calendar)],
+    )
     .execute(conn)
     .await?;
     Ok(())
@@ -600,7 +601,6 @@ impl OtpStore for PgStore {
         call: Option<&CallId>,
         since: Timestamp,
     ) -> StoreResult<SendCounts> {
-        use diesel::sql_types::{Nullable, Text, Timestamptz, Uuid as SqlUuid};
         #[derive(QueryableByName)]
         struct Counts {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -615,17 +615,21 @@ impl OtpStore for PgStore {
         let c: Counts = self
             .run(async {
                 let mut conn = self.conn().await?;
-                Ok(diesel::sql_query(
+                Ok(Fixed::new(
                     "SELECT recent.to_number, recent.by_tenant, in_call.n AS in_call, in_call.distinct_numbers AS distinct_in_call
-                     FROM (SELECT count(*) FILTER (WHERE phone = $2) AS to_number, count(*) AS by_tenant
-                           FROM otp_challenges WHERE tenant_id = $1 AND created_at >= $4) AS recent,
+                     FROM (SELECT count(*) FILTER (WHERE phone = ?) AS to_number, count(*) AS by_tenant
+                           FROM otp_challenges WHERE tenant_id = ? AND created_at >= ?) AS recent,
                           (SELECT count(*) AS n, count(DISTINCT phone) AS distinct_numbers
-                           FROM otp_challenges WHERE tenant_id = $1 AND $3::text IS NOT NULL AND call_id = $3) AS in_call",
+                           FROM otp_challenges WHERE tenant_id = ? AND ?::text IS NOT NULL AND call_id = ?) AS in_call",
+                    [
+                        Bind::Text(phone.as_str()),
+                        Bind::Uuid(*tenant.as_uuid()),
+                        Bind::Timestamp(ts(since)),
+                        Bind::Uuid(*tenant.as_uuid()),
+                        Bind::OptionalText(call.map(CallId::as_str)),
+                        Bind::OptionalText(call.map(CallId::as_str)),
+                    ],
                 )
-                .bind::<SqlUuid, _>(tenant.as_uuid())
-                .bind::<Text, _>(phone.as_str())
-                .bind::<Nullable<Text>, _>(call.map(CallId::as_str))
-                .bind::<Timestamptz, _>(ts(since))
                 .get_result(&mut conn)
                 .await?)
             })
