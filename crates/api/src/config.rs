@@ -142,7 +142,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ),
     (
         "SMS_RECHECK_MS",
-        "default 60000: when a send with no clear answer is looked up at Twilio before any resend",
+        "default 60000: the soonest a send with no clear answer is looked up at Twilio before any resend (later ones back off like retries)",
     ),
     (
         "SMS_CLAIM_LEASE_MS",

@@ -14,7 +14,8 @@
 //! 4. reconcile when needed: a message found at the gateway is adopted, not resent;
 //! 5. the per-sender rate limit: deferred until a token is free;
 //! 6. send, and classify: accepted; retry-safe → backoff with jitter, failed after
-//!    [`DispatchConfig::max_attempts`]; ambiguous → reconcile later; 20003 → the tenant's SMS is
+//!    [`DispatchConfig::max_attempts`]; ambiguous → reconcile after the same backoff (never
+//!    sooner than [`DispatchConfig::ambiguous_recheck`]); 20003 → the tenant's SMS is
 //!    marked as needing attention (the store stops handing out its messages) and the message is
 //!    deferred; other permanent errors → failed with Twilio's code and message.
 
@@ -50,7 +51,7 @@ pub struct DispatchConfig {
     /// First retry delay; doubles per attempt up to `backoff_cap`, with jitter (half to all of it).
     pub backoff_base: SignedDuration,
     pub backoff_cap: SignedDuration,
-    /// When an ambiguous send is reconciled.
+    /// The soonest an ambiguous send is reconciled (later as the backoff grows).
     pub ambiguous_recheck: SignedDuration,
     /// Messages per second per sender (number or messaging service); 0 or less: no limit.
     pub per_sender_per_second: f64,
@@ -538,9 +539,11 @@ impl Dispatcher {
                     )
                 }
             }
+            // Backed off like a retry (a Twilio in trouble answers this way for a while), and
+            // never sooner than the recheck.
             SendOutcome::Ambiguous { message } => (
                 DeliveryUpdate::Ambiguous {
-                    next_attempt_at: now + cfg.ambiguous_recheck,
+                    next_attempt_at: now + self.backoff(attempts).max(cfg.ambiguous_recheck),
                     error_message: message,
                 },
                 Counted::Ambiguous,
@@ -776,6 +779,37 @@ mod tests {
         let report = d.step().await.unwrap();
         assert_eq!(report.reconciled, 1, "{report:?}");
         assert_eq!(h.get(id).await.twilio_sid.unwrap().as_str(), "SMwas");
+    }
+
+    #[tokio::test]
+    async fn ambiguous_sends_back_off_like_retries() {
+        let h = harness().await;
+        let id = h.queue(MessageKind::Confirmation, &random_phone()).await;
+        let mut gw = MockSmsGateway::new();
+        gw.expect_send().returning(|_, _| SendOutcome::Ambiguous {
+            message: "500 Internal Server Error".into(),
+        });
+        gw.expect_find_sent().returning(|_, _, _, _| Ok(None));
+        let cfg = DispatchConfig {
+            backoff_base: SignedDuration::from_mins(2),
+            ambiguous_recheck: SignedDuration::from_secs(10),
+            ..config()
+        };
+        let d = h.dispatcher(gw, cfg);
+        // Backoff after n attempts: half to all of 2 min × 2^(n−1).
+        for (attempt, at_least) in [(1, 60), (2, 120), (3, 240)] {
+            let now = h.clock.now();
+            let report = d.step().await.unwrap();
+            assert_eq!(report.ambiguous, 1, "attempt {attempt}: {report:?}");
+            let m = h.get(id).await;
+            assert_eq!(m.attempts, attempt);
+            let wait = m.due_at - now;
+            assert!(
+                wait >= SignedDuration::from_secs(at_least),
+                "attempt {attempt}: rechecked after {wait:?}"
+            );
+            h.clock.advance(wait);
+        }
     }
 
     #[tokio::test]
