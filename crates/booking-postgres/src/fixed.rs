@@ -17,7 +17,10 @@ pub(crate) enum Bind<'a> {
     Text(&'a str),
     Timestamp(chrono::DateTime<chrono::Utc>),
     Int(i32),
+    Bool(bool),
     OptionalText(Option<&'a str>),
+    OptionalInt(Option<i32>),
+    OptionalTimestamp(Option<chrono::DateTime<chrono::Utc>>),
 }
 
 /// A statement whose text has a `?` where each bind goes, in order. The text must not contain
@@ -60,8 +63,15 @@ impl QueryFragment<Pg> for Fixed<'_> {
                         out.push_bind_param::<sql_types::Timestamptz, _>(v)?
                     }
                     Some(Bind::Int(v)) => out.push_bind_param::<sql_types::Int4, _>(v)?,
+                    Some(Bind::Bool(v)) => out.push_bind_param::<sql_types::Bool, _>(v)?,
                     Some(Bind::OptionalText(v)) => {
                         out.push_bind_param::<sql_types::Nullable<sql_types::Text>, _>(v)?
+                    }
+                    Some(Bind::OptionalInt(v)) => {
+                        out.push_bind_param::<sql_types::Nullable<sql_types::Int4>, _>(v)?
+                    }
+                    Some(Bind::OptionalTimestamp(v)) => {
+                        out.push_bind_param::<sql_types::Nullable<sql_types::Timestamptz>, _>(v)?
                     }
                     None => return Err(Error::QueryBuilderError("a `?` without a bind".into())),
                 }

@@ -27,6 +27,24 @@ use crate::error::Fail;
 use crate::fixed::{Bind, Fixed};
 use crate::schema::{contacts, outbound_messages as m, tool_calls as tc};
 
+/// Prefix of a single statement whose commit does not wait for the WAL flush:
+/// `set_config(…, is_local)` holds for the statement's own implicit transaction, and its commit
+/// reads `synchronous_commit`. Other sessions see the commit at once; only a crash of
+/// PostgreSQL itself (not of the api) can lose it, within a fraction of a second. Used where
+/// that loss is already recovered from, so that callers wait for fewer flushes:
+/// - the tool-call log. A claim is made durable by the flush of the use-case's own commit that
+///   follows it (WAL is written in order), and a read-only use-case needs no durable claim. A
+///   lost answer leaves the claim unfinished: a replay of that tool call waits for the claim to
+///   be taken over and runs again, as after a crash of the api. A tool call waits for one flush,
+///   not three.
+/// - the outcome of a send, recorded under a claim that was itself committed durably (see
+///   `record_delivery`).
+macro_rules! no_flush_wait {
+    () => {
+        "WITH no_flush_wait AS (SELECT set_config('synchronous_commit', 'off', true))"
+    };
+}
+
 /// Messages queued by a unit of work must belong to the tenant it works for.
 pub(super) fn check_messages(tenant: TenantId, messages: &[NewMessage]) -> StoreResult<()> {
     if messages.iter().any(|msg| msg.tenant != tenant) {
@@ -210,147 +228,113 @@ impl OutboxStore for PgStore {
         update: &DeliveryUpdate,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        let t = *claim.message.tenant.as_uuid();
-        let id = *claim.message.id.as_uuid();
-        let token = claim.claim_token;
+        // One statement whatever the outcome: each outcome sets the columns it knows and keeps
+        // the others (NULL binds below mean "leave as it is").
+        let mut status = MessageStatus::Pending;
+        let mut sid = None;
+        let mut due = None;
+        let mut code = None;
+        let mut message = None;
+        let mut attempted = 1;
+        // Retry and Failed say what Twilio's code was, including none.
+        let mut sets_code = false;
+        // The code is kept only hashed: an OTP text's body goes once nothing needs it.
+        let mut done_with_body = false;
+        match update {
+            DeliveryUpdate::Accepted { sid: s, status: st } => {
+                status = if st.rank() >= MessageStatus::Queued.rank() {
+                    *st
+                } else {
+                    MessageStatus::Queued
+                };
+                sid = Some(s.as_str());
+                done_with_body = true;
+            }
+            DeliveryUpdate::Retry {
+                next_attempt_at,
+                error_code,
+                error_message,
+            } => {
+                due = Some(ts(*next_attempt_at));
+                code = error_code.map(|c| i32_of("error code", c)).transpose()?;
+                sets_code = true;
+                message = Some(error_message.as_str());
+            }
+            DeliveryUpdate::Ambiguous {
+                next_attempt_at,
+                error_message,
+            } => {
+                status = MessageStatus::Ambiguous;
+                due = Some(ts(*next_attempt_at));
+                message = Some(error_message.as_str());
+            }
+            DeliveryUpdate::Failed {
+                error_code,
+                error_message,
+            } => {
+                status = MessageStatus::Failed;
+                code = error_code.map(|c| i32_of("error code", c)).transpose()?;
+                sets_code = true;
+                message = Some(error_message.as_str());
+                done_with_body = true;
+            }
+            DeliveryUpdate::Suppressed { reason } => {
+                status = MessageStatus::Suppressed;
+                message = Some(reason.as_str());
+                attempted = 0;
+                done_with_body = true;
+            }
+            DeliveryUpdate::Deferred { until, reason } => {
+                // A message that may already be at Twilio stays marked for reconciliation.
+                if claim.needs_reconcile {
+                    status = MessageStatus::Ambiguous;
+                }
+                due = Some(ts(*until));
+                message = Some(reason.as_str());
+                attempted = 0;
+            }
+        }
+        let scrub = done_with_body && claim.message.kind == MessageKind::Otp;
         self.run(async {
             let mut conn = self.conn().await?;
-            conn.transaction::<_, Fail, _>(async |conn| {
-                // The claim was committed durably before the send; an outcome lost to a crash
-                // of PostgreSQL leaves the row `sending` under a lapsing lease, and the next
-                // claim reconciles it with Twilio before anything is resent.
-                skip_flush_wait(conn).await?;
-                let current: Option<(bool, String)> = m::table
-                    .find((t, id))
-                    .filter(m::status.eq(MessageStatus::Sending.as_str()))
-                    .filter(m::claim_token.eq(token))
-                    .select((m::needs_reconcile, m::kind))
-                    .for_update()
-                    .first(conn)
-                    .await
-                    .optional()?;
-                let Some((needs_reconcile, kind)) = current else {
-                    return Ok(false);
-                };
-                // The code is kept only hashed: its text goes once nothing needs it.
-                if kind == MessageKind::Otp.as_str()
-                    && matches!(
-                        update,
-                        DeliveryUpdate::Accepted { .. }
-                            | DeliveryUpdate::Failed { .. }
-                            | DeliveryUpdate::Suppressed { .. }
-                    )
-                {
-                    diesel::update(m::table.find((t, id)))
-                        .set(m::body.eq(SENT_CODE_BODY))
-                        .execute(conn)
-                        .await?;
-                }
-                let row = m::table.find((t, id));
-                let release = (
-                    m::claim_token.eq(None::<Uuid>),
-                    m::claimed_by.eq(None::<String>),
-                    m::lease_until.eq(None::<chrono::DateTime<chrono::Utc>>),
-                    m::needs_reconcile.eq(false),
-                    m::updated_at.eq(ts(now)),
-                );
-                match update {
-                    DeliveryUpdate::Accepted { sid, status } => {
-                        let status = if status.rank() >= MessageStatus::Queued.rank() {
-                            *status
-                        } else {
-                            MessageStatus::Queued
-                        };
-                        diesel::update(row)
-                            .set((
-                                release,
-                                m::status.eq(status.as_str()),
-                                m::twilio_sid.eq(sid.as_str()),
-                                m::attempts.eq(m::attempts + 1),
-                            ))
-                            .execute(conn)
-                            .await?;
-                    }
-                    DeliveryUpdate::Retry {
-                        next_attempt_at,
-                        error_code,
-                        error_message,
-                    } => {
-                        let code = error_code.map(|c| i32_of("error code", c)).transpose()?;
-                        diesel::update(row)
-                            .set((
-                                release,
-                                m::status.eq(MessageStatus::Pending.as_str()),
-                                m::due_at.eq(ts(*next_attempt_at)),
-                                m::error_code.eq(code),
-                                m::error_message.eq(error_message),
-                                m::attempts.eq(m::attempts + 1),
-                            ))
-                            .execute(conn)
-                            .await?;
-                    }
-                    DeliveryUpdate::Ambiguous {
-                        next_attempt_at,
-                        error_message,
-                    } => {
-                        diesel::update(row)
-                            .set((
-                                release,
-                                m::status.eq(MessageStatus::Ambiguous.as_str()),
-                                m::due_at.eq(ts(*next_attempt_at)),
-                                m::error_message.eq(error_message),
-                                m::attempts.eq(m::attempts + 1),
-                            ))
-                            .execute(conn)
-                            .await?;
-                    }
-                    DeliveryUpdate::Failed {
-                        error_code,
-                        error_message,
-                    } => {
-                        let code = error_code.map(|c| i32_of("error code", c)).transpose()?;
-                        diesel::update(row)
-                            .set((
-                                release,
-                                m::status.eq(MessageStatus::Failed.as_str()),
-                                m::error_code.eq(code),
-                                m::error_message.eq(error_message),
-                                m::attempts.eq(m::attempts + 1),
-                            ))
-                            .execute(conn)
-                            .await?;
-                    }
-                    DeliveryUpdate::Suppressed { reason } => {
-                        diesel::update(row)
-                            .set((
-                                release,
-                                m::status.eq(MessageStatus::Suppressed.as_str()),
-                                m::error_message.eq(reason),
-                            ))
-                            .execute(conn)
-                            .await?;
-                    }
-                    DeliveryUpdate::Deferred { until, reason } => {
-                        // A message that may already be at Twilio stays marked for reconciliation.
-                        let status = if needs_reconcile {
-                            MessageStatus::Ambiguous
-                        } else {
-                            MessageStatus::Pending
-                        };
-                        diesel::update(row)
-                            .set((
-                                release,
-                                m::status.eq(status.as_str()),
-                                m::due_at.eq(ts(*until)),
-                                m::error_message.eq(reason),
-                            ))
-                            .execute(conn)
-                            .await?;
-                    }
-                }
-                Ok(true)
-            })
-            .await
+            // The claim was committed durably before the send; an outcome lost to a crash of
+            // PostgreSQL leaves the row `sending` under a lapsing lease, and the next claim
+            // reconciles it with Twilio before anything is resent.
+            let updated = Fixed::new(
+                concat!(
+                    no_flush_wait!(),
+                    " UPDATE outbound_messages SET \
+                       status = ?, \
+                       twilio_sid = COALESCE(?, twilio_sid), \
+                       due_at = COALESCE(?, due_at), \
+                       error_code = CASE WHEN ? THEN ? ELSE error_code END, \
+                       error_message = COALESCE(?, error_message), \
+                       attempts = attempts + ?, \
+                       body = CASE WHEN ? THEN ? ELSE body END, \
+                       claim_token = NULL, claimed_by = NULL, lease_until = NULL, \
+                       needs_reconcile = false, updated_at = ? \
+                     FROM no_flush_wait \
+                     WHERE tenant_id = ? AND id = ? AND status = 'sending' AND claim_token = ?"
+                ),
+                [
+                    Bind::Text(status.as_str()),
+                    Bind::OptionalText(sid),
+                    Bind::OptionalTimestamp(due),
+                    Bind::Bool(sets_code),
+                    Bind::OptionalInt(code),
+                    Bind::OptionalText(message),
+                    Bind::Int(attempted),
+                    Bind::Bool(scrub),
+                    Bind::Text(SENT_CODE_BODY),
+                    Bind::Timestamp(ts(now)),
+                    Bind::Uuid(*claim.message.tenant.as_uuid()),
+                    Bind::Uuid(*claim.message.id.as_uuid()),
+                    Bind::Uuid(claim.claim_token),
+                ],
+            )
+            .execute(&mut conn)
+            .await?;
+            Ok(updated == 1)
         })
         .await
     }
@@ -484,34 +468,6 @@ impl ContactStore for PgStore {
         })
         .await
     }
-}
-
-/// Makes the current transaction's commit not wait for the WAL flush
-/// (`synchronous_commit = off`). Other sessions see the commit at once; only a crash of
-/// PostgreSQL itself (not of the api) can lose it, within a fraction of a second. Used where
-/// that loss is already recovered from, so that a caller waits for fewer flushes:
-/// - the tool-call log. A claim is made durable by the flush of the use-case's own commit that
-///   follows it (WAL is written in order), and a read-only use-case needs no durable claim. A
-///   lost answer leaves the claim unfinished: a replay of that tool call waits for the claim to
-///   be taken over and runs again, as after a crash of the api. A tool call waits for one flush,
-///   not three.
-/// - the outcome of a send, recorded under a claim that was itself committed durably (see
-///   `record_delivery`).
-async fn skip_flush_wait(conn: &mut AsyncPgConnection) -> Result<(), Fail> {
-    Fixed::new("SET LOCAL synchronous_commit = off", [])
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Prefix of a single statement that commits without waiting for the WAL flush: `set_config`
-/// with `is_local` holds for the statement's own (implicit) transaction, whose commit reads
-/// `synchronous_commit` (see [`skip_flush_wait`]). One round trip instead of four for a
-/// transaction with `SET LOCAL`.
-macro_rules! no_flush_wait {
-    () => {
-        "WITH no_flush_wait AS (SELECT set_config('synchronous_commit', 'off', true))"
-    };
 }
 
 #[async_trait]
