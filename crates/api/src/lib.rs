@@ -6,6 +6,7 @@ pub mod config;
 pub mod dashboard;
 pub mod error;
 pub mod gateway;
+pub mod held_reports;
 pub mod http;
 pub mod logging;
 pub mod metrics;

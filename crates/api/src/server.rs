@@ -19,6 +19,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::config::Config;
 use crate::gateway::RoutedGateway;
+use crate::held_reports::HeldReports;
 use crate::metrics::Metrics;
 use crate::state::{AppState, OsRandom, Readiness, SystemClock};
 
@@ -43,6 +44,7 @@ pub struct Running {
     server: ServerHandle,
     server_task: tokio::task::JoinHandle<std::io::Result<()>>,
     worker_task: Option<tokio::task::JoinHandle<()>>,
+    reports_task: tokio::task::JoinHandle<()>,
     stop_worker: watch::Sender<bool>,
 }
 
@@ -56,6 +58,7 @@ impl Running {
         if let Some(w) = self.worker_task {
             let _ = w.await;
         }
+        let _ = self.reports_task.await;
     }
 
     /// Waits until the server stops by itself (a signal: actix handles SIGINT/SIGTERM), then
@@ -66,6 +69,7 @@ impl Running {
         if let Some(w) = self.worker_task {
             let _ = w.await;
         }
+        let _ = self.reports_task.await;
     }
 }
 
@@ -165,6 +169,7 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
         wake_worker: wake.clone(),
         accounts,
         gateway,
+        held_reports: Arc::new(HeldReports::default()),
     });
 
     let app_state = state.clone();
@@ -189,6 +194,7 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
     let server_task = tokio::spawn(server);
 
     let (stop_worker, stop_rx) = watch::channel(false);
+    let reports_task = tokio::spawn(retry_held_reports(state.clone(), stop_rx.clone()));
     let worker_task = config
         .run_worker
         .then(|| tokio::spawn(worker_loop(dispatcher, state.clone(), wake, stop_rx)));
@@ -200,6 +206,7 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
         server: handle,
         server_task,
         worker_task,
+        reports_task,
         stop_worker,
     })
 }
@@ -249,6 +256,31 @@ async fn worker_loop(
         Ok(n) if n > 0 => tracing::info!(released = n, "gave back outbox claims"),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "giving back outbox claims failed"),
+    }
+}
+
+/// Tries the held end-of-call reports again every few seconds until each is recorded (or is
+/// given up after a few hours); see [`crate::held_reports`].
+async fn retry_held_reports(state: web::Data<AppState>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            break;
+        }
+        if state.held_reports.is_empty() {
+            continue;
+        }
+        crate::http::vapi::retry_held_reports(&state).await;
+    }
+    let left = state.held_reports.len();
+    if left > 0 {
+        tracing::error!(
+            reports = left,
+            "stopping with end-of-call reports the database never took; their alerts are lost"
+        );
     }
 }
 

@@ -9,6 +9,7 @@ use booking_core::service::BookingService;
 use tokio::sync::Notify;
 
 use crate::config::Config;
+use crate::held_reports::HeldReports;
 use crate::metrics::Metrics;
 
 /// Whether the service can do its work: the database answers and is migrated.
@@ -34,6 +35,9 @@ pub struct AppState {
     /// The worker's SMS gateway, for the dashboard's "send a test SMS" (sent directly, not
     /// queued).
     pub gateway: Arc<dyn SmsGateway>,
+    /// End-of-call reports that arrived while the database was away, tried again by
+    /// `server::retry_held_reports`.
+    pub held_reports: Arc<HeldReports>,
 }
 
 impl AppState {

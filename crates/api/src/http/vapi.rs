@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use booking_core::calls::CallStart;
+use booking_core::calls::{CallReport, CallStart};
 use booking_core::ports::{StoreError, ToolCallClaim};
 use booking_core::service::{CallContext, ServiceError};
 use booking_core::tenant::Tenant;
@@ -118,14 +118,6 @@ async fn handle(
             Ok(HttpResponse::Ok().json(replies.to_value()))
         }
         ServerMessage::EndOfCallReport(report) => {
-            let tenant = match resolve_tenant(state, &ctx).await {
-                Ok(Some(t)) => t,
-                Ok(None) => {
-                    tracing::warn!("end-of-call report for a number no tenant has; ignored");
-                    return Ok(HttpResponse::Ok().json(acknowledged()));
-                }
-                Err(e) => return Err(e.into()),
-            };
             let report = match report.to_call_report() {
                 Ok(r) => r,
                 Err(e) => {
@@ -133,24 +125,15 @@ async fn handle(
                     return Ok(HttpResponse::Ok().json(json!({"error": e.to_string()})));
                 }
             };
-            let outcome = state
-                .service
-                .end_of_call(&tenant, report)
-                .await
-                .map_err(service_error)?;
-            let result = if !outcome.recorded {
-                "repeated"
-            } else if outcome.hot_lead {
-                "hot_lead"
-            } else {
-                "recorded"
-            };
-            state
-                .metrics
-                .inc("end_of_call_reports_total", &[("outcome", result)]);
-            tracing::info!(outcome = result, "end-of-call report");
-            state.wake_worker();
-            Ok(HttpResponse::Ok().json(acknowledged()))
+            match record_report(state, &ctx, report.clone()).await {
+                Ok(_) => Ok(HttpResponse::Ok().json(acknowledged())),
+                Err(e @ StoreError::Unavailable(_)) => {
+                    // Answered 503 all the same, so that Vapi may send it again.
+                    hold_report(state, ctx, report);
+                    Err(e.into())
+                }
+                Err(e) => Err(e.into()),
+            }
         }
         ServerMessage::StatusUpdate(update) => {
             if let (Ok(Some(tenant)), Some(call), Some(status)) = (
@@ -173,11 +156,96 @@ async fn handle(
     }
 }
 
-fn service_error(e: ServiceError) -> ApiError {
-    match e {
-        ServiceError::Unavailable(m) => ApiError::from(StoreError::Unavailable(m)),
-        ServiceError::Internal(m) => ApiError::from(StoreError::Internal(m)),
+/// Records an end-of-call report: the call, its score, and the owner's alerts when it is a hot
+/// lead. `Ok(None)` for a number no tenant has (ignored). Recording the same call again
+/// changes nothing.
+async fn record_report(
+    state: &AppState,
+    ctx: &VapiContext,
+    report: CallReport,
+) -> Result<Option<&'static str>, StoreError> {
+    let Some(tenant) = resolve_tenant(state, ctx).await? else {
+        tracing::warn!("end-of-call report for a number no tenant has; ignored");
+        return Ok(None);
+    };
+    let outcome = state
+        .service
+        .end_of_call(&tenant, report)
+        .await
+        .map_err(|e| match e {
+            ServiceError::Unavailable(m) => StoreError::Unavailable(m),
+            ServiceError::Internal(m) => StoreError::Internal(m),
+        })?;
+    let result = if !outcome.recorded {
+        "repeated"
+    } else if outcome.hot_lead {
+        "hot_lead"
+    } else {
+        "recorded"
+    };
+    state
+        .metrics
+        .inc("end_of_call_reports_total", &[("outcome", result)]);
+    tracing::info!(outcome = result, "end-of-call report");
+    state.wake_worker();
+    Ok(Some(result))
+}
+
+fn hold_report(state: &AppState, ctx: VapiContext, report: CallReport) {
+    let call = report.call_id.clone();
+    if let Some(dropped) = state.held_reports.hold(ctx, report, Instant::now()) {
+        tracing::error!(
+            call_id = %dropped.report.call_id,
+            "too many end-of-call reports waiting for the database; the oldest was dropped"
+        );
     }
+    state
+        .metrics
+        .inc("end_of_call_reports_total", &[("outcome", "held")]);
+    state.metrics.set(
+        "end_of_call_reports_held",
+        &[],
+        state.held_reports.len() as f64,
+    );
+    tracing::warn!(call_id = %call, "end-of-call report held until the database is back");
+}
+
+/// One pass over the held end-of-call reports: each is recorded, or kept while the database
+/// is still away, or given up once too old.
+pub(crate) async fn retry_held_reports(state: &AppState) {
+    let mut pending = state.held_reports.take_all().into_iter();
+    let mut waiting = Vec::new();
+    for held in pending.by_ref() {
+        match record_report(state, &held.ctx, held.report.clone()).await {
+            Ok(_) => {
+                tracing::info!(
+                    call_id = %held.report.call_id,
+                    waited_ms = held.since.elapsed().as_millis() as u64,
+                    "held end-of-call report recorded"
+                );
+            }
+            Err(StoreError::Unavailable(_)) => {
+                // Still away: the rest wait for the next pass.
+                waiting.push(held);
+                break;
+            }
+            Err(e) => {
+                tracing::error!(call_id = %held.report.call_id, error = %e, "a held end-of-call report could not be recorded; dropped");
+            }
+        }
+    }
+    waiting.extend(pending);
+    for lost in state.held_reports.put_back(waiting, Instant::now()) {
+        tracing::error!(
+            call_id = %lost.report.call_id,
+            "an end-of-call report waited too long for the database; its alert is lost"
+        );
+    }
+    state.metrics.set(
+        "end_of_call_reports_held",
+        &[],
+        state.held_reports.len() as f64,
+    );
 }
 
 /// The tenant of the number the call reached, from [`tenant_cache`] when it was looked up a
@@ -221,8 +289,9 @@ async fn resolve_tenant_with(
 /// Tenants by the number a call reached, kept for a few seconds in this process. Every message
 /// of a call (the assistant-request, each tool call, the report) names the same number, and
 /// loading a tenant takes eight queries; under load that was most of a tool call's round trips.
-/// Unknown numbers are not kept. The operator API drops a tenant's entries when it changes the
-/// tenant; a change made elsewhere (another instance) shows within [`tenant_cache::TTL`].
+/// Unknown numbers are not kept. The operator API and the dashboard's settings drop a tenant's
+/// entries when they change the tenant; a change made elsewhere (another instance) shows within
+/// [`tenant_cache::TTL`].
 pub(crate) mod tenant_cache {
     use std::collections::HashMap;
     use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -268,7 +337,7 @@ pub(crate) mod tenant_cache {
         e.insert(key, (Instant::now(), tenant.clone()));
     }
 
-    /// Drops every entry of `tenant` (after the operator changed it).
+    /// Drops every entry of `tenant` (after the operator or the owner changed it).
     pub fn forget(tenant: TenantId) {
         entries().retain(|_, (_, t)| t.id != tenant);
     }
