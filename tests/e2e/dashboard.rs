@@ -480,3 +480,253 @@ async fn hostile_caller_data_is_escaped_and_errors_are_explained() {
     assert!(leads.contains("href=\"tel:+15557770003\""));
     app.stop().await;
 }
+
+/// The five booking-rule fields of the settings form, with these values.
+fn rules_form<'a>(
+    buffer_before: &'a str,
+    buffer_after: &'a str,
+    min_notice: &'a str,
+    interval: &'a str,
+    horizon: &'a str,
+) -> Vec<(&'static str, &'a str)> {
+    vec![
+        ("buffer_before_minutes", buffer_before),
+        ("buffer_after_minutes", buffer_after),
+        ("min_notice_minutes", min_notice),
+        ("slot_interval_minutes", interval),
+        ("booking_horizon_days", horizon),
+    ]
+}
+
+/// The booking rules as the operator API reports them: before, after, notice, interval, horizon.
+async fn stored_rules(app: &TestApp, clinic: &booking_e2e::Clinic) -> [u64; 5] {
+    let (status, t) = app
+        .admin(
+            reqwest::Method::GET,
+            &format!("/admin/tenants/{}", clinic.id),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{t}");
+    [
+        "buffer_before_minutes",
+        "buffer_after_minutes",
+        "min_notice_minutes",
+        "slot_interval_minutes",
+        "booking_horizon_days",
+    ]
+    .map(|k| t[k].as_u64().unwrap_or_else(|| panic!("{k} in {t}")))
+}
+
+/// The starts a `check_availability` result offers, as timestamps and as the clinic's local
+/// "HH:MM".
+fn offered(avail: &serde_json::Value) -> Vec<(jiff::Timestamp, String)> {
+    assert_eq!(avail["ok"], json!(true), "{avail}");
+    let slots = avail["slots"].as_array().expect("slots");
+    assert!(!slots.is_empty(), "{avail}");
+    slots
+        .iter()
+        .map(|s| {
+            let start = s["start"].as_str().expect("start");
+            (
+                start.parse().unwrap_or_else(|e| panic!("{start}: {e}")),
+                start[11..16].to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_changes_the_booking_rules_and_the_next_tool_call_follows_them() {
+    let app = TestApp::spawn().await;
+    let clinic = app.create_clinic("Smile Dental", 9).await;
+    app.create_owner(&clinic, "ann@smile.example", OWNER_PASSWORD)
+        .await;
+    let owner = app.sign_in("ann@smile.example", OWNER_PASSWORD).await;
+
+    // The form shows the stored rules: the test clinic books with no notice on a 30-minute grid.
+    let (status, page) = owner.get("/app/settings").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("id=\"form-rules\""), "{page}");
+    assert!(page.contains("Book no sooner than"), "{page}");
+    for (name, value) in rules_form("0", "0", "0", "30", "60") {
+        let field = format!("name=\"{name}\" value=\"{value}\"");
+        assert!(page.contains(&field), "{field} missing");
+    }
+
+    // A call in progress asks first, so that the api has the clinic's old rules at hand.
+    let call = app.call(&clinic, "+15557770005");
+    let asked = jiff::Timestamp::now();
+    let before = call
+        .tool("check_availability", json!({"service": "Checkup"}))
+        .await;
+    let first = offered(&before).into_iter().map(|(t, _)| t).min().unwrap();
+    assert!(
+        first < asked + jiff::SignedDuration::from_mins(60),
+        "no notice: the first time is within the hour ({before})"
+    );
+
+    let (status, body) = owner
+        .post(
+            "/app/settings/rules",
+            &rules_form("10", "5", "600", "45", "30"),
+        )
+        .await;
+    assert_eq!(status, 303, "{body}");
+    let (_, page) = owner.get("/app/settings?saved=1").await;
+    assert!(page.contains("Saved."));
+    for (name, value) in rules_form("10", "5", "600", "45", "30") {
+        let field = format!("name=\"{name}\" value=\"{value}\"");
+        assert!(page.contains(&field), "{field} missing after the save");
+    }
+    assert_eq!(stored_rules(&app, &clinic).await, [10, 5, 600, 45, 30]);
+
+    // The same call's next question, at once: ten hours' notice, starts every 45 minutes from
+    // midnight (the test clinic is open all day), 30 days ahead at most.
+    let asked = jiff::Timestamp::now();
+    let after = call
+        .tool("check_availability", json!({"service": "Checkup"}))
+        .await;
+    for (start, local) in offered(&after) {
+        assert!(
+            start >= asked + jiff::SignedDuration::from_mins(600),
+            "{start} is sooner than ten hours from now ({after})"
+        );
+        let (h, m) = local.split_once(':').unwrap();
+        let minute_of_day: u32 = h.parse::<u32>().unwrap() * 60 + m.parse::<u32>().unwrap();
+        assert_eq!(minute_of_day % 45, 0, "{local} is off the 45-minute grid");
+    }
+    let too_far = jiff::tz::TimeZone::get("America/New_York")
+        .unwrap()
+        .to_datetime(jiff::Timestamp::now())
+        .date()
+        .saturating_add(jiff::Span::new().days(40));
+    let refused = call
+        .tool(
+            "check_availability",
+            json!({"service": "Checkup", "date": too_far.to_string()}),
+        )
+        .await;
+    assert_eq!(refused["ok"], json!(false), "{refused}");
+    assert!(refused.to_string().contains("30 days"), "{refused}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn booking_rules_out_of_range_or_not_numbers_are_refused_with_the_reason() {
+    let app = TestApp::spawn().await;
+    let clinic = app.create_clinic("Smile Dental", 10).await;
+    app.create_owner(&clinic, "ann@smile.example", OWNER_PASSWORD)
+        .await;
+    let owner = app.sign_in("ann@smile.example", OWNER_PASSWORD).await;
+    let stored = stored_rules(&app, &clinic).await;
+    assert_eq!(stored, [0, 0, 0, 30, 60]);
+
+    for (field, value, reason) in [
+        (
+            "slot_interval_minutes",
+            "0",
+            "slot interval must be between 5 and 240 minutes",
+        ),
+        (
+            "buffer_before_minutes",
+            "999",
+            "buffer must be between 0 and 240 minutes",
+        ),
+        (
+            "buffer_after_minutes",
+            "241",
+            "buffer must be between 0 and 240 minutes",
+        ),
+        ("booking_horizon_days", "0", "between 1 and 366 days"),
+        ("min_notice_minutes", "50000", "at most 30 days"),
+        ("min_notice_minutes", "abc", "whole number"),
+        ("buffer_after_minutes", "-5", "whole number"),
+        ("slot_interval_minutes", "", "whole number"),
+        ("booking_horizon_days", "7.5", "whole number"),
+    ] {
+        // Every other field valid and different from what is stored, so that a partial save
+        // would show.
+        let mut form = rules_form("15", "15", "240", "20", "14");
+        form.iter_mut().find(|(k, _)| *k == field).unwrap().1 = value;
+        let (status, body) = owner.post("/app/settings/rules", &form).await;
+        assert_eq!(status, 400, "{field}={value:?}: {body}");
+        assert!(body.contains("Not saved"), "{field}={value:?}: {body}");
+        assert!(
+            body.contains(reason),
+            "{field}={value:?}: no {reason:?} in {body}"
+        );
+        // The page shows the stored rules again, not the refused ones.
+        assert!(body.contains("name=\"slot_interval_minutes\" value=\"30\""));
+        assert_eq!(
+            stored_rules(&app, &clinic).await,
+            stored,
+            "{field}={value:?} changed the rules"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_clinics_owner_or_site_cannot_change_the_booking_rules() {
+    let app = TestApp::spawn().await;
+    let a = app.create_clinic("Clinic A", 11).await;
+    let b = app.create_clinic("Clinic B", 12).await;
+    app.create_owner(&a, "owner@a.example", OWNER_PASSWORD)
+        .await;
+    app.create_owner(&b, "owner@b.example", OWNER_PASSWORD)
+        .await;
+    let owner_a = app.sign_in("owner@a.example", OWNER_PASSWORD).await;
+    let owner_b = app.sign_in("owner@b.example", OWNER_PASSWORD).await;
+
+    // A form field naming clinic B changes A's rules only: the clinic comes from the session.
+    let mut form = rules_form("0", "0", "600", "45", "30");
+    form.push(("tenant_id", &b.id));
+    let (status, body) = owner_a.post("/app/settings/rules", &form).await;
+    assert_eq!(status, 303, "{body}");
+    assert_eq!(stored_rules(&app, &a).await, [0, 0, 600, 45, 30]);
+    assert_eq!(stored_rules(&app, &b).await, [0, 0, 0, 30, 60]);
+
+    // A's session with B's form token, B's session from another site, and no session at all.
+    let form = rules_form("0", "0", "900", "60", "10");
+    let mut with_b_token = form.clone();
+    with_b_token.push(("csrf", &owner_b.csrf));
+    let (status, _) = owner_a.post("/app/settings/rules", &with_b_token).await;
+    assert_eq!(status, 403, "another session's token");
+    let resp = owner_b
+        .http
+        .post(app.url("/app/settings/rules"))
+        .header("Cookie", &owner_b.cookie)
+        .header("Origin", "https://evil.example")
+        .form(&with_b_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403, "another site's form");
+    let resp = no_redirects()
+        .post(app.url("/app/settings/rules"))
+        .header("Origin", &app.base)
+        .form(&with_b_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303, "not signed in");
+    assert_eq!(resp.headers()["location"], "/app/login");
+
+    assert_eq!(stored_rules(&app, &a).await, [0, 0, 600, 45, 30]);
+    assert_eq!(stored_rules(&app, &b).await, [0, 0, 0, 30, 60]);
+    let (_, page_b) = owner_b.get("/app/settings").await;
+    assert!(page_b.contains("name=\"min_notice_minutes\" value=\"0\""));
+    // B's callers are still offered times within the hour.
+    let asked = jiff::Timestamp::now();
+    let avail = app
+        .call(&b, "+15557770006")
+        .tool("check_availability", json!({"service": "Checkup"}))
+        .await;
+    let first = offered(&avail).into_iter().map(|(t, _)| t).min().unwrap();
+    assert!(
+        first < asked + jiff::SignedDuration::from_mins(60),
+        "{avail}"
+    );
+    app.stop().await;
+}

@@ -1,6 +1,8 @@
-//! Settings: the clinic, its numbers, hours, services, prompt and Twilio account, each a form that
-//! posts the fields it shows. Every form is checked by the same rules as the operator API
-//! (`tenant_dto`); the Twilio secrets are write-only (an empty field keeps the stored one).
+//! Settings: the clinic, its numbers, hours, services, booking rules, prompt and Twilio account,
+//! each a form that posts the fields it shows. Every form is checked by the same rules as the
+//! operator API (`tenant_dto`); the Twilio secrets are write-only (an empty field keeps the stored
+//! one). A save drops the clinic from the api's tenant cache, so the next tool call of a call in
+//! progress already sees it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
@@ -63,6 +65,50 @@ fn parse_ranges(s: &str) -> Vec<[String; 2]> {
             None => [p.to_owned(), String::new()],
         })
         .collect()
+}
+
+/// The booking rules' fields: (form field and operator API name, label, what a bad value is).
+const RULES: [(&str, &str, &str); 5] = [
+    (
+        "buffer_before_minutes",
+        "Minutes between appointments (buffer) before each one",
+        "the buffer before each appointment",
+    ),
+    (
+        "buffer_after_minutes",
+        "Minutes between appointments (buffer) after each one",
+        "the buffer after each appointment",
+    ),
+    (
+        "min_notice_minutes",
+        "Book no sooner than … minutes from now",
+        "the minimum notice",
+    ),
+    (
+        "slot_interval_minutes",
+        "Offer start times every … minutes",
+        "the time between start times",
+    ),
+    (
+        "booking_horizon_days",
+        "Book up to … days ahead",
+        "how many days ahead",
+    ),
+];
+
+/// A whole number from a form field; `None` when the field is absent, or (with a problem noted)
+/// not a whole number.
+fn whole_number(errors: &mut Vec<String>, value: Option<&str>, what: &str) -> Option<u32> {
+    let v = value?.trim();
+    match v.parse() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            errors.push(format!(
+                "{what} must be a whole number (0 or more, like 15), not {v:?}"
+            ));
+            None
+        }
+    }
 }
 
 fn lines(s: &str) -> impl Iterator<Item = &str> {
@@ -182,6 +228,13 @@ fn input_from(
             Err(e) => errors.push(e),
         }
     }
+    let [before, after, notice, interval, horizon] =
+        RULES.map(|(name, _, what)| whole_number(&mut errors, get(name), what));
+    input.buffer_before_minutes = before;
+    input.buffer_after_minutes = after;
+    input.min_notice_minutes = notice;
+    input.slot_interval_minutes = interval;
+    input.booking_horizon_days = horizon;
     if let Some(v) = get("system_prompt") {
         input.system_prompt = Some(v.replace("\r\n", "\n"));
     }
@@ -381,6 +434,29 @@ pub(super) fn services_form(ctx: &Ctx, next: Option<&str>) -> String {
     )
 }
 
+/// The rules that turn opening hours into the times callers are offered (checked by
+/// `BookingRules::new` through the operator API's validation).
+fn rules_form(ctx: &Ctx, next: Option<&str>) -> String {
+    let r = &ctx.tenant.config.rules;
+    let values = [
+        r.buffer_before,
+        r.buffer_after,
+        r.min_notice_minutes,
+        r.slot_interval.get(),
+        r.horizon_days,
+    ];
+    let mut fields = String::from("<fieldset><legend>When callers can book</legend>");
+    for ((name, label, _), value) in RULES.iter().zip(values) {
+        fields.push_str(&input(name, label, &value.to_string(), "number"));
+    }
+    fields.push_str(
+        "<small>Buffers keep time free around every appointment. Start times are counted from \
+         opening time. A change applies to the next time a caller asks; appointments already \
+         booked stay where they are.</small></fieldset>",
+    );
+    form(ctx, "rules", next, &fields, "Save booking rules")
+}
+
 pub(super) fn twilio_form(ctx: &Ctx, sms: Option<&SmsAccount>, next: Option<&str>) -> String {
     let (sid, key, from, ms) = match sms {
         Some(a) => (
@@ -492,6 +568,7 @@ async fn render(
          <section><h2>Phone numbers</h2>{numbers}</section>\
          <section><h2>Hours</h2>{hours}</section>\
          <section><h2>Services</h2>{services}</section>\
+         <section><h2>Booking rules</h2>{rules}</section>\
          <section><h2>What the AI is told</h2>{prompt}</section>\
          <section><h2>Walk-through</h2><p><a href=\"/app/setup/1\">Run the first-time walk-through again</a></p></section>",
         clinic = clinic_form(ctx, None),
@@ -501,6 +578,7 @@ async fn render(
         numbers = numbers_form(ctx, None),
         hours = hours_form(ctx, None),
         services = services_form(ctx, None),
+        rules = rules_form(ctx, None),
         prompt = prompt_section(ctx, state),
     );
     Ok(html_response(
@@ -547,6 +625,8 @@ pub async fn save(
             Ok((config, sms)) => {
                 match state.store.update_tenant(ctx.tenant.id, &config, sms).await {
                     Ok(_) => {
+                        // As the operator API does: the next tool call reads the new settings.
+                        crate::http::vapi::tenant_cache::forget(ctx.tenant.id);
                         tracing::info!(tenant = %ctx.tenant.id, "settings saved from the dashboard");
                         let to = safe_next(form.get("next")).unwrap_or("/app/settings?saved=1");
                         return Ok(see_other(to));
@@ -675,6 +755,52 @@ mod tests {
         assert_eq!(s[1].duration_minutes, 30);
         assert!(parse_services("Checkup").is_err());
         assert!(parse_services("Checkup, 30, lots").is_err());
+    }
+
+    #[test]
+    fn booking_rules_come_as_whole_numbers() {
+        let form = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let input = input_from(
+            &form(&[
+                ("buffer_before_minutes", "10"),
+                ("buffer_after_minutes", " 5 "),
+                ("min_notice_minutes", "600"),
+                ("slot_interval_minutes", "45"),
+                ("booking_horizon_days", "30"),
+            ]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(input.buffer_before_minutes, Some(10));
+        assert_eq!(input.buffer_after_minutes, Some(5));
+        assert_eq!(input.min_notice_minutes, Some(600));
+        assert_eq!(input.slot_interval_minutes, Some(45));
+        assert_eq!(input.booking_horizon_days, Some(30));
+
+        let errors = input_from(
+            &form(&[
+                ("min_notice_minutes", "two hours"),
+                ("slot_interval_minutes", "-5"),
+            ]),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].contains("minimum notice must be a whole number"),
+            "{errors:?}"
+        );
+        assert!(errors[1].contains("\"-5\""), "{errors:?}");
+
+        // Another form leaves the rules as they are.
+        let input = input_from(&form(&[("name", "Smile Dental")]), None).unwrap();
+        assert_eq!(input.min_notice_minutes, None);
+        assert_eq!(input.slot_interval_minutes, None);
     }
 
     #[test]
