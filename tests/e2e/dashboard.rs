@@ -730,3 +730,77 @@ async fn another_clinics_owner_or_site_cannot_change_the_booking_rules() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_test_sms_button_sends_at_most_five_texts_per_clinic_in_ten_minutes() {
+    let app = TestApp::spawn().await;
+    let a = app.create_clinic("Clinic A", 13).await;
+    let b = app.create_clinic("Clinic B", 14).await;
+    app.create_owner(&a, "owner@a.example", OWNER_PASSWORD)
+        .await;
+    app.create_owner(&b, "owner@b.example", OWNER_PASSWORD)
+        .await;
+    let owner = app.sign_in("owner@a.example", OWNER_PASSWORD).await;
+    let to = a.alert_numbers[0].as_str();
+    let refusal =
+        "You have sent 5 test texts in the last 10 minutes; wait a few minutes and try again.";
+
+    for i in 1..=5 {
+        let (status, body) = owner.post("/app/test-sms", &[("to", to)]).await;
+        assert_eq!(status, 200, "test text {i}: {body}");
+        assert!(body.contains("Twilio accepted"), "test text {i}: {body}");
+    }
+    let resp = owner
+        .http
+        .post(app.url("/app/test-sms"))
+        .header("Cookie", &owner.cookie)
+        .header("Origin", &app.base)
+        .form(&[("to", to), ("csrf", owner.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 429);
+    let retry_after: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=600).contains(&retry_after), "{retry_after}");
+    let body = resp.text().await.unwrap();
+    assert!(body.contains(refusal), "{body}");
+    assert!(!body.contains("Twilio accepted"), "{body}");
+    // Another number changes nothing; from htmx the refusal lands in the box under the button.
+    let resp = owner
+        .http
+        .post(app.url("/app/test-sms"))
+        .header("Cookie", &owner.cookie)
+        .header("Origin", &app.base)
+        .header("HX-Request", "true")
+        .form(&[
+            ("to", a.alert_numbers[1].as_str()),
+            ("csrf", owner.csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let body = resp.text().await.unwrap();
+    assert!(body.contains(refusal), "{body}");
+    assert!(!body.contains("<html"), "a fragment for htmx: {body}");
+
+    assert_eq!(app.twilio.messages_to(to).len(), 5);
+    assert_eq!(
+        app.twilio.messages().len(),
+        5,
+        "the refused ones never reached Twilio"
+    );
+
+    // The limit is per clinic: B's owner can still test.
+    let owner_b = app.sign_in("owner@b.example", OWNER_PASSWORD).await;
+    let (status, body) = owner_b
+        .post("/app/test-sms", &[("to", b.alert_numbers[0].as_str())])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Twilio accepted"), "{body}");
+    assert_eq!(app.twilio.messages().len(), 6);
+    app.stop().await;
+}

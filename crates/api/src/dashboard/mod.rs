@@ -7,6 +7,7 @@ mod leads;
 mod login;
 mod owners;
 mod pages;
+mod send_limit;
 pub mod session;
 mod settings;
 mod setup;
