@@ -13,9 +13,10 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use booking_postgres::testing::TestDb;
-use common::{Api, ApiProcess, CallCtx, Clinic, ToolAnswer, api_env, code_in, rows, wait_ready};
+use common::{ApiProcess, rows, short_outbox_timings, wait_ready};
 use fake_twilio::FakeTwilio;
 use serde_json::{Value, json};
+use test_support::{Api, CallCtx, Clinic, ToolAnswer, api_env, code_texted_to};
 use tokio::sync::Mutex;
 
 const CALLS: u32 = 100;
@@ -94,19 +95,6 @@ async fn tool(w: &World, call: &CallCtx, name: &str, args: Value) -> Value {
     }
 }
 
-/// The latest code texted to `to` once more than `before` texts reached it.
-async fn code_for(w: &World, to: &str, before: usize) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let got = w.twilio.messages_to(to);
-        if got.len() > before {
-            return code_in(&got.last().expect("a text").body);
-        }
-        assert!(Instant::now() < deadline, "no code reached {to}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 struct Played {
     caller: String,
     call_id: String,
@@ -168,7 +156,7 @@ async fn play(w: &World, clinic: &Clinic, i: u32) -> Played {
             let before = w.twilio.messages_to(&caller).len();
             let sent = tool(w, &call, "send_otp", json!({"hold_id": hold})).await;
             assert_eq!(sent["ok"], json!(true), "{sent}");
-            let code = code_for(w, &caller, before).await;
+            let code = code_texted_to(&w.twilio, &caller, before, Duration::from_secs(60)).await;
             verified = tool(
                 w,
                 &call,
@@ -220,11 +208,11 @@ async fn sigkill_during_100_calls_loses_nothing_and_doubles_nothing() {
     let db = TestDb::new().await;
     let twilio = FakeTwilio::start();
     let base = format!("http://127.0.0.1:{}", common::free_port());
-    let env = api_env(db.url(), &db.master_key().export(), &twilio, &base);
+    let env = short_outbox_timings(api_env(db.url(), &db.master_key().export(), &twilio, &base));
     let log = std::env::temp_dir().join(format!("api-crash-test-{}.log", std::process::id()));
     let _ = std::fs::remove_file(&log);
     let process = Arc::new(Mutex::new(ApiProcess::spawn(&env, &log)));
-    let api = Api::new(base.clone());
+    let api = Api::new(base.clone(), common::client());
     wait_ready(&api.http, &base, Duration::from_secs(60)).await;
     let w = Arc::new(World {
         api,

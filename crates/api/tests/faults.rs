@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use booking_postgres::MasterKey;
 use booking_postgres::testing::TestDb;
-use common::{Api, CallCtx, ToolAnswer, api_env, code_in, rows};
+use common::{rows, short_outbox_timings};
 use fake_twilio::{FakeTwilio, Fault};
 use local_postgres::Cluster;
-use serde_json::{Value, json};
+use serde_json::json;
+use test_support::{Api, CallCtx, ToolAnswer, api_env, code_texted_to};
 
 /// The api in this process.
 async fn start_api(
@@ -32,14 +33,7 @@ async fn start_api(
     let running = api::server::start_on(config, listener)
         .await
         .expect("the api starts");
-    (running, Api::new(base))
-}
-
-async fn tool(api: &Api, call: &CallCtx, name: &str, args: Value) -> ToolAnswer {
-    let id = call.next_tool_call_id();
-    let (status, reply) = api.vapi(&call.tool_body(&id, name, &args)).await;
-    assert_eq!(status, 200, "tool-calls are answered 200: {reply}");
-    ToolAnswer::from_reply(&reply)
+    (running, Api::new(base, common::client()))
 }
 
 /// Holds a slot on `day_offset` days from now and texts the code; returns the hold and code.
@@ -55,64 +49,35 @@ async fn hold_and_code(
         .date()
         .checked_add(jiff::Span::new().days(day_offset))
         .unwrap();
-    let avail = tool(
-        api,
-        call,
-        "check_availability",
-        json!({"service": "Checkup", "date": day.to_string()}),
-    )
-    .await
-    .result();
+    let avail = api
+        .tool(
+            call,
+            "check_availability",
+            json!({"service": "Checkup", "date": day.to_string()}),
+        )
+        .await
+        .result();
     let start = avail["slots"][0]["start"]
         .as_str()
         .expect("a slot")
         .to_owned();
-    let held = tool(
-        api,
-        call,
-        "reserve_slot",
-        json!({"start": start, "service": "Checkup", "caller_name": "Jane Doe"}),
-    )
-    .await
-    .result();
+    let held = api
+        .tool(
+            call,
+            "reserve_slot",
+            json!({"start": start, "service": "Checkup", "caller_name": "Jane Doe"}),
+        )
+        .await
+        .result();
     assert_eq!(held["ok"], json!(true), "{held}");
     let hold = held["hold_id"].as_str().unwrap().to_owned();
-    let sent = tool(api, call, "send_otp", json!({"hold_id": hold}))
+    let sent = api
+        .tool(call, "send_otp", json!({"hold_id": hold}))
         .await
         .result();
     assert_eq!(sent["ok"], json!(true), "{sent}");
-    let texts = twilio
-        .wait_for_messages_to(&call.caller, 1, Duration::from_secs(15))
-        .await;
-    (hold, code_in(&texts.last().expect("the code").body))
-}
-
-trait WaitTo {
-    async fn wait_for_messages_to(
-        &self,
-        to: &str,
-        n: usize,
-        within: Duration,
-    ) -> Vec<fake_twilio::SentMessage>;
-}
-
-impl WaitTo for FakeTwilio {
-    async fn wait_for_messages_to(
-        &self,
-        to: &str,
-        n: usize,
-        within: Duration,
-    ) -> Vec<fake_twilio::SentMessage> {
-        let deadline = Instant::now() + within;
-        loop {
-            let got = self.messages_to(to);
-            if got.len() >= n {
-                return got;
-            }
-            assert!(Instant::now() < deadline, "no text reached {to}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+    let code = code_texted_to(twilio, &call.caller, 0, Duration::from_secs(15)).await;
+    (hold, code)
 }
 
 /// Every text due so far was accepted by Twilio, and each reached it exactly once: the sid the
@@ -175,12 +140,12 @@ async fn twilio_failing_for_a_while_delivers_every_text_exactly_once() {
     let started = Instant::now();
     let db = TestDb::new().await;
     let twilio = FakeTwilio::start();
-    let mut env = api_env(
+    let mut env = short_outbox_timings(api_env(
         db.url(),
         &db.master_key().export(),
         &twilio,
         "http://127.0.0.1:1",
-    );
+    ));
     // Retries spaced so that six attempts outlast the few seconds of faults below.
     let (running, api) = start_api(&mut env, |e| {
         e.insert("SMS_RETRY_BASE_MS".into(), "500".into());
@@ -202,14 +167,10 @@ async fn twilio_failing_for_a_while_delivers_every_text_exactly_once() {
     twilio.fail_all(Fault::Status500AfterRecording);
     let mut bookings = Vec::new();
     for (call, hold, code) in &calls {
-        let verified = tool(
-            &api,
-            call,
-            "verify_otp",
-            json!({"hold_id": hold, "code": code}),
-        )
-        .await
-        .result();
+        let verified = api
+            .tool(call, "verify_otp", json!({"hold_id": hold, "code": code}))
+            .await
+            .result();
         assert_eq!(verified["ok"], json!(true), "{verified}");
         bookings.push(verified["appointment_id"].as_str().unwrap().to_owned());
     }
@@ -230,14 +191,14 @@ async fn twilio_failing_for_a_while_delivers_every_text_exactly_once() {
     twilio.fail_all(Fault::Status500);
     tokio::time::sleep(Duration::from_millis(1200)).await;
     // While it lasted, the model could still read the state of a confirmation.
-    let state = tool(
-        &api,
-        &calls[0].0,
-        "send_confirmation_sms",
-        json!({"appointment_id": bookings[0]}),
-    )
-    .await
-    .result();
+    let state = api
+        .tool(
+            &calls[0].0,
+            "send_confirmation_sms",
+            json!({"appointment_id": bookings[0]}),
+        )
+        .await
+        .result();
     assert_eq!(state["ok"], json!(true), "{state}");
     twilio.recover();
 
@@ -290,7 +251,7 @@ async fn postgres_restarted_under_load_fails_cleanly_and_recovers() {
     let cluster = Arc::new(std::sync::Mutex::new(cluster));
     let key = MasterKey::generate();
     let twilio = FakeTwilio::start();
-    let mut env = api_env(&url, &key.export(), &twilio, "http://127.0.0.1:1");
+    let mut env = short_outbox_timings(api_env(&url, &key.export(), &twilio, "http://127.0.0.1:1"));
     let (running, api) = start_api(&mut env, |e| {
         e.insert("DB_STATEMENT_TIMEOUT_MS".into(), "2000".into());
     })
@@ -299,14 +260,14 @@ async fn postgres_restarted_under_load_fails_cleanly_and_recovers() {
     // A booking before: kept through the restart.
     let before = CallCtx::new(&clinic, "+14155550001");
     let (hold, code) = hold_and_code(&api, &twilio, &before, 1).await;
-    let verified = tool(
-        &api,
-        &before,
-        "verify_otp",
-        json!({"hold_id": hold, "code": code}),
-    )
-    .await
-    .result();
+    let verified = api
+        .tool(
+            &before,
+            "verify_otp",
+            json!({"hold_id": hold, "code": code}),
+        )
+        .await
+        .result();
     assert_eq!(verified["ok"], json!(true), "{verified}");
 
     // Load: callers asking for availability without pause. Every answer must be a 200 with a
@@ -373,7 +334,7 @@ async fn postgres_restarted_under_load_fails_cleanly_and_recovers() {
             json!({"appointment_id": verified["appointment_id"]}),
         ),
     ] {
-        match tool(&api, &during, name, args).await {
+        match api.tool(&during, name, args).await {
             ToolAnswer::Error(e) => assert!(e.contains("try again"), "{name}: {e}"),
             ToolAnswer::Result(v) => panic!("{name} answered without a database: {v}"),
         }
@@ -411,14 +372,10 @@ async fn postgres_restarted_under_load_fails_cleanly_and_recovers() {
     assert_eq!(status, 200);
     assert!(reply["assistant"].is_object(), "{reply}");
     let (hold, code) = hold_and_code(&api, &twilio, &after, 2).await;
-    let confirmed = tool(
-        &api,
-        &after,
-        "verify_otp",
-        json!({"hold_id": hold, "code": code}),
-    )
-    .await
-    .result();
+    let confirmed = api
+        .tool(&after, "verify_otp", json!({"hold_id": hold, "code": code}))
+        .await
+        .result();
     assert_eq!(confirmed["ok"], json!(true), "{confirmed}");
     tokio::time::sleep(Duration::from_millis(300)).await;
 

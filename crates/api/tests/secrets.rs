@@ -7,12 +7,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use booking_postgres::testing::TestDb;
-use common::{
-    ADMIN_TOKEN, Api, ApiProcess, CallCtx, ToolAnswer, VAPI_SECRET, api_env, code_in, rows,
-    wait_ready,
-};
+use common::{ApiProcess, rows, short_outbox_timings, wait_ready};
 use fake_twilio::FakeTwilio;
 use serde_json::{Value, json};
+use test_support::{ADMIN_TOKEN, Api, CallCtx, Clinic, VAPI_SECRET, api_env, code_texted_to};
 
 const AUTH_TOKEN: &str = "auth-token-never-in-logs-5f2a";
 const NEW_AUTH_TOKEN: &str = "rotated-auth-token-never-logged-77c1";
@@ -24,10 +22,7 @@ const OTHER_MOBILE: &str = "+447700900123";
 const TRANSCRIPT_MARKER: &str = "my-date-of-birth-is-the-fourth-of-july";
 
 async fn tool(api: &Api, call: &CallCtx, name: &str, args: Value) -> Value {
-    let id = call.next_tool_call_id();
-    let (status, reply) = api.vapi(&call.tool_body(&id, name, &args)).await;
-    assert_eq!(status, 200, "{reply}");
-    ToolAnswer::from_reply(&reply).result()
+    api.tool(call, name, args).await.result()
 }
 
 /// Whether `needle` appears in `log` as a token of its own (not inside a longer run of digits or
@@ -52,7 +47,7 @@ async fn logged_call(log_format: &str) -> (String, Vec<String>, Vec<String>, Str
     // ignores it): the URL must not reach a log either.
     let (url, db_password) = with_password(db.url());
     let master_key = db.master_key().export();
-    let mut env = api_env(&url, &master_key, &twilio, &base);
+    let mut env = short_outbox_timings(api_env(&url, &master_key, &twilio, &base));
     env.insert("RUST_LOG".into(), "debug".into());
     env.insert("LOG_FORMAT".into(), log_format.into());
     let log = std::env::temp_dir().join(format!(
@@ -61,7 +56,7 @@ async fn logged_call(log_format: &str) -> (String, Vec<String>, Vec<String>, Str
     ));
     let _ = std::fs::remove_file(&log);
     let mut process = ApiProcess::spawn(&env, &log);
-    let api = Api::new(base.clone());
+    let api = Api::new(base.clone(), common::client());
     wait_ready(&api.http, &base, Duration::from_secs(60)).await;
 
     // The operator creates the clinic with an API key, then changes its auth token.
@@ -104,7 +99,7 @@ async fn logged_call(log_format: &str) -> (String, Vec<String>, Vec<String>, Str
 
     // The call: assistant-request (its payload echoes secrets), the booking, a code to another
     // mobile, a wrong code, the right one, the confirmation, the end-of-call report.
-    let clinic = common::Clinic {
+    let clinic = Clinic {
         id: clinic_id.clone(),
         name: "Smile Dental".into(),
         called: called.into(),
@@ -156,15 +151,7 @@ async fn logged_call(log_format: &str) -> (String, Vec<String>, Vec<String>, Str
         let sent = tool(&api, &call, "send_otp", args).await;
         assert_eq!(sent["ok"], json!(true), "{sent}");
         let to = phone.unwrap_or(CALLER);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(m) = twilio.messages_to(to).last() {
-                codes.push(code_in(&m.body));
-                break;
-            }
-            assert!(Instant::now() < deadline, "no code reached {to}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        codes.push(code_texted_to(&twilio, to, 0, Duration::from_secs(15)).await);
     }
     let code = codes.last().unwrap().clone();
     let wrong = if code == "000000" { "111111" } else { "000000" };
