@@ -1,52 +1,26 @@
 //! Helpers for the end-to-end tests: the real api on a free port over a fresh database cloned from
 //! the migrated template, a fake Twilio over real HTTP, and calls played the way Vapi plays them.
+//! The client side of it is `test_support`'s, re-exported here.
 
 use std::collections::HashMap;
+use std::ops::Deref;
 use std::time::Duration;
 
 use api::server::Running;
 use booking_postgres::testing::TestDb;
 use fake_twilio::{FakeTwilio, SentMessage};
 use serde_json::{Value, json};
+pub use test_support::{
+    ADMIN_TOKEN, Api, CallCtx, Clinic, VAPI_SECRET, code_in, fixture, result_of,
+};
 
-pub const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789";
-pub const VAPI_SECRET: &str = "vapi-secret-for-tests";
-
-/// The Vapi fixtures, as Vapi sends them.
-pub fn fixture(name: &str) -> Value {
-    let text = match name {
-        "assistant-request" => include_str!("../fixtures/vapi/assistant-request.json"),
-        "end-of-call-report" => include_str!("../fixtures/vapi/end-of-call-report.json"),
-        "status-update" => include_str!("../fixtures/vapi/status-update.json"),
-        "tool-calls-string-args" => include_str!("../fixtures/vapi/tool-calls-string-args.json"),
-        "tool-calls-object-args" => include_str!("../fixtures/vapi/tool-calls-object-args.json"),
-        "tool-calls-flattened-parallel" => {
-            include_str!("../fixtures/vapi/tool-calls-flattened-parallel.json")
-        }
-        other => panic!("no fixture {other}"),
-    };
-    serde_json::from_str(text).expect("fixture is JSON")
-}
-
+/// The api started in this process over a database of its own, with a fake Twilio. It derefs to
+/// the [`Api`] client: `base`, `http`, `admin`, `vapi` and the rest.
 pub struct TestApp {
-    pub base: String,
-    pub http: reqwest::Client,
+    pub api: Api,
     pub twilio: FakeTwilio,
     pub db: TestDb,
     running: Option<Running>,
-}
-
-/// What a test needs to know about a clinic it created.
-#[derive(Clone, Debug)]
-pub struct Clinic {
-    pub id: String,
-    pub name: String,
-    pub called: String,
-    pub phone_number_id: String,
-    pub account_sid: String,
-    pub auth_token: String,
-    pub from: String,
-    pub alert_numbers: Vec<String>,
 }
 
 impl TestApp {
@@ -56,38 +30,19 @@ impl TestApp {
 
     /// Starts the api with the test defaults, after `adjust` changed the environment it reads.
     pub async fn spawn_with(adjust: impl FnOnce(&mut HashMap<String, String>)) -> Self {
-        // reqwest is built with rustls and no default provider (see booking-twilio); the test
-        // client talks plain HTTP but still needs one installed.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = test_support::client();
         let db = TestDb::new().await;
         let twilio = FakeTwilio::start();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let mut env: HashMap<String, String> = [
-            ("DATABASE_URL", db.url().to_owned()),
-            ("BIND_ADDR", "127.0.0.1:0".to_owned()),
-            ("PUBLIC_BASE_URL", base.clone()),
-            ("ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
-            ("VAPI_SECRET", VAPI_SECRET.to_owned()),
-            ("MASTER_KEY", db.master_key().export()),
-            ("TWILIO_API_BASE", twilio.base_url()),
-            ("SMS_RATE_PER_SECOND", "1000".to_owned()),
-            ("DB_POOL_SIZE", "8".to_owned()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
+        let mut env = test_support::api_env(db.url(), &db.master_key().export(), &twilio, &base);
         adjust(&mut env);
         let config = api::config::Config::from_map(&env).expect("test configuration");
         let running = api::server::start_on(config, listener)
             .await
             .expect("api starts");
         Self {
-            base,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("client"),
+            api: Api::new(base, http),
             twilio,
             db,
             running: Some(running),
@@ -101,36 +56,10 @@ impl TestApp {
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
-    }
-
-    pub async fn admin(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method, self.url(path))
-            .bearer_auth(ADMIN_TOKEN);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.expect("request");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.expect("body");
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
     /// Creates a clinic open every day 00:00-24:00 with no notice needed (so that tests find
     /// slots whatever the hour), two alert numbers and its own Twilio account at the fake.
     pub async fn create_clinic(&self, name: &str, n: u32) -> Clinic {
-        self.create_clinic_with(name, n, |_| {}).await
+        self.api.create_clinic(&self.twilio, name, n).await
     }
 
     pub async fn create_clinic_with(
@@ -139,90 +68,22 @@ impl TestApp {
         n: u32,
         adjust: impl FnOnce(&mut Value),
     ) -> Clinic {
-        let called = format!("+1925420{n:04}");
-        let phone_number_id = uuid::Uuid::new_v4().to_string();
-        let account_sid = format!("AC{:032x}", u128::from(n) + 0xabc0);
-        let auth_token = format!("auth-token-{n}-0123456789");
-        let from = format!("+1555000{n:04}");
-        let alert_numbers = vec![format!("+1555100{n:04}"), format!("+1555200{n:04}")];
-        let all_day = json!([["00:00", "24:00"]]);
-        let mut body = json!({
-            "name": name,
-            "timezone": "America/New_York",
-            "phone_numbers": [{"number": called, "vapi_phone_number_id": phone_number_id}],
-            "alert_numbers": alert_numbers,
-            "twilio": {"account_sid": account_sid, "auth_token": auth_token, "from": from},
-            "services": [
-                {"name": "Teeth Whitening", "duration_minutes": 60, "value_cents": 45000},
-                {"name": "Checkup", "duration_minutes": 30}
-            ],
-            "weekly_hours": {"mon": all_day, "tue": all_day, "wed": all_day, "thu": all_day,
-                             "fri": all_day, "sat": all_day, "sun": all_day},
-            "min_notice_minutes": 0,
-            "system_prompt": format!("You are the friendly receptionist of {name}.")
-        });
-        adjust(&mut body);
-        let (status, created) = self
-            .admin(reqwest::Method::POST, "/admin/tenants", Some(body))
-            .await;
-        assert_eq!(status, 201, "create tenant: {created}");
-        self.twilio.register_account(&account_sid, &auth_token);
-        Clinic {
-            id: created["id"].as_str().expect("id").to_owned(),
-            name: name.to_owned(),
-            called,
-            phone_number_id,
-            account_sid,
-            auth_token,
-            from,
-            alert_numbers,
-        }
-    }
-
-    /// POSTs a server message to `/vapi/webhook` with the shared secret.
-    pub async fn vapi(&self, body: &Value) -> (u16, Value) {
-        self.vapi_at("/vapi/webhook", body).await
-    }
-
-    pub async fn vapi_at(&self, path: &str, body: &Value) -> (u16, Value) {
-        let resp = self
-            .http
-            .post(self.url(path))
-            .header("X-Vapi-Secret", VAPI_SECRET)
-            .json(body)
-            .send()
+        self.api
+            .create_clinic_with(&self.twilio, name, n, adjust)
             .await
-            .expect("request");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.expect("body");
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
     }
 
     /// A new call from `caller` to `clinic`.
     pub fn call<'a>(&'a self, clinic: &Clinic, caller: &str) -> Call<'a> {
         Call {
             app: self,
-            id: uuid::Uuid::new_v4().to_string(),
-            phone_number_id: clinic.phone_number_id.clone(),
-            called: clinic.called.clone(),
-            caller: caller.to_owned(),
-            seq: std::sync::atomic::AtomicU32::new(0),
+            ctx: CallCtx::new(clinic, caller),
         }
     }
 
     /// Texts the fake Twilio received for `to`, waiting up to 10 s for at least `n`.
     pub async fn texts_to(&self, to: &str, n: usize) -> Vec<SentMessage> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let got = self.twilio.messages_to(to);
-            if got.len() >= n || tokio::time::Instant::now() > deadline {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        test_support::texts_to(&self.twilio, to, n, Duration::from_secs(10)).await
     }
 
     /// Waits until the outbox has nothing left to do (no message pending, sending or
@@ -250,113 +111,56 @@ impl TestApp {
     }
 }
 
-/// The code in an OTP text, as a caller would read it.
-pub fn code_in(text: &str) -> String {
-    text.split(|c: char| !c.is_ascii_digit())
-        .find(|w| (4..=10).contains(&w.len()))
-        .unwrap_or_else(|| panic!("no code in {text:?}"))
-        .to_owned()
+impl Deref for TestApp {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 /// A call in progress, played as Vapi plays it.
 pub struct Call<'a> {
     pub app: &'a TestApp,
-    pub id: String,
-    pub phone_number_id: String,
-    pub called: String,
-    pub caller: String,
-    seq: std::sync::atomic::AtomicU32,
+    pub ctx: CallCtx,
+}
+
+impl Deref for Call<'_> {
+    type Target = CallCtx;
+
+    fn deref(&self) -> &CallCtx {
+        &self.ctx
+    }
 }
 
 impl Call<'_> {
-    fn envelope(&self, kind: &str) -> Value {
-        json!({"message": {
-            "type": kind,
-            "timestamp": jiff::Timestamp::now().as_millisecond(),
-            "call": {"id": self.id, "type": "inboundPhoneCall", "phoneNumberId": self.phone_number_id,
-                     "customer": {"number": self.caller}},
-            "phoneNumber": {"id": self.phone_number_id, "number": self.called},
-            "customer": {"number": self.caller}
-        }})
-    }
-
     pub async fn assistant_request(&self) -> (u16, Value) {
-        let mut body = fixture("assistant-request");
-        let m = &mut body["message"];
-        m["call"]["id"] = json!(self.id);
-        m["call"]["phoneNumberId"] = json!(self.phone_number_id);
-        m["call"]["customer"]["number"] = json!(self.caller);
-        m["phoneNumber"]["id"] = json!(self.phone_number_id);
-        m["phoneNumber"]["number"] = json!(self.called);
-        m["customer"]["number"] = json!(self.caller);
-        self.app.vapi(&body).await
-    }
-
-    pub fn next_tool_call_id(&self) -> String {
-        let n = self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        format!("call_{}_{n}", &self.id[..8])
+        self.app.vapi(&self.assistant_request_body()).await
     }
 
     /// Sends one `tool-calls` message with these calls (`id`, `name`, `arguments`), with the
     /// arguments as a JSON string as current Vapi sends them; returns the `results` entries.
     pub async fn tool_calls(&self, calls: &[(String, &str, Value)]) -> Vec<Value> {
-        let mut body = self.envelope("tool-calls");
-        body["message"]["toolCallList"] = calls
-            .iter()
-            .map(|(id, name, args)| {
-                json!({"id": id, "type": "function",
-                       "function": {"name": name, "arguments": args.to_string()}})
-            })
-            .collect();
-        let (status, reply) = self.app.vapi(&body).await;
-        assert_eq!(status, 200, "tool-calls answered {status}: {reply}");
-        let results = reply["results"].as_array().expect("results").clone();
-        assert_eq!(results.len(), calls.len(), "one result per call: {reply}");
-        for (r, (id, _, _)) in results.iter().zip(calls) {
-            assert_eq!(r["toolCallId"], json!(id), "results in order");
-        }
-        results
+        self.app.tool_calls(&self.ctx, calls).await
     }
 
     /// One tool call; returns the parsed `result` (panics on an `error`).
     pub async fn tool(&self, name: &str, args: Value) -> Value {
-        let id = self.next_tool_call_id();
-        self.tool_with_id(&id, name, args).await
+        self.app.tool(&self.ctx, name, args).await.result()
     }
 
     pub async fn tool_with_id(&self, id: &str, name: &str, args: Value) -> Value {
-        let results = self.tool_calls(&[(id.to_owned(), name, args)]).await;
-        result_of(&results[0])
+        self.app
+            .tool_with_id(&self.ctx, id, name, args)
+            .await
+            .result()
     }
 
     pub async fn end_of_call(&self, structured: Value, duration_seconds: i64) -> (u16, Value) {
-        let mut body = fixture("end-of-call-report");
-        let m = &mut body["message"];
-        m["call"]["id"] = json!(self.id);
-        m["call"]["phoneNumberId"] = json!(self.phone_number_id);
-        m["call"]["customer"]["number"] = json!(self.caller);
-        m["phoneNumber"]["id"] = json!(self.phone_number_id);
-        m["phoneNumber"]["number"] = json!(self.called);
-        m["customer"]["number"] = json!(self.caller);
-        let end = jiff::Timestamp::now();
-        let start = end - jiff::SignedDuration::from_secs(duration_seconds);
-        m["startedAt"] = json!(start.to_string());
-        m["endedAt"] = json!(end.to_string());
-        m["analysis"]["structuredData"] = structured;
-        self.app.vapi(&body).await
+        self.app
+            .vapi(&self.end_of_call_body(structured, duration_seconds))
+            .await
     }
-}
-
-/// The parsed `result` of one reply entry. Panics when it is an `error`, or not one line of JSON.
-pub fn result_of(entry: &Value) -> Value {
-    let line = entry["result"]
-        .as_str()
-        .unwrap_or_else(|| panic!("expected a result, got {entry}"));
-    assert!(
-        !line.contains('\n') && !line.contains('\r'),
-        "result is one line: {line:?}"
-    );
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("result is not JSON ({e}): {line}"))
 }
 
 /// Asks for `service`'s free times and reserves the first one for `caller_name`; returns the
@@ -419,9 +223,8 @@ pub struct OwnerSession {
 
 /// A client that shows redirects instead of following them.
 pub fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
+    test_support::client_builder()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
         .build()
         .expect("client")
 }
