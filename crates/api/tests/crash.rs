@@ -24,6 +24,9 @@ const LANES: u32 = 6;
 /// Kills spread over the first part of the run (each may leave tool calls that are only taken
 /// over after `TOOL_CALL_ABANDONED_AFTER`).
 const MAX_KILLS: u32 = 10;
+/// Between two requests of a call the caller and the model talk. Without it the 100 calls take
+/// two or three seconds and end before most of the kills are due.
+const TALK: Duration = Duration::from_millis(150);
 /// Every fifth call looks, holds a time and hangs up without booking.
 fn browses(i: u32) -> bool {
     i % 5 == 4
@@ -79,6 +82,7 @@ async fn deliver(w: &World, body: &Value, what: &str) -> Value {
 
 /// One tool call, sent again with the same toolCallId until it gets a result.
 async fn tool(w: &World, call: &CallCtx, name: &str, args: Value) -> Value {
+    tokio::time::sleep(TALK).await;
     let id = call.next_tool_call_id();
     let body = call.tool_body(&id, name, &args);
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -194,6 +198,7 @@ async fn play(w: &World, clinic: &Clinic, i: u32) -> Played {
         json!({"caller_name": format!("Caller {i}"), "wants_callback": false})
     };
     let body = call.end_of_call_body(structured, 40);
+    tokio::time::sleep(TALK).await;
     deliver(w, &body, "end-of-call-report").await;
     Played {
         caller,
