@@ -348,6 +348,14 @@ async fn postgres_restarted_under_load_fails_cleanly_and_recovers() {
         .vapi(&during.end_of_call_body(json!({"caller_name": "Jo"}), 30))
         .await;
     assert_eq!(status, 503, "{body}");
+    // The booked call's report, a hot lead, arrives now too; it is sent once and never again.
+    let (status, body) = api
+        .vapi(&before.end_of_call_body(
+            json!({"caller_name": "Jane Doe", "service_interest": "Checkup"}),
+            60,
+        ))
+        .await;
+    assert_eq!(status, 503, "{body}");
     tokio::time::sleep(Duration::from_secs(2).saturating_sub(down_at.elapsed())).await;
 
     let c = cluster.clone();
@@ -396,8 +404,42 @@ async fn postgres_restarted_under_load_fails_cleanly_and_recovers() {
     assert!(seen.errors > 0, "the load never met the outage");
     assert!(seen.results > 0);
 
+    // The reports that met the outage were recorded once the database was back, and the
+    // owner was alerted about the hot lead, without Vapi sending them again.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let reported = rows(
+            &url,
+            &format!(
+                "SELECT call_id FROM calls WHERE report_received_at IS NOT NULL \
+                 AND call_id IN ('{}', '{}')",
+                before.id, during.id
+            ),
+        )
+        .await;
+        if reported.len() == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "held reports not recorded: {reported:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     common::outbox_settled(&url, Duration::from_secs(30)).await;
     each_text_delivered_once(&url, &twilio).await;
+    for number in &clinic.alert_numbers {
+        let alerts: Vec<_> = twilio
+            .messages_to(number)
+            .into_iter()
+            .filter(|m| m.body.contains("hot lead") && m.body.contains("Jane Doe"))
+            .collect();
+        assert_eq!(
+            alerts.len(),
+            1,
+            "one hot-lead alert to {number}: {alerts:?}"
+        );
+    }
     let kept = rows(&url, "SELECT id FROM bookings WHERE status = 'confirmed'").await;
     assert_eq!(kept.len(), 2, "both bookings are there: {kept:?}");
     running.stop().await;
