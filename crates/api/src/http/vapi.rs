@@ -105,6 +105,7 @@ async fn handle(
             }
             let tenant = resolve_tenant(state, &ctx).await;
             let mut replies = ToolReplies::new();
+            let mut may_have_queued = false;
             for call in &m.calls {
                 let name = if call.name.is_empty() {
                     path_tool.unwrap_or("")
@@ -113,8 +114,11 @@ async fn handle(
                 };
                 let outcome = run_tool_call(state, &ctx, &tenant, call, name).await;
                 replies.push(call.id.clone(), name, outcome);
+                may_have_queued |= may_queue_texts(name);
             }
-            state.wake_worker();
+            if may_have_queued {
+                state.wake_worker();
+            }
             Ok(HttpResponse::Ok().json(replies.to_value()))
         }
         ServerMessage::EndOfCallReport(report) => {
@@ -406,6 +410,16 @@ async fn assistant_request(state: &AppState, ctx: &VapiContext) -> Result<HttpRe
     Ok(HttpResponse::Ok().json(body))
 }
 
+/// Whether a tool can queue a text, so that the outbox worker should look now rather than at
+/// its next idle tick (finding, availability and holds never text anyone).
+fn may_queue_texts(name: &str) -> bool {
+    use booking_vapi::ToolName;
+    !matches!(
+        ToolName::parse(name),
+        Some(ToolName::CheckAvailability | ToolName::ReserveSlot | ToolName::CaptureLead)
+    )
+}
+
 /// One tool call, end to end: tenant, arguments, replay log, the use-case, the one-line answer.
 async fn run_tool_call(
     state: &AppState,
@@ -589,4 +603,28 @@ async fn execute(
         }
         ToolCall::CaptureLead(lead) => done(s.capture_lead(ctx, &lead).await?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use booking_vapi::ToolName;
+
+    use super::may_queue_texts;
+
+    #[test]
+    fn the_worker_is_woken_after_every_tool_that_can_text() {
+        for tool in ToolName::ALL {
+            let texts = matches!(
+                tool,
+                ToolName::SendOtp
+                    | ToolName::VerifyOtp
+                    | ToolName::SendConfirmationSms
+                    | ToolName::CancelAppointment
+                    | ToolName::RescheduleAppointment
+            );
+            assert_eq!(may_queue_texts(tool.as_str()), texts, "{}", tool.as_str());
+        }
+        // A name we do not know costs a look, never a delay.
+        assert!(may_queue_texts("something_new"));
+    }
 }
