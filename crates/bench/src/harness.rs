@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 pub const ADMIN_TOKEN: &str = "bench-admin-token-0123456789abcdef";
 pub const VAPI_SECRET: &str = "bench-vapi-secret-0123456789";
 pub const DB: &str = "bench";
+/// The clinics' zone (`test_support::clinic_body`).
 pub const TIME_ZONE: &str = "America/New_York";
 
 /// How the database is tuned.
@@ -243,21 +244,14 @@ impl Harness {
         let account_sid = format!("AC{:032x}", u128::from(n) + 0xbe0c_0000);
         let auth_token = format!("bench-auth-token-{n}-0123456789");
         let from = format!("+1555{:07}", n);
-        let all_day = json!([["00:00", "24:00"]]);
-        let body = json!({
-            "name": name,
-            "timezone": TIME_ZONE,
-            "phone_numbers": [{"number": called, "vapi_phone_number_id": phone_number_id}],
-            "alert_numbers": [format!("+1556{:07}", n)],
-            "twilio": {"account_sid": account_sid, "auth_token": auth_token, "from": from},
-            "services": [
-                {"name": "Teeth Whitening", "duration_minutes": 60, "value_cents": 45000},
-                {"name": "Checkup", "duration_minutes": 30}
-            ],
-            "weekly_hours": {"mon": all_day, "tue": all_day, "wed": all_day, "thu": all_day,
-                             "fri": all_day, "sat": all_day, "sun": all_day},
-            "min_notice_minutes": 0,
-            "system_prompt": format!("You are the friendly receptionist of {name}.")
+        let body = test_support::clinic_body(&test_support::ClinicNumbers {
+            name: &name,
+            called: &called,
+            phone_number_id: &phone_number_id,
+            alert_numbers: &[format!("+1556{:07}", n)],
+            account_sid: &account_sid,
+            auth_token: &auth_token,
+            from: &from,
         });
         let resp = self
             .http

@@ -88,6 +88,39 @@ pub struct Clinic {
     pub alert_numbers: Vec<String>,
 }
 
+/// What tells one test clinic from another.
+pub struct ClinicNumbers<'a> {
+    pub name: &'a str,
+    pub called: &'a str,
+    pub phone_number_id: &'a str,
+    pub alert_numbers: &'a [String],
+    pub account_sid: &'a str,
+    pub auth_token: &'a str,
+    pub from: &'a str,
+}
+
+/// The operator API's body for a clinic in New York open every day 00:00-24:00 with no notice
+/// needed (so that a caller finds slots whatever the hour), a 60-minute whitening and a
+/// 30-minute checkup.
+pub fn clinic_body(c: &ClinicNumbers<'_>) -> Value {
+    let all_day = json!([["00:00", "24:00"]]);
+    json!({
+        "name": c.name,
+        "timezone": "America/New_York",
+        "phone_numbers": [{"number": c.called, "vapi_phone_number_id": c.phone_number_id}],
+        "alert_numbers": c.alert_numbers,
+        "twilio": {"account_sid": c.account_sid, "auth_token": c.auth_token, "from": c.from},
+        "services": [
+            {"name": "Teeth Whitening", "duration_minutes": 60, "value_cents": 45000},
+            {"name": "Checkup", "duration_minutes": 30}
+        ],
+        "weekly_hours": {"mon": all_day, "tue": all_day, "wed": all_day, "thu": all_day,
+                         "fri": all_day, "sat": all_day, "sun": all_day},
+        "min_notice_minutes": 0,
+        "system_prompt": format!("You are the friendly receptionist of {}.", c.name)
+    })
+}
+
 /// A running api, over HTTP.
 #[derive(Clone)]
 pub struct Api {
@@ -148,21 +181,14 @@ impl Api {
         let auth_token = format!("auth-token-{n}-0123456789");
         let from = format!("+1555000{n:04}");
         let alert_numbers = vec![format!("+1555100{n:04}"), format!("+1555200{n:04}")];
-        let all_day = json!([["00:00", "24:00"]]);
-        let mut body = json!({
-            "name": name,
-            "timezone": "America/New_York",
-            "phone_numbers": [{"number": called, "vapi_phone_number_id": phone_number_id}],
-            "alert_numbers": alert_numbers,
-            "twilio": {"account_sid": account_sid, "auth_token": auth_token, "from": from},
-            "services": [
-                {"name": "Teeth Whitening", "duration_minutes": 60, "value_cents": 45000},
-                {"name": "Checkup", "duration_minutes": 30}
-            ],
-            "weekly_hours": {"mon": all_day, "tue": all_day, "wed": all_day, "thu": all_day,
-                             "fri": all_day, "sat": all_day, "sun": all_day},
-            "min_notice_minutes": 0,
-            "system_prompt": format!("You are the friendly receptionist of {name}.")
+        let mut body = clinic_body(&ClinicNumbers {
+            name,
+            called: &called,
+            phone_number_id: &phone_number_id,
+            alert_numbers: &alert_numbers,
+            account_sid: &account_sid,
+            auth_token: &auth_token,
+            from: &from,
         });
         adjust(&mut body);
         let (status, created) = self
