@@ -73,10 +73,10 @@ impl HeldReports {
         self.queue().drain(..).collect()
     }
 
-    /// Puts back reports still waiting, ahead of any held meanwhile; returns those older than
-    /// `keep_for`, which are given up.
+    /// Puts back reports still waiting, ahead of any held meanwhile; returns those given up:
+    /// older than `keep_for`, or the newest beyond `capacity`.
     pub fn put_back(&self, held: Vec<Held>, now: Instant) -> Vec<Held> {
-        let (keep, expired): (Vec<Held>, Vec<Held>) = held
+        let (keep, mut given_up): (Vec<Held>, Vec<Held>) = held
             .into_iter()
             .partition(|h| now.saturating_duration_since(h.since) < self.keep_for);
         let mut q = self.queue();
@@ -89,9 +89,9 @@ impl HeldReports {
             q.push_front(h);
         }
         while q.len() > self.capacity {
-            q.pop_back();
+            given_up.extend(q.pop_back());
         }
-        expired
+        given_up
     }
 
     pub fn len(&self) -> usize {
@@ -160,5 +160,18 @@ mod tests {
         let given_up = held.put_back(taken, t + Duration::from_secs(61));
         assert_eq!(ids(&given_up), ["old"]);
         assert_eq!(ids(&held.take_all()), ["young", "meanwhile"]);
+    }
+
+    #[test]
+    fn reports_beyond_the_capacity_on_put_back_are_given_up_not_dropped_silently() {
+        let held = HeldReports::new(2, Duration::from_secs(60));
+        let t = Instant::now();
+        held.hold(VapiContext::default(), report("a"), t);
+        held.hold(VapiContext::default(), report("b"), t);
+        let taken = held.take_all();
+        held.hold(VapiContext::default(), report("c"), t);
+        let given_up = held.put_back(taken, t);
+        assert_eq!(ids(&given_up), ["c"]);
+        assert_eq!(ids(&held.take_all()), ["a", "b"]);
     }
 }

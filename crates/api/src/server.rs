@@ -273,7 +273,7 @@ async fn retry_held_reports(state: web::Data<AppState>, mut stop: watch::Receive
         if state.held_reports.is_empty() {
             continue;
         }
-        crate::http::vapi::retry_held_reports(&state).await;
+        crate::http::vapi::record_held_reports(&state).await;
     }
     let left = state.held_reports.len();
     if left > 0 {

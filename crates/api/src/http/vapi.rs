@@ -215,8 +215,8 @@ fn hold_report(state: &AppState, ctx: VapiContext, report: CallReport) {
 }
 
 /// One pass over the held end-of-call reports: each is recorded, or kept while the database
-/// is still away, or given up once too old.
-pub(crate) async fn retry_held_reports(state: &AppState) {
+/// is still away, or given up (too old, or too many waiting).
+pub(crate) async fn record_held_reports(state: &AppState) {
     let mut pending = state.held_reports.take_all().into_iter();
     let mut waiting = Vec::new();
     for held in pending.by_ref() {
@@ -242,7 +242,7 @@ pub(crate) async fn retry_held_reports(state: &AppState) {
     for lost in state.held_reports.put_back(waiting, Instant::now()) {
         tracing::error!(
             call_id = %lost.report.call_id,
-            "an end-of-call report waited too long for the database; its alert is lost"
+            "an end-of-call report was given up (waited too long, or too many waiting); its alert is lost"
         );
     }
     state.metrics.set(
