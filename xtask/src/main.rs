@@ -1,5 +1,6 @@
 //! The project's commands, run as `cargo xtask <command>` (an alias in .cargo/config.toml).
-//! Plain Rust and `std::process::Command`: nothing to install beyond the toolchain.
+//! Plain Rust and `std::process::Command`. The commands that build or run the service install
+//! what the machine lacks from the distribution's packages first (see `system`).
 
 mod call;
 mod dev;
@@ -7,6 +8,7 @@ mod http;
 mod pg;
 mod rotate_key;
 mod standin;
+mod system;
 mod test;
 mod util;
 
@@ -53,7 +55,11 @@ fn run(args: &[String]) -> Result<()> {
         bail!("no command given");
     };
     match command.as_str() {
-        "dev" => dev::run(dev::Options::parse(rest)?),
+        "dev" => {
+            let opts = dev::Options::parse(rest)?;
+            system::ensure(system::Purpose::RunLocally)?;
+            dev::run(opts)
+        }
         "call" => call::run(call::Options::parse(rest)?),
         "test" => {
             let extra = match rest.split_first() {
@@ -61,14 +67,17 @@ fn run(args: &[String]) -> Result<()> {
                 Some((dashes, extra)) if dashes == "--" => extra,
                 Some(_) => rest,
             };
+            system::ensure(system::Purpose::WholeSuite)?;
             test::run(extra)
         }
         "migrate" => {
             no_options(command, rest)?;
+            system::ensure(system::Purpose::RunLocally)?;
             pg::migrate()
         }
         "db" => {
             no_options(command, rest)?;
+            system::ensure(system::Purpose::RunLocally)?;
             pg::psql()
         }
         "rotate-key" => {
@@ -76,6 +85,7 @@ fn run(args: &[String]) -> Result<()> {
             rotate_key::run()
         }
         "bench" => {
+            system::ensure(system::Purpose::RunLocally)?;
             let step = util::Step::start("building the api and the benchmarks (release)");
             util::run(
                 util::cargo().args(["build", "--release", "--quiet", "-p", "api", "-p", "bench"]),
