@@ -914,6 +914,53 @@ async fn send_otp_refuses_an_opted_out_number_and_a_clinic_that_cannot_text() {
 }
 
 #[tokio::test]
+async fn send_otp_texts_only_the_countries_the_clinic_allows() {
+    let h = harness().await;
+    let c = h.caller();
+    let hold = h.reserve(&c, &tue(10, 0)).await.to_string();
+    // The clinic's numbers are American: by default codes go to the United States only.
+    for abroad in [
+        "+442079460958",
+        "+14165550123",
+        "+88216123456",
+        "+18765550123",
+    ] {
+        let out = h
+            .service
+            .send_otp(&c.ctx, &hold, Some(abroad))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&out, SendOtpOutcome::Refused { reason } if reason.contains("US")),
+            "{abroad}: {out:?}"
+        );
+    }
+    assert!(h.messages().await.is_empty());
+    let mut ctx = c.ctx.clone();
+    ctx.tenant.config.otp_allowed_countries = vec![
+        crate::country::Country::parse("GB").unwrap(),
+        crate::country::Country::parse("CA").unwrap(),
+    ];
+    for allowed in ["+442079460958", "+14165550123"] {
+        let out = h
+            .service
+            .send_otp(&ctx, &hold, Some(allowed))
+            .await
+            .unwrap();
+        assert!(out.ok(), "{allowed}: {out:?}");
+    }
+    // Now the United States is not among them.
+    let out = h.service.send_otp(&ctx, &hold, None).await.unwrap();
+    assert!(!out.ok(), "{out:?}");
+    // A clinic with no number: the country of its time zone.
+    ctx.tenant.config.otp_allowed_countries.clear();
+    ctx.tenant.config.called_numbers.clear();
+    ctx.tenant.config.zone = crate::tenant::ClinicZone::parse("Europe/London").unwrap();
+    let codes = ctx.tenant.config.code_countries();
+    assert_eq!(codes.iter().map(|c| c.as_str()).collect::<Vec<_>>(), ["GB"]);
+}
+
+#[tokio::test]
 async fn send_otp_limits_per_number() {
     let h = harness().await;
     let c = h.caller();

@@ -538,6 +538,32 @@ pub async fn tenants_round_trip<S: Store + ?Sized>(store: &S) {
         store.sms_account(id).await.expect("sms_account").as_ref() == Some(&account),
         "sms_account does not round-trip"
     );
+    // The countries codes may go to round-trip, and empty again means the clinic's own.
+    let mut abroad = config.clone();
+    abroad.otp_allowed_countries = vec![
+        crate::country::Country::parse("US").expect("US"),
+        crate::country::Country::parse("CA").expect("CA"),
+    ];
+    let updated = store
+        .update_tenant(id, &abroad, SmsAccountChange::Keep)
+        .await
+        .expect("update_tenant");
+    let read = store.tenant(id).await.expect("tenant").expect("exists");
+    check!(
+        "tenants_round_trip",
+        updated.config == abroad && read.config == abroad,
+        "otp_allowed_countries does not round-trip: {:?}",
+        read.config.otp_allowed_countries
+    );
+    let back = store
+        .update_tenant(id, &config, SmsAccountChange::Keep)
+        .await
+        .expect("update_tenant");
+    check!(
+        "tenants_round_trip",
+        back.config == config,
+        "otp_allowed_countries not cleared"
+    );
     check!(
         "tenants_round_trip",
         store
