@@ -541,3 +541,77 @@ async fn vapi_contract_edges() {
     }
     app.stop().await;
 }
+
+/// A caller whose number is hidden gives a mobile number: the time is held under it, the code
+/// goes to it, and the booking is made (the send limits apply to it as to any number).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_with_a_hidden_number_books_with_the_number_they_give() {
+    let app = TestApp::spawn().await;
+    let clinic = app.create_clinic("Smile Dental", 1).await;
+    let call = app.call(&clinic, "anonymous");
+    let mobile = "+19255550142";
+    let avail = call
+        .tool("check_availability", json!({"service": "Checkup"}))
+        .await;
+    let start = avail["slots"][0]["start"].as_str().unwrap().to_owned();
+    let args = json!({"start": start, "service": "Checkup", "caller_name": "Jo Hidden"});
+    let r = call.tool("reserve_slot", args.clone()).await;
+    assert_eq!(r["ok"], json!(false), "{r}");
+    assert!(r["message"].as_str().unwrap().contains("phone"), "{r}");
+    let mut with_phone = args.clone();
+    with_phone["phone"] = json!("+1 (925) 555-0142");
+    let held = call.tool("reserve_slot", with_phone).await;
+    assert_eq!(held["ok"], json!(true), "{held}");
+    let hold = held["hold_id"].as_str().unwrap().to_owned();
+    let sent = call.tool("send_otp", json!({"hold_id": hold})).await;
+    assert_eq!(sent["ok"], json!(true), "{sent}");
+    assert_eq!(sent["sent_to"], json!("+*******0142"), "{sent}");
+    let code = code_in(&app.texts_to(mobile, 1).await[0].body);
+    let r = call
+        .tool("verify_otp", json!({"hold_id": hold, "code": code}))
+        .await;
+    assert_eq!(r["ok"], json!(true), "{r}");
+    let texts = app.texts_to(mobile, 2).await;
+    assert!(
+        texts[1].body.contains("Smile Dental"),
+        "the confirmation went to the number given: {texts:?}"
+    );
+    // A malformed number is refused with a reason, and nothing is held.
+    let mut bad = args.clone();
+    bad["phone"] = json!("555-0142");
+    let r = call.tool("reserve_slot", bad).await;
+    assert_eq!(r["ok"], json!(false), "{r}");
+    assert_eq!(r["invalid"], json!("phone"), "{r}");
+    app.stop().await;
+}
+
+/// About one code in ten starts with 0. A model that passes the code as a JSON number
+/// (56765 for 056765) still books.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_passed_as_a_number_that_starts_with_zero_books() {
+    let app = TestApp::spawn().await;
+    let clinic = app.create_clinic("Smile Dental", 1).await;
+    // A new caller for each code, until one starts with 0 (one in ten does; 100 tries leave a
+    // chance of 3 in 100,000 of finding none).
+    for i in 0..100 {
+        let caller = format!("+1925556{i:04}");
+        let call = app.call(&clinic, &caller);
+        let (_, held) = booking_e2e::hold_first_slot(&call, "Checkup", "Zero Lead").await;
+        let hold = held["hold_id"].as_str().unwrap().to_owned();
+        let sent = call.tool("send_otp", json!({"hold_id": hold})).await;
+        assert_eq!(sent["ok"], json!(true), "{sent}");
+        let code = code_in(&app.texts_to(&caller, 1).await[0].body);
+        if !code.starts_with('0') {
+            continue;
+        }
+        let number: u64 = code.parse().unwrap();
+        let r = call
+            .tool("verify_otp", json!({"hold_id": hold, "code": number}))
+            .await;
+        assert_eq!(r["ok"], json!(true), "{code} passed as {number}: {r}");
+        assert_eq!(r["status"], json!("confirmed"), "{r}");
+        app.stop().await;
+        return;
+    }
+    panic!("no code started with 0 in 100");
+}

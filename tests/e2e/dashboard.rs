@@ -804,3 +804,62 @@ async fn the_test_sms_button_sends_at_most_five_texts_per_clinic_in_ten_minutes(
     assert_eq!(app.twilio.messages().len(), 6);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_chooses_the_countries_codes_go_to() {
+    let app = TestApp::spawn().await;
+    let clinic = app.create_clinic("Smile Dental", 10).await;
+    app.create_owner(&clinic, "ann@smile.example", OWNER_PASSWORD)
+        .await;
+    let owner = app.sign_in("ann@smile.example", OWNER_PASSWORD).await;
+    let stored = || async {
+        app.db
+            .execute(&format!(
+                "SELECT 1 FROM tenants WHERE id = '{}' AND otp_allowed_countries = '{{US,CA}}'",
+                clinic.id
+            ))
+            .await
+    };
+    let (_, page) = owner.get("/app/settings").await;
+    assert!(page.contains("the clinic's own, now US"), "{page}");
+
+    let (status, body) = owner
+        .post(
+            "/app/settings/clinic",
+            &[("otp_allowed_countries", "us, CA")],
+        )
+        .await;
+    assert_eq!(status, 303, "{body}");
+    assert_eq!(stored().await, 1);
+    let (_, page) = owner.get("/app/settings").await;
+    assert!(
+        page.contains("name=\"otp_allowed_countries\" value=\"US, CA\""),
+        "{page}"
+    );
+
+    let (status, body) = owner
+        .post(
+            "/app/settings/clinic",
+            &[("otp_allowed_countries", "US ZZ")],
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("not a country"), "{body}");
+    assert_eq!(stored().await, 1, "a refused form changed nothing");
+
+    // Empty: back to the clinic's own country.
+    let (status, _) = owner
+        .post("/app/settings/clinic", &[("otp_allowed_countries", "")])
+        .await;
+    assert_eq!(status, 303);
+    let (_, view) = app
+        .admin(
+            reqwest::Method::GET,
+            &format!("/admin/tenants/{}", clinic.id),
+            None,
+        )
+        .await;
+    assert_eq!(view["otp_allowed_countries"], json!([]));
+    assert_eq!(view["otp_countries_in_effect"], json!(["US"]));
+    app.stop().await;
+}

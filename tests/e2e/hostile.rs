@@ -1311,3 +1311,371 @@ async fn a_call_to_clinic_a_reaches_nothing_of_clinic_b() {
     );
     app.stop().await;
 }
+
+// --- OTP limits under concurrency, phone changes, countries, the clinic's budget -------------
+
+/// Runs the futures at once and waits for all of them.
+async fn all_at_once<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    booking_core::testing::futures_join_all(futures).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_guesses_at_once_get_five_checks() {
+    let app = TestApp::spawn().await;
+    let clinic = app.create_clinic("Smile Dental", 1).await;
+    let call = app.call(&clinic, CALLER);
+    let (_, held) = booking_e2e::hold_first_slot(&call, "Checkup", "Mallory").await;
+    let hold = held["hold_id"].as_str().unwrap().to_owned();
+    let sent = call.tool("send_otp", json!({"hold_id": hold})).await;
+    assert_eq!(sent["ok"], json!(true), "{sent}");
+    let code = code_in(&app.texts_to(CALLER, 1).await[0].body);
+    let wrong: Vec<String> = (1..=20u32)
+        .map(|i| format!("{:06}", (code.parse::<u32>().unwrap() + i * 7) % 1_000_000))
+        .collect();
+    let answers = all_at_once(
+        wrong
+            .iter()
+            .map(|w| call.tool("verify_otp", json!({"hold_id": hold, "code": w})))
+            .collect(),
+    )
+    .await;
+    let checked = answers
+        .iter()
+        .filter(|r| r.get("attempts_left").is_some())
+        .count();
+    for r in &answers {
+        refused(r);
+    }
+    assert!(
+        checked <= 5,
+        "{checked} of 20 concurrent guesses were checked"
+    );
+    let counted = app
+        .db
+        .execute("SELECT 1 FROM otp_challenges WHERE failed_checks > 5")
+        .await;
+    assert_eq!(counted, 0, "a code was checked more than five times");
+    // The right code after five wrong ones is refused.
+    let r = call
+        .tool("verify_otp", json!({"hold_id": hold, "code": code}))
+        .await;
+    refused(&r);
+    assert_eq!(
+        app.db
+            .execute("SELECT 1 FROM bookings WHERE status = 'confirmed'")
+            .await,
+        0
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_sends_at_once_text_one_number_five_codes() {
+    let app = TestApp::spawn().await;
+    let clinic = app.create_clinic("Smile Dental", 1).await;
+    let victim = "+19255550177";
+    // Twenty calls from twenty numbers, each holding a time, all asking for a code to one number.
+    let mut calls = Vec::new();
+    let mut holds = Vec::new();
+    for i in 0..20 {
+        let call = app.call(&clinic, &format!("+1415555{:04}", 2000 + i));
+        let (_, held) = booking_e2e::hold_first_slot(&call, "Checkup", "Pump").await;
+        holds.push(held["hold_id"].as_str().expect("held").to_owned());
+        calls.push(call);
+    }
+    let answers = all_at_once(
+        calls
+            .iter()
+            .zip(&holds)
+            .map(|(call, hold)| call.tool("send_otp", json!({"hold_id": hold, "phone": victim})))
+            .collect(),
+    )
+    .await;
+    let ok = answers.iter().filter(|r| r["ok"] == json!(true)).count();
+    app.outbox_settled().await;
+    let texted = app.twilio.messages_to(victim).len();
+    assert_eq!(ok, 5, "sends answered ok: {answers:?}");
+    assert_eq!(texted, 5, "codes texted to one number");
+    app.stop().await;
+}
+
+/// The caller ID of a booked patient, spoofed: without the code texted to the patient's phone,
+/// nothing changes, and every wrong code counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spoofed_caller_id_cannot_cancel_or_move_an_appointment() {
+    let app = TestApp::spawn().await;
+    let clinic = app.create_clinic("Smile Dental", 1).await;
+    let patient = app.call(&clinic, CALLER);
+    let (appointment, start) = book(&patient, "Checkup").await;
+    app.outbox_settled().await;
+    let texts_before = app.twilio.messages_to(CALLER).len();
+
+    let spoofed = app.call(&clinic, CALLER);
+    let r = spoofed.tool("cancel_appointment", json!({})).await;
+    assert_eq!(r["ok"], json!(false), "{r}");
+    assert_eq!(r["needs_code"], json!(true), "{r}");
+    assert_eq!(r["appointment_id"], json!(appointment), "{r}");
+    assert!(
+        r["message"].as_str().unwrap().contains("code"),
+        "a sentence the model can say: {r}"
+    );
+    let texts = app.texts_to(CALLER, texts_before + 1).await;
+    assert_eq!(
+        texts.len(),
+        texts_before + 1,
+        "the code went to the patient"
+    );
+    let real_code = code_in(&texts.last().unwrap().body);
+    let avail = spoofed
+        .tool("check_availability", json!({"service": "Checkup"}))
+        .await;
+    let later = avail["slots"][0]["start"].as_str().unwrap().to_owned();
+    let moved = spoofed
+        .tool(
+            "reschedule_appointment",
+            json!({"appointment_id": appointment, "new_start": later}),
+        )
+        .await;
+    assert_eq!(moved["ok"], json!(false), "{moved}");
+    assert_eq!(moved["needs_code"], json!(true), "{moved}");
+    // Guesses: each wrong one counts, the fifth ends the code, and then even the real code fails.
+    let mut left = Vec::new();
+    for i in 1..=5u32 {
+        let guess = format!("{:06}", (real_code.parse::<u32>().unwrap() + i) % 1_000_000);
+        let tool = if i % 2 == 0 {
+            "reschedule_appointment"
+        } else {
+            "cancel_appointment"
+        };
+        let r = spoofed
+            .tool(
+                tool,
+                json!({"appointment_id": appointment, "new_start": later, "code": guess}),
+            )
+            .await;
+        assert_eq!(r["ok"], json!(false), "{r}");
+        left.push(r["attempts_left"].clone());
+    }
+    // The reschedule above texted a new code (replacing the first); the guesses ran against it.
+    assert_eq!(left, [json!(4), json!(3), json!(2), json!(1), json!(0)]);
+    let texts = app.texts_to(CALLER, texts_before + 2).await;
+    assert_eq!(
+        texts.len(),
+        texts_before + 2,
+        "two codes, both to the patient"
+    );
+    let newest = code_in(&texts.last().unwrap().body);
+    let r = spoofed
+        .tool(
+            "cancel_appointment",
+            json!({"appointment_id": appointment, "code": newest}),
+        )
+        .await;
+    assert_eq!(
+        r["ok"],
+        json!(false),
+        "the right code after five wrong ones: {r}"
+    );
+    let still = app
+        .db
+        .execute(&format!(
+            "SELECT 1 FROM bookings WHERE id = '{appointment}' AND status = 'confirmed' AND starts_at = '{start}'"
+        ))
+        .await;
+    assert_eq!(still, 1, "the appointment is untouched");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_patient_cancels_and_moves_with_the_code_and_another_clinics_id_gets_nothing() {
+    let app = TestApp::spawn().await;
+    let a = app.create_clinic("Clinic A", 1).await;
+    let b = app.create_clinic("Clinic B", 2).await;
+    let (first, _) = book(&app.call(&a, CALLER), "Checkup").await;
+    let (second, _) = book(&app.call(&a, CALLER), "Checkup").await;
+    let (at_b, b_start) = book(&app.call(&b, CALLER), "Checkup").await;
+    app.outbox_settled().await;
+
+    // Another clinic's appointment id, even with a code that clinic texted: nothing.
+    let call = app.call(&a, CALLER);
+    let before = app.twilio.messages().len();
+    let b_code = code_in(
+        &app.twilio
+            .messages_to(CALLER)
+            .iter()
+            .rev()
+            .find(|m| m.body.contains("your code is"))
+            .expect("B's code")
+            .body,
+    );
+    for args in [
+        json!({"appointment_id": at_b}),
+        json!({"appointment_id": at_b, "code": b_code}),
+    ] {
+        let r = call.tool("cancel_appointment", args.clone()).await;
+        assert_eq!(r["ok"], json!(false), "{r}");
+        assert!(r.get("needs_code").is_none(), "{r}");
+        let mut moved = args.clone();
+        moved["new_start"] =
+            json!((jiff::Timestamp::now() + jiff::SignedDuration::from_hours(70)).to_string());
+        let r = call.tool("reschedule_appointment", moved).await;
+        assert_eq!(r["ok"], json!(false), "{r}");
+        assert!(!r.to_string().contains(&at_b), "{r}");
+    }
+    app.outbox_settled().await;
+    assert_eq!(app.twilio.messages().len(), before, "nothing was texted");
+    assert_eq!(
+        app.db
+            .execute(&format!(
+                "SELECT 1 FROM bookings WHERE id = '{at_b}' AND status = 'confirmed' AND starts_at = '{b_start}'"
+            ))
+            .await,
+        1
+    );
+
+    // The patient: a code, then the change.
+    let n = app.twilio.messages_to(CALLER).len();
+    let r = call
+        .tool("cancel_appointment", json!({"appointment_id": first}))
+        .await;
+    assert_eq!(r["needs_code"], json!(true), "{r}");
+    let code = code_in(&app.texts_to(CALLER, n + 1).await.last().unwrap().body);
+    let r = call
+        .tool(
+            "cancel_appointment",
+            json!({"appointment_id": first, "code": code}),
+        )
+        .await;
+    assert_eq!(r["ok"], json!(true), "{r}");
+    assert_eq!(r["status"], json!("cancelled"), "{r}");
+
+    let avail = call
+        .tool("check_availability", json!({"service": "Checkup"}))
+        .await;
+    let new_start = avail["slots"][0]["start"].as_str().unwrap().to_owned();
+    let args = json!({"appointment_id": second, "new_start": new_start});
+    let r = call.tool("reschedule_appointment", args.clone()).await;
+    assert_eq!(r["needs_code"], json!(true), "{r}");
+    let n = app.twilio.messages_to(CALLER).len();
+    let code = code_in(&app.texts_to(CALLER, n + 1).await.last().unwrap().body);
+    let mut with_code = args.clone();
+    with_code["code"] = json!(code);
+    let r = call.tool("reschedule_appointment", with_code.clone()).await;
+    assert_eq!(r["ok"], json!(true), "{r}");
+    let moved_to = r["appointment_id"].as_str().unwrap().to_owned();
+    // The code was used up: the same code moves nothing again.
+    with_code["appointment_id"] = json!(moved_to);
+    let r = call.tool("reschedule_appointment", with_code).await;
+    assert_eq!(r["ok"], json!(false), "{r}");
+    assert_eq!(
+        app.db
+            .execute("SELECT 1 FROM bookings WHERE status = 'confirmed'")
+            .await,
+        2,
+        "B's appointment and the moved one"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_go_only_to_the_countries_a_clinic_allows() {
+    let app = TestApp::spawn().await;
+    let clinic = app.create_clinic("Smile Dental", 1).await;
+    let call = app.call(&clinic, CALLER);
+    let (_, held) = booking_e2e::hold_first_slot(&call, "Checkup", "Pump").await;
+    let hold = held["hold_id"].as_str().unwrap().to_owned();
+    let canada = "+14165550123";
+    // The clinic's own country (its numbers are American) only, by default: premium
+    // international ranges, other countries and Canada are refused.
+    for number in ["+88216123456", "+442079460958", "+37120000000", canada] {
+        let r = call
+            .tool("send_otp", json!({"hold_id": hold, "phone": number}))
+            .await;
+        let said = refused(&r);
+        assert!(said.contains("US"), "{said}");
+    }
+    let (status, view) = app
+        .admin(Method::GET, &format!("/admin/tenants/{}", clinic.id), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(view["otp_allowed_countries"], json!([]));
+    assert_eq!(view["otp_countries_in_effect"], json!(["US"]));
+    // The operator allows Canada too.
+    let (status, body) = app
+        .admin(
+            Method::PATCH,
+            &format!("/admin/tenants/{}", clinic.id),
+            Some(json!({"otp_allowed_countries": ["US", "ZZ", "+1"]})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.to_string().contains("otp_allowed_countries[1]"),
+        "{body}"
+    );
+    let (status, view) = app
+        .admin(
+            Method::PATCH,
+            &format!("/admin/tenants/{}", clinic.id),
+            Some(json!({"otp_allowed_countries": ["us", "CA"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["otp_allowed_countries"], json!(["US", "CA"]));
+    let r = call
+        .tool("send_otp", json!({"hold_id": hold, "phone": canada}))
+        .await;
+    assert_eq!(r["ok"], json!(true), "{r}");
+    let r = call
+        .tool(
+            "send_otp",
+            json!({"hold_id": hold, "phone": "+88216123456"}),
+        )
+        .await;
+    refused(&r);
+    app.outbox_settled().await;
+    let texted: Vec<String> = app.twilio.messages().iter().map(|m| m.to.clone()).collect();
+    assert_eq!(texted, [canada], "only the allowed number was texted");
+    app.stop().await;
+}
+
+/// Forty hostile calls, each asking for as many codes as it can, at once: the clinic's budget
+/// is under pressure, but a patient calling from a new number still gets a code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_hostile_calls_leave_codes_for_new_callers() {
+    let app = TestApp::spawn().await;
+    let clinic = app.create_clinic("Smile Dental", 1).await;
+    let mut calls = Vec::new();
+    let mut holds = Vec::new();
+    for i in 0..40 {
+        let call = app.call(&clinic, &format!("+1415555{:04}", 3000 + i));
+        let (_, held) = booking_e2e::hold_first_slot(&call, "Checkup", "Pump").await;
+        holds.push(held["hold_id"].as_str().expect("held").to_owned());
+        calls.push(call);
+    }
+    let flood = calls
+        .iter()
+        .zip(&holds)
+        .map(|(call, hold)| async move {
+            let mut ok = 0;
+            for _ in 0..5 {
+                let r = call.tool("send_otp", json!({"hold_id": hold})).await;
+                if r["ok"] == json!(true) {
+                    ok += 1;
+                }
+            }
+            ok
+        })
+        .collect();
+    let sent: u32 = all_at_once(flood).await.into_iter().sum();
+    eprintln!("the flood got {sent} codes");
+    assert!(sent < 200, "the flood used the whole budget: {sent}");
+
+    let patient = app.call(&clinic, "+19255550188");
+    let (_, held) = booking_e2e::hold_first_slot(&patient, "Checkup", "Jane Doe").await;
+    let r = patient
+        .tool("send_otp", json!({"hold_id": held["hold_id"]}))
+        .await;
+    assert_eq!(r["ok"], json!(true), "a new caller is refused: {r}");
+    app.stop().await;
+}

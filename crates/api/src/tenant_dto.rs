@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use booking_core::country::Country;
 use booking_core::ports::SmsAccountChange;
 use booking_core::tenant::{
     BookingRules, CalledNumber, ClinicName, ClinicZone, DateOverride, DayHours, HotLeadThreshold,
@@ -86,6 +87,8 @@ pub struct TenantInput {
     pub slot_interval_minutes: Option<u32>,
     pub booking_horizon_days: Option<u32>,
     pub system_prompt: Option<String>,
+    /// ISO country codes codes may be texted to; `[]`: the clinic's own country.
+    pub otp_allowed_countries: Option<Vec<String>>,
 }
 
 fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
@@ -313,6 +316,23 @@ impl TenantInput {
                 .unwrap_or_default(),
             None => base.map(|b| b.system_prompt.clone()).unwrap_or_default(),
         };
+        let otp_allowed_countries = match &self.otp_allowed_countries {
+            Some(list) => {
+                let mut v = Vec::new();
+                for (i, c) in list.iter().enumerate() {
+                    if let Some(c) =
+                        errs.parse(format!("otp_allowed_countries[{i}]"), Country::parse(c))
+                        && !v.contains(&c)
+                    {
+                        v.push(c);
+                    }
+                }
+                v
+            }
+            None => base
+                .map(|b| b.otp_allowed_countries.clone())
+                .unwrap_or_default(),
+        };
         let twilio = match &self.twilio {
             None => SmsAccountChange::Keep,
             Some(None) => SmsAccountChange::Clear,
@@ -340,6 +360,7 @@ impl TenantInput {
                 date_overrides,
                 rules,
                 system_prompt,
+                otp_allowed_countries,
             },
             twilio,
         ))
@@ -423,6 +444,10 @@ pub struct TenantView {
     pub slot_interval_minutes: u32,
     pub booking_horizon_days: u32,
     pub system_prompt: String,
+    /// As set (`[]`: the clinic's own country).
+    pub otp_allowed_countries: Vec<String>,
+    /// The countries codes go to now: those set, else the clinic's own.
+    pub otp_countries_in_effect: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -514,6 +539,12 @@ impl TenantView {
             slot_interval_minutes: c.rules.slot_interval.get(),
             booking_horizon_days: c.rules.horizon_days,
             system_prompt: c.system_prompt.as_str().to_owned(),
+            otp_allowed_countries: c
+                .otp_allowed_countries
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+            otp_countries_in_effect: c.code_countries().iter().map(|c| c.to_string()).collect(),
         }
     }
 }

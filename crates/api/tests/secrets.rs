@@ -80,6 +80,8 @@ async fn logged_call(log_format: &str) -> (String, Vec<String>, Vec<String>, Str
                 "weekly_hours": {"mon": all_day, "tue": all_day, "wed": all_day, "thu": all_day,
                                  "fri": all_day, "sat": all_day, "sun": all_day},
                 "min_notice_minutes": 0,
+                // The second code goes to a British mobile.
+                "otp_allowed_countries": ["US", "GB"],
             })),
         )
         .await;

@@ -454,6 +454,7 @@ mod tests {
             date_overrides: Vec::new(),
             rules,
             system_prompt: SystemPrompt::default(),
+            otp_allowed_countries: Vec::new(),
         }
     }
 

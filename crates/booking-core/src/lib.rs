@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod availability;
 pub mod booking;
 pub mod calls;
+pub mod country;
 pub mod dispatch;
 pub mod error;
 pub mod ids;

@@ -14,7 +14,9 @@ use crate::calls::{CallRecord, CallStart, CapturedLead, FinishOutcome, FinishedC
 use crate::ids::{
     BookingId, CalendarId, CallId, ChallengeId, MessageId, TenantId, ToolCallId, VapiPhoneNumberId,
 };
-use crate::otp::{Challenge, NewChallenge, SendCounts};
+use crate::otp::{
+    Challenge, ChangeProof, CheckClaim, NewChallenge, OtpPolicy, SendCounts, SendLimit,
+};
 use crate::outbox::{
     ClaimedMessage, DedupeKey, DeliveryUpdate, MessageKind, MessageStatus, NewMessage,
     OutboundMessage, StatusApplied,
@@ -436,7 +438,10 @@ impl BookingStore for MemoryStore {
             .iter()
             .position(|c| c.tenant == tenant && c.id == challenge && c.booking == id)
             .ok_or(StoreError::NotFound)?;
-        if s.challenges[ci].consumed_at.is_some() || s.challenges[ci].superseded_at.is_some() {
+        if s.challenges[ci].consumed_at.is_some()
+            || s.challenges[ci].superseded_at.is_some()
+            || s.challenges[ci].expires_at <= now
+        {
             return Err(StoreError::WrongState {
                 current: "challenge used",
             });
@@ -473,6 +478,7 @@ impl BookingStore for MemoryStore {
         &self,
         tenant: TenantId,
         id: BookingId,
+        proof: ChangeProof,
         now: Timestamp,
         withdraw: &[DedupeKey],
         messages: &[NewMessage],
@@ -483,6 +489,7 @@ impl BookingStore for MemoryStore {
         if s.bookings[i].status != BookingStatus::Confirmed {
             return Err(wrong_state(s.bookings[i].status));
         }
+        s.consume_proof(tenant, id, proof, now)?;
         s.bookings[i].status = BookingStatus::Cancelled;
         s.bookings[i].cancelled_at = Some(now);
         let booking = s.bookings[i].clone();
@@ -495,6 +502,7 @@ impl BookingStore for MemoryStore {
         &self,
         tenant: TenantId,
         old: BookingId,
+        proof: ChangeProof,
         new: &NewAppointment,
         now: Timestamp,
         withdraw: &[DedupeKey],
@@ -517,6 +525,7 @@ impl BookingStore for MemoryStore {
         if s.conflicts(new.calendar, &new.blocked, now, &[old]) {
             return Err(StoreError::SlotTaken);
         }
+        s.consume_proof(tenant, old, proof, now)?;
         s.bookings[i].status = BookingStatus::Cancelled;
         s.bookings[i].cancelled_at = Some(now);
         let booking = Booking {
@@ -610,16 +619,32 @@ impl OtpStore for MemoryStore {
         &self,
         challenge: &NewChallenge,
         message: &NewMessage,
-    ) -> StoreResult<Challenge> {
+        policy: &OtpPolicy,
+    ) -> StoreResult<Result<Challenge, SendLimit>> {
         let mut s = self.lock();
         s.check_messages(challenge.tenant, std::slice::from_ref(message))?;
-        if s.booking_index(challenge.tenant, challenge.booking)
-            .is_none()
-        {
+        let Some(bi) = s.booking_index(challenge.tenant, challenge.booking) else {
             return Err(StoreError::NotFound);
-        }
+        };
         if s.challenges.iter().any(|c| c.id == challenge.id) {
             return Err(StoreError::Duplicate("challenge id".into()));
+        }
+        let (tenant, to, call, now) = (
+            challenge.tenant,
+            &challenge.phone,
+            challenge.call_id.as_ref(),
+            challenge.created_at,
+        );
+        let number_counts = s.send_counts(tenant, to, call, now - policy.per_number.window);
+        let tenant_counts = s.send_counts(tenant, to, call, now - policy.per_tenant.window);
+        let known = &s.bookings[bi].caller_phone == to
+            || call.is_some_and(|call| {
+                s.challenges.iter().any(|c| {
+                    c.tenant == tenant && c.call_id.as_ref() == Some(call) && &c.phone == to
+                })
+            });
+        if let Err(limit) = policy.check_send(&number_counts, &tenant_counts, known) {
+            return Ok(Err(limit));
         }
         for c in &mut s.challenges {
             if c.tenant == challenge.tenant
@@ -645,7 +670,7 @@ impl OtpStore for MemoryStore {
         };
         s.challenges.push(stored.clone());
         s.enqueue(std::slice::from_ref(message));
-        Ok(stored)
+        Ok(Ok(stored))
     }
 
     async fn active_challenge(
@@ -668,19 +693,32 @@ impl OtpStore for MemoryStore {
             .cloned())
     }
 
-    async fn record_failed_check(
+    async fn begin_check(
         &self,
         tenant: TenantId,
         challenge: ChallengeId,
-    ) -> StoreResult<u32> {
+        now: Timestamp,
+        max_checks: u32,
+    ) -> StoreResult<CheckClaim> {
         let mut s = self.lock();
-        let c = s
-            .challenges
-            .iter_mut()
-            .find(|c| c.tenant == tenant && c.id == challenge)
-            .ok_or(StoreError::NotFound)?;
+        let Some(c) = s.challenges.iter_mut().find(|c| {
+            c.tenant == tenant
+                && c.id == challenge
+                && c.consumed_at.is_none()
+                && c.superseded_at.is_none()
+        }) else {
+            return Ok(CheckClaim::Gone);
+        };
+        if c.expires_at <= now {
+            return Ok(CheckClaim::Expired);
+        }
+        if c.failed_checks >= max_checks {
+            return Ok(CheckClaim::Exhausted);
+        }
         c.failed_checks += 1;
-        Ok(c.failed_checks)
+        Ok(CheckClaim::Counted {
+            checks: c.failed_checks,
+        })
     }
 
     async fn send_counts(
@@ -690,7 +728,19 @@ impl OtpStore for MemoryStore {
         call: Option<&CallId>,
         since: Timestamp,
     ) -> StoreResult<SendCounts> {
-        let s = self.lock();
+        Ok(self.lock().send_counts(tenant, phone, call, since))
+    }
+}
+
+impl State {
+    fn send_counts(
+        &self,
+        tenant: TenantId,
+        phone: &PhoneNumber,
+        call: Option<&CallId>,
+        since: Timestamp,
+    ) -> SendCounts {
+        let s = self;
         let mine = || s.challenges.iter().filter(|c| c.tenant == tenant);
         let in_call: Vec<&Challenge> = match call {
             Some(call) => mine()
@@ -699,14 +749,39 @@ impl OtpStore for MemoryStore {
             None => Vec::new(),
         };
         let distinct: HashSet<&PhoneNumber> = in_call.iter().map(|c| &c.phone).collect();
-        Ok(SendCounts {
+        SendCounts {
             to_number: mine()
                 .filter(|c| &c.phone == phone && c.created_at >= since)
                 .count() as u32,
             in_call: in_call.len() as u32,
             distinct_numbers_in_call: distinct.len() as u32,
             by_tenant: mine().filter(|c| c.created_at >= since).count() as u32,
-        })
+        }
+    }
+
+    /// Consumes the code that proves a change of `booking`: it must be live and unexpired.
+    fn consume_proof(
+        &mut self,
+        tenant: TenantId,
+        booking: BookingId,
+        proof: ChangeProof,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let ChangeProof::Code(id) = proof else {
+            return Ok(());
+        };
+        let c = self
+            .challenges
+            .iter_mut()
+            .find(|c| c.tenant == tenant && c.id == id && c.booking == booking)
+            .ok_or(StoreError::NotFound)?;
+        if c.consumed_at.is_some() || c.superseded_at.is_some() || c.expires_at <= now {
+            return Err(StoreError::WrongState {
+                current: "challenge used",
+            });
+        }
+        c.consumed_at = Some(now);
+        Ok(())
     }
 }
 

@@ -66,6 +66,32 @@ pub struct SendCounts {
     pub by_tenant: u32,
 }
 
+/// What counting one check of a code found. The check is counted before the code is compared,
+/// in one statement that refuses once `max_checks` were made, so that concurrent guesses cannot
+/// get more than `max_checks` comparisons between them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckClaim {
+    /// This check is counted; `checks` made so far, this one included.
+    Counted { checks: u32 },
+    /// The code already had `max_checks` checks.
+    Exhausted,
+    /// The code has expired.
+    Expired,
+    /// No such live code (consumed, replaced by a newer one, or another tenant's).
+    Gone,
+}
+
+/// What proves that a change to an appointment is wanted by its patient or its clinic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeProof {
+    /// The owner, signed in to the dashboard.
+    Owner,
+    /// The right code of this challenge (for the same booking), checked by the service: the
+    /// store consumes it in the change's own unit of work, and refuses the change if it is no
+    /// longer live or has expired.
+    Code(ChallengeId),
+}
+
 /// How many digits a code has: 4 to 10 (default 6).
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
@@ -131,6 +157,10 @@ pub struct OtpPolicy {
     pub per_call_max_numbers: u32,
     /// Codes sent by one clinic within the window: the SMS-pumping brake.
     pub per_tenant: RateWindow,
+    /// Codes sent by one clinic within the `per_tenant` window after which a number that already
+    /// had a code in that window gets no more, so that the rest of the budget goes to callers who
+    /// have had none: a few hostile callers cannot use it all up and lock everyone out.
+    pub per_tenant_pressure: u32,
 }
 
 impl Default for OtpPolicy {
@@ -149,6 +179,7 @@ impl Default for OtpPolicy {
                 max: 200,
                 window: SignedDuration::from_hours(1),
             },
+            per_tenant_pressure: 100,
         }
     }
 }
@@ -161,13 +192,16 @@ pub enum SendLimit {
     PerCall,
     NumbersPerCall,
     PerTenant,
+    /// The clinic's budget is under pressure and this number already had a code this hour.
+    PerTenantRepeat,
 }
 
 impl OtpPolicy {
     /// Whether one more code may be sent. `number_counts` are counted over the per-number window,
     /// `tenant_counts` over the per-tenant window (the same value when the windows are equal);
     /// `number_known_in_call` says whether this number already received a code during the call
-    /// (a resend to it does not add a distinct number).
+    /// (a resend to it does not add a distinct number). The store calls this under a lock with
+    /// counts it read in the same transaction, so that the limits hold whatever runs at once.
     pub fn check_send(
         &self,
         number_counts: &SendCounts,
@@ -187,6 +221,9 @@ impl OtpPolicy {
         }
         if tenant_counts.by_tenant >= self.per_tenant.max {
             return Err(SendLimit::PerTenant);
+        }
+        if tenant_counts.by_tenant >= self.per_tenant_pressure && tenant_counts.to_number > 0 {
+            return Err(SendLimit::PerTenantRepeat);
         }
         Ok(())
     }
@@ -400,5 +437,26 @@ mod tests {
             ..ok
         };
         assert_eq!(p.check_send(&ok, &t, false), Err(SendLimit::PerTenant));
+        // Under pressure, a number that had a code this hour waits; a new number still gets one.
+        let busy = SendCounts {
+            by_tenant: 100,
+            ..ok
+        };
+        assert_eq!(p.check_send(&ok, &busy, false), Ok(()));
+        let busy_repeat = SendCounts {
+            by_tenant: 100,
+            to_number: 1,
+            ..ok
+        };
+        assert_eq!(
+            p.check_send(&ok, &busy_repeat, false),
+            Err(SendLimit::PerTenantRepeat)
+        );
+        let calm_repeat = SendCounts {
+            by_tenant: 99,
+            to_number: 4,
+            ..ok
+        };
+        assert_eq!(p.check_send(&ok, &calm_repeat, false), Ok(()));
     }
 }

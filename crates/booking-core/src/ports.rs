@@ -14,7 +14,9 @@ use crate::calls::{CallRecord, CallStart, CapturedLead, FinishOutcome, FinishedC
 use crate::ids::{
     BookingId, CallId, ChallengeId, MessageId, TenantId, ToolCallId, VapiPhoneNumberId,
 };
-use crate::otp::{Challenge, NewChallenge, SendCounts};
+use crate::otp::{
+    Challenge, ChangeProof, CheckClaim, NewChallenge, OtpPolicy, SendCounts, SendLimit,
+};
 use crate::outbox::{
     ClaimedMessage, DedupeKey, DeliveryUpdate, MessageStatus, NewMessage, OutboundMessage,
     StatusApplied,
@@ -111,7 +113,8 @@ pub trait BookingStore: Send + Sync {
 
     async fn booking(&self, tenant: TenantId, id: BookingId) -> StoreResult<Option<Booking>>;
 
-    /// In one unit of work: consumes the challenge (it must be unconsumed), moves the hold to
+    /// In one unit of work: consumes the challenge (it must be this booking's, neither consumed
+    /// nor superseded, and unexpired at `now`: checked under the same lock), moves the hold to
     /// confirmed (it must be held and unexpired at `now`), records the caller as a contact, and
     /// queues `messages` (a key already queued is skipped). `WrongState` when the booking is not a
     /// live hold (the caller may then read it: a concurrent confirm may have won).
@@ -132,12 +135,14 @@ pub trait BookingStore: Send + Sync {
         now: Timestamp,
     ) -> StoreResult<Booking>;
 
-    /// In one unit of work: confirmed → cancelled, pending messages with the `withdraw` keys
-    /// withdrawn, `messages` queued.
+    /// In one unit of work: confirmed → cancelled, the `proof` code consumed (see
+    /// [`ChangeProof`]; a code that is not live for this booking: `WrongState`), pending messages
+    /// with the `withdraw` keys withdrawn, `messages` queued.
     async fn cancel_booking(
         &self,
         tenant: TenantId,
         id: BookingId,
+        proof: ChangeProof,
         now: Timestamp,
         withdraw: &[DedupeKey],
         messages: &[NewMessage],
@@ -145,11 +150,14 @@ pub trait BookingStore: Send + Sync {
 
     /// In one unit of work: the old confirmed booking cancelled, the new one inserted confirmed
     /// (`SlotTaken` if it overlaps another occupying booking: then nothing changes), pending
-    /// messages with the `withdraw` keys withdrawn, `messages` queued. Returns the new booking.
+    /// messages with the `withdraw` keys withdrawn, `messages` queued, the `proof` code (of the
+    /// old booking) consumed. Returns the new booking.
+    #[allow(clippy::too_many_arguments)]
     async fn reschedule_booking(
         &self,
         tenant: TenantId,
         old: BookingId,
+        proof: ChangeProof,
         new: &NewAppointment,
         now: Timestamp,
         withdraw: &[DedupeKey],
@@ -177,25 +185,33 @@ pub trait BookingStore: Send + Sync {
 
 #[async_trait]
 pub trait OtpStore: Send + Sync {
-    /// In one unit of work: supersedes the booking's unconsumed challenges, inserts this one and
-    /// queues its text.
+    /// In one unit of work, serialised with every other code of the tenant: counts the codes
+    /// already sent (to the number and by the tenant over `policy`'s windows, in the challenge's
+    /// call ever), asks [`OtpPolicy::check_send`] (the number counts as known in the call when the
+    /// call already texted it a code or it is the booking's own number), and only then
+    /// supersedes the booking's unconsumed challenges, inserts this one and queues its text.
+    /// A limit reached is `Ok(Err(limit))` and changes nothing.
     async fn create_challenge(
         &self,
         challenge: &NewChallenge,
         message: &NewMessage,
-    ) -> StoreResult<Challenge>;
+        policy: &OtpPolicy,
+    ) -> StoreResult<Result<Challenge, SendLimit>>;
     /// The newest challenge of a booking that is neither consumed nor superseded.
     async fn active_challenge(
         &self,
         tenant: TenantId,
         booking: BookingId,
     ) -> StoreResult<Option<Challenge>>;
-    /// Adds one failed check, atomically; returns the failed checks after it.
-    async fn record_failed_check(
+    /// Counts one check of the challenge in one atomic step, before the code is compared, if it
+    /// can still be checked at `now`: live, unexpired and with fewer than `max_checks` checks.
+    async fn begin_check(
         &self,
         tenant: TenantId,
         challenge: ChallengeId,
-    ) -> StoreResult<u32>;
+        now: Timestamp,
+        max_checks: u32,
+    ) -> StoreResult<CheckClaim>;
     /// Counts for the send limits: to `phone` and by the tenant since `since`; in `call` ever.
     async fn send_counts(
         &self,

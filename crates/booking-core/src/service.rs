@@ -22,7 +22,9 @@ use crate::booking::{Booking, BookingStatus, HOLD_TTL, Interval, NewAppointment,
 use crate::calls::{CallReport, CallStart, CapturedLead, FinishOutcome, FinishedCall, LeadScore};
 use crate::ids::{BookingId, CallId, ChallengeId, MessageId, TenantId};
 use crate::messages::{self, InboundKeyword};
-use crate::otp::{NewChallenge, OtpHasher, OtpPolicy, SendLimit};
+use crate::otp::{
+    Challenge, ChangeProof, CheckClaim, NewChallenge, OtpHasher, OtpPolicy, SendLimit,
+};
 use crate::outbox::{DedupeKey, MessageKind, MessageStatus, NewMessage};
 use crate::phone::PhoneNumber;
 use crate::ports::{Clock, Random, Store, StoreError};
@@ -334,6 +336,7 @@ impl ToolResult for SendOtpOutcome {
                 SendLimit::PerCall => "No more codes can be sent during this call; offer to take a message with capture_lead so the clinic can confirm the booking.".into(),
                 SendLimit::NumbersPerCall => "Codes have been sent to too many different numbers during this call; send it to a number already used, or take a message with capture_lead.".into(),
                 SendLimit::PerTenant => "The clinic cannot send more codes right now; offer to take a message with capture_lead so the clinic can call back.".into(),
+                SendLimit::PerTenantRepeat => "The clinic is sending many codes right now and this number already had one within the hour; ask the caller to use the code already texted, or offer to take a message with capture_lead so the clinic can call back.".into(),
             },
             Self::Refused { reason } => reason.clone(),
         }
@@ -477,9 +480,46 @@ pub enum CancelOutcome {
     NotFound {
         appointments: Vec<AppointmentSummary>,
     },
+    /// A code was texted to the number on the appointment: nothing changes until the caller
+    /// reads it back.
+    NeedsCode(CodeTexted),
+    /// The code passed was not the right one, or can no longer be used.
+    CodeRefused(CodeProblem),
     Refused {
         reason: String,
     },
+}
+
+/// The answer of a phone change that needs the code texted to the appointment's number.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CodeTexted {
+    pub appointment_id: BookingId,
+    /// Always `true`: the model calls again with `code`.
+    pub needs_code: bool,
+    /// "+*******7621"
+    pub sent_to: String,
+    #[serde(skip)]
+    pub last_four: String,
+    #[serde(skip)]
+    pub tool: &'static str,
+}
+
+impl CodeTexted {
+    fn message(&self) -> String {
+        format!(
+            "To protect the patient, I texted a code to the number ending in {} that is on the appointment. Ask the caller to read it out, then call {} again with the same appointment_id and the code.",
+            self.last_four, self.tool
+        )
+    }
+}
+
+/// Why the code passed to a phone change did not prove it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CodeProblem {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts_left: Option<u32>,
+    #[serde(skip)]
+    pub reason: String,
 }
 
 impl ToolResult for CancelOutcome {
@@ -500,6 +540,8 @@ impl ToolResult for CancelOutcome {
                 speak_appointments(appointments)
             ),
             Self::NotFound { appointments } => not_found_message(appointments),
+            Self::NeedsCode(texted) => texted.message(),
+            Self::CodeRefused(problem) => problem.reason.clone(),
             Self::Refused { reason } => reason.clone(),
         }
     }
@@ -538,6 +580,11 @@ pub enum RescheduleOutcome {
     NotFound {
         appointments: Vec<AppointmentSummary>,
     },
+    /// A code was texted to the number on the appointment: nothing changes until the caller
+    /// reads it back.
+    NeedsCode(CodeTexted),
+    /// The code passed was not the right one, or can no longer be used.
+    CodeRefused(CodeProblem),
     Refused {
         reason: String,
         #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -565,6 +612,8 @@ impl ToolResult for RescheduleOutcome {
                 speak_appointments(appointments)
             ),
             Self::NotFound { appointments } => not_found_message(appointments),
+            Self::NeedsCode(texted) => texted.message(),
+            Self::CodeRefused(problem) => problem.reason.clone(),
             Self::Refused { reason, alternatives } if alternatives.is_empty() => reason.clone(),
             Self::Refused { reason, alternatives } => {
                 format!("{} Close free times: {}.", reason, speak_offers(alternatives))
@@ -1240,11 +1289,6 @@ impl BookingService {
                 ));
             }
         }
-        if !matches!(tenant.sms_health, crate::tenant::SmsHealth::Ok) {
-            return Ok(refused(
-                "The clinic cannot send text messages right now, so the booking cannot be confirmed by code; offer to take a message with capture_lead so the clinic calls back.",
-            ));
-        }
         let to = match phone.map(str::trim).filter(|s| !s.is_empty()) {
             None => hold.caller_phone.clone(),
             Some(p) => match PhoneNumber::parse(p) {
@@ -1259,42 +1303,61 @@ impl BookingService {
                 }
             },
         };
-        if self.store.is_opted_out(tenant.id, &to).await? {
-            return Ok(refused(
-                "That number has opted out of the clinic's texts (it replied STOP); ask for another mobile number, or the caller can text START to opt back in.",
-            ));
-        }
-
-        let policy = &self.config.otp;
         let call = ctx.call_id.as_ref().or(hold.call_id.as_ref());
-        let number_counts = self
-            .store
-            .send_counts(tenant.id, &to, call, now - policy.per_number.window)
-            .await?;
-        let tenant_counts = if policy.per_tenant.window == policy.per_number.window {
-            number_counts
-        } else {
-            self.store
-                .send_counts(tenant.id, &to, call, now - policy.per_tenant.window)
-                .await?
-        };
-        // A resend to the number this hold's code went to does not add a number to the call.
-        let known = to == hold.caller_phone
-            || self
-                .store
-                .active_challenge(tenant.id, hold.id)
-                .await?
-                .is_some_and(|c| c.phone == to);
-        if let Err(limit) = policy.check_send(&number_counts, &tenant_counts, known) {
-            return Ok(SendOtpOutcome::Limited { limit });
+        match self.text_code(tenant, &hold, &to, call, now).await? {
+            Ok(stored) => Ok(SendOtpOutcome::Sent {
+                hold_id: hold.id,
+                sent_to: to.masked(),
+                last_four: to.last_four().to_owned(),
+                expires_at: rfc3339(&cfg.zone, stored.expires_at),
+            }),
+            Err(refusal) => Ok(refusal),
         }
+    }
 
+    /// Texts a new code for `booking` to `to`: the clinic must be able to text, the number must
+    /// not have opted out and must be in a country the clinic allows, and the send limits must
+    /// allow it (the store decides them, under a lock, with the code's own insert). The refusal
+    /// is a `send_otp` outcome (`Limited` or `Refused`).
+    async fn text_code(
+        &self,
+        tenant: &Tenant,
+        booking: &Booking,
+        to: &PhoneNumber,
+        call: Option<&CallId>,
+        now: Timestamp,
+    ) -> ServiceResult<Result<Challenge, SendOtpOutcome>> {
+        let cfg = &tenant.config;
+        let refused = |reason: String| Ok(Err(SendOtpOutcome::Refused { reason }));
+        if !matches!(tenant.sms_health, crate::tenant::SmsHealth::Ok) {
+            return refused(
+                "The clinic cannot send text messages right now, so this cannot be confirmed by code; offer to take a message with capture_lead so the clinic calls back.".into(),
+            );
+        }
+        if !cfg.allows_code_to(to) {
+            let countries: Vec<String> =
+                cfg.code_countries().iter().map(|c| c.to_string()).collect();
+            return refused(if countries.is_empty() {
+                "The clinic does not text codes to that number; offer to take a message with capture_lead so the clinic calls back.".into()
+            } else {
+                format!(
+                    "The clinic texts codes only to mobile numbers in {}; ask for a mobile number from there, or offer to take a message with capture_lead.",
+                    join_or(&countries, "or")
+                )
+            });
+        }
+        if self.store.is_opted_out(tenant.id, to).await? {
+            return refused(
+                "That number has opted out of the clinic's texts (it replied STOP); ask for another mobile number, or the caller can text START to opt back in.".into(),
+            );
+        }
+        let policy = &self.config.otp;
         let code = policy.generate_code(self.random.as_ref());
         let challenge_id = ChallengeId::from_random_bytes(self.random.bytes16());
         let challenge = NewChallenge {
             id: challenge_id,
             tenant: tenant.id,
-            booking: hold.id,
+            booking: booking.id,
             call_id: call.cloned(),
             phone: to.clone(),
             code_hash: self.hasher.hash(challenge_id, &code),
@@ -1305,20 +1368,70 @@ impl BookingService {
             tenant.id,
             MessageKind::Otp,
             DedupeKey::otp(challenge_id),
-            &to,
+            to,
             messages::otp_text(&cfg.name, code.as_str()),
             now,
-            Some(hold.id),
+            Some(booking.id),
             call,
             now,
         );
-        let stored = self.store.create_challenge(&challenge, &text).await?;
-        Ok(SendOtpOutcome::Sent {
-            hold_id: hold.id,
-            sent_to: to.masked(),
-            last_four: to.last_four().to_owned(),
-            expires_at: rfc3339(&cfg.zone, stored.expires_at),
-        })
+        Ok(self
+            .store
+            .create_challenge(&challenge, &text, policy)
+            .await?
+            .map_err(|limit| SendOtpOutcome::Limited { limit }))
+    }
+
+    /// Checks a code read back for the live code of `booking`. The check is counted by the store
+    /// before the code is compared, so that no number of concurrent guesses gets more than
+    /// `max_checks` comparisons. `Ok(challenge)` when it is right (the caller then consumes it
+    /// with the change it proves); otherwise the refusal, as `verify_otp` words it.
+    async fn check_code(
+        &self,
+        tenant: TenantId,
+        booking: BookingId,
+        code: &str,
+        now: Timestamp,
+    ) -> ServiceResult<Result<Challenge, VerifyOutcome>> {
+        let policy = &self.config.otp;
+        let Some(challenge) = self.store.active_challenge(tenant, booking).await? else {
+            return Ok(Err(VerifyOutcome::NoCode));
+        };
+        if challenge.failed_checks >= policy.max_checks {
+            return Ok(Err(VerifyOutcome::TooManyAttempts));
+        }
+        if challenge.expires_at <= now {
+            return Ok(Err(VerifyOutcome::CodeExpired));
+        }
+        let Some(code) = policy.normalise_code(code) else {
+            // Not a code at all: no guess was made, so no try is used up.
+            return Ok(Err(VerifyOutcome::Refused {
+                reason: format!(
+                    "The code has {} digits; ask the caller to read it again.",
+                    policy.code_length.get()
+                ),
+            }));
+        };
+        let checks = match self
+            .store
+            .begin_check(tenant, challenge.id, now, policy.max_checks)
+            .await?
+        {
+            CheckClaim::Counted { checks } => checks,
+            CheckClaim::Exhausted => return Ok(Err(VerifyOutcome::TooManyAttempts)),
+            CheckClaim::Expired => return Ok(Err(VerifyOutcome::CodeExpired)),
+            CheckClaim::Gone => return Ok(Err(VerifyOutcome::NoCode)),
+        };
+        if self
+            .hasher
+            .verify(challenge.id, &code, &challenge.code_hash)
+        {
+            Ok(Ok(challenge))
+        } else {
+            Ok(Err(VerifyOutcome::WrongCode {
+                attempts_left: policy.max_checks.saturating_sub(checks),
+            }))
+        }
     }
 
     fn confirmed(&self, cfg: &TenantConfig, b: &Booking) -> VerifyOutcome {
@@ -1360,41 +1473,17 @@ impl BookingService {
                 });
             }
         }
-        let policy = &self.config.otp;
-        let Some(challenge) = self.store.active_challenge(tenant.id, hold.id).await? else {
+        let challenge = match self.check_code(tenant.id, hold.id, code, now).await? {
+            Ok(c) => c,
             // A concurrent verify may have just used the code and confirmed the hold.
-            return match self.store.booking(tenant.id, hold.id).await? {
-                Some(b) if b.status == BookingStatus::Confirmed => Ok(self.confirmed(cfg, &b)),
-                _ => Ok(VerifyOutcome::NoCode),
-            };
+            Err(VerifyOutcome::NoCode) => {
+                return match self.store.booking(tenant.id, hold.id).await? {
+                    Some(b) if b.status == BookingStatus::Confirmed => Ok(self.confirmed(cfg, &b)),
+                    _ => Ok(VerifyOutcome::NoCode),
+                };
+            }
+            Err(refusal) => return Ok(refusal),
         };
-        if challenge.failed_checks >= policy.max_checks {
-            return Ok(VerifyOutcome::TooManyAttempts);
-        }
-        if challenge.expires_at <= now {
-            return Ok(VerifyOutcome::CodeExpired);
-        }
-        let Some(code) = policy.normalise_code(code) else {
-            // Not a code at all: no guess was made, so no try is used up.
-            return Ok(VerifyOutcome::Refused {
-                reason: format!(
-                    "The code has {} digits; ask the caller to read it again.",
-                    policy.code_length.get()
-                ),
-            });
-        };
-        if !self
-            .hasher
-            .verify(challenge.id, &code, &challenge.code_hash)
-        {
-            let failed = self
-                .store
-                .record_failed_check(tenant.id, challenge.id)
-                .await?;
-            return Ok(VerifyOutcome::WrongCode {
-                attempts_left: policy.max_checks.saturating_sub(failed),
-            });
-        }
 
         let start = hold.slot.start;
         let to = &challenge.phone;
@@ -1547,14 +1636,28 @@ impl BookingService {
             .unwrap_or_else(|| b.caller_phone.clone()))
     }
 
-    /// `cancel_appointment(appointment_id?)` for the number calling.
+    /// `cancel_appointment(appointment_id?, code?)` for the number calling. Caller ID only finds
+    /// the appointment: without `code` a code is texted to the number on the appointment and
+    /// nothing changes; with the right one, it is cancelled.
     pub async fn cancel_appointment(
         &self,
         ctx: &CallContext,
         appointment_id: Option<&str>,
+        code: Option<&str>,
     ) -> ServiceResult<CancelOutcome> {
         match self.pick_appointment(ctx, appointment_id).await? {
-            Ok(b) => self.cancel(&ctx.tenant, &b, ctx.call_id.as_ref()).await,
+            Ok(b) => match self
+                .caller_proof(ctx, &b, code, "cancel_appointment")
+                .await?
+            {
+                Ok(proof) => {
+                    self.cancel(&ctx.tenant, &b, proof, ctx.call_id.as_ref())
+                        .await
+                }
+                Err(ChangeStop::NeedsCode(texted)) => Ok(CancelOutcome::NeedsCode(texted)),
+                Err(ChangeStop::CodeRefused(problem)) => Ok(CancelOutcome::CodeRefused(problem)),
+                Err(ChangeStop::Refused(reason)) => Ok(CancelOutcome::Refused { reason }),
+            },
             Err(PickFailure::Refused(reason)) => Ok(CancelOutcome::Refused { reason }),
             Err(PickFailure::NotFound(appointments)) => {
                 Ok(CancelOutcome::NotFound { appointments })
@@ -1572,7 +1675,9 @@ impl BookingService {
         id: BookingId,
     ) -> ServiceResult<CancelOutcome> {
         match self.store.booking(tenant.id, id).await? {
-            Some(b) if b.status == BookingStatus::Confirmed => self.cancel(tenant, &b, None).await,
+            Some(b) if b.status == BookingStatus::Confirmed => {
+                self.cancel(tenant, &b, ChangeProof::Owner, None).await
+            }
             Some(b) => Ok(CancelOutcome::Refused {
                 reason: format!(
                     "The booking is {}, not confirmed.",
@@ -1589,6 +1694,7 @@ impl BookingService {
         &self,
         tenant: &Tenant,
         b: &Booking,
+        proof: ChangeProof,
         call: Option<&CallId>,
     ) -> ServiceResult<CancelOutcome> {
         let cfg = &tenant.config;
@@ -1608,14 +1714,18 @@ impl BookingService {
         let withdraw = [DedupeKey::reminder(b.id), DedupeKey::confirmation(b.id)];
         let done = match self
             .store
-            .cancel_booking(tenant.id, b.id, now, &withdraw, &[text])
+            .cancel_booking(tenant.id, b.id, proof, now, &withdraw, &[text])
             .await
         {
             Ok(done) => done,
             // Cancelled meanwhile (a replay, or the owner): the same answer.
-            Err(StoreError::WrongState { .. }) => {
+            Err(StoreError::WrongState { .. }) | Err(StoreError::NotFound) => {
                 match self.store.booking(tenant.id, b.id).await? {
                     Some(now_b) if now_b.status == BookingStatus::Cancelled => now_b,
+                    Some(now_b) if now_b.status == BookingStatus::Confirmed => {
+                        // Still booked: the code was used or ran out meanwhile.
+                        return Ok(CancelOutcome::CodeRefused(code_gone("cancel_appointment")));
+                    }
                     _ => {
                         return Ok(CancelOutcome::Refused {
                             reason: "That appointment can no longer be cancelled.".into(),
@@ -1633,16 +1743,19 @@ impl BookingService {
         })
     }
 
-    /// `reschedule_appointment(appointment_id?, new_start)` for the number calling.
+    /// `reschedule_appointment(appointment_id?, new_start, code?)` for the number calling. As
+    /// `cancel_appointment`: once the new time passes the rules, a code is texted to the number
+    /// on the appointment unless the right `code` is passed; only then is it moved.
     pub async fn reschedule_appointment(
         &self,
         ctx: &CallContext,
         appointment_id: Option<&str>,
         new_start: &str,
+        code: Option<&str>,
     ) -> ServiceResult<RescheduleOutcome> {
         match self.pick_appointment(ctx, appointment_id).await? {
             Ok(b) => {
-                self.reschedule(&ctx.tenant, &b, new_start, ctx.call_id.as_ref())
+                self.reschedule(&ctx.tenant, &b, new_start, Mover::Caller { ctx, code })
                     .await
             }
             Err(PickFailure::Refused(reason)) => Ok(RescheduleOutcome::Refused {
@@ -1667,7 +1780,7 @@ impl BookingService {
     ) -> ServiceResult<RescheduleOutcome> {
         match self.store.booking(tenant.id, id).await? {
             Some(b) if b.status == BookingStatus::Confirmed => {
-                self.reschedule(tenant, &b, new_start, None).await
+                self.reschedule(tenant, &b, new_start, Mover::Owner).await
             }
             Some(b) => Ok(RescheduleOutcome::Refused {
                 reason: format!(
@@ -1687,7 +1800,7 @@ impl BookingService {
         tenant: &Tenant,
         old: &Booking,
         new_start: &str,
-        call: Option<&CallId>,
+        mover: Mover<'_>,
     ) -> ServiceResult<RescheduleOutcome> {
         let cfg = &tenant.config;
         let now = self.clock.now();
@@ -1715,6 +1828,35 @@ impl BookingService {
                     reason,
                     alternatives,
                 });
+            }
+        };
+        let (proof, call) = match mover {
+            Mover::Owner => (ChangeProof::Owner, None),
+            Mover::Caller { ctx, code } => {
+                // No code is texted for a move that cannot happen (the store still has the last
+                // word when it is made).
+                let busy = self.store.busy(tenant.id, slot.blocked, now).await?;
+                if busy
+                    .iter()
+                    .any(|i| *i != old.blocked && i.overlaps(&slot.blocked))
+                {
+                    return Ok(RescheduleOutcome::Taken {
+                        alternatives: self.alternatives_near(tenant, svc, at, now).await?,
+                    });
+                }
+                match self
+                    .caller_proof(ctx, old, code, "reschedule_appointment")
+                    .await?
+                {
+                    Ok(proof) => (proof, ctx.call_id.as_ref()),
+                    Err(ChangeStop::NeedsCode(texted)) => {
+                        return Ok(RescheduleOutcome::NeedsCode(texted));
+                    }
+                    Err(ChangeStop::CodeRefused(problem)) => {
+                        return Ok(RescheduleOutcome::CodeRefused(problem));
+                    }
+                    Err(ChangeStop::Refused(reason)) => return Ok(refused(reason)),
+                }
             }
         };
         let new = NewAppointment {
@@ -1771,7 +1913,7 @@ impl BookingService {
         let withdraw = [DedupeKey::reminder(old.id), DedupeKey::confirmation(old.id)];
         match self
             .store
-            .reschedule_booking(tenant.id, old.id, &new, now, &withdraw, &texts)
+            .reschedule_booking(tenant.id, old.id, proof, &new, now, &withdraw, &texts)
             .await
         {
             Ok(b) => {
@@ -1788,10 +1930,18 @@ impl BookingService {
             Err(StoreError::SlotTaken) => Ok(RescheduleOutcome::Taken {
                 alternatives: self.alternatives_near(tenant, svc, at, now).await?,
             }),
-            Err(StoreError::WrongState { .. }) => Ok(refused(
-                "That appointment can no longer be moved (it was cancelled or moved meanwhile)."
-                    .into(),
-            )),
+            Err(StoreError::WrongState { .. }) | Err(StoreError::NotFound) => {
+                match self.store.booking(tenant.id, old.id).await? {
+                    // Still booked: the code was used or ran out meanwhile.
+                    Some(b) if b.status == BookingStatus::Confirmed => Ok(
+                        RescheduleOutcome::CodeRefused(code_gone("reschedule_appointment")),
+                    ),
+                    _ => Ok(refused(
+                        "That appointment can no longer be moved (it was cancelled or moved meanwhile)."
+                            .into(),
+                    )),
+                }
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -2080,6 +2230,94 @@ impl BookingService {
             self.store.enqueue(&msgs).await?
         };
         Ok(InboundOutcome { keyword, queued })
+    }
+}
+
+/// Who moves an appointment: the owner (the dashboard session is the proof), or a caller, who
+/// proves it with the code texted to the number on the appointment.
+enum Mover<'a> {
+    Owner,
+    Caller {
+        ctx: &'a CallContext,
+        code: Option<&'a str>,
+    },
+}
+
+/// Why a phone change does not go ahead (yet).
+enum ChangeStop {
+    NeedsCode(CodeTexted),
+    CodeRefused(CodeProblem),
+    Refused(String),
+}
+
+fn code_gone(tool: &str) -> CodeProblem {
+    CodeProblem {
+        attempts_left: None,
+        reason: format!(
+            "That code has expired or was already used; call {tool} again without a code to text a new one."
+        ),
+    }
+}
+
+impl BookingService {
+    /// What proves that the caller may change `b`: the right code for it, or else a code texted
+    /// now to the number on the appointment (caller ID is easy to spoof; the phone that booked is
+    /// not). A wrong code counts against the code's checks as in `verify_otp`.
+    async fn caller_proof(
+        &self,
+        ctx: &CallContext,
+        b: &Booking,
+        code: Option<&str>,
+        tool: &'static str,
+    ) -> ServiceResult<Result<ChangeProof, ChangeStop>> {
+        let tenant = &ctx.tenant;
+        let now = self.clock.now();
+        if let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) {
+            let problem = |attempts_left: Option<u32>, reason: String| {
+                Ok(Err(ChangeStop::CodeRefused(CodeProblem {
+                    attempts_left,
+                    reason,
+                })))
+            };
+            match self.check_code(tenant.id, b.id, code, now).await? {
+                Ok(challenge) => return Ok(Ok(ChangeProof::Code(challenge.id))),
+                // No code waiting: text one, as without a code.
+                Err(VerifyOutcome::NoCode) => {}
+                Err(VerifyOutcome::WrongCode { attempts_left }) if attempts_left > 0 => {
+                    return problem(
+                        Some(attempts_left),
+                        format!(
+                            "That code is wrong; ask the caller to read it again ({attempts_left} {} left), then call {tool} again with it.",
+                            if attempts_left == 1 { "try" } else { "tries" }
+                        ),
+                    );
+                }
+                Err(VerifyOutcome::WrongCode { .. }) | Err(VerifyOutcome::TooManyAttempts) => {
+                    return problem(
+                        Some(0),
+                        format!(
+                            "That code is wrong and has no tries left; call {tool} again without a code to text a new one."
+                        ),
+                    );
+                }
+                Err(VerifyOutcome::CodeExpired) => return problem(None, code_gone(tool).reason),
+                Err(other) => return problem(None, other.message()),
+            }
+        }
+        let to = self.appointment_recipient(tenant.id, b).await?;
+        match self
+            .text_code(tenant, b, &to, ctx.call_id.as_ref(), now)
+            .await?
+        {
+            Ok(_) => Ok(Err(ChangeStop::NeedsCode(CodeTexted {
+                appointment_id: b.id,
+                needs_code: true,
+                sent_to: to.masked(),
+                last_four: to.last_four().to_owned(),
+                tool,
+            }))),
+            Err(refusal) => Ok(Err(ChangeStop::Refused(refusal.message()))),
+        }
     }
 }
 

@@ -121,18 +121,58 @@ impl Harness {
             .iter()
             .find(|m| m.kind == MessageKind::Otp && &m.to == to)
             .expect("an OTP text");
-        let mut run = String::new();
-        for c in m.body.chars() {
-            if c.is_ascii_digit() {
-                run.push(c);
-            } else if run.len() == 6 {
-                break;
-            } else {
-                run.clear();
-            }
-        }
-        assert_eq!(run.len(), 6, "no 6-digit code in {:?}", m.body);
-        run
+        code_in(m)
+    }
+
+    /// A phone cancel as the model makes it: without a code (which texts one to the number on
+    /// the appointment), then again with the code that number got.
+    async fn cancel_by_phone(&self, ctx: &CallContext, id: Option<&str>) -> CancelOutcome {
+        let first = self
+            .service
+            .cancel_appointment(ctx, id, None)
+            .await
+            .unwrap();
+        let CancelOutcome::NeedsCode(texted) = &first else {
+            return first;
+        };
+        let code = self.newest_code().await;
+        let id = texted.appointment_id.to_string();
+        self.service
+            .cancel_appointment(ctx, Some(&id), Some(&code))
+            .await
+            .unwrap()
+    }
+
+    /// As [`Harness::cancel_by_phone`], for a move.
+    async fn reschedule_by_phone(
+        &self,
+        ctx: &CallContext,
+        id: Option<&str>,
+        new_start: &str,
+    ) -> RescheduleOutcome {
+        let first = self
+            .service
+            .reschedule_appointment(ctx, id, new_start, None)
+            .await
+            .unwrap();
+        let RescheduleOutcome::NeedsCode(texted) = &first else {
+            return first;
+        };
+        let code = self.newest_code().await;
+        let id = texted.appointment_id.to_string();
+        self.service
+            .reschedule_appointment(ctx, Some(&id), new_start, Some(&code))
+            .await
+            .unwrap()
+    }
+
+    async fn newest_code(&self) -> String {
+        let msgs = self.messages().await;
+        code_in(
+            msgs.iter()
+                .find(|m| m.kind == MessageKind::Otp)
+                .expect("an OTP text"),
+        )
     }
 
     async fn status(&self, id: BookingId) -> BookingStatus {
@@ -143,7 +183,24 @@ impl Harness {
             .unwrap()
             .status
     }
+}
 
+fn code_in(m: &OutboundMessage) -> String {
+    let mut run = String::new();
+    for c in m.body.chars() {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else if run.len() == 6 {
+            break;
+        } else {
+            run.clear();
+        }
+    }
+    assert_eq!(run.len(), 6, "no 6-digit code in {:?}", m.body);
+    run
+}
+
+impl Harness {
     async fn reserve(&self, c: &Caller, start: &str) -> BookingId {
         match self
             .service
@@ -857,6 +914,53 @@ async fn send_otp_refuses_an_opted_out_number_and_a_clinic_that_cannot_text() {
 }
 
 #[tokio::test]
+async fn send_otp_texts_only_the_countries_the_clinic_allows() {
+    let h = harness().await;
+    let c = h.caller();
+    let hold = h.reserve(&c, &tue(10, 0)).await.to_string();
+    // The clinic's numbers are American: by default codes go to the United States only.
+    for abroad in [
+        "+442079460958",
+        "+14165550123",
+        "+88216123456",
+        "+18765550123",
+    ] {
+        let out = h
+            .service
+            .send_otp(&c.ctx, &hold, Some(abroad))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&out, SendOtpOutcome::Refused { reason } if reason.contains("US")),
+            "{abroad}: {out:?}"
+        );
+    }
+    assert!(h.messages().await.is_empty());
+    let mut ctx = c.ctx.clone();
+    ctx.tenant.config.otp_allowed_countries = vec![
+        crate::country::Country::parse("GB").unwrap(),
+        crate::country::Country::parse("CA").unwrap(),
+    ];
+    for allowed in ["+442079460958", "+14165550123"] {
+        let out = h
+            .service
+            .send_otp(&ctx, &hold, Some(allowed))
+            .await
+            .unwrap();
+        assert!(out.ok(), "{allowed}: {out:?}");
+    }
+    // Now the United States is not among them.
+    let out = h.service.send_otp(&ctx, &hold, None).await.unwrap();
+    assert!(!out.ok(), "{out:?}");
+    // A clinic with no number: the country of its time zone.
+    ctx.tenant.config.otp_allowed_countries.clear();
+    ctx.tenant.config.called_numbers.clear();
+    ctx.tenant.config.zone = crate::tenant::ClinicZone::parse("Europe/London").unwrap();
+    let codes = ctx.tenant.config.code_countries();
+    assert_eq!(codes.iter().map(|c| c.as_str()).collect::<Vec<_>>(), ["GB"]);
+}
+
+#[tokio::test]
 async fn send_otp_limits_per_number() {
     let h = harness().await;
     let c = h.caller();
@@ -1288,11 +1392,7 @@ async fn cancel_the_callers_only_appointment() {
     let c = h.caller();
     let id = h.book(&c, &tue(10, 0)).await;
     let later = h.calls_again(&c);
-    let out = h
-        .service
-        .cancel_appointment(&later.ctx, None)
-        .await
-        .unwrap();
+    let out = h.cancel_by_phone(&later.ctx, None).await;
     let CancelOutcome::Cancelled {
         appointment_id,
         status,
@@ -1313,11 +1413,7 @@ async fn cancel_the_callers_only_appointment() {
     // The time is free again.
     h.reserve(&h.caller(), &tue(10, 0)).await;
     // Again: nothing left to cancel.
-    let out = h
-        .service
-        .cancel_appointment(&later.ctx, None)
-        .await
-        .unwrap();
+    let out = h.cancel_by_phone(&later.ctx, None).await;
     assert_eq!(
         out,
         CancelOutcome::NotFound {
@@ -1334,7 +1430,7 @@ async fn cancel_asks_which_one_and_refuses_other_peoples() {
     let second = h.book(&h.calls_again(&c), &tue(14, 0)).await;
     let stranger = h.book(&h.caller(), &tue(12, 0)).await;
     let ctx = h.calls_again(&c).ctx;
-    let out = h.service.cancel_appointment(&ctx, None).await.unwrap();
+    let out = h.cancel_by_phone(&ctx, None).await;
     let CancelOutcome::ChooseOne { appointments } = &out else {
         panic!("{out:?}")
     };
@@ -1347,26 +1443,18 @@ async fn cancel_asks_which_one_and_refuses_other_peoples() {
     );
     // Someone else's id reads as missing, and lists the caller's own.
     let out = h
-        .service
-        .cancel_appointment(&ctx, Some(&stranger.to_string()))
-        .await
-        .unwrap();
+        .cancel_by_phone(&ctx, Some(stranger.to_string().as_str()))
+        .await;
     let CancelOutcome::NotFound { appointments } = &out else {
         panic!("{out:?}")
     };
     assert_eq!(appointments.len(), 2);
     assert_eq!(h.status(stranger).await, BookingStatus::Confirmed);
-    let out = h
-        .service
-        .cancel_appointment(&ctx, Some("garbage"))
-        .await
-        .unwrap();
+    let out = h.cancel_by_phone(&ctx, Some("garbage")).await;
     assert!(matches!(out, CancelOutcome::NotFound { .. }), "{out:?}");
     let out = h
-        .service
-        .cancel_appointment(&ctx, Some(&second.to_string()))
-        .await
-        .unwrap();
+        .cancel_by_phone(&ctx, Some(second.to_string().as_str()))
+        .await;
     assert!(out.ok(), "{out:?}");
     assert_eq!(h.status(first).await, BookingStatus::Confirmed);
     assert_eq!(h.status(second).await, BookingStatus::Cancelled);
@@ -1374,10 +1462,8 @@ async fn cancel_asks_which_one_and_refuses_other_peoples() {
     let mut hidden = ctx.clone();
     hidden.caller = None;
     let out = h
-        .service
-        .cancel_appointment(&hidden, Some(&first.to_string()))
-        .await
-        .unwrap();
+        .cancel_by_phone(&hidden, Some(first.to_string().as_str()))
+        .await;
     assert!(matches!(out, CancelOutcome::Refused { .. }), "{out:?}");
 }
 
@@ -1427,11 +1513,7 @@ async fn reschedule_moves_the_appointment_in_one_go() {
     let old = h.book(&c, &tue(10, 0)).await;
     let ctx = h.calls_again(&c).ctx;
     // Half an hour later overlaps only the appointment being moved.
-    let out = h
-        .service
-        .reschedule_appointment(&ctx, None, &tue(10, 30))
-        .await
-        .unwrap();
+    let out = h.reschedule_by_phone(&ctx, None, &tue(10, 30)).await;
     let RescheduleOutcome::Rescheduled {
         appointment_id: new,
         previous_appointment_id,
@@ -1477,10 +1559,8 @@ async fn reschedule_onto_a_taken_time_changes_nothing() {
     let before = h.messages().await;
     let ctx = h.calls_again(&c).ctx;
     let out = h
-        .service
-        .reschedule_appointment(&ctx, Some(&old.to_string()), &tue(14, 30))
-        .await
-        .unwrap();
+        .reschedule_by_phone(&ctx, Some(old.to_string().as_str()), &tue(14, 30))
+        .await;
     let RescheduleOutcome::Taken { alternatives } = &out else {
         panic!("{out:?}")
     };
@@ -1493,11 +1573,7 @@ async fn reschedule_onto_a_taken_time_changes_nothing() {
         "2030-03-09T10:00:00-05:00",
         &tue(10, 0),
     ] {
-        let out = h
-            .service
-            .reschedule_appointment(&ctx, None, bad)
-            .await
-            .unwrap();
+        let out = h.reschedule_by_phone(&ctx, None, bad).await;
         assert!(
             matches!(out, RescheduleOutcome::Refused { .. }),
             "{bad}: {out:?}"
@@ -1845,22 +1921,14 @@ async fn another_clinics_caller_gets_nothing_from_our_ids() {
             .unwrap()
             .ok()
     );
-    let out = h
-        .service
-        .cancel_appointment(&ctx, Some(&booked))
-        .await
-        .unwrap();
+    let out = h.cancel_by_phone(&ctx, Some(&booked)).await;
     assert_eq!(
         out,
         CancelOutcome::NotFound {
             appointments: vec![]
         }
     );
-    let out = h
-        .service
-        .reschedule_appointment(&ctx, None, &tue(15, 0))
-        .await
-        .unwrap();
+    let out = h.reschedule_by_phone(&ctx, None, &tue(15, 0)).await;
     assert_eq!(
         out,
         RescheduleOutcome::NotFound {

@@ -6,6 +6,7 @@ use std::fmt;
 use jiff::civil::{Date, Time, Weekday};
 use serde::{Deserialize, Serialize};
 
+use crate::country::Country;
 use crate::error::ParseError;
 use crate::ids::{CalendarId, TenantId, VapiPhoneNumberId};
 use crate::phone::PhoneNumber;
@@ -480,6 +481,10 @@ pub struct TenantConfig {
     pub date_overrides: Vec<DateOverride>,
     pub rules: BookingRules,
     pub system_prompt: SystemPrompt,
+    /// The countries codes may be texted to; empty: the clinic's own (see
+    /// [`TenantConfig::code_countries`]).
+    #[serde(default)]
+    pub otp_allowed_countries: Vec<Country>,
 }
 
 impl TenantConfig {
@@ -494,6 +499,28 @@ impl TenantConfig {
             .find(|o| o.date == date)
             .map(|o| &o.hours)
             .unwrap_or_else(|| self.weekly_hours.on(date.weekday()))
+    }
+    /// The countries codes may be texted to: those the clinic chose, else its own country (the
+    /// countries of the numbers it is called on, else of its time zone).
+    pub fn code_countries(&self) -> Vec<Country> {
+        if !self.otp_allowed_countries.is_empty() {
+            return self.otp_allowed_countries.clone();
+        }
+        let mut own: Vec<Country> = self
+            .called_numbers
+            .iter()
+            .filter_map(|c| Country::of_number(&c.number))
+            .collect();
+        own.sort();
+        own.dedup();
+        if own.is_empty() {
+            own.extend(Country::of_zone(self.zone.name()));
+        }
+        own
+    }
+    /// Whether a code may be texted to `number` (see [`TenantConfig::code_countries`]).
+    pub fn allows_code_to(&self, number: &PhoneNumber) -> bool {
+        Country::of_number(number).is_some_and(|c| self.code_countries().contains(&c))
     }
     /// The number callers should use to reach the clinic (its first called number).
     pub fn contact_number(&self) -> Option<&PhoneNumber> {

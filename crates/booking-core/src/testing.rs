@@ -15,7 +15,7 @@
 //! - `Retry`, `Ambiguous` and `Deferred` make the message due again at the time they carry.
 
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Mutex;
 use std::task::Poll;
 
@@ -29,13 +29,16 @@ use crate::calls::{
 use crate::ids::{
     BookingId, CallId, ChallengeId, MessageId, MessageSid, TenantId, ToolCallId, VapiPhoneNumberId,
 };
-use crate::otp::{CodeHash, NewChallenge};
+use crate::otp::{
+    Challenge, ChangeProof, CheckClaim, CodeHash, NewChallenge, OtpPolicy, RateWindow, SendLimit,
+};
 use crate::outbox::{
     DedupeKey, DeliveryUpdate, MessageKind, MessageStatus, NewMessage, StatusApplied,
 };
 use crate::phone::PhoneNumber;
 use crate::ports::{
-    Clock, Random, SmsAccountChange, Store, StoreError, TOOL_CALL_ABANDONED_AFTER, ToolCallClaim,
+    Clock, Random, SmsAccountChange, Store, StoreError, StoreResult, TOOL_CALL_ABANDONED_AFTER,
+    ToolCallClaim,
 };
 use crate::tenant::{
     BookingRules, CalledNumber, ClinicName, ClinicZone, DayHours, HotLeadThreshold, OpenRange,
@@ -194,6 +197,7 @@ pub fn tenant_config(name: &str) -> TenantConfig {
         date_overrides: Vec::new(),
         rules: BookingRules::default(),
         system_prompt: SystemPrompt::parse("You are the receptionist.").expect("valid prompt"),
+        otp_allowed_countries: Vec::new(),
     }
 }
 
@@ -320,6 +324,58 @@ fn challenge(
 }
 
 /// A hold confirmed with its two texts queued; returns its id.
+/// Limits no check in the suite reaches, for the checks that are not about them.
+fn no_limits() -> OtpPolicy {
+    let lots = RateWindow {
+        max: 10_000,
+        window: SignedDuration::from_hours(1),
+    };
+    OtpPolicy {
+        per_number: lots,
+        per_tenant: lots,
+        per_tenant_pressure: 10_000,
+        per_call_max_sends: 10_000,
+        per_call_max_numbers: 10_000,
+        ..OtpPolicy::default()
+    }
+}
+
+/// Stores a challenge with no send limit in the way.
+async fn store_challenge<S: Store + ?Sized>(
+    store: &S,
+    c: &NewChallenge,
+    m: &NewMessage,
+) -> StoreResult<Challenge> {
+    store
+        .create_challenge(c, m, &no_limits())
+        .await?
+        .map_err(|limit| StoreError::Internal(format!("refused by {limit:?}")))
+}
+
+/// Runs the futures concurrently and collects their outputs in order.
+pub async fn futures_join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut pinned: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in pinned.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => *slot = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(|v| v.expect("finished")).collect()
+}
+
 async fn confirmed<S: Store + ?Sized>(
     store: &S,
     tenant: &Tenant,
@@ -332,8 +388,7 @@ async fn confirmed<S: Store + ?Sized>(
         .await
         .expect("insert_hold");
     let (c, m) = challenge(tenant.id, h.id, phone, None, now);
-    store
-        .create_challenge(&c, &m)
+    store_challenge(store, &c, &m)
         .await
         .expect("create_challenge");
     store
@@ -401,6 +456,8 @@ where
     expire_holds_housekeeping(&make().await).await;
     challenges_supersede(&make().await).await;
     failed_checks_count(&make().await).await;
+    concurrent_sends_respect_limits(&make().await).await;
+    codes_prove_changes_once(&make().await).await;
     send_counts_windows(&make().await).await;
     dedupe_per_tenant(&make().await).await;
     claim_lease_and_stale_token(&make().await).await;
@@ -480,6 +537,32 @@ pub async fn tenants_round_trip<S: Store + ?Sized>(store: &S) {
         "tenants_round_trip",
         store.sms_account(id).await.expect("sms_account").as_ref() == Some(&account),
         "sms_account does not round-trip"
+    );
+    // The countries codes may go to round-trip, and empty again means the clinic's own.
+    let mut abroad = config.clone();
+    abroad.otp_allowed_countries = vec![
+        crate::country::Country::parse("US").expect("US"),
+        crate::country::Country::parse("CA").expect("CA"),
+    ];
+    let updated = store
+        .update_tenant(id, &abroad, SmsAccountChange::Keep)
+        .await
+        .expect("update_tenant");
+    let read = store.tenant(id).await.expect("tenant").expect("exists");
+    check!(
+        "tenants_round_trip",
+        updated.config == abroad && read.config == abroad,
+        "otp_allowed_countries does not round-trip: {:?}",
+        read.config.otp_allowed_countries
+    );
+    let back = store
+        .update_tenant(id, &config, SmsAccountChange::Keep)
+        .await
+        .expect("update_tenant");
+    check!(
+        "tenants_round_trip",
+        back.config == config,
+        "otp_allowed_countries not cleared"
     );
     check!(
         "tenants_round_trip",
@@ -852,7 +935,7 @@ pub async fn confirm_queues_once<S: Store + ?Sized>(store: &S) {
         .await
         .expect("hold");
     let (c, m) = challenge(t.id, h.id, &p, None, now);
-    store.create_challenge(&c, &m).await.expect("challenge");
+    store_challenge(store, &c, &m).await.expect("challenge");
     let texts = booking_texts(t.id, h.id, &p, now);
     let later = now + SignedDuration::from_mins(2);
     let b = store
@@ -927,7 +1010,7 @@ pub async fn confirm_expired_refused<S: Store + ?Sized>(store: &S) {
         .await
         .expect("hold");
     let (c, m) = challenge(t.id, h.id, &p, None, now);
-    store.create_challenge(&c, &m).await.expect("challenge");
+    store_challenge(store, &c, &m).await.expect("challenge");
     let at = now + HOLD_TTL;
     let r = store
         .confirm_hold(t.id, h.id, c.id, at, &booking_texts(t.id, h.id, &p, at))
@@ -972,7 +1055,7 @@ pub async fn confirm_needs_live_challenge<S: Store + ?Sized>(store: &S) {
         .await
         .expect("hold 2");
     let (c2, m2) = challenge(t.id, h2.id, &p, None, now);
-    store.create_challenge(&c2, &m2).await.expect("challenge 2");
+    store_challenge(store, &c2, &m2).await.expect("challenge 2");
     let r = store
         .confirm_hold(
             t.id,
@@ -988,13 +1071,11 @@ pub async fn confirm_needs_live_challenge<S: Store + ?Sized>(store: &S) {
         "confirmed with another hold's challenge: {r:?}"
     );
     let (old, m_old) = challenge(t.id, h1.id, &p, None, now);
-    store
-        .create_challenge(&old, &m_old)
+    store_challenge(store, &old, &m_old)
         .await
         .expect("old challenge");
     let (new, m_new) = challenge(t.id, h1.id, &p, None, now + SignedDuration::from_secs(30));
-    store
-        .create_challenge(&new, &m_new)
+    store_challenge(store, &new, &m_new)
         .await
         .expect("new challenge");
     let r = store
@@ -1041,7 +1122,7 @@ pub async fn concurrent_confirms_one_wins<S: Store + ?Sized>(store: &S) {
         .await
         .expect("hold");
     let (c, m) = challenge(t.id, h.id, &p, None, now);
-    store.create_challenge(&c, &m).await.expect("challenge");
+    store_challenge(store, &c, &m).await.expect("challenge");
     let a = booking_texts(t.id, h.id, &p, now);
     let b = booking_texts(t.id, h.id, &p, now);
     let (ra, rb) = join2(
@@ -1143,7 +1224,14 @@ pub async fn cancel_frees_slot_and_withdraws<S: Store + ?Sized>(store: &S) {
     );
     let withdraw = [DedupeKey::reminder(id), DedupeKey::confirmation(id)];
     let b = store
-        .cancel_booking(t.id, id, now, &withdraw, std::slice::from_ref(&cancel_text))
+        .cancel_booking(
+            t.id,
+            id,
+            ChangeProof::Owner,
+            now,
+            &withdraw,
+            std::slice::from_ref(&cancel_text),
+        )
         .await
         .expect("cancel");
     check!(
@@ -1191,7 +1279,7 @@ pub async fn cancel_frees_slot_and_withdraws<S: Store + ?Sized>(store: &S) {
         "a cancelled booking blocked: {free:?}"
     );
     let again = store
-        .cancel_booking(t.id, id, now, &withdraw, &[cancel_text])
+        .cancel_booking(t.id, id, ChangeProof::Owner, now, &withdraw, &[cancel_text])
         .await;
     check!(
         "cancel_frees_slot_and_withdraws",
@@ -1206,7 +1294,9 @@ pub async fn cancel_frees_slot_and_withdraws<S: Store + ?Sized>(store: &S) {
         )
         .await
         .expect("hold");
-    let r = store.cancel_booking(t.id, h.id, now, &[], &[]).await;
+    let r = store
+        .cancel_booking(t.id, h.id, ChangeProof::Owner, now, &[], &[])
+        .await;
     check!(
         "cancel_frees_slot_and_withdraws",
         matches!(r, Err(StoreError::WrongState { .. })),
@@ -1248,7 +1338,7 @@ pub async fn reschedule_is_atomic<S: Store + ?Sized>(store: &S) {
     let onto_b = appointment(&t, a, span(270, 60), &p, now);
     let texts = booking_texts(t.id, onto_b.id, &p, now);
     let r = store
-        .reschedule_booking(t.id, a, &onto_b, now, &withdraw, &texts)
+        .reschedule_booking(t.id, a, ChangeProof::Owner, &onto_b, now, &withdraw, &texts)
         .await;
     check!(
         "reschedule_is_atomic",
@@ -1290,7 +1380,7 @@ pub async fn reschedule_is_atomic<S: Store + ?Sized>(store: &S) {
     let moved = appointment(&t, a, span(90, 60), &p, now);
     let texts = booking_texts(t.id, moved.id, &p, now);
     let n = store
-        .reschedule_booking(t.id, a, &moved, now, &withdraw, &texts)
+        .reschedule_booking(t.id, a, ChangeProof::Owner, &moved, now, &withdraw, &texts)
         .await
         .expect("reschedule");
     check!(
@@ -1337,6 +1427,7 @@ pub async fn reschedule_is_atomic<S: Store + ?Sized>(store: &S) {
         .reschedule_booking(
             t.id,
             a,
+            ChangeProof::Owner,
             &appointment(&t, a, span(400, 60), &p, now),
             now,
             &[],
@@ -1447,7 +1538,7 @@ pub async fn challenges_supersede<S: Store + ?Sized>(store: &S) {
         .await
         .expect("hold");
     let (c1, m1) = challenge(t.id, h.id, &p, None, now);
-    let first = store.create_challenge(&c1, &m1).await.expect("first");
+    let first = store_challenge(store, &c1, &m1).await.expect("first");
     check!(
         "challenges_supersede",
         first.failed_checks == 0 && first.consumed_at.is_none() && first.superseded_at.is_none(),
@@ -1460,7 +1551,7 @@ pub async fn challenges_supersede<S: Store + ?Sized>(store: &S) {
     );
     let t2 = now + SignedDuration::from_mins(1);
     let (c2, m2) = challenge(t.id, h.id, &p, None, t2);
-    store.create_challenge(&c2, &m2).await.expect("second");
+    store_challenge(store, &c2, &m2).await.expect("second");
     let active = store
         .active_challenge(t.id, h.id)
         .await
@@ -1476,9 +1567,8 @@ pub async fn challenges_supersede<S: Store + ?Sized>(store: &S) {
         active.code_hash == c2.code_hash,
         "the hash does not round-trip"
     );
-    let missing = store
-        .create_challenge(&challenge(t.id, booking_id(), &p, None, now).0, &m1)
-        .await;
+    let missing =
+        store_challenge(store, &challenge(t.id, booking_id(), &p, None, now).0, &m1).await;
     check!(
         "challenges_supersede",
         missing.is_err(),
@@ -1487,6 +1577,7 @@ pub async fn challenges_supersede<S: Store + ?Sized>(store: &S) {
 }
 
 pub async fn failed_checks_count<S: Store + ?Sized>(store: &S) {
+    const NAME: &str = "failed_checks_count";
     let t = create_tenant(store, "Attempts Clinic").await;
     let now = base_time();
     let p = random_phone();
@@ -1495,29 +1586,33 @@ pub async fn failed_checks_count<S: Store + ?Sized>(store: &S) {
         .await
         .expect("hold");
     let (c, m) = challenge(t.id, h.id, &p, None, now);
-    store.create_challenge(&c, &m).await.expect("challenge");
+    store_challenge(store, &c, &m).await.expect("challenge");
     for want in 1..=3 {
-        let n = store
-            .record_failed_check(t.id, c.id)
-            .await
-            .expect("failed check");
+        let n = store.begin_check(t.id, c.id, now, 5).await.expect("check");
         check!(
-            "failed_checks_count",
-            n == want,
-            "after {want} failures the count is {n}"
+            NAME,
+            n == CheckClaim::Counted { checks: want },
+            "check {want} was counted as {n:?}"
         );
     }
-    let (a, b) = join2(
-        store.record_failed_check(t.id, c.id),
-        store.record_failed_check(t.id, c.id),
-    )
-    .await;
-    let mut got = [a.expect("a"), b.expect("b")];
-    got.sort();
+    // Twenty at once: exactly the two checks left are counted, whatever the interleaving.
+    let racers = (0..20).map(|_| store.begin_check(t.id, c.id, now, 5));
+    let got: Vec<CheckClaim> = futures_join_all(racers)
+        .await
+        .into_iter()
+        .map(|r| r.expect("check"))
+        .collect();
+    let counted: Vec<u32> = got
+        .iter()
+        .filter_map(|g| match g {
+            CheckClaim::Counted { checks } => Some(*checks),
+            _ => None,
+        })
+        .collect();
     check!(
-        "failed_checks_count",
-        got == [4, 5],
-        "concurrent failures counted {got:?}"
+        NAME,
+        counted.len() == 2 && got.iter().filter(|g| **g == CheckClaim::Exhausted).count() == 18,
+        "twenty concurrent checks with two left: {got:?}"
     );
     let active = store
         .active_challenge(t.id, h.id)
@@ -1525,17 +1620,302 @@ pub async fn failed_checks_count<S: Store + ?Sized>(store: &S) {
         .expect("active")
         .expect("active");
     check!(
-        "failed_checks_count",
+        NAME,
         active.failed_checks == 5,
         "stored count {}",
         active.failed_checks
     );
-    let missing = store.record_failed_check(t.id, challenge_id()).await;
+    let missing = store.begin_check(t.id, challenge_id(), now, 5).await;
     check!(
-        "failed_checks_count",
-        missing == Err(StoreError::NotFound),
+        NAME,
+        missing == Ok(CheckClaim::Gone),
         "a missing challenge: {missing:?}"
     );
+    // An expired code is not checked, nor a consumed or superseded one.
+    let h2 = store
+        .insert_hold(&hold(&t, span(120, 60), &p, None, now), now, false)
+        .await
+        .expect("hold 2");
+    let (c2, m2) = challenge(t.id, h2.id, &p, None, now);
+    store_challenge(store, &c2, &m2).await.expect("challenge 2");
+    let late = store
+        .begin_check(t.id, c2.id, c2.expires_at, 5)
+        .await
+        .expect("late check");
+    check!(
+        NAME,
+        late == CheckClaim::Expired,
+        "an expired code: {late:?}"
+    );
+    let (c3, m3) = challenge(t.id, h2.id, &p, None, now + SignedDuration::from_secs(1));
+    store_challenge(store, &c3, &m3).await.expect("challenge 3");
+    let old = store.begin_check(t.id, c2.id, now, 5).await.expect("old");
+    check!(NAME, old == CheckClaim::Gone, "a superseded code: {old:?}");
+}
+
+/// Twenty sends at once never get past a send limit: the store counts and inserts under one
+/// lock (a read of the counts followed by a separate insert let 9 of 12 through).
+pub async fn concurrent_sends_respect_limits<S: Store + ?Sized>(store: &S) {
+    const NAME: &str = "concurrent_sends_respect_limits";
+    let now = base_time();
+    let policy = OtpPolicy::default();
+    let sent = |got: &[StoreResult<Result<Challenge, SendLimit>>]| {
+        got.iter().filter(|r| matches!(r, Ok(Ok(_)))).count()
+    };
+
+    // Twenty calls, each with its own hold, all texting one number: five codes.
+    let t = create_tenant(store, "Per Number Clinic").await;
+    let p = random_phone();
+    let mut sends = Vec::new();
+    for i in 0..20 {
+        let call = random_call_id();
+        let h = store
+            .insert_hold(
+                &hold(&t, span(i * 60, 30), &p, Some(&call), now),
+                now,
+                false,
+            )
+            .await
+            .expect("hold");
+        sends.push(challenge(t.id, h.id, &p, Some(&call), now));
+    }
+    let got = futures_join_all(
+        sends
+            .iter()
+            .map(|(c, m)| store.create_challenge(c, m, &policy)),
+    )
+    .await;
+    let per_number = got
+        .iter()
+        .filter(|r| matches!(r, Ok(Err(SendLimit::PerNumber))))
+        .count();
+    check!(
+        NAME,
+        sent(&got) == 5 && per_number == 15,
+        "twenty sends to one number: {} sent, {per_number} refused",
+        sent(&got)
+    );
+    let counted = store
+        .send_counts(t.id, &p, None, now - policy.per_number.window)
+        .await
+        .expect("counts");
+    check!(NAME, counted.to_number == 5, "{counted:?}");
+
+    // One call texting twenty numbers at once: three numbers.
+    let t = create_tenant(store, "Per Call Clinic").await;
+    let call = random_call_id();
+    let mut sends = Vec::new();
+    for i in 0..20 {
+        let h = store
+            .insert_hold(
+                &hold(&t, span(i * 60, 30), &p, Some(&call), now),
+                now,
+                false,
+            )
+            .await
+            .expect("hold");
+        sends.push(challenge(t.id, h.id, &random_phone(), Some(&call), now));
+    }
+    let got = futures_join_all(
+        sends
+            .iter()
+            .map(|(c, m)| store.create_challenge(c, m, &policy)),
+    )
+    .await;
+    check!(
+        NAME,
+        sent(&got) == 3,
+        "one call texting twenty numbers at once: {} sent",
+        sent(&got)
+    );
+
+    // The clinic's budget: twenty calls to twenty numbers with seven codes left.
+    let t = create_tenant(store, "Budget Clinic").await;
+    let small = OtpPolicy {
+        per_tenant: RateWindow {
+            max: 7,
+            window: SignedDuration::from_hours(1),
+        },
+        ..OtpPolicy::default()
+    };
+    let mut sends = Vec::new();
+    for i in 0..20 {
+        let (call, to) = (random_call_id(), random_phone());
+        let h = store
+            .insert_hold(
+                &hold(&t, span(i * 60, 30), &to, Some(&call), now),
+                now,
+                false,
+            )
+            .await
+            .expect("hold");
+        sends.push(challenge(t.id, h.id, &to, Some(&call), now));
+    }
+    let got = futures_join_all(
+        sends
+            .iter()
+            .map(|(c, m)| store.create_challenge(c, m, &small)),
+    )
+    .await;
+    check!(NAME, sent(&got) == 7, "a budget of 7: {} sent", sent(&got));
+
+    // Under pressure, numbers that already had a code this hour wait and new numbers are served,
+    // also when they all come at once.
+    let t = create_tenant(store, "Pressure Clinic").await;
+    let pressured = OtpPolicy {
+        per_tenant: RateWindow {
+            max: 12,
+            window: SignedDuration::from_hours(1),
+        },
+        per_tenant_pressure: 4,
+        ..OtpPolicy::default()
+    };
+    let earlier: Vec<PhoneNumber> = (0..4).map(|_| random_phone()).collect();
+    let mut slot = 0;
+    let mut next_hold = async |to: &PhoneNumber| {
+        slot += 1;
+        let call = random_call_id();
+        let h = store
+            .insert_hold(
+                &hold(&t, span(slot * 60, 30), to, Some(&call), now),
+                now,
+                false,
+            )
+            .await
+            .expect("hold");
+        challenge(t.id, h.id, to, Some(&call), now)
+    };
+    for to in &earlier {
+        let (c, m) = next_hold(to).await;
+        let r = store.create_challenge(&c, &m, &pressured).await;
+        check!(NAME, matches!(r, Ok(Ok(_))), "a first code: {r:?}");
+    }
+    let mut repeats = Vec::new();
+    for i in 0..10 {
+        repeats.push(next_hold(&earlier[i % 4]).await);
+    }
+    let mut fresh = Vec::new();
+    for _ in 0..10 {
+        fresh.push(next_hold(&random_phone()).await);
+    }
+    let (got_repeats, got_fresh) = join2(
+        futures_join_all(
+            repeats
+                .iter()
+                .map(|(c, m)| store.create_challenge(c, m, &pressured)),
+        ),
+        futures_join_all(
+            fresh
+                .iter()
+                .map(|(c, m)| store.create_challenge(c, m, &pressured)),
+        ),
+    )
+    .await;
+    check!(
+        NAME,
+        sent(&got_repeats) == 0
+            && got_repeats.iter().all(|r| matches!(
+                r,
+                Ok(Err(SendLimit::PerTenantRepeat | SendLimit::PerTenant))
+            )),
+        "numbers that had a code got more under pressure: {got_repeats:?}"
+    );
+    check!(
+        NAME,
+        sent(&got_fresh) == 8,
+        "new numbers under pressure: {} of the 8 left sent",
+        sent(&got_fresh)
+    );
+}
+
+/// A code proves one change of its own booking, once, before it expires; `confirm_hold` checks
+/// the code's expiry under its lock too.
+pub async fn codes_prove_changes_once<S: Store + ?Sized>(store: &S) {
+    const NAME: &str = "codes_prove_changes_once";
+    let t = create_tenant(store, "Proof Clinic").await;
+    let now = base_time();
+    let p = random_phone();
+
+    // A code that ran out before the confirm does not confirm, even with the hold still live.
+    let h = store
+        .insert_hold(&hold(&t, span(0, 30), &p, None, now), now, false)
+        .await
+        .expect("hold");
+    let (mut c, m) = challenge(t.id, h.id, &p, None, now);
+    c.expires_at = now + SignedDuration::from_mins(1);
+    store_challenge(store, &c, &m).await.expect("challenge");
+    let late = now + SignedDuration::from_mins(2);
+    let r = store
+        .confirm_hold(t.id, h.id, c.id, late, &booking_texts(t.id, h.id, &p, late))
+        .await;
+    check!(
+        NAME,
+        matches!(r, Err(StoreError::WrongState { .. })),
+        "an expired code confirmed a live hold: {r:?}"
+    );
+    check!(
+        NAME,
+        status_of(store, t.id, h.id).await == BookingStatus::Held,
+        "the hold changed"
+    );
+
+    let a = confirmed(store, &t, span(60, 30), &p, now).await;
+    let b = confirmed(store, &t, span(120, 30), &p, now).await;
+    let (ca, ma) = challenge(t.id, a, &p, None, now);
+    store_challenge(store, &ca, &ma).await.expect("code for a");
+    let (cb, mb) = challenge(t.id, b, &p, None, now);
+    store_challenge(store, &cb, &mb).await.expect("code for b");
+
+    // Another booking's code, an expired code: nothing changes.
+    let r = store
+        .cancel_booking(t.id, a, ChangeProof::Code(cb.id), now, &[], &[])
+        .await;
+    check!(
+        NAME,
+        r.is_err(),
+        "cancelled with another booking's code: {r:?}"
+    );
+    let r = store
+        .cancel_booking(t.id, a, ChangeProof::Code(ca.id), ca.expires_at, &[], &[])
+        .await;
+    check!(NAME, r.is_err(), "cancelled with an expired code: {r:?}");
+    check!(
+        NAME,
+        status_of(store, t.id, a).await == BookingStatus::Confirmed,
+        "a changed"
+    );
+
+    // The right code cancels, once.
+    let r = store
+        .cancel_booking(t.id, a, ChangeProof::Code(ca.id), now, &[], &[])
+        .await;
+    check!(NAME, r.is_ok(), "the right code did not cancel: {r:?}");
+    let active = store.active_challenge(t.id, a).await.expect("active");
+    check!(
+        NAME,
+        active.is_none(),
+        "the code was not consumed: {active:?}"
+    );
+
+    // Rescheduling consumes the old booking's code; the used code moves nothing again.
+    let moved = appointment(&t, b, span(300, 30), &p, now);
+    let r = store
+        .reschedule_booking(t.id, b, ChangeProof::Code(cb.id), &moved, now, &[], &[])
+        .await;
+    check!(NAME, r.is_ok(), "the right code did not reschedule: {r:?}");
+    let again = appointment(&t, moved.id, span(400, 30), &p, now);
+    let r = store
+        .reschedule_booking(
+            t.id,
+            moved.id,
+            ChangeProof::Code(cb.id),
+            &again,
+            now,
+            &[],
+            &[],
+        )
+        .await;
+    check!(NAME, r.is_err(), "a used code moved a booking again: {r:?}");
 }
 
 pub async fn send_counts_windows<S: Store + ?Sized>(store: &S) {
@@ -1559,7 +1939,7 @@ pub async fn send_counts_windows<S: Store + ?Sized>(store: &S) {
         (other.id, &p1, None, 14),
     ] {
         let (c, m) = challenge(t.id, booking, phone, call, at(minute));
-        store.create_challenge(&c, &m).await.expect("challenge");
+        store_challenge(store, &c, &m).await.expect("challenge");
     }
     let c = store
         .send_counts(t.id, &p1, Some(&call), at(10))
@@ -2690,8 +3070,7 @@ pub async fn tenant_isolation<S: Store + ?Sized>(store: &S) {
         .await
         .expect("hold");
     let (ch, ch_msg) = challenge(a.id, held.id, &p, Some(&call), now);
-    store
-        .create_challenge(&ch, &ch_msg)
+    store_challenge(store, &ch, &ch_msg)
         .await
         .expect("challenge");
     store
@@ -2883,7 +3262,14 @@ pub async fn tenant_isolation<S: Store + ?Sized>(store: &S) {
     let r = store.release_hold(b.id, held.id, now).await;
     check!(NAME, r.is_err(), "release_hold() on A's hold: {r:?}");
     let r = store
-        .cancel_booking(b.id, booked, now, &[DedupeKey::reminder(booked)], &[])
+        .cancel_booking(
+            b.id,
+            booked,
+            ChangeProof::Owner,
+            now,
+            &[DedupeKey::reminder(booked)],
+            &[],
+        )
         .await;
     check!(NAME, r.is_err(), "cancel_booking() on A's booking: {r:?}");
     let moved = appointment(&b, booked, span(600, 60), &p, now);
@@ -2891,6 +3277,7 @@ pub async fn tenant_isolation<S: Store + ?Sized>(store: &S) {
         .reschedule_booking(
             b.id,
             booked,
+            ChangeProof::Owner,
             &moved,
             now,
             &[DedupeKey::reminder(booked)],
@@ -2902,14 +3289,16 @@ pub async fn tenant_isolation<S: Store + ?Sized>(store: &S) {
         r.is_err(),
         "reschedule_booking() of A's booking: {r:?}"
     );
-    let r = store.record_failed_check(b.id, ch.id).await;
+    let r = store.begin_check(b.id, ch.id, now, 5).await;
     check!(
         NAME,
-        r.is_err(),
-        "record_failed_check() on A's challenge: {r:?}"
+        r == Ok(CheckClaim::Gone),
+        "begin_check() on A's challenge: {r:?}"
     );
     let (ch_b, ch_b_msg) = challenge(b.id, held.id, &p, None, now);
-    let r = store.create_challenge(&ch_b, &ch_b_msg).await;
+    let r = store
+        .create_challenge(&ch_b, &ch_b_msg, &OtpPolicy::default())
+        .await;
     check!(NAME, r.is_err(), "create_challenge() for A's hold: {r:?}");
     let _ = store.record_call_status(b.id, &call, "ended", now).await;
     let _ = store

@@ -192,31 +192,49 @@ impl World {
                 self.verify(caller, true).await;
             }
             Op::Advance { minutes } => self.clock.advance(SignedDuration::from_mins(minutes)),
+            // As the model does it: pick one if asked, and read back the code texted to the
+            // number on the appointment.
             Op::Cancel { caller } => {
-                let ctx = &self.callers[caller].0;
-                let out = self.service.cancel_appointment(ctx, None).await.unwrap();
-                if let CancelOutcome::ChooseOne { appointments } = out {
-                    let id = appointments[0].appointment_id.to_string();
-                    self.service
-                        .cancel_appointment(ctx, Some(&id))
+                let (ctx, phone) = &self.callers[caller];
+                let (mut id, mut code) = (None::<String>, None::<String>);
+                for _ in 0..3 {
+                    let out = self
+                        .service
+                        .cancel_appointment(ctx, id.as_deref(), code.as_deref())
                         .await
                         .unwrap();
+                    match out {
+                        CancelOutcome::ChooseOne { appointments } => {
+                            id = Some(appointments[0].appointment_id.to_string());
+                        }
+                        CancelOutcome::NeedsCode(texted) => {
+                            id = Some(texted.appointment_id.to_string());
+                            code = self.code_for(phone).await;
+                        }
+                        _ => break,
+                    }
                 }
             }
             Op::Reschedule { caller, slot: i } => {
-                let ctx = &self.callers[caller].0;
+                let (ctx, phone) = &self.callers[caller];
                 let (start, _) = slot(i);
-                let out = self
-                    .service
-                    .reschedule_appointment(ctx, None, &start)
-                    .await
-                    .unwrap();
-                if let RescheduleOutcome::ChooseOne { appointments } = out {
-                    let id = appointments[0].appointment_id.to_string();
-                    self.service
-                        .reschedule_appointment(ctx, Some(&id), &start)
+                let (mut id, mut code) = (None::<String>, None::<String>);
+                for _ in 0..3 {
+                    let out = self
+                        .service
+                        .reschedule_appointment(ctx, id.as_deref(), &start, code.as_deref())
                         .await
                         .unwrap();
+                    match out {
+                        RescheduleOutcome::ChooseOne { appointments } => {
+                            id = Some(appointments[0].appointment_id.to_string());
+                        }
+                        RescheduleOutcome::NeedsCode(texted) => {
+                            id = Some(texted.appointment_id.to_string());
+                            code = self.code_for(phone).await;
+                        }
+                        _ => break,
+                    }
                 }
             }
             Op::Housekeeping => {

@@ -38,6 +38,8 @@ checks!(
     expire_holds_housekeeping,
     challenges_supersede,
     failed_checks_count,
+    concurrent_sends_respect_limits,
+    codes_prove_changes_once,
     send_counts_windows,
     dedupe_per_tenant,
     claim_lease_and_stale_token,

@@ -18,6 +18,7 @@ diesel::table! {
         sms_health_message -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        otp_allowed_countries -> Array<Text>,
     }
 }
 

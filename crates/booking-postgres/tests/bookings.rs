@@ -6,6 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use booking_core::booking::{BookingStatus, Interval, NewAppointment};
+use booking_core::otp::{ChangeProof, OtpPolicy};
 use booking_core::outbox::{DedupeKey, MessageStatus};
 use booking_core::ports::{BookingStore, OtpStore, OutboxStore, StoreError};
 use booking_core::{BookingId, PhoneNumber};
@@ -107,7 +108,11 @@ async fn held_with_challenge(
         .await
         .unwrap();
     let (c, m) = challenge(t.id, h.id, &h.caller_phone, now);
-    store.create_challenge(&c, &m).await.unwrap();
+    store
+        .create_challenge(&c, &m, &OtpPolicy::default())
+        .await
+        .unwrap()
+        .unwrap();
     (h.id, c.id, h.caller_phone)
 }
 
@@ -161,7 +166,14 @@ async fn a_cancelled_appointment_frees_its_slot_and_withdraws_its_reminder() {
     );
     let later = at(60 * 24 * 7);
     let cancelled = store
-        .cancel_booking(t.id, id, now, &[DedupeKey::reminder(id)], &[])
+        .cancel_booking(
+            t.id,
+            id,
+            ChangeProof::Owner,
+            now,
+            &[DedupeKey::reminder(id)],
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(cancelled.status, BookingStatus::Cancelled);
@@ -279,6 +291,7 @@ async fn a_reschedule_onto_a_taken_slot_changes_nothing() {
         .reschedule_booking(
             t.id,
             id,
+            ChangeProof::Owner,
             &moved(span(150, 60)),
             now,
             &[DedupeKey::reminder(id)],
@@ -309,6 +322,7 @@ async fn a_reschedule_onto_a_taken_slot_changes_nothing() {
         .reschedule_booking(
             t.id,
             id,
+            ChangeProof::Owner,
             &moved(span(30, 60)),
             now,
             &[DedupeKey::reminder(id)],

@@ -104,6 +104,7 @@ pub mod field {
     pub const STATUS: &str = "status";
     pub const ATTEMPTS_LEFT: &str = "attempts_left";
     pub const SMS_STATUS: &str = "sms_status";
+    pub const NEEDS_CODE: &str = "needs_code";
 }
 
 /// What kind of value an argument holds, which decides both its JSON Schema and how leniently it
@@ -218,6 +219,12 @@ const HOLD_ID_ARG: ArgSpec = req(
     "The hold_id that reserve_slot returned.",
 );
 
+const CHANGE_CODE_ARG: ArgSpec = opt(
+    arg::CODE,
+    ArgKind::Code,
+    "The code texted to the number on the appointment, as the caller read it. Omit it the first time: that call texts the code.",
+);
+
 /// Every tool, in the order the model is given them.
 pub static CATALOGUE: [ToolSpec; 8] = [
     ToolSpec {
@@ -247,7 +254,8 @@ pub static CATALOGUE: [ToolSpec; 8] = [
         name: ToolName::ReserveSlot,
         description: "Hold one appointment time for the caller for 10 minutes. Use it as soon as the caller picks one of the \
             times check_availability returned, before sending the verification code. Returns hold_id. If the \
-            time was just taken, ok is false and alternatives lists other times to offer instead.",
+            time was just taken, ok is false and alternatives lists other times to offer instead. If the caller's \
+            number is hidden, ask for their mobile number and pass it as phone.",
         args: &[
             req(
                 arg::START,
@@ -259,6 +267,11 @@ pub static CATALOGUE: [ToolSpec; 8] = [
                 arg::CALLER_NAME,
                 ArgKind::Text { max_chars: 100 },
                 "The caller's full name, as they said it.",
+            ),
+            opt(
+                arg::PHONE,
+                ArgKind::Phone,
+                "Only if the caller's number is hidden or they want to book under another mobile: that number in international format, for example +14155550123.",
             ),
         ],
         result_fields: &[field::HOLD_ID, field::EXPIRES_AT, field::ALTERNATIVES],
@@ -320,14 +333,25 @@ pub static CATALOGUE: [ToolSpec; 8] = [
     ToolSpec {
         name: ToolName::CancelAppointment,
         description: "Cancel an appointment. Use it only when the caller clearly asks to cancel and has confirmed which \
-            appointment. Returns appointment_id and status.",
-        args: &[opt(
-            arg::APPOINTMENT_ID,
-            ArgKind::BookingId,
-            "The appointment_id, if a tool returned one during this call. Omit it to cancel the caller's next upcoming appointment.",
-        )],
-        result_fields: &[field::APPOINTMENT_ID, field::STATUS],
-        request_start: "Let me cancel that for you.",
+            appointment. The first call, without code, texts a code to the number on the appointment and answers \
+            ok false with needs_code true: ask the caller to read the code, then call again with the same \
+            appointment_id and code. Returns appointment_id and status.",
+        args: &[
+            opt(
+                arg::APPOINTMENT_ID,
+                ArgKind::BookingId,
+                "The appointment_id, if a tool returned one during this call. Omit it to cancel the caller's next upcoming appointment.",
+            ),
+            CHANGE_CODE_ARG,
+        ],
+        result_fields: &[
+            field::APPOINTMENT_ID,
+            field::STATUS,
+            field::NEEDS_CODE,
+            field::SENT_TO,
+            field::ATTEMPTS_LEFT,
+        ],
+        request_start: "One moment while I look at that appointment.",
         request_failed: "Sorry, I couldn't cancel it just now.",
         request_delayed: "One moment while I cancel it.",
     },
@@ -335,7 +359,10 @@ pub static CATALOGUE: [ToolSpec; 8] = [
         name: ToolName::RescheduleAppointment,
         description: "Move an existing appointment to a new time. Use it when the caller wants to change the time of an \
             appointment, after check_availability has returned the new time and the caller has chosen it. \
-            Returns appointment_id and status; if the new time was just taken, ok is false with alternatives.",
+            The first call, without code, texts a code to the number on the appointment and answers ok false \
+            with needs_code true: ask the caller to read the code, then call again with the same \
+            appointment_id, new_start and code. Returns appointment_id and status; if the new time was just \
+            taken, ok is false with alternatives.",
         args: &[
             opt(
                 arg::APPOINTMENT_ID,
@@ -347,9 +374,17 @@ pub static CATALOGUE: [ToolSpec; 8] = [
                 ArgKind::SlotStart,
                 "The new slot's start, exactly as check_availability returned it.",
             ),
+            CHANGE_CODE_ARG,
         ],
-        result_fields: &[field::APPOINTMENT_ID, field::STATUS, field::ALTERNATIVES],
-        request_start: "Let me move that for you.",
+        result_fields: &[
+            field::APPOINTMENT_ID,
+            field::STATUS,
+            field::ALTERNATIVES,
+            field::NEEDS_CODE,
+            field::SENT_TO,
+            field::ATTEMPTS_LEFT,
+        ],
+        request_start: "One moment while I look at that appointment.",
         request_failed: "Sorry, I couldn't move it just now.",
         request_delayed: "One moment while I move it.",
     },

@@ -33,6 +33,9 @@ pub enum ToolCall {
         start: SlotStart,
         service: String,
         caller_name: String,
+        /// The mobile to book under when the caller ID is hidden (or the caller wants another);
+        /// `None` means the caller ID.
+        phone: Option<PhoneNumber>,
     },
     SendOtp {
         hold_id: BookingId,
@@ -49,11 +52,15 @@ pub enum ToolCall {
     CancelAppointment {
         /// `None`: the caller's next upcoming appointment.
         appointment_id: Option<BookingId>,
+        /// The code texted to the number on the appointment; `None` asks for one to be texted.
+        code: Option<OtpCodeArg>,
     },
     RescheduleAppointment {
         /// `None`: the caller's next upcoming appointment.
         appointment_id: Option<BookingId>,
         new_start: SlotStart,
+        /// As for `CancelAppointment`.
+        code: Option<OtpCodeArg>,
     },
     CaptureLead(CapturedLead),
 }
@@ -80,6 +87,7 @@ impl ToolCall {
                 start: a.required(arg::START, read_slot_start)?,
                 service: a.required(arg::SERVICE, read_text)?,
                 caller_name: a.required(arg::CALLER_NAME, read_text)?,
+                phone: a.optional(arg::PHONE, read_phone)?,
             },
             ToolName::SendOtp => ToolCall::SendOtp {
                 hold_id: a.required(arg::HOLD_ID, read_booking_id)?,
@@ -94,10 +102,12 @@ impl ToolCall {
             },
             ToolName::CancelAppointment => ToolCall::CancelAppointment {
                 appointment_id: a.optional(arg::APPOINTMENT_ID, read_booking_id)?,
+                code: a.optional(arg::CODE, read_code)?,
             },
             ToolName::RescheduleAppointment => ToolCall::RescheduleAppointment {
                 appointment_id: a.optional(arg::APPOINTMENT_ID, read_booking_id)?,
                 new_start: a.required(arg::NEW_START, read_slot_start)?,
+                code: a.optional(arg::CODE, read_code)?,
             },
             ToolName::CaptureLead => ToolCall::CaptureLead(CapturedLead {
                 caller_name: a.optional(arg::CALLER_NAME, read_text)?,
@@ -141,11 +151,13 @@ impl fmt::Debug for ToolCall {
                 start,
                 service,
                 caller_name,
+                phone,
             } => f
                 .debug_struct("ReserveSlot")
                 .field("start", start)
                 .field("service", &DigitsHidden(service))
                 .field("caller_name", &DigitsHidden(caller_name))
+                .field("phone", phone)
                 .finish(),
             ToolCall::SendOtp { hold_id, phone } => f
                 .debug_struct("SendOtp")
@@ -161,17 +173,23 @@ impl fmt::Debug for ToolCall {
                 .debug_struct("SendConfirmationSms")
                 .field("appointment_id", appointment_id)
                 .finish(),
-            ToolCall::CancelAppointment { appointment_id } => f
+            ToolCall::CancelAppointment {
+                appointment_id,
+                code,
+            } => f
                 .debug_struct("CancelAppointment")
                 .field("appointment_id", appointment_id)
+                .field("code", code)
                 .finish(),
             ToolCall::RescheduleAppointment {
                 appointment_id,
                 new_start,
+                code,
             } => f
                 .debug_struct("RescheduleAppointment")
                 .field("appointment_id", appointment_id)
                 .field("new_start", new_start)
+                .field("code", code)
                 .finish(),
             ToolCall::CaptureLead(lead) => f
                 .debug_struct("CaptureLead")
@@ -223,7 +241,8 @@ impl OtpCodeArg {
     }
 
     /// The code to check against one of `len` digits: a number that lost its leading zeros gets
-    /// them back; anything else is returned as passed.
+    /// them back (a JSON number cannot keep them, so that is its only reading); anything else is
+    /// returned as passed.
     pub fn for_length(&self, len: usize) -> String {
         if self.from_number && self.digits.len() < len {
             format!("{}{}", "0".repeat(len - self.digits.len()), self.digits)

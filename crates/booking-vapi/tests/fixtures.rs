@@ -96,6 +96,7 @@ fn tool_calls_with_string_arguments() {
         start,
         service,
         caller_name,
+        phone: None,
     } = tc.calls[0].parse().unwrap()
     else {
         panic!()

@@ -194,6 +194,14 @@ fn input_from(
     if let Some(v) = get("alert_numbers") {
         input.alert_numbers = Some(lines(v).map(str::to_owned).collect());
     }
+    if let Some(v) = get("otp_allowed_countries") {
+        input.otp_allowed_countries = Some(
+            v.split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        );
+    }
     if let Some(v) = get("called_numbers") {
         input.phone_numbers = Some(
             lines(v)
@@ -312,8 +320,11 @@ fn form(ctx: &Ctx, section: &str, next: Option<&str>, fields: &str, button: &str
 pub(super) fn clinic_form(ctx: &Ctx, next: Option<&str>) -> String {
     let c = &ctx.tenant.config;
     let alerts: Vec<&str> = c.alert_numbers.iter().map(PhoneNumber::as_str).collect();
+    let allowed: Vec<&str> = c.otp_allowed_countries.iter().map(|c| c.as_str()).collect();
+    let countries_in_effect: Vec<String> =
+        c.code_countries().iter().map(|c| c.to_string()).collect();
     let fields = format!(
-        "{}{}{}{}",
+        "{}{}{}{}{}",
         input(
             "name",
             "Clinic name (goes into every text)",
@@ -338,6 +349,15 @@ pub(super) fn clinic_form(ctx: &Ctx, next: Option<&str>) -> String {
             &alerts.join("\n"),
             3,
             "One per line, like +15551234567. Hot leads and forwarded texts go here."
+        ),
+        input(
+            "otp_allowed_countries",
+            &format!(
+                "Countries verification codes may be texted to (two-letter codes, e.g. US, CA; empty: the clinic's own, now {})",
+                countries_in_effect.join(", ")
+            ),
+            &allowed.join(", "),
+            "text"
         ),
     );
     form(ctx, "clinic", next, &fields, "Save clinic")

@@ -551,6 +551,8 @@ async fn execute(
         (r.to_json(), r.ok())
     }
     let s = &state.service;
+    // A code passed as a JSON number lost its leading zeros: they come back at this length.
+    let code_length = usize::from(s.config().otp.code_length.get());
     Ok(match tool {
         ToolCall::CheckAvailability {
             service,
@@ -568,10 +570,20 @@ async fn execute(
             start,
             service,
             caller_name,
-        } => done(
-            s.reserve_slot(ctx, &start_text(&start), &service, &caller_name, None)
+            phone,
+        } => {
+            let phone = phone.map(|p| p.to_string());
+            done(
+                s.reserve_slot(
+                    ctx,
+                    &start_text(&start),
+                    &service,
+                    &caller_name,
+                    phone.as_deref(),
+                )
                 .await?,
-        ),
+            )
+        }
         ToolCall::SendOtp { hold_id, phone } => {
             let phone = phone.map(|p| p.to_string());
             done(
@@ -580,25 +592,39 @@ async fn execute(
             )
         }
         ToolCall::VerifyOtp { hold_id, code } => done(
-            s.verify_otp(ctx, &hold_id.to_string(), code.digits())
+            s.verify_otp(ctx, &hold_id.to_string(), &code.for_length(code_length))
                 .await?,
         ),
         ToolCall::SendConfirmationSms { appointment_id } => done(
             s.send_confirmation_sms(ctx, &appointment_id.to_string())
                 .await?,
         ),
-        ToolCall::CancelAppointment { appointment_id } => {
+        ToolCall::CancelAppointment {
+            appointment_id,
+            code,
+        } => {
             let id = appointment_id.map(|i| i.to_string());
-            done(s.cancel_appointment(ctx, id.as_deref()).await?)
+            let code = code.map(|c| c.for_length(code_length));
+            done(
+                s.cancel_appointment(ctx, id.as_deref(), code.as_deref())
+                    .await?,
+            )
         }
         ToolCall::RescheduleAppointment {
             appointment_id,
             new_start,
+            code,
         } => {
             let id = appointment_id.map(|i| i.to_string());
+            let code = code.map(|c| c.for_length(code_length));
             done(
-                s.reschedule_appointment(ctx, id.as_deref(), &start_text(&new_start))
-                    .await?,
+                s.reschedule_appointment(
+                    ctx,
+                    id.as_deref(),
+                    &start_text(&new_start),
+                    code.as_deref(),
+                )
+                .await?,
             )
         }
         ToolCall::CaptureLead(lead) => done(s.capture_lead(ctx, &lead).await?),

@@ -7,7 +7,9 @@
 
 use async_trait::async_trait;
 use booking_core::booking::{Booking, BookingStatus, Interval, NewAppointment, NewHold};
-use booking_core::otp::{Challenge, NewChallenge, SendCounts};
+use booking_core::otp::{
+    Challenge, ChangeProof, CheckClaim, NewChallenge, OtpPolicy, SendCounts, SendLimit,
+};
 use booking_core::outbox::{DedupeKey, NewMessage};
 use booking_core::ports::{BookingStore, OtpStore, StoreError, StoreResult};
 use booking_core::{BookingId, CalendarId, CallId, ChallengeId, PhoneNumber, TenantId};
@@ -44,6 +46,105 @@ async fn lock_booking(
         .await
         .optional()?
         .ok_or(Fail::Store(StoreError::NotFound))
+}
+
+/// Consumes a code of the booking, locked first: it must be neither consumed nor superseded,
+/// and unexpired at `now`. Whatever a concurrent check or send did before the lock was taken,
+/// the code's state under the lock decides.
+async fn consume_code(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    booking: Uuid,
+    challenge: ChallengeId,
+    now: Timestamp,
+) -> Result<(), Fail> {
+    type Found = (
+        Option<chrono::DateTime<chrono::Utc>>,
+        Option<chrono::DateTime<chrono::Utc>>,
+        chrono::DateTime<chrono::Utc>,
+    );
+    let found: Option<Found> = ch::table
+        .filter(ch::tenant_id.eq(tenant))
+        .filter(ch::id.eq(challenge.as_uuid()))
+        .filter(ch::booking_id.eq(booking))
+        .select((ch::consumed_at, ch::superseded_at, ch::expires_at))
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    match found {
+        None => return Err(StoreError::NotFound.into()),
+        Some((None, None, expires)) if from_ts(expires)? > now => {}
+        Some(_) => {
+            return Err(StoreError::WrongState {
+                current: "challenge used",
+            }
+            .into());
+        }
+    }
+    diesel::update(ch::table.find((tenant, challenge.as_uuid())))
+        .set(ch::consumed_at.eq(ts(now)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The class of the advisory locks that serialise the code sends of a tenant (`otp_`), so that
+/// the counts a send is checked against cannot change until it is stored.
+const OTP_SEND_LOCK_CLASS: i32 = 0x6f74_705f;
+
+/// The counts of the send limits, read in the caller's transaction: to `phone` and by the tenant
+/// since `since`, in `call` ever, and whether `call` already texted `phone`.
+async fn send_counts_in(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    phone: &PhoneNumber,
+    call: Option<&CallId>,
+    since: Timestamp,
+) -> Result<(SendCounts, bool), Fail> {
+    #[derive(QueryableByName)]
+    struct Counts {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        to_number: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        by_tenant: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        in_call: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        distinct_in_call: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        to_number_in_call: i64,
+    }
+    let c: Counts = Fixed::new(
+        "SELECT recent.to_number, recent.by_tenant, in_call.n AS in_call, in_call.distinct_numbers AS distinct_in_call,
+                in_call.to_number AS to_number_in_call
+         FROM (SELECT count(*) FILTER (WHERE phone = ?) AS to_number, count(*) AS by_tenant
+               FROM otp_challenges WHERE tenant_id = ? AND created_at >= ?) AS recent,
+              (SELECT count(*) AS n, count(DISTINCT phone) AS distinct_numbers,
+                      count(*) FILTER (WHERE phone = ?) AS to_number
+               FROM otp_challenges WHERE tenant_id = ? AND ?::text IS NOT NULL AND call_id = ?) AS in_call",
+        [
+            Bind::Text(phone.as_str()),
+            Bind::Uuid(tenant),
+            Bind::Timestamp(ts(since)),
+            Bind::Text(phone.as_str()),
+            Bind::Uuid(tenant),
+            Bind::OptionalText(call.map(CallId::as_str)),
+            Bind::OptionalText(call.map(CallId::as_str)),
+        ],
+    )
+    .get_result(conn)
+    .await?;
+    let n = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
+    Ok((
+        SendCounts {
+            to_number: n(c.to_number),
+            in_call: n(c.in_call),
+            distinct_numbers_in_call: n(c.distinct_in_call),
+            by_tenant: n(c.by_tenant),
+        },
+        c.to_number_in_call > 0,
+    ))
 }
 
 /// The status a booking has at `now` (a held booking whose hold ran out is expired).
@@ -227,32 +328,7 @@ impl BookingStore for PgStore {
                     if status != BookingStatus::Held {
                         return Err(wrong_state(status));
                     }
-                    let found: Option<(
-                        Option<chrono::DateTime<chrono::Utc>>,
-                        Option<chrono::DateTime<chrono::Utc>>,
-                    )> = ch::table
-                        .filter(ch::tenant_id.eq(t))
-                        .filter(ch::id.eq(challenge.as_uuid()))
-                        .filter(ch::booking_id.eq(bid))
-                        .select((ch::consumed_at, ch::superseded_at))
-                        .for_update()
-                        .first(conn)
-                        .await
-                        .optional()?;
-                    match found {
-                        None => return Err(StoreError::NotFound.into()),
-                        Some((None, None)) => {}
-                        Some(_) => {
-                            return Err(StoreError::WrongState {
-                                current: "challenge used",
-                            }
-                            .into());
-                        }
-                    }
-                    diesel::update(ch::table.find((t, challenge.as_uuid())))
-                        .set(ch::consumed_at.eq(ts(now)))
-                        .execute(conn)
-                        .await?;
+                    consume_code(conn, t, bid, challenge, now).await?;
                     let row: BookingRow = diesel::update(b::table.find((t, bid)))
                         .set((
                             b::status.eq("confirmed"),
@@ -322,6 +398,7 @@ impl BookingStore for PgStore {
         &self,
         tenant: TenantId,
         id: BookingId,
+        proof: ChangeProof,
         now: Timestamp,
         withdraw: &[DedupeKey],
         messages: &[NewMessage],
@@ -336,6 +413,9 @@ impl BookingStore for PgStore {
                     let status = row.status()?;
                     if status != BookingStatus::Confirmed {
                         return Err(wrong_state(status));
+                    }
+                    if let ChangeProof::Code(code) = proof {
+                        consume_code(conn, t, bid, code, now).await?;
                     }
                     let row: BookingRow = diesel::update(b::table.find((t, bid)))
                         .set((
@@ -360,6 +440,7 @@ impl BookingStore for PgStore {
         &self,
         tenant: TenantId,
         old: BookingId,
+        proof: ChangeProof,
         new: &NewAppointment,
         now: Timestamp,
         withdraw: &[DedupeKey],
@@ -380,6 +461,9 @@ impl BookingStore for PgStore {
                     let status = row.status()?;
                     if status != BookingStatus::Confirmed {
                         return Err(wrong_state(status));
+                    }
+                    if let ChangeProof::Code(code) = proof {
+                        consume_code(conn, t, old_id, code, now).await?;
                     }
                     diesel::update(b::table.find((t, old_id)))
                         .set((
@@ -506,16 +590,38 @@ impl OtpStore for PgStore {
         &self,
         challenge: &NewChallenge,
         message: &NewMessage,
-    ) -> StoreResult<Challenge> {
+        policy: &OtpPolicy,
+    ) -> StoreResult<Result<Challenge, SendLimit>> {
         check_messages(challenge.tenant, std::slice::from_ref(message))?;
         let (t, bid) = (*challenge.tenant.as_uuid(), *challenge.booking.as_uuid());
+        let (to, call, now) = (
+            &challenge.phone,
+            challenge.call_id.as_ref(),
+            challenge.created_at,
+        );
         let row = self
             .run(async {
                 let mut conn = self.conn().await?;
                 conn.transaction::<_, Fail, _>(async |conn| {
+                    // The tenant's sends take turns from here to the commit: the counts below
+                    // cannot change before this code is stored (or refused).
+                    Fixed::new(
+                        "SELECT pg_advisory_xact_lock(?, hashtext(?::text))",
+                        [Bind::Int(OTP_SEND_LOCK_CLASS), Bind::Uuid(t)],
+                    )
+                    .execute(conn)
+                    .await?;
                     // Locking the booking makes concurrent sends for it take turns, so that
                     // exactly one challenge stays active.
-                    lock_booking(conn, t, bid).await?;
+                    let booking = lock_booking(conn, t, bid).await?;
+                    let (number_counts, texted_in_call) =
+                        send_counts_in(conn, t, to, call, now - policy.per_number.window).await?;
+                    let (tenant_counts, _) =
+                        send_counts_in(conn, t, to, call, now - policy.per_tenant.window).await?;
+                    let known = texted_in_call || booking.caller_phone == to.as_str();
+                    if let Err(limit) = policy.check_send(&number_counts, &tenant_counts, known) {
+                        return Ok(Err(limit));
+                    }
                     diesel::update(
                         ch::table
                             .filter(ch::tenant_id.eq(t))
@@ -541,12 +647,15 @@ impl OtpStore for PgStore {
                         .get_result(conn)
                         .await?;
                     enqueue_in(conn, std::slice::from_ref(message)).await?;
-                    Ok(row)
+                    Ok(Ok(row))
                 })
                 .await
             })
             .await?;
-        row.into_domain()
+        match row {
+            Ok(row) => row.into_domain().map(Ok),
+            Err(limit) => Ok(Err(limit)),
+        }
     }
 
     async fn active_challenge(
@@ -572,26 +681,58 @@ impl OtpStore for PgStore {
         row.map(ChallengeRow::into_domain).transpose()
     }
 
-    async fn record_failed_check(
+    async fn begin_check(
         &self,
         tenant: TenantId,
         challenge: ChallengeId,
-    ) -> StoreResult<u32> {
-        let n: Option<i32> = self
+        now: Timestamp,
+        max_checks: u32,
+    ) -> StoreResult<CheckClaim> {
+        let max = crate::convert::i32_of("max checks", max_checks)?;
+        let (t, id) = (*tenant.as_uuid(), *challenge.as_uuid());
+        let claim = self
             .run(async {
                 let mut conn = self.conn().await?;
-                Ok(
-                    diesel::update(ch::table.find((tenant.as_uuid(), challenge.as_uuid())))
-                        .set(ch::failed_checks.eq(ch::failed_checks + 1))
-                        .returning(ch::failed_checks)
-                        .get_result(&mut conn)
-                        .await
-                        .optional()?,
+                // One statement: the count and the limit are decided by the row as it is when
+                // the update takes it, whatever else runs at once.
+                let counted: Option<i32> = diesel::update(
+                    ch::table
+                        .find((t, id))
+                        .filter(ch::consumed_at.is_null())
+                        .filter(ch::superseded_at.is_null())
+                        .filter(ch::expires_at.gt(ts(now)))
+                        .filter(ch::failed_checks.lt(max)),
                 )
+                .set(ch::failed_checks.eq(ch::failed_checks + 1))
+                .returning(ch::failed_checks)
+                .get_result(&mut conn)
+                .await
+                .optional()?;
+                if let Some(n) = counted {
+                    return Ok(Ok(n));
+                }
+                // Not counted: say why.
+                let row: Option<(
+                    Option<chrono::DateTime<chrono::Utc>>,
+                    Option<chrono::DateTime<chrono::Utc>>,
+                    chrono::DateTime<chrono::Utc>,
+                )> = ch::table
+                    .find((t, id))
+                    .select((ch::consumed_at, ch::superseded_at, ch::expires_at))
+                    .first(&mut conn)
+                    .await
+                    .optional()?;
+                Ok(Err(row))
             })
             .await?;
-        let n = n.ok_or(StoreError::NotFound)?;
-        crate::convert::u32_of("failed checks", n)
+        Ok(match claim {
+            Ok(n) => CheckClaim::Counted {
+                checks: crate::convert::u32_of("checks", n)?,
+            },
+            Err(Some((None, None, expires))) if from_ts(expires)? <= now => CheckClaim::Expired,
+            Err(Some((None, None, _))) => CheckClaim::Exhausted,
+            Err(_) => CheckClaim::Gone,
+        })
     }
 
     async fn send_counts(
@@ -601,45 +742,12 @@ impl OtpStore for PgStore {
         call: Option<&CallId>,
         since: Timestamp,
     ) -> StoreResult<SendCounts> {
-        #[derive(QueryableByName)]
-        struct Counts {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            to_number: i64,
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            by_tenant: i64,
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            in_call: i64,
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            distinct_in_call: i64,
-        }
-        let c: Counts = self
+        let (counts, _) = self
             .run(async {
                 let mut conn = self.conn().await?;
-                Ok(Fixed::new(
-                    "SELECT recent.to_number, recent.by_tenant, in_call.n AS in_call, in_call.distinct_numbers AS distinct_in_call
-                     FROM (SELECT count(*) FILTER (WHERE phone = ?) AS to_number, count(*) AS by_tenant
-                           FROM otp_challenges WHERE tenant_id = ? AND created_at >= ?) AS recent,
-                          (SELECT count(*) AS n, count(DISTINCT phone) AS distinct_numbers
-                           FROM otp_challenges WHERE tenant_id = ? AND ?::text IS NOT NULL AND call_id = ?) AS in_call",
-                    [
-                        Bind::Text(phone.as_str()),
-                        Bind::Uuid(*tenant.as_uuid()),
-                        Bind::Timestamp(ts(since)),
-                        Bind::Uuid(*tenant.as_uuid()),
-                        Bind::OptionalText(call.map(CallId::as_str)),
-                        Bind::OptionalText(call.map(CallId::as_str)),
-                    ],
-                )
-                .get_result(&mut conn)
-                .await?)
+                send_counts_in(&mut conn, *tenant.as_uuid(), phone, call, since).await
             })
             .await?;
-        let n = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
-        Ok(SendCounts {
-            to_number: n(c.to_number),
-            in_call: n(c.in_call),
-            distinct_numbers_in_call: n(c.distinct_in_call),
-            by_tenant: n(c.by_tenant),
-        })
+        Ok(counts)
     }
 }

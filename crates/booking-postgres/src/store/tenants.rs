@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use booking_core::country::Country;
 use booking_core::ports::{SmsAccountChange, StoreError, StoreResult, TenantStore};
 use booking_core::tenant::{
     BookingRules, CalledNumber, ClinicName, ClinicZone, DateOverride, DayHours, HotLeadThreshold,
@@ -42,6 +43,7 @@ struct TenantRow {
     sms_health: String,
     sms_health_code: Option<i32>,
     sms_health_message: Option<String>,
+    otp_allowed_countries: Vec<String>,
 }
 
 #[derive(QueryableByName)]
@@ -289,6 +291,11 @@ async fn load_tenants(
             rules,
             system_prompt: SystemPrompt::parse(&row.system_prompt)
                 .map_err(|e| corrupt("system prompt", e))?,
+            otp_allowed_countries: row
+                .otp_allowed_countries
+                .iter()
+                .map(|c| Country::parse(c).map_err(|e| corrupt("code country", e)))
+                .collect::<Result<_, _>>()?,
         };
         out.push(Tenant {
             id: TenantId::from_uuid(id),
@@ -478,6 +485,14 @@ impl PgStore {
     }
 }
 
+fn countries_column(config: &TenantConfig) -> Vec<String> {
+    config
+        .otp_allowed_countries
+        .iter()
+        .map(|c| c.as_str().to_owned())
+        .collect()
+}
+
 fn rules_columns(r: &BookingRules) -> Result<[i32; 5], StoreError> {
     Ok([
         i32_of("buffer", r.buffer_before)?,
@@ -519,6 +534,7 @@ impl TenantStore for PgStore {
                         tenants::slot_interval_minutes.eq(interval),
                         tenants::horizon_days.eq(horizon),
                         tenants::system_prompt.eq(config.system_prompt.as_str()),
+                        tenants::otp_allowed_countries.eq(countries_column(config)),
                         tenants::sms_health.eq(health),
                         tenants::created_at.eq(now),
                         tenants::updated_at.eq(now),
@@ -560,6 +576,7 @@ impl TenantStore for PgStore {
                         tenants::slot_interval_minutes.eq(interval),
                         tenants::horizon_days.eq(horizon),
                         tenants::system_prompt.eq(config.system_prompt.as_str()),
+                        tenants::otp_allowed_countries.eq(countries_column(config)),
                         tenants::updated_at.eq(Utc::now()),
                     ))
                     .execute(conn)

@@ -99,6 +99,7 @@ pub fn config(name: &str) -> TenantConfig {
             "You are Voxanne, the friendly receptionist.\nBe brief.",
         )
         .unwrap(),
+        otp_allowed_countries: Vec::new(),
     }
 }
 

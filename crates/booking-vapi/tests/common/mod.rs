@@ -65,6 +65,7 @@ pub fn tenant(prompt: &str) -> Tenant {
             date_overrides: vec![],
             rules: BookingRules::default(),
             system_prompt: SystemPrompt::parse(prompt).unwrap(),
+            otp_allowed_countries: Vec::new(),
         },
         sms_health: SmsHealth::NotConfigured,
     }
