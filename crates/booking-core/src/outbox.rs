@@ -167,7 +167,9 @@ impl MessageStatus {
             "queued" | "accepted" | "scheduled" | "sending" => Self::Queued,
             "sent" => Self::Sent,
             "delivered" | "read" => Self::Delivered,
-            "undelivered" => Self::Undelivered,
+            // Some parts of a multi-part text arrived and some did not: final, and not what
+            // was asked for, so the clinic sees it as not delivered.
+            "undelivered" | "partially_delivered" => Self::Undelivered,
             "failed" | "canceled" => Self::Failed,
             _ => return None,
         })
@@ -296,6 +298,7 @@ pub enum StatusApplied {
     Updated,
     /// Known message, but the status would move it backwards or out of a terminal state.
     Ignored,
-    /// No message with that sid for that tenant.
-    Unknown,
+    /// No message with that sid for that tenant yet (Twilio can call back before our record of
+    /// its answer commits): kept, and applied when the sid is recorded.
+    Kept,
 }

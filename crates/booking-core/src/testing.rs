@@ -204,6 +204,7 @@ pub fn sms_account() -> SmsAccount {
         auth_token: Secret::new("token"),
         api_key: None,
         sender: SmsSender::From(random_phone()),
+        keyword_replies: Default::default(),
     }
 }
 
@@ -2188,7 +2189,7 @@ pub async fn status_moves_forward_only<S: Store + ?Sized>(store: &S) {
         .expect("apply");
     check!(
         "status_moves_forward_only",
-        unknown == StatusApplied::Unknown,
+        unknown == StatusApplied::Kept,
         "an unknown sid: {unknown:?}"
     );
 
@@ -2929,7 +2930,7 @@ pub async fn tenant_isolation<S: Store + ?Sized>(store: &S) {
         .expect("apply");
     check!(
         NAME,
-        applied == StatusApplied::Unknown,
+        applied == StatusApplied::Kept,
         "apply_status() on A's sid: {applied:?}"
     );
     let n = store
