@@ -421,3 +421,32 @@ async fn two_clinics_never_text_each_other_in_a_loop() {
     assert_eq!(rows(&app, "true").await, 0);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partially_delivered_is_final() {
+    let app = TestApp::spawn().await;
+    let clinic = app.create_clinic("Smile Dental", 11).await;
+    let call = app.call(&clinic, CALLER);
+    let (_, held) = booking_e2e::hold_first_slot(&call, "Checkup", "Jane").await;
+    call.tool("send_otp", json!({"hold_id": held["hold_id"]}))
+        .await;
+    app.outbox_settled().await;
+    let sid = app.twilio.messages_to(CALLER)[0].sid.clone();
+    for status in ["sent", "partially_delivered", "sent"] {
+        let reply = app
+            .twilio
+            .deliver(&sid, status, None)
+            .await
+            .expect("callback posted");
+        assert_eq!(reply.status, 200);
+    }
+    assert_eq!(
+        rows(
+            &app,
+            &format!("twilio_sid = '{sid}' AND status = 'undelivered'")
+        )
+        .await,
+        1
+    );
+    app.stop().await;
+}

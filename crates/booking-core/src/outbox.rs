@@ -302,3 +302,37 @@ pub enum StatusApplied {
     /// its answer commits): kept, and applied when the sid is recorded.
     Kept,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every value of `message_enum_status` in Twilio's API definition (twilio/twilio-oai,
+    /// `spec/json/twilio_api_v2010.json` at d50069b44ea8cd23141385bdb6db48f16ff75bb5): each
+    /// status an outbound message can have maps to one of ours; only the two statuses of
+    /// inbound messages do not.
+    #[test]
+    fn every_twilio_message_status_maps() {
+        use MessageStatus::*;
+        for (twilio, ours) in [
+            ("queued", Some(Queued)),
+            ("sending", Some(Queued)),
+            ("sent", Some(Sent)),
+            ("failed", Some(Failed)),
+            ("delivered", Some(Delivered)),
+            ("undelivered", Some(Undelivered)),
+            ("receiving", None),
+            ("received", None),
+            ("accepted", Some(Queued)),
+            ("scheduled", Some(Queued)),
+            ("read", Some(Delivered)),
+            ("partially_delivered", Some(Undelivered)),
+            ("canceled", Some(Failed)),
+        ] {
+            assert_eq!(MessageStatus::from_twilio(twilio), ours, "{twilio}");
+        }
+        // Final, so a late `sent` cannot move it back.
+        assert!(MessageStatus::Undelivered.is_terminal());
+        assert!(!MessageStatus::Undelivered.may_advance_to(MessageStatus::Sent));
+    }
+}
