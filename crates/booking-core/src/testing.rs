@@ -419,6 +419,7 @@ where
     texting_numbers_belong_to_one_tenant(&make().await).await;
     inbound_counts_hold_under_concurrency(&make().await).await;
     early_status_applied_when_sid_recorded(&make().await).await;
+    alert_and_texting_number_race(&make().await).await;
 }
 
 pub async fn tenants_round_trip<S: Store + ?Sized>(store: &S) {
@@ -3399,4 +3400,36 @@ pub async fn early_status_applied_when_sid_recorded<S: Store + ?Sized>(store: &S
         applied == StatusApplied::Ignored,
         "stale sent: {applied:?}"
     );
+}
+
+/// One clinic adds X as an alert number while another claims X as its texting number, at the same
+/// time: never both.
+pub async fn alert_and_texting_number_race<S: Store + ?Sized>(store: &S) {
+    const NAME: &str = "alert_and_texting_number_race";
+    let a = create_tenant(store, "Alerting Clinic").await;
+    let b = create_tenant(store, "Texting Clinic").await;
+    for _ in 0..10 {
+        let x = random_phone();
+        let mut config = a.config.clone();
+        config.alert_numbers = vec![x.clone()];
+        let mut claim = sms_account();
+        claim.sender = SmsSender::From(x.clone());
+        let (alert, texting) = join2(
+            store.update_tenant(a.id, &config, SmsAccountChange::Keep),
+            store.update_tenant(b.id, &b.config, SmsAccountChange::Set(claim)),
+        )
+        .await;
+        check!(
+            NAME,
+            !(alert.is_ok() && texting.is_ok()),
+            "{x} became both an alert number and a texting number"
+        );
+        for r in [alert.map(|_| ()), texting.map(|_| ())] {
+            check!(
+                NAME,
+                r.is_ok() || matches!(r, Err(StoreError::Duplicate(_))),
+                "{r:?}"
+            );
+        }
+    }
 }

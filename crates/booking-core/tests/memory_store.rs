@@ -54,4 +54,5 @@ checks!(
     texting_numbers_belong_to_one_tenant,
     inbound_counts_hold_under_concurrency,
     early_status_applied_when_sid_recorded,
+    alert_and_texting_number_race,
 );

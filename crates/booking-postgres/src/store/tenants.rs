@@ -497,6 +497,13 @@ impl PgStore {
     /// Refuses an alert number that a clinic texts from (or a texting number that is a clinic's
     /// alert number): a forward would text a clinic's own line and could loop.
     async fn check_alert_numbers(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(), Fail> {
+        // Two saves racing (one adds alert number X, the other claims X as a texting number)
+        // take turns here, after their writes: the second one's check sees the first's commit.
+        diesel::sql_query(
+            "SELECT pg_advisory_xact_lock(hashtextextended('tenant-texting-numbers', 0))",
+        )
+        .execute(conn)
+        .await?;
         #[derive(QueryableByName)]
         struct Clash {
             #[diesel(sql_type = Text)]
