@@ -3041,36 +3041,6 @@ pub async fn tenant_isolation<S: Store + ?Sized>(store: &S) {
     );
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn manual_clock_moves_only_when_told() {
-        let c = ManualClock::new(base_time());
-        assert_eq!(c.now(), base_time());
-        c.advance(SignedDuration::from_mins(5));
-        assert_eq!(c.now(), base_time() + SignedDuration::from_mins(5));
-        c.set(base_time());
-        assert_eq!(c.now(), base_time());
-    }
-
-    #[test]
-    fn seeded_random_is_reproducible() {
-        let (a, b) = (SeededRandom::new(7), SeededRandom::new(7));
-        assert_eq!(a.bytes16(), b.bytes16());
-        assert_ne!(a.bytes16(), SeededRandom::new(8).bytes16());
-    }
-
-    #[test]
-    fn fixtures_are_valid_and_fresh() {
-        assert_ne!(random_phone(), random_phone());
-        let c = tenant_config("X");
-        assert_eq!(c.services.len(), 3);
-        assert!(span(0, 60).start > base_time());
-    }
-}
-
 /// A sender number, a Messaging Service and its numbers belong to one tenant: a second claim is
 /// `Duplicate` and changes nothing; an alert number is never a texting number; inbound texts
 /// route by any of them.
@@ -3431,5 +3401,35 @@ pub async fn alert_and_texting_number_race<S: Store + ?Sized>(store: &S) {
                 "{r:?}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_clock_moves_only_when_told() {
+        let c = ManualClock::new(base_time());
+        assert_eq!(c.now(), base_time());
+        c.advance(SignedDuration::from_mins(5));
+        assert_eq!(c.now(), base_time() + SignedDuration::from_mins(5));
+        c.set(base_time());
+        assert_eq!(c.now(), base_time());
+    }
+
+    #[test]
+    fn seeded_random_is_reproducible() {
+        let (a, b) = (SeededRandom::new(7), SeededRandom::new(7));
+        assert_eq!(a.bytes16(), b.bytes16());
+        assert_ne!(a.bytes16(), SeededRandom::new(8).bytes16());
+    }
+
+    #[test]
+    fn fixtures_are_valid_and_fresh() {
+        assert_ne!(random_phone(), random_phone());
+        let c = tenant_config("X");
+        assert_eq!(c.services.len(), 3);
+        assert!(span(0, 60).start > base_time());
     }
 }
