@@ -625,8 +625,8 @@ pub const FORWARDS_PER_SENDER: u32 = 3;
 /// Texts of all senders passed on to the clinic per [`FORWARD_WINDOW`].
 pub const FORWARDS_PER_CLINIC: u32 = 30;
 
-/// An inbound text, as Twilio's webhook gave it.
-#[derive(Clone, Copy, Debug)]
+/// An inbound text, as Twilio's webhook gave it. Debug shows the body's length, not the body.
+#[derive(Clone, Copy)]
 pub struct InboundText<'a> {
     pub from: &'a PhoneNumber,
     pub body: &'a str,
@@ -636,6 +636,21 @@ pub struct InboundText<'a> {
     pub twilio_keyword: Option<InboundKeyword>,
     /// Who answers keywords for this clinic's sender.
     pub keyword_replies: KeywordReplies,
+}
+
+impl std::fmt::Debug for InboundText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboundText")
+            .field("from", &self.from)
+            .field(
+                "body",
+                &format_args!("<{} chars>", self.body.chars().count()),
+            )
+            .field("sid", &self.sid)
+            .field("twilio_keyword", &self.twilio_keyword)
+            .field("keyword_replies", &self.keyword_replies)
+            .finish()
+    }
 }
 
 /// What an inbound text was and what it caused.
