@@ -863,3 +863,81 @@ async fn an_owner_chooses_the_countries_codes_go_to() {
     assert_eq!(view["otp_countries_in_effect"], json!(["US"]));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_cannot_claim_another_clinics_texting_number() {
+    let app = TestApp::spawn().await;
+    let victim = app.create_clinic("Victim Dental", 11).await;
+    let clinic = app.create_clinic("Smile Dental", 12).await;
+    app.create_owner(&clinic, "ann@smile.example", OWNER_PASSWORD)
+        .await;
+    let owner = app.sign_in("ann@smile.example", OWNER_PASSWORD).await;
+
+    // "Send from" set to the victim's number: a form error, nothing saved.
+    let (status, body) = owner
+        .post(
+            "/app/settings/twilio",
+            &[
+                ("twilio_account_sid", clinic.account_sid.as_str()),
+                ("twilio_auth_token", ""),
+                ("twilio_from", victim.from.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("Not saved"), "{body}");
+    assert!(
+        body.contains("texting number is already used by another clinic"),
+        "{body}"
+    );
+    let (_, view) = app
+        .admin(
+            reqwest::Method::GET,
+            &format!("/admin/tenants/{}", clinic.id),
+            None,
+        )
+        .await;
+    assert_eq!(view["twilio"]["from"], json!(clinic.from));
+    // The victim's patients' STOPs still reach the victim.
+    let stop = app
+        .twilio
+        .send_inbound(
+            &app.url("/twilio/inbound"),
+            &victim.account_sid,
+            "+14155550123",
+            &victim.from,
+            "STOP",
+        )
+        .await
+        .expect("posted");
+    assert_eq!(stop.status, 200);
+
+    // An alert number that is a clinic's texting number: a form error, nothing saved.
+    for number in [&victim.from, &clinic.from] {
+        let (status, body) = owner
+            .post(
+                "/app/settings/clinic",
+                &[
+                    ("name", "Smile Dental"),
+                    ("timezone", "America/New_York"),
+                    ("hot_lead_threshold", "70"),
+                    ("alert_numbers", number.as_str()),
+                ],
+            )
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body.contains("an alert number cannot be a number clinics text from"),
+            "{body}"
+        );
+    }
+    let (_, view) = app
+        .admin(
+            reqwest::Method::GET,
+            &format!("/admin/tenants/{}", clinic.id),
+            None,
+        )
+        .await;
+    assert_eq!(view["alert_numbers"], json!(clinic.alert_numbers));
+    app.stop().await;
+}

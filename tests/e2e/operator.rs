@@ -243,3 +243,131 @@ async fn metrics_report_the_outbox_and_bookings() {
     assert_eq!(metric(&after, "outbox_failed_total"), 0.0, "{after}");
     app2.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_texting_number_or_messaging_service_belongs_to_one_clinic() {
+    let app = TestApp::spawn().await;
+    let victim = app.create_clinic("Victim Dental", 1).await;
+    let other = app.create_clinic("Other Dental", 2).await;
+    let path = format!("/admin/tenants/{}", other.id);
+    let twilio = |from: serde_json::Value, ms: serde_json::Value, numbers: serde_json::Value| {
+        json!({"twilio": {
+            "account_sid": other.account_sid, "auth_token": other.auth_token,
+            "from": from, "messaging_service_sid": ms, "messaging_service_numbers": numbers
+        }})
+    };
+
+    // The victim's sender number, claimed as a sender.
+    let (status, body) = app
+        .admin(
+            Method::PATCH,
+            &path,
+            Some(twilio(json!(victim.from), json!(null), json!(null))),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.to_string().contains("texting number"), "{body}");
+    // ... or as a Messaging Service number.
+    let (status, body) = app
+        .admin(
+            Method::PATCH,
+            &path,
+            Some(twilio(
+                json!(null),
+                json!("MG0123456789abcdef0123456789abcdef"),
+                json!([victim.from]),
+            )),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    // ... or at creation.
+    let mut dup = test_support::clinic_body(&test_support::ClinicNumbers {
+        name: "Copycat",
+        called: "+19254209999",
+        phone_number_id: "4a5a04dc-dcbe-45b1-8f64-fd32a253d199",
+        alert_numbers: &[],
+        account_sid: "AC0000000000000000000000000000abcd",
+        auth_token: "auth-token-copycat",
+        from: &victim.from,
+    });
+    dup["alert_numbers"] = json!([]);
+    let (status, body) = app.admin(Method::POST, "/admin/tenants", Some(dup)).await;
+    assert_eq!(status, 409, "{body}");
+    // Nothing was saved: the other clinic still sends from its own number.
+    let (_, got) = app.admin(Method::GET, &path, None).await;
+    assert_eq!(got["twilio"]["from"], json!(other.from));
+
+    // A Messaging Service is one clinic's too.
+    let (status, body) = app
+        .admin(
+            Method::PATCH,
+            &path,
+            Some(twilio(
+                json!(null),
+                json!("MG0123456789abcdef0123456789abcdef"),
+                json!(["+15557770001"]),
+            )),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let third = app.create_clinic("Third Dental", 3).await;
+    let (status, body) = app
+        .admin(
+            Method::PATCH,
+            &format!("/admin/tenants/{}", third.id),
+            Some(json!({"twilio": {
+                "account_sid": third.account_sid, "auth_token": third.auth_token,
+                "messaging_service_sid": "MG0123456789abcdef0123456789abcdef"
+            }})),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.to_string().contains("Messaging Service"), "{body}");
+
+    // Inbound texts to the victim's number still reach the victim.
+    let inbound = app.url("/twilio/inbound");
+    let stop = app
+        .twilio
+        .send_inbound(
+            &inbound,
+            &victim.account_sid,
+            "+14155550123",
+            &victim.from,
+            "STOP",
+        )
+        .await
+        .expect("posted");
+    assert_eq!(stop.status, 200);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_number_cannot_be_a_texting_number() {
+    let app = TestApp::spawn().await;
+    let a = app.create_clinic("Clinic A", 1).await;
+    let b = app.create_clinic("Clinic B", 2).await;
+    for number in [&a.from, &b.from] {
+        let (status, body) = app
+            .admin(
+                Method::PATCH,
+                &format!("/admin/tenants/{}", a.id),
+                Some(json!({"alert_numbers": [number]})),
+            )
+            .await;
+        assert_eq!(status, 409, "{body}");
+        assert!(body.to_string().contains("alert number"), "{body}");
+    }
+    // And a texting number cannot be another clinic's alert number.
+    let (status, body) = app
+        .admin(
+            Method::PATCH,
+            &format!("/admin/tenants/{}", b.id),
+            Some(json!({"twilio": {
+                "account_sid": b.account_sid, "auth_token": b.auth_token,
+                "from": a.alert_numbers[0]
+            }})),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    app.stop().await;
+}

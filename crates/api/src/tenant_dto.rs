@@ -7,8 +7,8 @@ use booking_core::country::Country;
 use booking_core::ports::SmsAccountChange;
 use booking_core::tenant::{
     BookingRules, CalledNumber, ClinicName, ClinicZone, DateOverride, DayHours, HotLeadThreshold,
-    OpenRange, Secret, Service, ServiceName, SmsAccount, SmsHealth, SmsSender, SystemPrompt,
-    Tenant, TenantConfig, WeeklyHours,
+    KeywordReplies, OpenRange, Secret, Service, ServiceName, SmsAccount, SmsHealth, SmsSender,
+    SystemPrompt, Tenant, TenantConfig, WeeklyHours,
 };
 use booking_core::{ParseError, PhoneNumber, VapiPhoneNumberId};
 use jiff::civil::{Date, Weekday};
@@ -56,6 +56,13 @@ pub struct TwilioJson {
     pub from: Option<String>,
     #[serde(default)]
     pub messaging_service_sid: Option<String>,
+    /// The numbers of the Messaging Service's sender pool: texts to the clinic arrive on them.
+    #[serde(default)]
+    pub messaging_service_numbers: Option<Vec<String>>,
+    /// Who answers STOP, START and HELP: `"twilio"` (default: Twilio's default opt-out handling
+    /// or Advanced Opt-Out) or `"clinic"` (Twilio's replies are turned off; we answer).
+    #[serde(default)]
+    pub keyword_replies: Option<String>,
 }
 
 impl std::fmt::Debug for TwilioJson {
@@ -406,7 +413,18 @@ fn sms_account(errs: &mut FieldErrors, t: &TwilioJson) -> Option<SmsAccount> {
             .parse("twilio.from", PhoneNumber::parse(from))
             .map(SmsSender::From),
         (None, Some(ms)) => {
-            sid(errs, "twilio.messaging_service_sid", ms, "MG").map(SmsSender::MessagingService)
+            let mut numbers: Vec<PhoneNumber> = Vec::new();
+            for (i, n) in t.messaging_service_numbers.iter().flatten().enumerate() {
+                if let Some(n) = errs.parse(
+                    format!("twilio.messaging_service_numbers[{i}]"),
+                    PhoneNumber::parse(n),
+                ) && !numbers.contains(&n)
+                {
+                    numbers.push(n);
+                }
+            }
+            sid(errs, "twilio.messaging_service_sid", ms, "MG")
+                .map(|sid| SmsSender::MessagingService { sid, numbers })
         }
         _ => {
             errs.push(
@@ -416,11 +434,26 @@ fn sms_account(errs: &mut FieldErrors, t: &TwilioJson) -> Option<SmsAccount> {
             None
         }
     };
+    if t.from.is_some()
+        && t.messaging_service_numbers
+            .as_ref()
+            .is_some_and(|n| !n.is_empty())
+    {
+        errs.push(
+            "twilio.messaging_service_numbers",
+            "are only for a clinic that sends through a Messaging Service",
+        );
+    }
+    let keyword_replies = match &t.keyword_replies {
+        None => Some(KeywordReplies::default()),
+        Some(k) => errs.parse("twilio.keyword_replies", KeywordReplies::parse(k)),
+    };
     Some(SmsAccount {
         account_sid: account_sid?,
         auth_token: Secret::new(t.auth_token.trim()),
         api_key: api_key?,
         sender: sender?,
+        keyword_replies: keyword_replies?,
     })
 }
 
@@ -456,6 +489,8 @@ pub struct TwilioView {
     pub api_key_sid: Option<String>,
     pub from: Option<String>,
     pub messaging_service_sid: Option<String>,
+    pub messaging_service_numbers: Vec<String>,
+    pub keyword_replies: KeywordReplies,
 }
 
 fn hhmm(t: jiff::civil::Time) -> String {
@@ -495,12 +530,19 @@ impl TenantView {
                 api_key_sid: a.api_key.as_ref().map(|(k, _)| k.clone()),
                 from: match &a.sender {
                     SmsSender::From(n) => Some(n.to_string()),
-                    SmsSender::MessagingService(_) => None,
+                    SmsSender::MessagingService { .. } => None,
                 },
                 messaging_service_sid: match &a.sender {
-                    SmsSender::MessagingService(s) => Some(s.clone()),
+                    SmsSender::MessagingService { sid, .. } => Some(sid.clone()),
                     SmsSender::From(_) => None,
                 },
+                messaging_service_numbers: match &a.sender {
+                    SmsSender::MessagingService { numbers, .. } => {
+                        numbers.iter().map(|n| n.to_string()).collect()
+                    }
+                    SmsSender::From(_) => Vec::new(),
+                },
+                keyword_replies: a.keyword_replies,
             }),
             sms_health: t.sms_health.clone(),
             services: c

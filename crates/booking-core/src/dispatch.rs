@@ -205,7 +205,7 @@ impl RateLimiter {
 fn sender_key(account: &SmsAccount) -> String {
     match &account.sender {
         SmsSender::From(n) => n.as_str().to_owned(),
-        SmsSender::MessagingService(s) => s.clone(),
+        SmsSender::MessagingService { sid, .. } => sid.clone(),
     }
 }
 

@@ -23,8 +23,9 @@ use crate::outbox::{
 };
 use crate::phone::PhoneNumber;
 use crate::ports::{
-    BookingStore, CallStore, ContactStore, OtpStore, OutboxStore, SmsAccountChange, StoreError,
-    StoreResult, TenantStore, ToolCallClaim, ToolCallLog,
+    BookingStore, CallStore, ContactStore, InboundCount, InboundCounter, InboundPurpose, OtpStore,
+    OutboxStore, SmsAccountChange, StoreError, StoreResult, TenantStore, ToolCallClaim,
+    ToolCallLog,
 };
 use crate::tenant::{SmsAccount, SmsHealth, SmsSender, Tenant, TenantConfig};
 
@@ -47,6 +48,10 @@ struct State {
     /// In insertion order.
     messages: Vec<MessageRow>,
     tool_calls: HashMap<(TenantId, ToolCallId), ToolCallRow>,
+    /// Status callbacks for sids no message had yet: (tenant, sid, status, error code).
+    early_statuses: Vec<(TenantId, String, MessageStatus, Option<u32>)>,
+    /// Inbound text counts: window start and count.
+    inbound_counts: HashMap<(TenantId, InboundPurpose, Option<PhoneNumber>), (Timestamp, u32)>,
 }
 
 struct Contact {
@@ -190,6 +195,100 @@ impl State {
         }
         None
     }
+
+    /// What of `sms` another tenant already texts from (the PostgreSQL store's unique indexes),
+    /// or an alert number of `config` that a clinic texts from.
+    fn sms_taken(
+        &self,
+        config: &TenantConfig,
+        sms: Option<&SmsAccount>,
+        except: TenantId,
+    ) -> Option<String> {
+        if let Some(sms) = sms {
+            for (id, theirs) in self.sms.iter().filter(|(id, _)| **id != except) {
+                let _ = id;
+                if let (
+                    SmsSender::MessagingService { sid: mine, .. },
+                    SmsSender::MessagingService { sid: other, .. },
+                ) = (&sms.sender, &theirs.sender)
+                    && mine == other
+                {
+                    return Some("Messaging Service".into());
+                }
+                let theirs = theirs.inbound_numbers();
+                if sms.inbound_numbers().iter().any(|n| theirs.contains(n)) {
+                    return Some("texting number".into());
+                }
+            }
+        }
+        let texting = |n: &PhoneNumber| {
+            self.sms
+                .iter()
+                .filter(|(id, _)| **id != except)
+                .map(|(_, a)| a)
+                .chain(sms)
+                .any(|a| a.inbound_numbers().contains(&n))
+        };
+        if config.alert_numbers.iter().any(texting) {
+            return Some("alert number (a clinic's texting number)".into());
+        }
+        // Another clinic's alert number claimed as this clinic's texting number.
+        if let Some(sms) = sms {
+            for t in self.tenants.values().filter(|t| t.id != except) {
+                if t.config
+                    .alert_numbers
+                    .iter()
+                    .any(|a| sms.inbound_numbers().contains(&a))
+                {
+                    return Some("texting number (a clinic's alert number)".into());
+                }
+            }
+        }
+        None
+    }
+
+    /// Applies the kept early callbacks of a sid that was just recorded.
+    fn apply_early_statuses(&mut self, tenant: TenantId, sid: &str, at: Timestamp) {
+        let mut early: Vec<(MessageStatus, Option<u32>)> = Vec::new();
+        self.early_statuses.retain(|(t, s, status, code)| {
+            if *t == tenant && s == sid {
+                early.push((*status, *code));
+                false
+            } else {
+                true
+            }
+        });
+        early.sort_by_key(|(status, _)| status.rank());
+        for (status, code) in early {
+            let _ = self.apply_status_locked(tenant, sid, status, code, at);
+        }
+    }
+
+    fn apply_status_locked(
+        &mut self,
+        tenant: TenantId,
+        sid: &str,
+        status: MessageStatus,
+        error_code: Option<u32>,
+        at: Timestamp,
+    ) -> Option<StatusApplied> {
+        let r = self.messages.iter_mut().find(|r| {
+            r.message.tenant == tenant
+                && r.message
+                    .twilio_sid
+                    .as_ref()
+                    .is_some_and(|x| x.as_str() == sid)
+        })?;
+        if !r.message.status.may_advance_to(status) {
+            return Some(StatusApplied::Ignored);
+        }
+        r.message.status = status;
+        if error_code.is_some() {
+            r.message.error_code = error_code;
+        }
+        r.message.updated_at = at;
+        Some(StatusApplied::Updated)
+    }
 }
 
 fn wrong_state(status: BookingStatus) -> StoreError {
@@ -211,6 +310,9 @@ impl TenantStore for MemoryStore {
             return Err(StoreError::Duplicate("tenant id".into()));
         }
         if let Some(what) = s.number_taken(config, id) {
+            return Err(StoreError::Duplicate(what));
+        }
+        if let Some(what) = s.sms_taken(config, sms, id) {
             return Err(StoreError::Duplicate(what));
         }
         let tenant = Tenant {
@@ -238,6 +340,14 @@ impl TenantStore for MemoryStore {
         let mut s = self.lock();
         s.tenant_exists(id)?;
         if let Some(what) = s.number_taken(config, id) {
+            return Err(StoreError::Duplicate(what));
+        }
+        let kept = match &sms {
+            SmsAccountChange::Keep => s.sms.get(&id).cloned(),
+            SmsAccountChange::Set(a) => Some(a.clone()),
+            SmsAccountChange::Clear => None,
+        };
+        if let Some(what) = s.sms_taken(config, kept.as_ref(), id) {
             return Err(StoreError::Duplicate(what));
         }
         let health = match &sms {
@@ -298,9 +408,29 @@ impl TenantStore for MemoryStore {
         let id = s
             .sms
             .iter()
-            .find(|(_, a)| matches!(&a.sender, SmsSender::From(n) if n == number))
+            .find(|(_, a)| a.inbound_numbers().contains(&number))
             .map(|(id, _)| *id);
         Ok(id.and_then(|id| s.tenants.get(&id).cloned()))
+    }
+
+    async fn tenant_by_messaging_service(&self, sid: &str) -> StoreResult<Option<Tenant>> {
+        let s = self.lock();
+        let id = s
+            .sms
+            .iter()
+            .find(|(_, a)| {
+                matches!(&a.sender, SmsSender::MessagingService { sid: mine, .. } if mine == sid)
+            })
+            .map(|(id, _)| *id);
+        Ok(id.and_then(|id| s.tenants.get(&id).cloned()))
+    }
+
+    async fn is_clinic_texting_number(&self, number: &PhoneNumber) -> StoreResult<bool> {
+        Ok(self
+            .lock()
+            .sms
+            .values()
+            .any(|a| a.inbound_numbers().contains(&number)))
     }
 
     async fn sms_account(&self, id: TenantId) -> StoreResult<Option<SmsAccount>> {
@@ -954,6 +1084,34 @@ fn merge_lead(into: &mut CapturedLead, later: &CapturedLead) {
 
 #[async_trait]
 impl ContactStore for MemoryStore {
+    async fn count_inbound_text(
+        &self,
+        tenant: TenantId,
+        purpose: InboundPurpose,
+        counter: InboundCounter<'_>,
+        window: jiff::SignedDuration,
+        now: Timestamp,
+    ) -> StoreResult<InboundCount> {
+        let mut s = self.lock();
+        s.tenant_exists(tenant)?;
+        let sender = match counter {
+            InboundCounter::Sender(p) => Some(p.clone()),
+            InboundCounter::Clinic => None,
+        };
+        let entry = s
+            .inbound_counts
+            .entry((tenant, purpose, sender))
+            .or_insert((now, 0));
+        if entry.0 + window <= now {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        Ok(InboundCount {
+            count: entry.1,
+            window_started_at: entry.0,
+        })
+    }
+
     async fn is_opted_out(&self, tenant: TenantId, phone: &PhoneNumber) -> StoreResult<bool> {
         Ok(self
             .lock()
@@ -1160,6 +1318,10 @@ impl OutboxStore for MemoryStore {
                 r.claim = None;
             }
         }
+        if let DeliveryUpdate::Accepted { sid, .. } = update {
+            let tenant = claim.message.tenant;
+            s.apply_early_statuses(tenant, sid.as_str(), now);
+        }
         Ok(true)
     }
 
@@ -1193,24 +1355,17 @@ impl OutboxStore for MemoryStore {
         at: Timestamp,
     ) -> StoreResult<StatusApplied> {
         let mut s = self.lock();
-        let Some(r) = s.messages.iter_mut().find(|r| {
-            r.message.tenant == tenant
-                && r.message
-                    .twilio_sid
-                    .as_ref()
-                    .is_some_and(|x| x.as_str() == sid)
-        }) else {
-            return Ok(StatusApplied::Unknown);
-        };
-        if !r.message.status.may_advance_to(status) {
-            return Ok(StatusApplied::Ignored);
+        match s.apply_status_locked(tenant, sid, status, error_code, at) {
+            Some(applied) => Ok(applied),
+            None => {
+                s.tenant_exists(tenant)?;
+                let early = (tenant, sid.to_owned(), status, error_code);
+                if !s.early_statuses.contains(&early) {
+                    s.early_statuses.push(early);
+                }
+                Ok(StatusApplied::Kept)
+            }
         }
-        r.message.status = status;
-        if error_code.is_some() {
-            r.message.error_code = error_code;
-        }
-        r.message.updated_at = at;
-        Ok(StatusApplied::Updated)
     }
 
     async fn list_messages(

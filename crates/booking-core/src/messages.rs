@@ -485,6 +485,24 @@ pub enum InboundKeyword {
     Other,
 }
 
+/// The keyword an inbound text is: the one Twilio matched first (Advanced Opt-Out's
+/// `OptOutType`, which also covers a clinic's own words such as "ALTO" or "ARRET"), else
+/// [`classify_inbound`] of the body.
+pub fn inbound_keyword(twilio_matched: Option<InboundKeyword>, body: &str) -> InboundKeyword {
+    twilio_matched.unwrap_or_else(|| classify_inbound(body))
+}
+
+/// To the owner: one caller keeps texting; the texts after this one are not passed on until
+/// `until` (clinic time).
+pub fn inbound_forward_paused_text(clinic: &ClinicName, from: &PhoneNumber, until: &str) -> String {
+    fit(vec![clinic_field(clinic)], |f| {
+        format!(
+            "{}: {from} keeps texting. Their texts until {until} are not passed on; reply to them or call them.",
+            f[0]
+        )
+    })
+}
+
 /// The keyword a whole message is, ignoring case, surrounding whitespace and trailing "." or
 /// "!" ("Stop." is an opt-out: when in doubt, we stop texting). A keyword inside a longer
 /// message ("please stop calling me") is not one.

@@ -167,7 +167,9 @@ impl MessageStatus {
             "queued" | "accepted" | "scheduled" | "sending" => Self::Queued,
             "sent" => Self::Sent,
             "delivered" | "read" => Self::Delivered,
-            "undelivered" => Self::Undelivered,
+            // Some parts of a multi-part text arrived and some did not: final, and not what
+            // was asked for, so the clinic sees it as not delivered.
+            "undelivered" | "partially_delivered" => Self::Undelivered,
             "failed" | "canceled" => Self::Failed,
             _ => return None,
         })
@@ -296,6 +298,41 @@ pub enum StatusApplied {
     Updated,
     /// Known message, but the status would move it backwards or out of a terminal state.
     Ignored,
-    /// No message with that sid for that tenant.
-    Unknown,
+    /// No message with that sid for that tenant yet (Twilio can call back before our record of
+    /// its answer commits): kept, and applied when the sid is recorded.
+    Kept,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every value of `message_enum_status` in Twilio's API definition (twilio/twilio-oai,
+    /// `spec/json/twilio_api_v2010.json` at d50069b44ea8cd23141385bdb6db48f16ff75bb5): each
+    /// status an outbound message can have maps to one of ours; only the two statuses of
+    /// inbound messages do not.
+    #[test]
+    fn every_twilio_message_status_maps() {
+        use MessageStatus::*;
+        for (twilio, ours) in [
+            ("queued", Some(Queued)),
+            ("sending", Some(Queued)),
+            ("sent", Some(Sent)),
+            ("failed", Some(Failed)),
+            ("delivered", Some(Delivered)),
+            ("undelivered", Some(Undelivered)),
+            ("receiving", None),
+            ("received", None),
+            ("accepted", Some(Queued)),
+            ("scheduled", Some(Queued)),
+            ("read", Some(Delivered)),
+            ("partially_delivered", Some(Undelivered)),
+            ("canceled", Some(Failed)),
+        ] {
+            assert_eq!(MessageStatus::from_twilio(twilio), ours, "{twilio}");
+        }
+        // Final, so a late `sent` cannot move it back.
+        assert!(MessageStatus::Undelivered.is_terminal());
+        assert!(!MessageStatus::Undelivered.may_advance_to(MessageStatus::Sent));
+    }
 }

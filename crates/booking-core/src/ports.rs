@@ -81,8 +81,16 @@ pub trait TenantStore: Send + Sync {
         &self,
         id: &VapiPhoneNumberId,
     ) -> StoreResult<Option<Tenant>>;
-    /// The tenant whose SMS sender is this number (an inbound text's `To`).
+    /// The tenant that texts from this number, directly or as one of its Messaging Service's
+    /// numbers (an inbound text's `To`). A number belongs to one tenant at most.
     async fn tenant_by_sms_number(&self, number: &PhoneNumber) -> StoreResult<Option<Tenant>>;
+    /// The tenant that sends through this Messaging Service (`MessagingServiceSid` of an inbound
+    /// text). A Messaging Service belongs to one tenant at most.
+    async fn tenant_by_messaging_service(&self, sid: &str) -> StoreResult<Option<Tenant>>;
+    /// Whether any tenant texts from this number (sender number or Messaging Service number):
+    /// such a number never gets an automatic reply or a forward, so that two clinics cannot
+    /// text each other in a loop.
+    async fn is_clinic_texting_number(&self, number: &PhoneNumber) -> StoreResult<bool>;
     /// Decrypted credentials, for sending and for checking Twilio's signatures.
     async fn sms_account(&self, id: TenantId) -> StoreResult<Option<SmsAccount>>;
     /// Tenants using this Twilio account (`AccountSid` of a status callback).
@@ -261,8 +269,54 @@ pub trait CallStore: Send + Sync {
     async fn list_calls(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<CallRecord>>;
 }
 
+/// What an inbound text is counted for ([`ContactStore::count_inbound_text`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum InboundPurpose {
+    /// The automatic "we passed your message on" reply.
+    AutoReply,
+    /// Passing the text on to the clinic's alert numbers.
+    Forward,
+}
+
+impl InboundPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AutoReply => "auto_reply",
+            Self::Forward => "forward",
+        }
+    }
+}
+
+/// Who an inbound text is counted against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InboundCounter<'a> {
+    /// One sender.
+    Sender(&'a PhoneNumber),
+    /// The clinic as a whole.
+    Clinic,
+}
+
+/// The count of a window, this text included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InboundCount {
+    pub count: u32,
+    pub window_started_at: Timestamp,
+}
+
 #[async_trait]
 pub trait ContactStore: Send + Sync {
+    /// Counts one more inbound text for `purpose` against `counter` and returns the count of the
+    /// current window, this text included. A window opens with the first text counted after the
+    /// previous window (`window` long) has ended. Atomic: of any number of concurrent calls,
+    /// each gets its own count (1, 2, 3, …), so a limit checked on the count holds.
+    async fn count_inbound_text(
+        &self,
+        tenant: TenantId,
+        purpose: InboundPurpose,
+        counter: InboundCounter<'_>,
+        window: jiff::SignedDuration,
+        now: Timestamp,
+    ) -> StoreResult<InboundCount>;
     async fn is_opted_out(&self, tenant: TenantId, phone: &PhoneNumber) -> StoreResult<bool>;
     async fn set_opted_out(
         &self,

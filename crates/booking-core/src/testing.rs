@@ -37,13 +37,13 @@ use crate::outbox::{
 };
 use crate::phone::PhoneNumber;
 use crate::ports::{
-    Clock, Random, SmsAccountChange, Store, StoreError, StoreResult, TOOL_CALL_ABANDONED_AFTER,
-    ToolCallClaim,
+    Clock, InboundCounter, InboundPurpose, Random, SmsAccountChange, Store, StoreError,
+    StoreResult, TOOL_CALL_ABANDONED_AFTER, ToolCallClaim,
 };
 use crate::tenant::{
-    BookingRules, CalledNumber, ClinicName, ClinicZone, DayHours, HotLeadThreshold, OpenRange,
-    Secret, Service, ServiceName, SmsAccount, SmsHealth, SmsSender, SystemPrompt, Tenant,
-    TenantConfig, WeeklyHours,
+    BookingRules, CalledNumber, ClinicName, ClinicZone, DayHours, HotLeadThreshold, KeywordReplies,
+    OpenRange, Secret, Service, ServiceName, SmsAccount, SmsHealth, SmsSender, SystemPrompt,
+    Tenant, TenantConfig, WeeklyHours,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -208,6 +208,7 @@ pub fn sms_account() -> SmsAccount {
         auth_token: Secret::new("token"),
         api_key: None,
         sender: SmsSender::From(random_phone()),
+        keyword_replies: Default::default(),
     }
 }
 
@@ -471,6 +472,10 @@ where
     tool_call_log(&make().await).await;
     sent_codes_are_not_kept(&make().await).await;
     tenant_isolation(&make().await).await;
+    texting_numbers_belong_to_one_tenant(&make().await).await;
+    inbound_counts_hold_under_concurrency(&make().await).await;
+    early_status_applied_when_sid_recorded(&make().await).await;
+    alert_and_texting_number_race(&make().await).await;
 }
 
 pub async fn tenants_round_trip<S: Store + ?Sized>(store: &S) {
@@ -2568,7 +2573,7 @@ pub async fn status_moves_forward_only<S: Store + ?Sized>(store: &S) {
         .expect("apply");
     check!(
         "status_moves_forward_only",
-        unknown == StatusApplied::Unknown,
+        unknown == StatusApplied::Kept,
         "an unknown sid: {unknown:?}"
     );
 
@@ -3318,7 +3323,7 @@ pub async fn tenant_isolation<S: Store + ?Sized>(store: &S) {
         .expect("apply");
     check!(
         NAME,
-        applied == StatusApplied::Unknown,
+        applied == StatusApplied::Kept,
         "apply_status() on A's sid: {applied:?}"
     );
     let n = store
@@ -3422,6 +3427,369 @@ pub async fn tenant_isolation<S: Store + ?Sized>(store: &S) {
             == "Clinic A",
         "A changed"
     );
+}
+
+/// A sender number, a Messaging Service and its numbers belong to one tenant: a second claim is
+/// `Duplicate` and changes nothing; an alert number is never a texting number; inbound texts
+/// route by any of them.
+pub async fn texting_numbers_belong_to_one_tenant<S: Store + ?Sized>(store: &S) {
+    const NAME: &str = "texting_numbers_belong_to_one_tenant";
+    let a = create_tenant(store, "Owner Clinic").await;
+    let a_account = store
+        .sms_account(a.id)
+        .await
+        .expect("account")
+        .expect("set");
+    let SmsSender::From(a_number) = a_account.sender.clone() else {
+        unreachable!()
+    };
+    let service_sid = format!("MG{}", uuid::Uuid::new_v4().simple());
+    let service_number = random_phone();
+
+    // B claims A's sender number: refused, B not created.
+    let b_id = random_tenant_id();
+    let mut copy = sms_account();
+    copy.sender = SmsSender::From(a_number.clone());
+    let r = store
+        .create_tenant(b_id, &tenant_config("Copycat"), Some(&copy))
+        .await;
+    check!(
+        NAME,
+        matches!(r, Err(StoreError::Duplicate(_))),
+        "create with A's sender: {r:?}"
+    );
+    check!(
+        NAME,
+        store.tenant(b_id).await.expect("read").is_none(),
+        "B was saved"
+    );
+
+    // B sends through a Messaging Service with its own number.
+    let mut service = sms_account();
+    service.sender = SmsSender::MessagingService {
+        sid: service_sid.clone(),
+        numbers: vec![service_number.clone()],
+    };
+    service.keyword_replies = KeywordReplies::Clinic;
+    let b = store
+        .create_tenant(b_id, &tenant_config("Service Clinic"), Some(&service))
+        .await
+        .expect("B with a Messaging Service");
+    let stored = store
+        .sms_account(b.id)
+        .await
+        .expect("account")
+        .expect("set");
+    check!(NAME, stored == service, "round trip: {stored:?}");
+    for (what, found) in [
+        (
+            "service number",
+            store.tenant_by_sms_number(&service_number).await,
+        ),
+        (
+            "service sid",
+            store.tenant_by_messaging_service(&service_sid).await,
+        ),
+    ] {
+        let found = found.expect("lookup").map(|t| t.id);
+        check!(NAME, found == Some(b.id), "by {what}: {found:?}");
+    }
+    check!(
+        NAME,
+        store
+            .tenant_by_sms_number(&a_number)
+            .await
+            .expect("lookup")
+            .map(|t| t.id)
+            == Some(a.id),
+        "A's number routes to A"
+    );
+    for (n, want) in [
+        (&a_number, true),
+        (&service_number, true),
+        (&random_phone(), false),
+    ] {
+        let got = store.is_clinic_texting_number(n).await.expect("lookup");
+        check!(NAME, got == want, "is_clinic_texting_number({n}) = {got}");
+    }
+
+    // C claims B's service, or A's number as a service number: refused.
+    let c = create_tenant(store, "Third Clinic").await;
+    let c_before = store.sms_account(c.id).await.expect("account");
+    for sender in [
+        SmsSender::MessagingService {
+            sid: service_sid.clone(),
+            numbers: Vec::new(),
+        },
+        SmsSender::MessagingService {
+            sid: format!("MG{}", uuid::Uuid::new_v4().simple()),
+            numbers: vec![a_number.clone()],
+        },
+        SmsSender::From(service_number.clone()),
+    ] {
+        let mut claim = sms_account();
+        claim.sender = sender.clone();
+        let r = store
+            .update_tenant(c.id, &c.config, SmsAccountChange::Set(claim))
+            .await;
+        check!(
+            NAME,
+            matches!(r, Err(StoreError::Duplicate(_))),
+            "C claims {sender:?}: {r:?}"
+        );
+    }
+    check!(
+        NAME,
+        store.sms_account(c.id).await.expect("account") == c_before,
+        "a refused claim changed C's account"
+    );
+
+    // An alert number that a clinic texts from (its own or another's): refused.
+    for n in [&a_number, &service_number] {
+        let mut config = a.config.clone();
+        config.alert_numbers = vec![n.clone()];
+        let r = store
+            .update_tenant(a.id, &config, SmsAccountChange::Keep)
+            .await;
+        check!(
+            NAME,
+            matches!(r, Err(StoreError::Duplicate(_))),
+            "alert {n}: {r:?}"
+        );
+    }
+    check!(
+        NAME,
+        store.tenant(a.id).await.expect("read").expect("A").config == a.config,
+        "a refused alert number was saved"
+    );
+    // And a texting number that is a clinic's alert number.
+    let mut claim = sms_account();
+    claim.sender = SmsSender::From(a.config.alert_numbers[0].clone());
+    let r = store
+        .update_tenant(c.id, &c.config, SmsAccountChange::Set(claim))
+        .await;
+    check!(
+        NAME,
+        matches!(r, Err(StoreError::Duplicate(_))),
+        "sender = A's alert number: {r:?}"
+    );
+
+    // B gives its service up: its numbers are free again.
+    store
+        .update_tenant(b.id, &b.config, SmsAccountChange::Clear)
+        .await
+        .expect("clear");
+    check!(
+        NAME,
+        !store
+            .is_clinic_texting_number(&service_number)
+            .await
+            .expect("lookup"),
+        "a cleared account still holds its numbers"
+    );
+}
+
+/// Of twenty concurrent counts, each gets its own number; a window ends `window` after it began.
+pub async fn inbound_counts_hold_under_concurrency<S: Store + ?Sized>(store: &S) {
+    const NAME: &str = "inbound_counts_hold_under_concurrency";
+    let t = create_tenant(store, "Counting Clinic").await;
+    let now = base_time();
+    let sender = random_phone();
+    let window = SignedDuration::from_hours(24);
+    let counts = futures_util::future::join_all((0..20).map(|_| {
+        store.count_inbound_text(
+            t.id,
+            InboundPurpose::AutoReply,
+            InboundCounter::Sender(&sender),
+            window,
+            now,
+        )
+    }))
+    .await;
+    let mut counts: Vec<u32> = counts
+        .into_iter()
+        .map(|c| c.expect("count").count)
+        .collect();
+    counts.sort_unstable();
+    check!(
+        NAME,
+        counts == (1..=20).collect::<Vec<_>>(),
+        "counts: {counts:?}"
+    );
+    // Another purpose, the clinic as a whole, another tenant: counted apart.
+    let other = store
+        .count_inbound_text(
+            t.id,
+            InboundPurpose::Forward,
+            InboundCounter::Sender(&sender),
+            window,
+            now,
+        )
+        .await
+        .expect("count");
+    check!(NAME, other.count == 1, "forward count: {other:?}");
+    let clinic = store
+        .count_inbound_text(
+            t.id,
+            InboundPurpose::AutoReply,
+            InboundCounter::Clinic,
+            window,
+            now,
+        )
+        .await
+        .expect("count");
+    check!(NAME, clinic.count == 1, "clinic count: {clinic:?}");
+    let u = create_tenant(store, "Other Counting Clinic").await;
+    let theirs = store
+        .count_inbound_text(
+            u.id,
+            InboundPurpose::AutoReply,
+            InboundCounter::Sender(&sender),
+            window,
+            now,
+        )
+        .await
+        .expect("count");
+    check!(
+        NAME,
+        theirs.count == 1,
+        "another tenant's count: {theirs:?}"
+    );
+    // Still inside the window, then a new one.
+    let later = now + window - SignedDuration::from_secs(1);
+    let c = store
+        .count_inbound_text(
+            t.id,
+            InboundPurpose::AutoReply,
+            InboundCounter::Sender(&sender),
+            window,
+            later,
+        )
+        .await
+        .expect("count");
+    check!(
+        NAME,
+        c.count == 21 && c.window_started_at == now,
+        "inside the window: {c:?}"
+    );
+    let next = now + window;
+    let c = store
+        .count_inbound_text(
+            t.id,
+            InboundPurpose::AutoReply,
+            InboundCounter::Sender(&sender),
+            window,
+            next,
+        )
+        .await
+        .expect("count");
+    check!(
+        NAME,
+        c.count == 1 && c.window_started_at == next,
+        "a new window: {c:?}"
+    );
+}
+
+/// A status callback for a sid not recorded yet is kept, and applied (forward only) when the
+/// send's outcome records that sid.
+pub async fn early_status_applied_when_sid_recorded<S: Store + ?Sized>(store: &S) {
+    const NAME: &str = "early_status_applied_when_sid_recorded";
+    let t = create_tenant(store, "Early Clinic").await;
+    let now = base_time();
+    let key = DedupeKey::test(message_id());
+    store
+        .enqueue(&[message(
+            t.id,
+            MessageKind::Test,
+            key.clone(),
+            &random_phone(),
+            now,
+        )])
+        .await
+        .expect("enqueue");
+    let claim = store
+        .claim_due(now, 10, now + SignedDuration::from_secs(60), "w")
+        .await
+        .expect("claim")
+        .pop()
+        .expect("claimed");
+    let sid = format!("SM{}", uuid::Uuid::new_v4().simple());
+    for status in [MessageStatus::Sent, MessageStatus::Delivered] {
+        let applied = store
+            .apply_status(t.id, &sid, status, None, now)
+            .await
+            .expect("apply");
+        check!(
+            NAME,
+            applied == StatusApplied::Kept,
+            "before the sid: {applied:?}"
+        );
+    }
+    let recorded = store
+        .record_delivery(
+            &claim,
+            &DeliveryUpdate::Accepted {
+                sid: MessageSid::parse(&sid).expect("sid"),
+                status: MessageStatus::Queued,
+            },
+            now,
+        )
+        .await
+        .expect("record");
+    check!(NAME, recorded, "the outcome was not recorded");
+    let m = store
+        .message_by_key(t.id, &key)
+        .await
+        .expect("by key")
+        .expect("exists");
+    check!(
+        NAME,
+        m.status == MessageStatus::Delivered,
+        "after the sid landed: {:?}",
+        m.status
+    );
+    // Applied once: a later stale `sent` does not move it back.
+    let applied = store
+        .apply_status(t.id, &sid, MessageStatus::Sent, None, now)
+        .await
+        .expect("apply");
+    check!(
+        NAME,
+        applied == StatusApplied::Ignored,
+        "stale sent: {applied:?}"
+    );
+}
+
+/// One clinic adds X as an alert number while another claims X as its texting number, at the same
+/// time: never both.
+pub async fn alert_and_texting_number_race<S: Store + ?Sized>(store: &S) {
+    const NAME: &str = "alert_and_texting_number_race";
+    let a = create_tenant(store, "Alerting Clinic").await;
+    let b = create_tenant(store, "Texting Clinic").await;
+    for _ in 0..10 {
+        let x = random_phone();
+        let mut config = a.config.clone();
+        config.alert_numbers = vec![x.clone()];
+        let mut claim = sms_account();
+        claim.sender = SmsSender::From(x.clone());
+        let (alert, texting) = join2(
+            store.update_tenant(a.id, &config, SmsAccountChange::Keep),
+            store.update_tenant(b.id, &b.config, SmsAccountChange::Set(claim)),
+        )
+        .await;
+        check!(
+            NAME,
+            !(alert.is_ok() && texting.is_ok()),
+            "{x} became both an alert number and a texting number"
+        );
+        for r in [alert.map(|_| ()), texting.map(|_| ())] {
+            check!(
+                NAME,
+                r.is_ok() || matches!(r, Err(StoreError::Duplicate(_))),
+                "{r:?}"
+            );
+        }
+    }
 }
 
 #[cfg(test)]

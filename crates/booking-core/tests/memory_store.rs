@@ -53,4 +53,8 @@ checks!(
     tool_call_log,
     sent_codes_are_not_kept,
     tenant_isolation,
+    texting_numbers_belong_to_one_tenant,
+    inbound_counts_hold_under_concurrency,
+    early_status_applied_when_sid_recorded,
+    alert_and_texting_number_race,
 );

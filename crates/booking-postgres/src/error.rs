@@ -97,6 +97,8 @@ fn duplicate_what(constraint: &str) -> String {
         "outbound_messages_dedupe_key" => "message dedupe key",
         "outbound_messages_sid_idx" => "message sid",
         "calls_pkey" => "call id",
+        "tenant_sms_routes_number_key" => "texting number",
+        "tenant_sms_routes_service_key" => "Messaging Service",
         "" => "value",
         other => other,
     }

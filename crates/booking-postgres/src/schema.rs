@@ -50,6 +50,7 @@ diesel::table! {
         nonce -> Bytea,
         ciphertext -> Bytea,
         updated_at -> Timestamptz,
+        keyword_replies -> Text,
     }
 }
 

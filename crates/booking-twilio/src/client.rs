@@ -202,7 +202,9 @@ impl TwilioClient {
         form.push(("To", request.to.as_str()));
         match &account.sender {
             SmsSender::From(number) => form.push(("From", number.as_str())),
-            SmsSender::MessagingService(sid) => form.push(("MessagingServiceSid", sid.as_str())),
+            SmsSender::MessagingService { sid, .. } => {
+                form.push(("MessagingServiceSid", sid.as_str()))
+            }
         }
         form.push(("Body", request.body.as_str()));
         if let Some(cb) = &self.status_callback_url {
@@ -327,13 +329,15 @@ impl TwilioClient {
             .map_err(|e| format!("bad reconciliation start: {e}"))?;
         let date = earliest.to_zoned_datetime(TimeZone::UTC).date().to_string();
 
+        // No `DateSent` filter: Twilio sets `date_sent` only once a message has gone out, so a
+        // filter on it leaves out a message still queued at Twilio (the very one an ambiguous
+        // send may have left there). The list is newest first by creation: read pages until
+        // one reaches messages created before `earliest`.
         let page_size = PAGE_SIZE.to_string();
         let mut query: Vec<(&str, &str)> = vec![("To", to.as_str())];
         if let SmsSender::From(from) = &account.sender {
             query.push(("From", from.as_str()));
         }
-        // Encoded as `DateSent%3E=YYYY-MM-DD`, i.e. `DateSent>=YYYY-MM-DD`.
-        query.push(("DateSent>", &date));
         query.push(("PageSize", &page_size));
 
         let (user, password) = credentials(account);
@@ -375,6 +379,16 @@ impl TwilioClient {
                     .and_then(MessageStatus::from_twilio)
                     .unwrap_or(MessageStatus::Queued);
                 return Ok(Some(SentSms { sid, status }));
+            }
+            let reached_older = !page.messages.is_empty()
+                && page.messages.iter().all(|m| {
+                    m.date_created
+                        .as_deref()
+                        .and_then(parse_twilio_date)
+                        .is_some_and(|created| created < earliest)
+                });
+            if reached_older {
+                return Ok(None);
             }
             match page.next_page_uri.as_deref().filter(|u| !u.is_empty()) {
                 None => return Ok(None),
@@ -455,7 +469,7 @@ impl ListedMessage {
         }
         let sender_matches = match &account.sender {
             SmsSender::From(from) => self.from.as_deref() == Some(from.as_str()),
-            SmsSender::MessagingService(sid) => {
+            SmsSender::MessagingService { sid, .. } => {
                 self.messaging_service_sid.as_deref() == Some(sid.as_str())
             }
         };
@@ -584,6 +598,7 @@ mod tests {
             auth_token: Secret::new("token"),
             api_key: None,
             sender,
+            keyword_replies: Default::default(),
         }
     }
 
@@ -652,7 +667,10 @@ mod tests {
         inbound.direction = Some("inbound".into());
         assert!(!inbound.is_match(&acc, &to, earliest, "hi"));
 
-        let svc = account(SmsSender::MessagingService("MG1".into()));
+        let svc = account(SmsSender::MessagingService {
+            sid: "MG1".into(),
+            numbers: Vec::new(),
+        });
         assert!(
             listed("hi", "+15558675310", Some("+15017250604"), Some("MG1"), at)
                 .is_match(&svc, &to, earliest, "hi")

@@ -5,6 +5,7 @@ use std::fmt;
 
 use booking_core::PhoneNumber;
 use booking_core::ids::MessageSid;
+use booking_core::messages::InboundKeyword;
 use booking_core::outbox::MessageStatus;
 
 /// Why a webhook's fields could not be read.
@@ -43,6 +44,12 @@ pub struct MessageWebhook {
     pub to: Option<PhoneNumber>,
     /// `Body` of an inbound message.
     pub body: Option<String>,
+    /// `MessagingServiceSid`: the Messaging Service the inbound number belongs to (`MG…`).
+    pub messaging_service_sid: Option<String>,
+    /// `OptOutType` of an inbound message: the keyword Twilio matched and answered (`STOP`,
+    /// `START` or `HELP`; with Advanced Opt-Out, for the clinic's own words too). Another value
+    /// is read as none.
+    pub opt_out_type: Option<InboundKeyword>,
 }
 
 impl MessageWebhook {
@@ -71,6 +78,8 @@ impl MessageWebhook {
                 "From" => &mut fields.from,
                 "To" => &mut fields.to,
                 "Body" => &mut fields.body,
+                "MessagingServiceSid" => &mut fields.messaging_service_sid,
+                "OptOutType" => &mut fields.opt_out_type,
                 _ => continue,
             };
             if slot.is_none() {
@@ -120,6 +129,21 @@ impl MessageWebhook {
                 .as_deref()
                 .and_then(|s| PhoneNumber::parse(s).ok()),
             body: fields.body,
+            messaging_service_sid: non_empty(fields.messaging_service_sid)
+                .map(|s| s.trim().to_owned())
+                .filter(|s| {
+                    s.starts_with("MG")
+                        && s.len() <= 64
+                        && s.bytes().all(|b| b.is_ascii_alphanumeric())
+                }),
+            opt_out_type: fields.opt_out_type.as_deref().and_then(|t| {
+                match t.trim().to_ascii_uppercase().as_str() {
+                    "STOP" => Some(InboundKeyword::OptOut),
+                    "START" => Some(InboundKeyword::OptIn),
+                    "HELP" => Some(InboundKeyword::Help),
+                    _ => None,
+                }
+            }),
         })
     }
 }
@@ -134,6 +158,8 @@ impl fmt::Debug for MessageWebhook {
             .field("error_code", &self.error_code)
             .field("from", &self.from)
             .field("to", &self.to)
+            .field("messaging_service_sid", &self.messaging_service_sid)
+            .field("opt_out_type", &self.opt_out_type)
             .field(
                 "body",
                 &self
@@ -156,6 +182,8 @@ struct Fields {
     from: Option<String>,
     to: Option<String>,
     body: Option<String>,
+    messaging_service_sid: Option<String>,
+    opt_out_type: Option<String>,
 }
 
 fn non_empty(s: Option<String>) -> Option<String> {
@@ -217,6 +245,47 @@ mod tests {
         assert!(!dbg.contains("Stop"), "{dbg}");
         assert!(!dbg.contains("+15558675310"), "{dbg}");
         assert!(dbg.contains("+*******5310"), "{dbg}");
+    }
+
+    #[test]
+    fn advanced_opt_out_type_and_messaging_service() {
+        let w = MessageWebhook::from_pairs([
+            ("MessageSid", "SMin"),
+            ("AccountSid", "ACabc"),
+            ("MessagingServiceSid", "MG0123456789abcdef0123456789abcdef"),
+            ("From", "+15558675310"),
+            ("To", "+15017250604"),
+            ("Body", "ALTO"),
+            ("OptOutType", "STOP"),
+        ])
+        .unwrap();
+        assert_eq!(w.opt_out_type, Some(InboundKeyword::OptOut));
+        assert_eq!(
+            w.messaging_service_sid.as_deref(),
+            Some("MG0123456789abcdef0123456789abcdef")
+        );
+        for (raw, want) in [
+            ("START", Some(InboundKeyword::OptIn)),
+            ("HELP", Some(InboundKeyword::Help)),
+            ("help", Some(InboundKeyword::Help)),
+            ("", None),
+            ("UNKNOWN", None),
+        ] {
+            let w = MessageWebhook::from_pairs([
+                ("MessageSid", "SMin"),
+                ("AccountSid", "ACabc"),
+                ("OptOutType", raw),
+            ])
+            .unwrap();
+            assert_eq!(w.opt_out_type, want, "{raw:?}");
+        }
+        let w = MessageWebhook::from_pairs([
+            ("MessageSid", "SMin"),
+            ("AccountSid", "ACabc"),
+            ("MessagingServiceSid", "MG'; drop"),
+        ])
+        .unwrap();
+        assert_eq!(w.messaging_service_sid, None);
     }
 
     #[test]

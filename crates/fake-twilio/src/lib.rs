@@ -572,6 +572,11 @@ impl FakeTwilio {
     /// `NumMedia=0`, `NumSegments`, `SmsStatus=received`, `ApiVersion` and the empty geo
     /// fields), signed with the account's auth token. Resolves to the application's answer
     /// (usually TwiML).
+    ///
+    /// Like Twilio's default opt-out handling, a body that is one of Twilio's opt-out keywords
+    /// (STOP, UNSUBSCRIBE, END, QUIT, STOPALL, REVOKE, OPTOUT, CANCEL) puts `from` on the
+    /// blocklist (sends to it then fail with 21610) and an opt-in keyword (START, YES, UNSTOP)
+    /// takes it off.
     pub fn send_inbound(
         &self,
         webhook_url: &str,
@@ -580,10 +585,53 @@ impl FakeTwilio {
         to: &str,
         body: &str,
     ) -> Pending<WebhookReply> {
-        let Some(token) = self.shared.lock().token_for(account_sid) else {
+        self.send_inbound_with(webhook_url, account_sid, from, to, body, &[])
+    }
+
+    /// [`FakeTwilio::send_inbound`] with more fields, as Twilio adds them: `MessagingServiceSid`
+    /// for a number in a Messaging Service, `OptOutType` (`STOP`, `START`, `HELP`) when Advanced
+    /// Opt-Out matched one of the service's keywords. `OptOutType=STOP` blocks `from` and
+    /// `START` unblocks it, whatever the body.
+    pub fn send_inbound_with(
+        &self,
+        webhook_url: &str,
+        account_sid: &str,
+        from: &str,
+        to: &str,
+        body: &str,
+        extra: &[(&str, &str)],
+    ) -> Pending<WebhookReply> {
+        let mut state = self.shared.lock();
+        let Some(token) = state.token_for(account_sid) else {
             return Pending::ready(Err(FakeError::NoAuthToken(account_sid.to_owned())));
         };
-        let params = outbound::inbound_params(account_sid, from, to, body);
+        let opt_out_type = extra
+            .iter()
+            .find(|(k, _)| *k == "OptOutType")
+            .map(|(_, v)| v.to_ascii_uppercase());
+        let word = body.trim().to_ascii_uppercase();
+        let keyword = opt_out_type.as_deref().unwrap_or(match word.as_str() {
+            "STOP" | "UNSUBSCRIBE" | "END" | "QUIT" | "STOPALL" | "REVOKE" | "OPTOUT"
+            | "CANCEL" => "STOP",
+            "START" | "YES" | "UNSTOP" => "START",
+            _ => "",
+        });
+        match keyword {
+            "STOP" => {
+                state.opted_out.insert(from.to_owned());
+            }
+            "START" => {
+                state.opted_out.remove(from);
+            }
+            _ => {}
+        }
+        drop(state);
+        let mut params = outbound::inbound_params(account_sid, from, to, body);
+        params.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         self.post_signed(webhook_url, &token, params)
     }
 

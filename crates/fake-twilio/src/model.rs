@@ -80,6 +80,10 @@ pub enum Fault {
     },
     /// Reads the request, then closes the connection without an answer; nothing recorded.
     CloseConnection,
+    /// Records the message like a success, posts its status callback with this status (and
+    /// waits for the application's answer), and only then answers 201: Twilio can call back
+    /// before the application has recorded the sid of its answer.
+    CallbackBeforeAnswer(String),
     /// Records the message like a success, then closes the connection without an answer.
     CloseConnectionAfterRecording,
 }
@@ -97,7 +101,10 @@ impl Fault {
     pub fn records(&self) -> bool {
         matches!(
             self,
-            Fault::Status500AfterRecording | Fault::Delay(_) | Fault::CloseConnectionAfterRecording
+            Fault::Status500AfterRecording
+                | Fault::Delay(_)
+                | Fault::CloseConnectionAfterRecording
+                | Fault::CallbackBeforeAnswer(_)
         )
     }
 }

@@ -224,6 +224,15 @@ async fn send(
             tokio::time::sleep(delay).await;
             Ok(response)
         }
+        Some(Fault::CallbackBeforeAnswer(status)) => {
+            if let Ok((message, _)) = &result
+                && let Ok((sid, post)) =
+                    outbound::prepare_callback(&shared, &message.sid, &status, None, true)
+            {
+                let _ = outbound::send_callback(&shared, sid, post).await;
+            }
+            Ok(response)
+        }
         Some(Fault::Status500AfterRecording) if result.is_ok() => Ok(internal_error()),
         Some(Fault::CloseConnectionAfterRecording) if result.is_ok() => Err(DropConnection),
         _ => Ok(response),

@@ -414,8 +414,9 @@ pub(crate) fn message_json(m: &SentMessage) -> Value {
 }
 
 /// `GET …/Messages.json`: filters `To`, `From`, `DateSent` / `DateSent>` / `DateSent<` (a
-/// `YYYY-MM-DD` UTC day or an RFC 3339 instant, compared to the second against `date_sent`, or
-/// `date_created` while the message has no `date_sent`), paging with `PageSize` (default 50, at
+/// `YYYY-MM-DD` UTC day or an RFC 3339 instant, compared to the second against `date_sent`; as
+/// at Twilio, a message not sent yet (queued, accepted, scheduled: no `date_sent`) is left out
+/// by any of them), paging with `PageSize` (default 50, at
 /// most 1000), `Page` and `PageToken`. Newest first.
 pub(crate) fn list_messages(
     state: &State,
@@ -474,7 +475,12 @@ pub(crate) fn list_messages(
         .filter(|m| to.is_none_or(|t| m.to == t))
         .filter(|m| from.is_none_or(|f| m.from.as_deref() == Some(f)))
         .filter(|m| {
-            let at = m.date_sent.unwrap_or(m.date_created).as_second();
+            if lower.is_none() && upper.is_none() {
+                return true;
+            }
+            let Some(at) = m.date_sent.map(|d| d.as_second()) else {
+                return false;
+            };
             lower.is_none_or(|l| at >= l) && upper.is_none_or(|u| at < u)
         })
         .collect();

@@ -12,7 +12,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use booking_core::PhoneNumber;
 use booking_core::messages::test_text;
 use booking_core::ports::{SendOutcome, SmsRequest};
-use booking_core::tenant::{DayHours, SmsAccount, SmsHealth, SmsSender, Tenant};
+use booking_core::tenant::{DayHours, KeywordReplies, SmsAccount, SmsHealth, SmsSender, Tenant};
 use booking_vapi::{AssistantOptions, compose_assistant, system_prompt};
 use serde::Deserialize;
 
@@ -275,6 +275,13 @@ fn input_from(
             api_key_secret,
             from: opt("twilio_from"),
             messaging_service_sid: opt("twilio_messaging_service_sid"),
+            messaging_service_numbers: opt("twilio_messaging_service_numbers").map(|v| {
+                v.split(|c: char| c == ',' || c.is_whitespace())
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }),
+            keyword_replies: opt("twilio_keyword_replies"),
         }));
     }
     if errors.is_empty() {
@@ -485,15 +492,43 @@ pub(super) fn twilio_form(ctx: &Ctx, sms: Option<&SmsAccount>, next: Option<&str
             a.api_key.as_ref().map_or("", |(k, _)| k.as_str()),
             match &a.sender {
                 SmsSender::From(n) => n.as_str(),
-                SmsSender::MessagingService(_) => "",
+                SmsSender::MessagingService { .. } => "",
             },
             match &a.sender {
-                SmsSender::MessagingService(s) => s.as_str(),
+                SmsSender::MessagingService { sid, .. } => sid.as_str(),
                 SmsSender::From(_) => "",
             },
         ),
         None => ("", "", "", ""),
     };
+    let ms_numbers = match sms.map(|a| &a.sender) {
+        Some(SmsSender::MessagingService { numbers, .. }) => numbers
+            .iter()
+            .map(|n| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => String::new(),
+    };
+    let replies = sms.map(|a| a.keyword_replies).unwrap_or_default();
+    let option = |value: KeywordReplies, label: &str| {
+        format!(
+            "<option value=\"{}\"{}>{}</option>",
+            value.as_str(),
+            if value == replies { " selected" } else { "" },
+            esc(label)
+        )
+    };
+    let keyword_select = format!(
+        "<label>Who answers STOP, START and HELP<select name=\"twilio_keyword_replies\">{}{}</select></label>",
+        option(
+            KeywordReplies::Twilio,
+            "Twilio (its default replies or Advanced Opt-Out; the usual setting)"
+        ),
+        option(
+            KeywordReplies::Clinic,
+            "This service (only if Twilio's replies are turned off for your number)"
+        ),
+    );
     let stored = if sms.is_some() {
         "stored; leave empty to keep it"
     } else {
@@ -501,7 +536,7 @@ pub(super) fn twilio_form(ctx: &Ctx, sms: Option<&SmsAccount>, next: Option<&str
     };
     let fields = format!(
         "{}<label>Auth token ({stored})<input type=\"password\" name=\"twilio_auth_token\" autocomplete=\"off\" value=\"\"></label>\
-         {}<label>API key secret (optional; {stored})<input type=\"password\" name=\"twilio_api_key_secret\" autocomplete=\"off\" value=\"\"></label>{}{}",
+         {}<label>API key secret (optional; {stored})<input type=\"password\" name=\"twilio_api_key_secret\" autocomplete=\"off\" value=\"\"></label>{}{}{}{keyword_select}",
         input("twilio_account_sid", "Account SID (AC…)", sid, "text"),
         input(
             "twilio_api_key_sid",
@@ -514,6 +549,12 @@ pub(super) fn twilio_form(ctx: &Ctx, sms: Option<&SmsAccount>, next: Option<&str
             "twilio_messaging_service_sid",
             "or Messaging Service SID (MG…)",
             ms,
+            "text"
+        ),
+        input(
+            "twilio_messaging_service_numbers",
+            "The Messaging Service's numbers (texts to the clinic arrive on them; comma separated)",
+            &ms_numbers,
             "text"
         ),
     );
@@ -651,6 +692,13 @@ pub async fn save(
                         tracing::info!(tenant = %ctx.tenant.id, "settings saved from the dashboard");
                         let to = safe_next(form.get("next")).unwrap_or("/app/settings?saved=1");
                         return Ok(see_other(to));
+                    }
+                    Err(booking_core::ports::StoreError::Duplicate(what))
+                        if what.starts_with("alert number") =>
+                    {
+                        vec![format!(
+                            "{what}: an alert number cannot be a number clinics text from"
+                        )]
                     }
                     Err(booking_core::ports::StoreError::Duplicate(what)) => {
                         vec![format!("{what} is already used by another clinic")]
@@ -872,6 +920,7 @@ mod tests {
             auth_token: booking_core::tenant::Secret::new("stored-token-123"),
             api_key: None,
             sender: SmsSender::From(PhoneNumber::parse("+15550001111").unwrap()),
+            keyword_replies: Default::default(),
         };
         let form: HashMap<String, String> = [
             ("twilio_account_sid", current.account_sid.as_str()),

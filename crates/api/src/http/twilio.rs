@@ -2,7 +2,8 @@
 //! tenant's auth token; an unsigned or wrongly signed request is refused.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use booking_core::tenant::Tenant;
+use booking_core::service::InboundText;
+use booking_core::tenant::{SmsAccount, Tenant};
 use booking_twilio::{MessageWebhook, SIGNATURE_HEADER, validate_request};
 
 use crate::error::ApiError;
@@ -76,16 +77,26 @@ async fn status_callback(
     Ok(HttpResponse::Ok().finish())
 }
 
-/// The tenant whose number received the text, if its signature checks out.
+/// The tenant whose number received the text (`To`: its sender number or one of its Messaging
+/// Service's numbers, else the `MessagingServiceSid`), with its account, if the text came from
+/// that tenant's Twilio account (`AccountSid`) and its signature checks out.
 async fn inbound_tenant(
     req: &HttpRequest,
     state: &AppState,
     body: &[u8],
     hook: &MessageWebhook,
-) -> Result<Option<Tenant>, ApiError> {
-    let Some(to) = &hook.to else { return Ok(None) };
-    let Some(tenant) = state.store.tenant_by_sms_number(to).await? else {
-        return Ok(None);
+) -> Result<Option<(Tenant, SmsAccount)>, ApiError> {
+    let by_number = match &hook.to {
+        Some(to) => state.store.tenant_by_sms_number(to).await?,
+        None => None,
+    };
+    let tenant = match (by_number, &hook.messaging_service_sid) {
+        (Some(t), _) => t,
+        (None, Some(ms)) => match state.store.tenant_by_messaging_service(ms).await? {
+            Some(t) => t,
+            None => return Ok(None),
+        },
+        (None, None) => return Ok(None),
     };
     let Some(acct) = state.store.sms_account(tenant.id).await? else {
         return Ok(None);
@@ -95,7 +106,7 @@ async fn inbound_tenant(
     {
         return Ok(None);
     }
-    Ok(Some(tenant))
+    Ok(Some((tenant, acct)))
 }
 
 async fn inbound(
@@ -104,7 +115,7 @@ async fn inbound(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let hook = MessageWebhook::from_form(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let Some(tenant) = inbound_tenant(&req, &state, &body, &hook).await? else {
+    let Some((tenant, account)) = inbound_tenant(&req, &state, &body, &hook).await? else {
         tracing::warn!("inbound text without a valid signature for a known number; refused");
         return Err(ApiError::Unauthorized);
     };
@@ -116,7 +127,16 @@ async fn inbound(
     let text = hook.body.as_deref().unwrap_or("");
     let outcome = state
         .service
-        .handle_inbound_sms(&tenant, from, text, hook.message_sid.as_str())
+        .handle_inbound_sms(
+            &tenant,
+            &InboundText {
+                from,
+                body: text,
+                sid: hook.message_sid.as_str(),
+                twilio_keyword: hook.opt_out_type,
+                keyword_replies: account.keyword_replies,
+            },
+        )
         .await
         .map_err(|e| match e {
             booking_core::service::ServiceError::Unavailable(m) => {

@@ -10,8 +10,8 @@ use booking_core::outbox::{
     OutboundMessage, StatusApplied,
 };
 use booking_core::ports::{
-    ContactStore, OutboxStore, SENT_CODE_BODY, StoreError, StoreResult, TOOL_CALL_ABANDONED_AFTER,
-    ToolCallClaim, ToolCallLog,
+    ContactStore, InboundCount, InboundCounter, InboundPurpose, OutboxStore, SENT_CODE_BODY,
+    StoreError, StoreResult, TOOL_CALL_ABANDONED_AFTER, ToolCallClaim, ToolCallLog,
 };
 use booking_core::{CallId, MessageId, PhoneNumber, TenantId, ToolCallId};
 use diesel::prelude::*;
@@ -334,6 +334,40 @@ impl OutboxStore for PgStore {
             )
             .execute(&mut conn)
             .await?;
+            if updated == 1
+                && let Some(sid) = sid
+            {
+                // Status callbacks that came before this record of the sid.
+                let t = *claim.message.tenant.as_uuid();
+                conn.transaction::<_, Fail, _>(async |conn| {
+                    lock_sid(conn, sid).await?;
+                    #[derive(QueryableByName)]
+                    struct Early {
+                        #[diesel(sql_type = Text)]
+                        status: String,
+                        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Int4>)]
+                        error_code: Option<i32>,
+                    }
+                    let early: Vec<Early> = diesel::sql_query(
+                        "DELETE FROM early_status_callbacks WHERE tenant_id = $1 AND twilio_sid = $2 \
+                         RETURNING status, error_code",
+                    )
+                    .bind::<diesel::sql_types::Uuid, _>(t)
+                    .bind::<Text, _>(sid)
+                    .load(conn)
+                    .await?;
+                    let mut early = early
+                        .into_iter()
+                        .map(|e| Ok((message_status(&e.status)?, e.error_code)))
+                        .collect::<Result<Vec<_>, StoreError>>()?;
+                    early.sort_by_key(|(status, _)| status.rank());
+                    for (status, code) in early {
+                        apply_status_in(conn, t, sid, status, code, now).await?;
+                    }
+                    Ok(())
+                })
+                .await?;
+            }
             Ok(updated == 1)
         })
         .await
@@ -371,29 +405,29 @@ impl OutboxStore for PgStore {
         self.run(async {
             let mut conn = self.conn().await?;
             conn.transaction::<_, Fail, _>(async |conn| {
-                let found: Option<(Uuid, String, Option<i32>)> = m::table
-                    .filter(m::tenant_id.eq(t))
-                    .filter(m::twilio_sid.eq(sid))
-                    .select((m::id, m::status, m::error_code))
-                    .for_update()
-                    .first(conn)
-                    .await
-                    .optional()?;
-                let Some((id, current, current_code)) = found else {
-                    return Ok(StatusApplied::Unknown);
-                };
-                if !message_status(&current)?.may_advance_to(status) {
-                    return Ok(StatusApplied::Ignored);
+                lock_sid(conn, sid).await?;
+                if let Some(applied) = apply_status_in(conn, t, sid, status, code, at).await? {
+                    return Ok(applied);
                 }
-                diesel::update(m::table.find((t, id)))
-                    .set((
-                        m::status.eq(status.as_str()),
-                        m::error_code.eq(code.or(current_code)),
-                        m::updated_at.eq(ts(at)),
-                    ))
-                    .execute(conn)
-                    .await?;
-                Ok(StatusApplied::Updated)
+                // Not recorded yet: kept until it is (record_delivery applies it), for a day.
+                diesel::sql_query(
+                    "INSERT INTO early_status_callbacks (tenant_id, twilio_sid, status, error_code, received_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                )
+                .bind::<diesel::sql_types::Uuid, _>(t)
+                .bind::<Text, _>(sid)
+                .bind::<Text, _>(status.as_str())
+                .bind::<diesel::sql_types::Nullable<diesel::sql_types::Int4>, _>(code)
+                .bind::<Timestamptz, _>(ts(at))
+                .execute(conn)
+                .await?;
+                diesel::sql_query(
+                    "DELETE FROM early_status_callbacks WHERE received_at < $1",
+                )
+                .bind::<Timestamptz, _>(ts(at - jiff::SignedDuration::from_hours(24)))
+                .execute(conn)
+                .await?;
+                Ok(StatusApplied::Kept)
             })
             .await
         })
@@ -421,8 +455,98 @@ impl OutboxStore for PgStore {
     }
 }
 
+/// Serialises what happens to one sid: a status callback that finds no message and the record
+/// of that sid looking for kept callbacks cannot miss each other.
+async fn lock_sid(conn: &mut AsyncPgConnection, sid: &str) -> Result<(), Fail> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended('twilio-sid:' || $1, 0))")
+        .bind::<Text, _>(sid)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Moves the tenant's message with `sid` forward only; `None` when no message has the sid.
+async fn apply_status_in(
+    conn: &mut AsyncPgConnection,
+    t: Uuid,
+    sid: &str,
+    status: MessageStatus,
+    code: Option<i32>,
+    at: Timestamp,
+) -> Result<Option<StatusApplied>, Fail> {
+    let found: Option<(Uuid, String, Option<i32>)> = m::table
+        .filter(m::tenant_id.eq(t))
+        .filter(m::twilio_sid.eq(sid))
+        .select((m::id, m::status, m::error_code))
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    let Some((id, current, current_code)) = found else {
+        return Ok(None);
+    };
+    if !message_status(&current)?.may_advance_to(status) {
+        return Ok(Some(StatusApplied::Ignored));
+    }
+    diesel::update(m::table.find((t, id)))
+        .set((
+            m::status.eq(status.as_str()),
+            m::error_code.eq(code.or(current_code)),
+            m::updated_at.eq(ts(at)),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(Some(StatusApplied::Updated))
+}
+
 #[async_trait]
 impl ContactStore for PgStore {
+    async fn count_inbound_text(
+        &self,
+        tenant: TenantId,
+        purpose: InboundPurpose,
+        counter: InboundCounter<'_>,
+        window: jiff::SignedDuration,
+        now: Timestamp,
+    ) -> StoreResult<InboundCount> {
+        let sender = match counter {
+            InboundCounter::Sender(p) => p.as_str(),
+            InboundCounter::Clinic => "",
+        };
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Int4)]
+            count: i32,
+            #[diesel(sql_type = Timestamptz)]
+            window_started_at: chrono::DateTime<chrono::Utc>,
+        }
+        let row: Row = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                // One statement: concurrent texts queue on the row and each gets its own count.
+                Ok(diesel::sql_query(
+                    "INSERT INTO inbound_text_counts AS c (tenant_id, purpose, sender, window_started_at, count) \
+                     VALUES ($1, $2, $3, $4, 1) \
+                     ON CONFLICT (tenant_id, purpose, sender) DO UPDATE SET \
+                       count = CASE WHEN c.window_started_at <= $5 THEN 1 ELSE c.count + 1 END, \
+                       window_started_at = CASE WHEN c.window_started_at <= $5 THEN $4 ELSE c.window_started_at END \
+                     RETURNING count, window_started_at",
+                )
+                .bind::<diesel::sql_types::Uuid, _>(*tenant.as_uuid())
+                .bind::<Text, _>(purpose.as_str())
+                .bind::<Text, _>(sender)
+                .bind::<Timestamptz, _>(ts(now))
+                .bind::<Timestamptz, _>(ts(now - window))
+                .get_result(&mut conn)
+                .await?)
+            })
+            .await?;
+        Ok(InboundCount {
+            count: u32::try_from(row.count).map_err(|e| StoreError::Internal(e.to_string()))?,
+            window_started_at: crate::convert::from_ts(row.window_started_at)?,
+        })
+    }
+
     async fn is_opted_out(&self, tenant: TenantId, phone: &PhoneNumber) -> StoreResult<bool> {
         let at: Option<Option<chrono::DateTime<chrono::Utc>>> = self
             .run(async {

@@ -7,8 +7,8 @@ use booking_core::country::Country;
 use booking_core::ports::{SmsAccountChange, StoreError, StoreResult, TenantStore};
 use booking_core::tenant::{
     BookingRules, CalledNumber, ClinicName, ClinicZone, DateOverride, DayHours, HotLeadThreshold,
-    Minutes, OpenRange, Service, ServiceName, SmsAccount, SmsHealth, SmsSender, SystemPrompt,
-    Tenant, TenantConfig, WeeklyHours,
+    KeywordReplies, Minutes, OpenRange, Service, ServiceName, SmsAccount, SmsHealth, SmsSender,
+    SystemPrompt, Tenant, TenantConfig, WeeklyHours,
 };
 use booking_core::{PhoneNumber, TenantId, VapiPhoneNumberId};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -443,7 +443,13 @@ impl PgStore {
         )?;
         let (sender_number, messaging_service_sid) = match &account.sender {
             SmsSender::From(n) => (Some(n.as_str()), None),
-            SmsSender::MessagingService(sid) => (None, Some(sid.as_str())),
+            SmsSender::MessagingService { sid, .. } => (None, Some(sid.as_str())),
+        };
+        let service_numbers: Vec<&str> = match &account.sender {
+            SmsSender::From(_) => Vec::new(),
+            SmsSender::MessagingService { numbers, .. } => {
+                numbers.iter().map(PhoneNumber::as_str).collect()
+            }
         };
         let now = Utc::now();
         diesel::insert_into(cred::table)
@@ -457,6 +463,7 @@ impl PgStore {
                 cred::nonce.eq(&sealed.nonce),
                 cred::ciphertext.eq(&sealed.ciphertext),
                 cred::updated_at.eq(now),
+                cred::keyword_replies.eq(account.keyword_replies.as_str()),
             ))
             .on_conflict(cred::tenant_id)
             .do_update()
@@ -469,10 +476,95 @@ impl PgStore {
                 cred::nonce.eq(&sealed.nonce),
                 cred::ciphertext.eq(&sealed.ciphertext),
                 cred::updated_at.eq(now),
+                cred::keyword_replies.eq(account.keyword_replies.as_str()),
             ))
             .execute(conn)
             .await?;
+        // The sender number and the Messaging Service are claimed by the table's trigger; the
+        // service's numbers here. A number another clinic has is a unique violation.
+        diesel::sql_query(
+            "DELETE FROM tenant_sms_routes WHERE tenant_id = $1 AND kind = 'service_number'",
+        )
+        .bind::<SqlUuid, _>(id)
+        .execute(conn)
+        .await?;
+        if !service_numbers.is_empty() {
+            diesel::sql_query(
+                "INSERT INTO tenant_sms_routes (tenant_id, kind, value) \
+                 SELECT $1, 'service_number', n FROM unnest($2::text[]) AS n",
+            )
+            .bind::<SqlUuid, _>(id)
+            .bind::<Array<Text>, _>(&service_numbers)
+            .execute(conn)
+            .await?;
+        }
         Ok(())
+    }
+
+    /// Refuses an alert number that a clinic texts from (or a texting number that is a clinic's
+    /// alert number): a forward would text a clinic's own line and could loop.
+    async fn check_alert_numbers(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(), Fail> {
+        // Two saves racing (one adds alert number X, the other claims X as a texting number)
+        // take turns here, after their writes: the second one's check sees the first's commit.
+        diesel::sql_query(
+            "SELECT pg_advisory_xact_lock(hashtextextended('tenant-texting-numbers', 0))",
+        )
+        .execute(conn)
+        .await?;
+        #[derive(QueryableByName)]
+        struct Clash {
+            #[diesel(sql_type = Text)]
+            number: String,
+        }
+        let clash: Option<Clash> = diesel::sql_query(
+            "SELECT a.number FROM tenant_alert_numbers a \
+             JOIN tenant_sms_routes r ON r.value = a.number AND r.kind <> 'messaging_service' \
+             WHERE a.tenant_id = $1 OR r.tenant_id = $1 LIMIT 1",
+        )
+        .bind::<SqlUuid, _>(id)
+        .get_result(conn)
+        .await
+        .optional()?;
+        match clash {
+            Some(c) => Err(StoreError::Duplicate(format!(
+                "alert number {} (a clinic's texting number)",
+                phone("alert number", &c.number)?.masked()
+            ))
+            .into()),
+            None => Ok(()),
+        }
+    }
+
+    /// The tenant that claimed `value` as a route of the kinds in `kinds` (an SQL condition
+    /// from this file, never from input).
+    async fn route_owner(&self, kinds: &'static str, value: &str) -> StoreResult<Option<Uuid>> {
+        #[derive(QueryableByName)]
+        struct Owner {
+            #[diesel(sql_type = SqlUuid)]
+            tenant_id: Uuid,
+        }
+        self.run(async {
+            let mut conn = self.conn().await?;
+            let owner: Option<Owner> = diesel::sql_query(format!(
+                "SELECT tenant_id FROM tenant_sms_routes WHERE {kinds} AND value = $1 \
+                 ORDER BY tenant_id LIMIT 1"
+            ))
+            .bind::<Text, _>(value)
+            .get_result(&mut conn)
+            .await
+            .optional()?;
+            Ok(owner.map(|o| o.tenant_id))
+        })
+        .await
+    }
+
+    async fn tenant_by_route(
+        &self,
+        kinds: &'static str,
+        value: &str,
+    ) -> StoreResult<Option<Tenant>> {
+        let id = self.route_owner(kinds, value).await?;
+        self.tenant_where_id(id).await
     }
 
     async fn tenant_where_id(&self, id: Option<Uuid>) -> StoreResult<Option<Tenant>> {
@@ -545,6 +637,7 @@ impl TenantStore for PgStore {
                 if let Some(account) = sms {
                     self.write_sms_account(conn, uid, account).await?;
                 }
+                Self::check_alert_numbers(conn, uid).await?;
                 load_tenant(conn, uid).await?.ok_or_else(|| {
                     Fail::Store(StoreError::Internal("the new tenant vanished".into()))
                 })
@@ -596,6 +689,7 @@ impl TenantStore for PgStore {
                         Some("not_configured")
                     }
                 };
+                Self::check_alert_numbers(conn, uid).await?;
                 if let Some(h) = health {
                     diesel::update(tenants::table.find(uid))
                         .set((
@@ -661,19 +755,26 @@ impl TenantStore for PgStore {
     }
 
     async fn tenant_by_sms_number(&self, number: &PhoneNumber) -> StoreResult<Option<Tenant>> {
+        self.tenant_by_route(
+            "kind IN ('sender_number', 'service_number')",
+            number.as_str(),
+        )
+        .await
+    }
+
+    async fn tenant_by_messaging_service(&self, sid: &str) -> StoreResult<Option<Tenant>> {
+        self.tenant_by_route("kind = 'messaging_service'", sid)
+            .await
+    }
+
+    async fn is_clinic_texting_number(&self, number: &PhoneNumber) -> StoreResult<bool> {
         let id = self
-            .run(async {
-                let mut conn = self.conn().await?;
-                Ok(cred::table
-                    .filter(cred::sender_number.eq(number.as_str()))
-                    .order(cred::tenant_id)
-                    .select(cred::tenant_id)
-                    .first::<Uuid>(&mut conn)
-                    .await
-                    .optional()?)
-            })
+            .route_owner(
+                "kind IN ('sender_number', 'service_number')",
+                number.as_str(),
+            )
             .await?;
-        self.tenant_where_id(id).await
+        Ok(id.is_some())
     }
 
     async fn sms_account(&self, id: TenantId) -> StoreResult<Option<SmsAccount>> {
@@ -685,6 +786,7 @@ impl TenantStore for PgStore {
             String,
             Vec<u8>,
             Vec<u8>,
+            String,
         );
         let row: Option<Row> = self
             .run(async {
@@ -699,6 +801,7 @@ impl TenantStore for PgStore {
                         cred::key_id,
                         cred::nonce,
                         cred::ciphertext,
+                        cred::keyword_replies,
                     ))
                     .first(&mut conn)
                     .await
@@ -713,10 +816,13 @@ impl TenantStore for PgStore {
             key_id,
             nonce,
             ciphertext,
+            keyword_replies,
         )) = row
         else {
             return Ok(None);
         };
+        let keyword_replies =
+            KeywordReplies::parse(&keyword_replies).map_err(|e| corrupt("keyword replies", e))?;
         let identity = RowIdentity {
             tenant: id,
             account_sid: &account_sid,
@@ -736,7 +842,30 @@ impl TenantStore for PgStore {
         };
         let sender = match (sender_number, messaging_service_sid) {
             (Some(n), None) => SmsSender::From(phone("SMS sender", &n)?),
-            (None, Some(sid)) => SmsSender::MessagingService(sid),
+            (None, Some(sid)) => {
+                #[derive(QueryableByName)]
+                struct Route {
+                    #[diesel(sql_type = Text)]
+                    value: String,
+                }
+                let routes: Vec<Route> = self
+                    .run(async {
+                        let mut conn = self.conn().await?;
+                        Ok(diesel::sql_query(
+                            "SELECT value FROM tenant_sms_routes \
+                             WHERE tenant_id = $1 AND kind = 'service_number' ORDER BY value",
+                        )
+                        .bind::<SqlUuid, _>(*id.as_uuid())
+                        .load(&mut conn)
+                        .await?)
+                    })
+                    .await?;
+                let numbers = routes
+                    .iter()
+                    .map(|r| phone("Messaging Service number", &r.value))
+                    .collect::<Result<Vec<_>, _>>()?;
+                SmsSender::MessagingService { sid, numbers }
+            }
             _ => return Err(corrupt("SMS credentials", "have no single sender")),
         };
         Ok(Some(SmsAccount {
@@ -744,6 +873,7 @@ impl TenantStore for PgStore {
             auth_token,
             api_key,
             sender,
+            keyword_replies,
         }))
     }
 

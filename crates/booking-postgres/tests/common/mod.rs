@@ -112,6 +112,7 @@ pub fn sms_account(token: &str) -> SmsAccount {
             Secret::new(format!("{token}-api-secret")),
         )),
         sender: SmsSender::From(phone()),
+        keyword_replies: Default::default(),
     }
 }
 

@@ -45,6 +45,7 @@ pub fn token_account() -> SmsAccount {
         auth_token: Secret::new(AUTH_TOKEN),
         api_key: None,
         sender: SmsSender::From(sender()),
+        keyword_replies: Default::default(),
     }
 }
 
@@ -54,7 +55,11 @@ pub fn key_account() -> SmsAccount {
         account_sid: ACCOUNT_SID.into(),
         auth_token: Secret::new(AUTH_TOKEN),
         api_key: Some((API_KEY_SID.into(), Secret::new(API_KEY_SECRET))),
-        sender: SmsSender::MessagingService(SERVICE_SID.into()),
+        sender: SmsSender::MessagingService {
+            sid: SERVICE_SID.into(),
+            numbers: Vec::new(),
+        },
+        keyword_replies: Default::default(),
     }
 }
 
