@@ -12,7 +12,8 @@ use jiff::Timestamp;
 use crate::booking::{Booking, Interval, NewAppointment, NewHold};
 use crate::calls::{CallRecord, CallStart, CapturedLead, FinishOutcome, FinishedCall};
 use crate::ids::{
-    BookingId, CallId, ChallengeId, MessageId, TenantId, ToolCallId, VapiPhoneNumberId,
+    BookingId, CallId, ChallengeId, MessageId, TenantId, ToolCallId, VapiAssistantId,
+    VapiPhoneNumberId,
 };
 use crate::otp::{Challenge, NewChallenge, SendCounts};
 use crate::outbox::{
@@ -78,6 +79,11 @@ pub trait TenantStore: Send + Sync {
     async fn tenant_by_vapi_phone_number_id(
         &self,
         id: &VapiPhoneNumberId,
+    ) -> StoreResult<Option<Tenant>>;
+    /// The tenant that registered this saved Vapi assistant.
+    async fn tenant_by_vapi_assistant_id(
+        &self,
+        id: &VapiAssistantId,
     ) -> StoreResult<Option<Tenant>>;
     /// The tenant whose SMS sender is this number (an inbound text's `To`).
     async fn tenant_by_sms_number(&self, number: &PhoneNumber) -> StoreResult<Option<Tenant>>;

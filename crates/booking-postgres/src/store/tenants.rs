@@ -9,7 +9,7 @@ use booking_core::tenant::{
     Minutes, OpenRange, Service, ServiceName, SmsAccount, SmsHealth, SmsSender, SystemPrompt,
     Tenant, TenantConfig, WeeklyHours,
 };
-use booking_core::{PhoneNumber, TenantId, VapiPhoneNumberId};
+use booking_core::{PhoneNumber, TenantId, VapiAssistantId, VapiPhoneNumberId};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Int2, Int4, Text, Uuid as SqlUuid};
@@ -137,6 +137,20 @@ async fn load_tenants(
         ))
         .load(conn)
         .await?;
+    #[derive(QueryableByName)]
+    struct AssistantRow {
+        #[diesel(sql_type = SqlUuid)]
+        tenant_id: Uuid,
+        #[diesel(sql_type = Text)]
+        assistant_id: String,
+    }
+    let assistants: Vec<AssistantRow> = diesel::sql_query(
+        "SELECT tenant_id, assistant_id FROM tenant_vapi_assistants WHERE tenant_id = ANY($1) \
+         ORDER BY tenant_id, assistant_id",
+    )
+    .bind::<Array<SqlUuid>, _>(&ids)
+    .load(conn)
+    .await?;
     let alerts: Vec<(Uuid, String)> = tenant_alert_numbers::table
         .filter(tenant_alert_numbers::tenant_id.eq_any(&ids))
         .order((
@@ -225,6 +239,13 @@ async fn load_tenants(
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
+        let vapi_assistant_ids = assistants
+            .iter()
+            .filter(|a| a.tenant_id == id)
+            .map(|a| {
+                VapiAssistantId::parse(&a.assistant_id).map_err(|e| corrupt("Vapi assistant id", e))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let alert_numbers = alerts
             .iter()
             .filter(|a| a.0 == id)
@@ -280,6 +301,7 @@ async fn load_tenants(
             name: ClinicName::parse(&row.name).map_err(|e| corrupt("clinic name", e))?,
             zone: ClinicZone::parse(&row.time_zone).map_err(|e| corrupt("time zone", e))?,
             called_numbers,
+            vapi_assistant_ids,
             alert_numbers,
             hot_lead_threshold: HotLeadThreshold::new(u32_of("threshold", row.hot_lead_threshold)?)
                 .map_err(|e| corrupt("hot lead threshold", e))?,
@@ -316,6 +338,7 @@ async fn write_children(
         "services",
         "tenant_alert_numbers",
         "tenant_called_numbers",
+        "tenant_vapi_assistants",
     ] {
         // Table names come from the list above, never from input.
         diesel::sql_query(format!("DELETE FROM {table} WHERE tenant_id = $1"))
@@ -342,6 +365,15 @@ async fn write_children(
             .values(called)
             .execute(conn)
             .await?;
+    }
+    for assistant in &config.vapi_assistant_ids {
+        diesel::sql_query(
+            "INSERT INTO tenant_vapi_assistants (tenant_id, assistant_id) VALUES ($1, $2)",
+        )
+        .bind::<SqlUuid, _>(id)
+        .bind::<Text, _>(assistant.as_str())
+        .execute(conn)
+        .await?;
     }
     let alerts: Vec<_> = config
         .alert_numbers
@@ -638,6 +670,31 @@ impl TenantStore for PgStore {
                     .first::<Uuid>(&mut conn)
                     .await
                     .optional()?)
+            })
+            .await?;
+        self.tenant_where_id(tenant).await
+    }
+
+    async fn tenant_by_vapi_assistant_id(
+        &self,
+        id: &VapiAssistantId,
+    ) -> StoreResult<Option<Tenant>> {
+        #[derive(QueryableByName)]
+        struct Owner {
+            #[diesel(sql_type = SqlUuid)]
+            tenant_id: Uuid,
+        }
+        let tenant = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                Ok(diesel::sql_query(
+                    "SELECT tenant_id FROM tenant_vapi_assistants WHERE assistant_id = $1",
+                )
+                .bind::<Text, _>(id.as_str())
+                .get_result::<Owner>(&mut conn)
+                .await
+                .optional()?
+                .map(|o| o.tenant_id))
             })
             .await?;
         self.tenant_where_id(tenant).await
