@@ -177,15 +177,19 @@ impl ToolCallsMessage {
         // `toolWithToolCallList[].toolCall` repeats the same calls: the first list present is
         // used, never several (that would answer each call twice).
         // In `toolWithToolCallList` each entry is the tool (its own `function.name`) with the
-        // call; the tool's name stands in when the call does not repeat it.
-        let entries: Vec<(&Value, Option<&str>)> = if let Some(list) =
-            at(m, &["toolCallList"]).and_then(Value::as_array)
-        {
-            list.iter().map(|c| (c, None)).collect()
-        } else if let Some(list) = at(m, &["toolCalls"]).and_then(Value::as_array) {
-            list.iter().map(|c| (c, None)).collect()
-        } else if let Some(list) = at(m, &["toolWithToolCallList"]).and_then(Value::as_array) {
-            list.iter()
+        // call; the tool's name stands in when the call does not repeat it. An empty list is
+        // passed over (the schema requires both lists, so one may come empty).
+        let list = |key: &str| {
+            at(m, &[key])
+                .and_then(Value::as_array)
+                .filter(|l| !l.is_empty())
+        };
+        let entries: Vec<(&Value, Option<&str>)> = if let Some(l) = list("toolCallList") {
+            l.iter().map(|c| (c, None)).collect()
+        } else if let Some(l) = list("toolCalls") {
+            l.iter().map(|c| (c, None)).collect()
+        } else if let Some(l) = list("toolWithToolCallList") {
+            l.iter()
                 .filter_map(|t| at(t, &["toolCall"]).map(|c| (c, str_at(t, &["function", "name"]))))
                 .collect()
         } else {
