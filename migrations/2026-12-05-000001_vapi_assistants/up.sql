@@ -3,7 +3,8 @@
 -- id belongs to one clinic only. Releases that predate this table ignore it.
 CREATE TABLE tenant_vapi_assistants (
     tenant_id               uuid        NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    position                integer     NOT NULL,
     assistant_id            text        NOT NULL,
-    PRIMARY KEY (tenant_id, assistant_id),
+    PRIMARY KEY (tenant_id, position),
     CONSTRAINT tenant_vapi_assistants_assistant_id_key UNIQUE (assistant_id)
 );

@@ -87,8 +87,8 @@ fn duplicate_what(constraint: &str) -> String {
         "tenant_called_numbers_number_key" => "called number",
         "tenant_called_numbers_vapi_id_key" => "Vapi phone number id",
         "tenant_vapi_assistants_assistant_id_key" => "Vapi assistant id",
-        "tenant_vapi_assistants_pkey" => "Vapi assistant id (listed twice)",
         "tenant_called_numbers_pkey"
+        | "tenant_vapi_assistants_pkey"
         | "tenant_alert_numbers_pkey"
         | "services_pkey"
         | "date_overrides_pkey" => "tenant configuration row",

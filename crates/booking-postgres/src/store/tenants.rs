@@ -146,7 +146,7 @@ async fn load_tenants(
     }
     let assistants: Vec<AssistantRow> = diesel::sql_query(
         "SELECT tenant_id, assistant_id FROM tenant_vapi_assistants WHERE tenant_id = ANY($1) \
-         ORDER BY tenant_id, assistant_id",
+         ORDER BY tenant_id, position",
     )
     .bind::<Array<SqlUuid>, _>(&ids)
     .load(conn)
@@ -366,11 +366,13 @@ async fn write_children(
             .execute(conn)
             .await?;
     }
-    for assistant in &config.vapi_assistant_ids {
+    for (position, assistant) in config.vapi_assistant_ids.iter().enumerate() {
         diesel::sql_query(
-            "INSERT INTO tenant_vapi_assistants (tenant_id, assistant_id) VALUES ($1, $2)",
+            "INSERT INTO tenant_vapi_assistants (tenant_id, position, assistant_id) \
+             VALUES ($1, $2, $3)",
         )
         .bind::<SqlUuid, _>(id)
+        .bind::<Int4, _>(position as i32)
         .bind::<Text, _>(assistant.as_str())
         .execute(conn)
         .await?;
