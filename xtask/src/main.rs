@@ -70,8 +70,7 @@ fn run(args: &[String]) -> Result<()> {
             let [path] = rest else {
                 bail!("usage: cargo xtask vapi-contract PATH/TO/openapi.json");
             };
-            let path = std::fs::canonicalize(path)
-                .map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
+            let path = std::fs::canonicalize(path).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
             util::run(
                 util::cargo()
                     .args(["test", "-p", "booking-vapi", "--test", "contract"])
