@@ -941,3 +941,78 @@ async fn an_owner_cannot_claim_another_clinics_texting_number() {
     assert_eq!(view["alert_numbers"], json!(clinic.alert_numbers));
     app.stop().await;
 }
+
+/// The owner registers the clinic's saved Vapi assistants in Settings; a web call naming one
+/// reaches the clinic. Another clinic's assistant id, or another clinic's Vapi phone-number id,
+/// cannot be claimed from the dashboard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_registers_assistant_ids_but_not_another_clinics_ids() {
+    let app = TestApp::spawn().await;
+    let a = app.create_clinic("Smile Dental", 11).await;
+    let b = app
+        .create_clinic_with("Other Clinic", 12, |body| {
+            body["vapi_assistant_ids"] = json!(["asst-of-b"]);
+        })
+        .await;
+    app.create_owner(&a, "ann@smile.example", OWNER_PASSWORD)
+        .await;
+    let owner = app.sign_in("ann@smile.example", OWNER_PASSWORD).await;
+
+    let numbers = format!("{} {}", a.called, a.phone_number_id);
+    let (status, body) = owner
+        .post(
+            "/app/settings/numbers",
+            &[
+                ("called_numbers", numbers.as_str()),
+                ("vapi_assistant_ids", "asst-of-a\nasst-of-a-2"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303, "{body}");
+    let (_, page) = owner.get("/app/settings").await;
+    assert!(page.contains("asst-of-a\nasst-of-a-2"), "{page}");
+
+    // A web call (no number) running A's assistant books at A.
+    let body = json!({"message": {"type": "tool-calls",
+        "call": {"id": "web-1", "type": "webCall", "assistantId": "asst-of-a-2"},
+        "toolCallList": [{"id": "t1", "type": "function",
+            "function": {"name": "check_availability", "arguments": "{\"service\":\"Checkup\"}"}}]}});
+    let (_, reply) = app.vapi(&body).await;
+    assert_eq!(
+        booking_e2e::result_of(&reply["results"][0])["ok"],
+        json!(true),
+        "{reply}"
+    );
+
+    // B's assistant id, or B's phone-number id on A's number: refused, nothing saved.
+    for (field, value) in [
+        ("vapi_assistant_ids", "asst-of-a\nasst-of-b".to_owned()),
+        (
+            "called_numbers",
+            format!("{} {}", a.called, b.phone_number_id),
+        ),
+    ] {
+        let (status, page) = owner
+            .post("/app/settings/numbers", &[(field, value.as_str())])
+            .await;
+        assert_eq!(status, 400, "{field}");
+        assert!(page.contains("already used by another clinic"), "{page}");
+    }
+    let (status, view) = app
+        .admin(
+            reqwest::Method::GET,
+            &format!("/admin/tenants/{}", a.id),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        view["vapi_assistant_ids"],
+        json!(["asst-of-a", "asst-of-a-2"])
+    );
+    assert_eq!(
+        view["phone_numbers"][0]["vapi_phone_number_id"],
+        json!(a.phone_number_id)
+    );
+    app.stop().await;
+}

@@ -605,16 +605,26 @@ fn play(dev: &Dev, clinic: &str, opts: &Options) -> Result<()> {
             "endedReason": "customer-ended-call",
             "startedAt": started_at,
             "endedAt": util::rfc3339_utc(duration),
-            "analysis": {
-                "summary": format!("{CALLER_NAME} booked {SERVICE} for {}. Asked about veneers pricing and wants a callback.", spoken_or(&spoken, &start)),
-                "structuredData": {
-                    "caller_name": CALLER_NAME,
-                    "service_interest": "Veneers",
-                    "wants_callback": true,
+            // Today's shape: what the assistant's structured outputs found, keyed by output id.
+            "analysis": {},
+            "artifact": {
+                "transcript": transcript,
+                "messages": [],
+                "structuredOutputs": {
+                    "5b8f0c2e-1d3a-4e6b-9c7d-0a1b2c3d4e5f": {
+                        "name": "booking_lead",
+                        "result": {
+                            "caller_name": CALLER_NAME,
+                            "service_interest": "Veneers",
+                            "wants_callback": true,
+                        },
+                    },
+                    "6c9a1d3f-2e4b-4f7c-8d9e-1b2c3d4e5f6a": {
+                        "name": "call_summary",
+                        "result": format!("{CALLER_NAME} booked {SERVICE} for {}. Asked about veneers pricing and wants a callback.", spoken_or(&spoken, &start)),
+                    },
                 },
-                "successEvaluation": "true",
             },
-            "artifact": { "transcript": transcript, "messages": [] },
         }),
     );
     dev.webhook(&report)?;

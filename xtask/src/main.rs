@@ -28,6 +28,9 @@ commands:
                      then show the texts the caller and the owner got
   test [-- ARGS]     the whole suite (unit, PostgreSQL, end-to-end) against a throwaway
                      PostgreSQL; ARGS go to the test runner (e.g. a test name filter)
+  vapi-contract PATH hold our replies to Vapi to a copy of Vapi's API document (VapiAI/docs
+                     fern/apis/api/openapi.json; pinned: eabfa530): the schema mirrors are
+                     compared with it and every reply is validated against it
   migrate            apply the migrations to the dev database (or to DATABASE_URL if set)
   db                 psql into the dev database
   rotate-key         re-encrypt the dev database's Twilio credentials under a new master key
@@ -69,6 +72,18 @@ fn run(args: &[String]) -> Result<()> {
             };
             system::ensure(system::Purpose::WholeSuite)?;
             test::run(extra)
+        }
+        "vapi-contract" => {
+            let [path] = rest else {
+                bail!("usage: cargo xtask vapi-contract PATH/TO/openapi.json");
+            };
+            let path = std::fs::canonicalize(path).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
+            util::run(
+                util::cargo()
+                    .args(["test", "-p", "booking-vapi", "--test", "contract"])
+                    .env("VAPI_OPENAPI_JSON", &path),
+                "the Vapi contract test",
+            )
         }
         "migrate" => {
             no_options(command, rest)?;

@@ -32,6 +32,10 @@ pub struct Config {
     pub public_base_url: String,
     pub admin_token: Secret,
     pub vapi_auth: VapiAuth,
+    /// What every `server` object we return to Vapi (the assistant's, each tool's) says about
+    /// authentication: `credentialId` (`VAPI_CREDENTIAL_ID`) and/or `headers` carrying
+    /// `VAPI_SECRET` in `X-Vapi-Secret`, as `VAPI_SERVER_AUTH` chooses.
+    pub vapi_server_auth: booking_vapi::ServerAuth,
     /// The key that encrypts tenants' Twilio credentials at rest.
     pub master_key: booking_postgres::MasterKey,
     /// Older keys that still decrypt rows not yet rotated (`MASTER_KEY_PREVIOUS`).
@@ -91,6 +95,14 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("VAPI_HMAC_SIGNATURE_HEADER", "default x-signature"),
     ("VAPI_HMAC_TIMESTAMP_HEADER", "default x-timestamp"),
     ("VAPI_HMAC_TOLERANCE_SECONDS", "default 300"),
+    (
+        "VAPI_CREDENTIAL_ID",
+        "optional: id of the Custom Credential made in Vapi's dashboard (holding VAPI_SECRET), sent as server.credentialId on the assistant and every tool",
+    ),
+    (
+        "VAPI_SERVER_AUTH",
+        "credential (default when VAPI_CREDENTIAL_ID is set: server.credentialId), headers (default otherwise: server.headers with X-Vapi-Secret; VAPI_AUTH=secret only) or both",
+    ),
     (
         "MASTER_KEY",
         "required: 64 hex characters (32 bytes, `openssl rand -hex 32`), optionally prefixed by `id:`; encrypts Twilio credentials at rest",
@@ -239,6 +251,14 @@ impl Config {
             }
         };
 
+        let vapi_credential_id = get("VAPI_CREDENTIAL_ID").filter(|s| !s.trim().is_empty());
+        let vapi_server_auth = vapi_server_auth(
+            get("VAPI_SERVER_AUTH").as_deref(),
+            vapi_credential_id,
+            &vapi_auth,
+            &mut problems,
+        );
+
         let master_key_text = required("MASTER_KEY", &mut problems);
         let master_key = if master_key_text.is_empty() {
             None
@@ -375,6 +395,7 @@ impl Config {
             public_base_url,
             admin_token: Secret::new(admin_token),
             vapi_auth,
+            vapi_server_auth,
             master_key,
             previous_master_keys,
             sms_standin,
@@ -441,6 +462,52 @@ pub struct ConfigError {
     pub problems: Vec<String>,
 }
 
+/// `VAPI_SERVER_AUTH`: how Vapi is told to authenticate to us on the `server` objects we return.
+fn vapi_server_auth(
+    mode: Option<&str>,
+    credential_id: Option<String>,
+    auth: &VapiAuth,
+    problems: &mut Vec<String>,
+) -> booking_vapi::ServerAuth {
+    let mode = mode.map(str::trim).unwrap_or(if credential_id.is_some() {
+        "credential"
+    } else {
+        "headers"
+    });
+    let (use_credential, use_header) = match mode {
+        "credential" => (true, false),
+        "headers" => (false, true),
+        "both" => (true, true),
+        other => {
+            problems.push(format!(
+                "VAPI_SERVER_AUTH must be credential, headers or both, not {other:?}"
+            ));
+            return booking_vapi::ServerAuth::default();
+        }
+    };
+    if use_credential && credential_id.is_none() {
+        problems.push(format!(
+            "VAPI_SERVER_AUTH={mode} needs VAPI_CREDENTIAL_ID (the id of the Custom Credential made in Vapi's dashboard)"
+        ));
+    }
+    let header = match auth {
+        VapiAuth::SharedSecret(secret) if use_header => {
+            Some(("X-Vapi-Secret".to_owned(), secret.clone()))
+        }
+        VapiAuth::Hmac { .. } if use_header => {
+            problems.push(
+                "VAPI_SERVER_AUTH=headers cannot carry an HMAC signature: with VAPI_AUTH=hmac, set VAPI_CREDENTIAL_ID to Vapi's HMAC credential and VAPI_SERVER_AUTH=credential".into(),
+            );
+            None
+        }
+        _ => None,
+    };
+    booking_vapi::ServerAuth {
+        credential_id: credential_id.filter(|_| use_credential),
+        header,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -502,6 +569,50 @@ mod tests {
             assert!(text.contains(needle), "{needle} missing from {text}");
         }
         assert_eq!(err.problems.len(), 4);
+    }
+
+    #[test]
+    fn server_auth_follows_the_credential_and_the_mode() {
+        // Without a credential id: our secret in server.headers, never an inline secret.
+        let c = Config::from_map(&good()).unwrap();
+        assert_eq!(c.vapi_server_auth.credential_id, None);
+        let (name, value) = c.vapi_server_auth.header.as_ref().unwrap();
+        assert_eq!(name, "X-Vapi-Secret");
+        assert_eq!(value.expose(), "vapi-secret-1");
+
+        let mut env = good();
+        env.insert("VAPI_CREDENTIAL_ID".into(), "cred-123".into());
+        let c = Config::from_map(&env).unwrap();
+        assert_eq!(
+            c.vapi_server_auth.credential_id.as_deref(),
+            Some("cred-123")
+        );
+        assert!(c.vapi_server_auth.header.is_none());
+
+        env.insert("VAPI_SERVER_AUTH".into(), "both".into());
+        let c = Config::from_map(&env).unwrap();
+        assert!(c.vapi_server_auth.credential_id.is_some());
+        assert!(c.vapi_server_auth.header.is_some());
+
+        let mut env = good();
+        env.insert("VAPI_SERVER_AUTH".into(), "credential".into());
+        let text = Config::from_map(&env).unwrap_err().to_string();
+        assert!(text.contains("VAPI_CREDENTIAL_ID"), "{text}");
+
+        let mut env = good();
+        env.insert("VAPI_AUTH".into(), "hmac".into());
+        let text = Config::from_map(&env).unwrap_err().to_string();
+        assert!(
+            text.contains("VAPI_SERVER_AUTH=headers cannot carry"),
+            "{text}"
+        );
+        env.insert("VAPI_CREDENTIAL_ID".into(), "cred-hmac".into());
+        let c = Config::from_map(&env).unwrap();
+        assert_eq!(
+            c.vapi_server_auth.credential_id.as_deref(),
+            Some("cred-hmac")
+        );
+        assert!(c.vapi_server_auth.header.is_none());
     }
 
     #[test]

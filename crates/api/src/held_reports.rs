@@ -114,6 +114,7 @@ mod tests {
         CallReport {
             call_id: CallId::parse(id).unwrap(),
             caller: None,
+            called: None,
             started_at: None,
             ended_at: None,
             ended_reason: None,

@@ -10,7 +10,7 @@ use booking_core::tenant::{
     KeywordReplies, OpenRange, Secret, Service, ServiceName, SmsAccount, SmsHealth, SmsSender,
     SystemPrompt, Tenant, TenantConfig, WeeklyHours,
 };
-use booking_core::{ParseError, PhoneNumber, VapiPhoneNumberId};
+use booking_core::{ParseError, PhoneNumber, VapiAssistantId, VapiPhoneNumberId};
 use jiff::civil::{Date, Weekday};
 use serde::{Deserialize, Serialize};
 
@@ -80,6 +80,9 @@ pub struct TenantInput {
     pub name: Option<String>,
     pub timezone: Option<String>,
     pub phone_numbers: Option<Vec<PhoneNumberJson>>,
+    /// The clinic's saved Vapi assistants (ids from Vapi's dashboard), for calls without a phone
+    /// number. Each belongs to one clinic only.
+    pub vapi_assistant_ids: Option<Vec<String>>,
     pub alert_numbers: Option<Vec<String>>,
     pub hot_lead_threshold: Option<u32>,
     /// `null` in a PATCH removes the credentials.
@@ -207,6 +210,12 @@ impl TenantInput {
                 v
             }
             None => base.map(|b| b.called_numbers.clone()).unwrap_or_default(),
+        };
+        let vapi_assistant_ids = match &self.vapi_assistant_ids {
+            Some(list) => parse_assistant_ids(&mut errs, list),
+            None => base
+                .map(|b| b.vapi_assistant_ids.clone())
+                .unwrap_or_default(),
         };
         let alert_numbers = match &self.alert_numbers {
             Some(list) => list
@@ -360,6 +369,7 @@ impl TenantInput {
                 name,
                 zone,
                 called_numbers,
+                vapi_assistant_ids,
                 alert_numbers,
                 hot_lead_threshold,
                 services,
@@ -457,6 +467,31 @@ fn sms_account(errs: &mut FieldErrors, t: &TwilioJson) -> Option<SmsAccount> {
     })
 }
 
+/// The most saved Vapi assistants a clinic lists.
+pub const MAX_VAPI_ASSISTANTS: usize = 20;
+
+/// Vapi assistant ids, each once, in the order given (`vapi_assistant_ids[i]` names a bad one).
+pub fn parse_assistant_ids(errs: &mut FieldErrors, list: &[String]) -> Vec<VapiAssistantId> {
+    if list.len() > MAX_VAPI_ASSISTANTS {
+        errs.push(
+            "vapi_assistant_ids",
+            format!("lists more than {MAX_VAPI_ASSISTANTS} assistants"),
+        );
+        return Vec::new();
+    }
+    let mut out: Vec<VapiAssistantId> = Vec::new();
+    for (i, id) in list.iter().enumerate() {
+        if let Some(id) = errs.parse(
+            format!("vapi_assistant_ids[{i}]"),
+            VapiAssistantId::parse(id),
+        ) && !out.contains(&id)
+        {
+            out.push(id);
+        }
+    }
+    out
+}
+
 /// A tenant as the operator API returns it: no secret.
 #[derive(Debug, Serialize)]
 pub struct TenantView {
@@ -464,6 +499,7 @@ pub struct TenantView {
     pub name: String,
     pub timezone: String,
     pub phone_numbers: Vec<PhoneNumberJson>,
+    pub vapi_assistant_ids: Vec<String>,
     pub alert_numbers: Vec<String>,
     pub hot_lead_threshold: u32,
     pub twilio: Option<TwilioView>,
@@ -523,6 +559,7 @@ impl TenantView {
                     vapi_phone_number_id: n.vapi_phone_number_id.as_ref().map(|i| i.to_string()),
                 })
                 .collect(),
+            vapi_assistant_ids: c.vapi_assistant_ids.iter().map(|a| a.to_string()).collect(),
             alert_numbers: c.alert_numbers.iter().map(|n| n.to_string()).collect(),
             hot_lead_threshold: c.hot_lead_threshold.get(),
             twilio: sms.map(|a| TwilioView {

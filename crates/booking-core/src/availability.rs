@@ -447,6 +447,7 @@ mod tests {
             name: ClinicName::parse("Smile Dental").unwrap(),
             zone: ClinicZone::parse(zone).unwrap(),
             called_numbers: Vec::new(),
+            vapi_assistant_ids: Vec::new(),
             alert_numbers: Vec::new(),
             hot_lead_threshold: HotLeadThreshold::default(),
             services: Vec::new(),

@@ -31,6 +31,8 @@ pub struct CapturedLead {
 pub struct CallReport {
     pub call_id: CallId,
     pub caller: Option<PhoneNumber>,
+    /// The number that was called, when the report names it (fills a call row that has none).
+    pub called: Option<PhoneNumber>,
     pub started_at: Option<Timestamp>,
     pub ended_at: Option<Timestamp>,
     pub ended_reason: Option<String>,

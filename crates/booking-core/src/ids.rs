@@ -152,6 +152,13 @@ text_id!(
     128
 );
 text_id!(
+    /// Vapi's id of a saved assistant (`message.call.assistantId`). A call from Vapi's dashboard
+    /// or web widget has no phone number; the clinic is found by this id instead.
+    VapiAssistantId,
+    "Vapi assistant id",
+    128
+);
+text_id!(
     /// Twilio's id of a message (`SM…` or `MM…`).
     MessageSid,
     "message sid",

@@ -12,7 +12,8 @@ use jiff::Timestamp;
 use crate::booking::{Booking, BookingStatus, Interval, NewAppointment, NewHold};
 use crate::calls::{CallRecord, CallStart, CapturedLead, FinishOutcome, FinishedCall};
 use crate::ids::{
-    BookingId, CalendarId, CallId, ChallengeId, MessageId, TenantId, ToolCallId, VapiPhoneNumberId,
+    BookingId, CalendarId, CallId, ChallengeId, MessageId, TenantId, ToolCallId, VapiAssistantId,
+    VapiPhoneNumberId,
 };
 use crate::otp::{
     Challenge, ChangeProof, CheckClaim, NewChallenge, OtpPolicy, SendCounts, SendLimit,
@@ -191,6 +192,13 @@ impl State {
                         return Some("Vapi phone number id".into());
                     }
                 }
+            }
+            if config
+                .vapi_assistant_ids
+                .iter()
+                .any(|a| t.config.vapi_assistant_ids.contains(a))
+            {
+                return Some("Vapi assistant id".into());
             }
         }
         None
@@ -400,6 +408,18 @@ impl TenantStore for MemoryStore {
                     .iter()
                     .any(|c| c.vapi_phone_number_id.as_ref() == Some(id))
             })
+            .cloned())
+    }
+
+    async fn tenant_by_vapi_assistant_id(
+        &self,
+        id: &VapiAssistantId,
+    ) -> StoreResult<Option<Tenant>> {
+        Ok(self
+            .lock()
+            .tenants
+            .values()
+            .find(|t| t.config.vapi_assistant_ids.contains(id))
             .cloned())
     }
 
@@ -1031,9 +1051,12 @@ impl CallStore for MemoryStore {
         if c.caller.is_none() {
             c.caller = r.caller.clone();
         }
-        if c.started_at.is_none() {
-            c.started_at = r.started_at;
+        if c.called.is_none() {
+            c.called = r.called.clone();
         }
+        // The report's start is the call's; a row made from an earlier message holds that
+        // message's time.
+        c.started_at = r.started_at.or(c.started_at);
         c.ended_at = r.ended_at;
         c.duration_seconds = r.duration_seconds();
         c.ended_reason = r.ended_reason.clone();

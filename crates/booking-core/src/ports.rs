@@ -12,7 +12,8 @@ use jiff::Timestamp;
 use crate::booking::{Booking, Interval, NewAppointment, NewHold};
 use crate::calls::{CallRecord, CallStart, CapturedLead, FinishOutcome, FinishedCall};
 use crate::ids::{
-    BookingId, CallId, ChallengeId, MessageId, TenantId, ToolCallId, VapiPhoneNumberId,
+    BookingId, CallId, ChallengeId, MessageId, TenantId, ToolCallId, VapiAssistantId,
+    VapiPhoneNumberId,
 };
 use crate::otp::{
     Challenge, ChangeProof, CheckClaim, NewChallenge, OtpPolicy, SendCounts, SendLimit,
@@ -80,6 +81,11 @@ pub trait TenantStore: Send + Sync {
     async fn tenant_by_vapi_phone_number_id(
         &self,
         id: &VapiPhoneNumberId,
+    ) -> StoreResult<Option<Tenant>>;
+    /// The tenant that registered this saved Vapi assistant.
+    async fn tenant_by_vapi_assistant_id(
+        &self,
+        id: &VapiAssistantId,
     ) -> StoreResult<Option<Tenant>>;
     /// The tenant that texts from this number, directly or as one of its Messaging Service's
     /// numbers (an inbound text's `To`). A number belongs to one tenant at most.

@@ -2074,7 +2074,7 @@ impl BookingService {
                         call_id: call_id.clone(),
                         tenant: tenant.id,
                         caller: report.caller.clone(),
-                        called: None,
+                        called: report.called.clone(),
                         started_at: report.started_at.or(report.ended_at).unwrap_or(now),
                     })
                     .await?;

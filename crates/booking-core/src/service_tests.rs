@@ -1603,6 +1603,7 @@ fn report(call: &CallId, caller: &PhoneNumber, seconds: i64) -> CallReport {
     CallReport {
         call_id: call.clone(),
         caller: Some(caller.clone()),
+        called: None,
         started_at: Some(base_time()),
         ended_at: Some(base_time() + SignedDuration::from_secs(seconds)),
         ended_reason: Some("customer-ended-call".into()),

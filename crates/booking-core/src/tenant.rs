@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::country::Country;
 use crate::error::ParseError;
-use crate::ids::{CalendarId, TenantId, VapiPhoneNumberId};
+use crate::ids::{CalendarId, TenantId, VapiAssistantId, VapiPhoneNumberId};
 use crate::phone::PhoneNumber;
 
 /// Free text shown to people (a clinic's or a service's name): trimmed, 1..=max characters, no
@@ -474,6 +474,11 @@ pub struct TenantConfig {
     pub name: ClinicName,
     pub zone: ClinicZone,
     pub called_numbers: Vec<CalledNumber>,
+    /// The clinic's saved Vapi assistants: a call without a phone number (a test call from
+    /// Vapi's dashboard or web widget) is found by the assistant id Vapi sends. Each id belongs
+    /// to one clinic only.
+    #[serde(default)]
+    pub vapi_assistant_ids: Vec<VapiAssistantId>,
     pub alert_numbers: Vec<PhoneNumber>,
     pub hot_lead_threshold: HotLeadThreshold,
     pub services: Vec<Service>,

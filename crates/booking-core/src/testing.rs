@@ -27,7 +27,8 @@ use crate::calls::{
     CallReport, CallStart, CapturedLead, FinishOutcome, FinishedCall, LeadScore, ScoreReason,
 };
 use crate::ids::{
-    BookingId, CallId, ChallengeId, MessageId, MessageSid, TenantId, ToolCallId, VapiPhoneNumberId,
+    BookingId, CallId, ChallengeId, MessageId, MessageSid, TenantId, ToolCallId, VapiAssistantId,
+    VapiPhoneNumberId,
 };
 use crate::otp::{
     Challenge, ChangeProof, CheckClaim, CodeHash, NewChallenge, OtpPolicy, RateWindow, SendLimit,
@@ -186,6 +187,9 @@ pub fn tenant_config(name: &str) -> TenantConfig {
                 VapiPhoneNumberId::parse(&uuid::Uuid::new_v4().to_string()).expect("valid id"),
             ),
         }],
+        vapi_assistant_ids: vec![
+            VapiAssistantId::parse(&uuid::Uuid::new_v4().to_string()).expect("valid id"),
+        ],
         alert_numbers: vec![random_phone()],
         hot_lead_threshold: HotLeadThreshold::default(),
         services: vec![
@@ -468,6 +472,7 @@ where
     release_claims_gives_back(&make().await).await;
     status_moves_forward_only(&make().await).await;
     calls_and_finish_once(&make().await).await;
+    report_fills_the_call_row(&make().await).await;
     opt_out_round_trip(&make().await).await;
     tool_call_log(&make().await).await;
     sent_codes_are_not_kept(&make().await).await;
@@ -525,6 +530,25 @@ pub async fn tenants_round_trip<S: Store + ?Sized>(store: &S) {
         "tenants_round_trip",
         by_vapi.map(|t| t.id) == Some(id),
         "tenant_by_vapi_phone_number_id"
+    );
+    let assistant = config.vapi_assistant_ids[0].clone();
+    let by_assistant = store
+        .tenant_by_vapi_assistant_id(&assistant)
+        .await
+        .expect("by assistant id");
+    check!(
+        "tenants_round_trip",
+        by_assistant.map(|t| t.id) == Some(id),
+        "tenant_by_vapi_assistant_id"
+    );
+    check!(
+        "tenants_round_trip",
+        store
+            .tenant_by_vapi_assistant_id(&VapiAssistantId::parse("asst-nobody").expect("valid"))
+            .await
+            .expect("by assistant id")
+            .is_none(),
+        "an unknown assistant id found a tenant"
     );
     let SmsSender::From(from) = &account.sender else {
         unreachable!()
@@ -606,6 +630,51 @@ pub async fn tenants_round_trip<S: Store + ?Sized>(store: &S) {
         "tenants_round_trip",
         matches!(r, Err(StoreError::Duplicate(_))),
         "duplicate number: {r:?}"
+    );
+    // ... nor the same Vapi phone-number id on a number of its own ...
+    let mut clash = tenant_config("Other Clinic");
+    clash.called_numbers[0].vapi_phone_number_id =
+        config.called_numbers[0].vapi_phone_number_id.clone();
+    let r = store.create_tenant(random_tenant_id(), &clash, None).await;
+    check!(
+        "tenants_round_trip",
+        matches!(&r, Err(StoreError::Duplicate(w)) if w.contains("phone number id")),
+        "duplicate Vapi phone number id: {r:?}"
+    );
+    // ... nor the same Vapi assistant, on create or on update.
+    let mut clash = tenant_config("Other Clinic");
+    clash.vapi_assistant_ids = config.vapi_assistant_ids.clone();
+    let r = store.create_tenant(random_tenant_id(), &clash, None).await;
+    check!(
+        "tenants_round_trip",
+        matches!(&r, Err(StoreError::Duplicate(w)) if w.contains("assistant")),
+        "duplicate assistant id: {r:?}"
+    );
+    let other = tenant_config("Other Clinic");
+    let other_id = random_tenant_id();
+    store
+        .create_tenant(other_id, &other, None)
+        .await
+        .expect("create other");
+    let mut clash = other.clone();
+    clash.vapi_assistant_ids.push(assistant.clone());
+    let r = store
+        .update_tenant(other_id, &clash, SmsAccountChange::Keep)
+        .await;
+    check!(
+        "tenants_round_trip",
+        matches!(&r, Err(StoreError::Duplicate(w)) if w.contains("assistant")),
+        "assistant id claimed on update: {r:?}"
+    );
+    check!(
+        "tenants_round_trip",
+        store
+            .tenant_by_vapi_assistant_id(&assistant)
+            .await
+            .expect("by assistant id")
+            .map(|t| t.id)
+            == Some(id),
+        "a refused claim moved the assistant id"
     );
 
     // Refused credentials, then new ones: the health is cleared.
@@ -2737,6 +2806,7 @@ pub async fn calls_and_finish_once<S: Store + ?Sized>(store: &S) {
     let report = CallReport {
         call_id: call.clone(),
         caller: Some(p.clone()),
+        called: None,
         started_at: Some(now),
         ended_at: Some(now + SignedDuration::from_secs(95)),
         ended_reason: Some("customer-ended-call".into()),
@@ -2821,6 +2891,77 @@ pub async fn calls_and_finish_once<S: Store + ?Sized>(store: &S) {
         "calls_and_finish_once",
         store.list_calls(t.id, 2).await.expect("list").len() == 2,
         "limit ignored"
+    );
+}
+
+/// A call row made from an earlier message (a status update without the called number, stamped
+/// with that message's time) takes the report's called number and start; a report that is the
+/// first message of a call makes a complete row.
+pub async fn report_fills_the_call_row<S: Store + ?Sized>(store: &S) {
+    let t = create_tenant(store, "Report Clinic").await;
+    let now = base_time();
+    let called = t.config.called_numbers[0].number.clone();
+    let started = now - SignedDuration::from_mins(5);
+    let report = |call: &CallId| CallReport {
+        call_id: call.clone(),
+        caller: Some(random_phone()),
+        called: Some(called.clone()),
+        started_at: Some(started),
+        ended_at: Some(now),
+        ended_reason: Some("customer-ended-call".into()),
+        summary: None,
+        structured: CapturedLead::default(),
+        buying_intent: None,
+    };
+    let finish = |call: &CallId| FinishedCall {
+        report: report(call),
+        score: sample_score(10),
+        hot_lead: false,
+        received_at: now,
+    };
+
+    let early = random_call_id();
+    store
+        .record_call_start(&CallStart {
+            call_id: early.clone(),
+            tenant: t.id,
+            caller: None,
+            called: None,
+            started_at: now,
+        })
+        .await
+        .expect("start");
+    store
+        .finish_call(t.id, &finish(&early), &[])
+        .await
+        .expect("finish");
+    let rec = store
+        .call(t.id, &early)
+        .await
+        .expect("call")
+        .expect("recorded");
+    check!(
+        "report_fills_the_call_row",
+        rec.called.as_ref() == Some(&called)
+            && rec.started_at == Some(started)
+            && rec.duration_seconds == Some(300),
+        "the row kept the earlier message's gaps: {rec:?}"
+    );
+
+    let first = random_call_id();
+    store
+        .finish_call(t.id, &finish(&first), &[])
+        .await
+        .expect("finish");
+    let rec = store
+        .call(t.id, &first)
+        .await
+        .expect("call")
+        .expect("recorded");
+    check!(
+        "report_fills_the_call_row",
+        rec.called.as_ref() == Some(&called) && rec.started_at == Some(started),
+        "a report-only call row is incomplete: {rec:?}"
     );
 }
 
@@ -3349,6 +3490,7 @@ pub async fn tenant_isolation<S: Store + ?Sized>(store: &S) {
                 report: CallReport {
                     call_id: call.clone(),
                     caller: None,
+                    called: None,
                     started_at: None,
                     ended_at: None,
                     ended_reason: None,

@@ -86,7 +86,9 @@ fn duplicate_what(constraint: &str) -> String {
         "tenants_pkey" => "tenant id",
         "tenant_called_numbers_number_key" => "called number",
         "tenant_called_numbers_vapi_id_key" => "Vapi phone number id",
+        "tenant_vapi_assistants_assistant_id_key" => "Vapi assistant id",
         "tenant_called_numbers_pkey"
+        | "tenant_vapi_assistants_pkey"
         | "tenant_alert_numbers_pkey"
         | "services_pkey"
         | "date_overrides_pkey" => "tenant configuration row",

@@ -472,19 +472,30 @@ impl ToolSpec {
 /// When Vapi says a tool's "delayed" line if our reply has not arrived.
 pub const REQUEST_DELAYED_AFTER_MS: u32 = 3000;
 
+/// How Vapi proves to us that a request is its own, as placed on every `server` object we return
+/// (the assistant's and each tool's). Vapi's `Server` object has no inline secret any more: it
+/// names a Custom Credential made in Vapi's dashboard (`credentialId`) and/or carries headers.
+#[derive(Clone, Debug, Default)]
+pub struct ServerAuth {
+    /// `server.credentialId`: the Custom Credential Vapi authenticates with.
+    pub credential_id: Option<String>,
+    /// `server.headers`: one header Vapi sends as is (name, value), e.g. our shared secret in
+    /// `X-Vapi-Secret`. The value is only ever placed in the reply to Vapi.
+    pub header: Option<(String, Secret)>,
+}
+
 /// Where Vapi sends tool calls, and how long it waits.
 #[derive(Clone, Copy, Debug)]
 pub struct ToolServer<'a> {
     pub url: &'a str,
     /// Clamped to Vapi's 1..=300.
     pub timeout_seconds: u32,
-    /// Sent back by Vapi as `X-Vapi-Secret`. Only ever placed in the reply to Vapi.
-    pub secret: Option<&'a Secret>,
-    /// A Vapi credential (bearer or HMAC) Vapi should authenticate with instead.
-    pub credential_id: Option<&'a str>,
+    pub auth: &'a ServerAuth,
 }
 
 impl ToolServer<'_> {
+    /// Vapi's `Server` object: `url`, `timeoutSeconds`, and `credentialId` / `headers` as
+    /// configured. Nothing else.
     pub(crate) fn to_json(self) -> Value {
         let mut server = Map::new();
         server.insert("url".into(), Value::from(self.url));
@@ -492,19 +503,30 @@ impl ToolServer<'_> {
             "timeoutSeconds".into(),
             Value::from(self.timeout_seconds.clamp(1, 300)),
         );
-        if let Some(secret) = self.secret {
-            server.insert("secret".into(), Value::from(secret.expose()));
+        if let Some(id) = &self.auth.credential_id {
+            server.insert("credentialId".into(), Value::from(id.as_str()));
         }
-        if let Some(id) = self.credential_id {
-            server.insert("credentialId".into(), Value::from(id));
+        if let Some((name, value)) = &self.auth.header {
+            let mut headers = Map::new();
+            headers.insert(name.clone(), Value::from(value.expose()));
+            server.insert("headers".into(), Value::Object(headers));
         }
         Value::Object(server)
     }
 }
 
-/// Every tool's definition, in catalogue order.
+/// Every tool's definition, in catalogue order, then Vapi's own `endCall` tool (so that the
+/// model can hang up once the caller is done; it replaces the removed `endCallFunctionEnabled`).
 pub fn tool_definitions(server: &ToolServer<'_>) -> Vec<Value> {
-    CATALOGUE.iter().map(|t| t.definition(server)).collect()
+    let mut tools: Vec<Value> = CATALOGUE.iter().map(|t| t.definition(server)).collect();
+    tools.push(end_call_tool());
+    tools
+}
+
+/// Vapi's built-in tool that ends the call (`CreateEndCallToolDTO`). What is said before hanging
+/// up is the assistant's `endCallMessage`.
+pub fn end_call_tool() -> Value {
+    json!({"type": "endCall"})
 }
 
 #[cfg(test)]
@@ -568,12 +590,14 @@ mod tests {
 
     #[test]
     fn definition_carries_schema_server_and_spoken_messages() {
-        let secret = Secret::new("s3cret");
+        let auth = ServerAuth {
+            credential_id: Some("cred-1".into()),
+            header: Some(("X-Vapi-Secret".into(), Secret::new("s3cret"))),
+        };
         let def = ToolName::VerifyOtp.spec().definition(&ToolServer {
             url: "https://api.example.com/vapi/webhook",
             timeout_seconds: 999,
-            secret: Some(&secret),
-            credential_id: None,
+            auth: &auth,
         });
         assert_eq!(def["function"]["name"], "verify_otp");
         assert_eq!(
@@ -585,7 +609,16 @@ mod tests {
             "string"
         );
         assert_eq!(def["server"]["timeoutSeconds"], 300);
-        assert_eq!(def["server"]["secret"], "s3cret");
+        assert_eq!(
+            def["server"],
+            json!({
+                "url": "https://api.example.com/vapi/webhook",
+                "timeoutSeconds": 300,
+                "credentialId": "cred-1",
+                "headers": {"X-Vapi-Secret": "s3cret"}
+            })
+        );
+        assert!(def["server"].get("secret").is_none());
         let kinds: Vec<&str> = def["messages"]
             .as_array()
             .unwrap()

@@ -16,9 +16,13 @@ pub mod message;
 pub mod reply;
 pub mod tools;
 
-pub use assistant::{AssistantOptions, PROTOCOL_HEADING, compose_assistant, system_prompt};
+pub use assistant::{
+    AssistantOptions, LEAD_OUTPUT_NAME, PROTOCOL_HEADING, SUMMARY_OUTPUT_NAME, compose_assistant,
+    system_prompt,
+};
 pub use catalogue::{
-    ArgKind, ArgSpec, CATALOGUE, ToolName, ToolServer, ToolSpec, tool_definitions,
+    ArgKind, ArgSpec, CATALOGUE, ServerAuth, ToolName, ToolServer, ToolSpec, end_call_tool,
+    tool_definitions,
 };
 pub use error::VapiError;
 pub use message::{

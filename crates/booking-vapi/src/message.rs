@@ -12,11 +12,12 @@
 use std::fmt;
 
 use booking_core::calls::{CallReport, CapturedLead};
-use booking_core::{CallId, PhoneNumber, ToolCallId, VapiPhoneNumberId};
-use jiff::{SignedDuration, Timestamp};
+use booking_core::{CallId, PhoneNumber, ToolCallId, VapiAssistantId, VapiPhoneNumberId};
+use jiff::Timestamp;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
+use crate::assistant::{LEAD_OUTPUT_NAME, SUMMARY_OUTPUT_NAME};
 use crate::catalogue::ToolName;
 use crate::error::VapiError;
 use crate::lenient::{self, DigitsHidden, at, first_key, hidden_opt, str_at};
@@ -105,13 +106,17 @@ impl<'de> Deserialize<'de> for ServerMessage {
 pub struct CallContext {
     /// `message.call.id`.
     pub call_id: Option<CallId>,
-    /// `message.call.phoneNumberId`, else `message.phoneNumber.id`.
+    /// `message.call.phoneNumberId`. (The `phoneNumber` object Vapi sends has no id: Vapi's
+    /// own numbers are known only by this field.)
     pub phone_number_id: Option<VapiPhoneNumberId>,
     /// The number that was called: `message.phoneNumber.number`.
     pub called: Option<PhoneNumber>,
     /// The caller: `message.call.customer.number`, else `message.customer.number`. `None` for a
     /// withheld or non-E.164 caller ID.
     pub caller: Option<PhoneNumber>,
+    /// `message.call.assistantId`: the saved Vapi assistant the call runs, if any (a test call
+    /// from Vapi's dashboard or web widget has this and no phone number).
+    pub assistant_id: Option<VapiAssistantId>,
     /// `message.timestamp` (milliseconds, fractional or not, or ISO text).
     pub timestamp: Option<Timestamp>,
 }
@@ -122,10 +127,9 @@ impl CallContext {
         Self {
             call_id: str_at(m, &["call", "id"]).and_then(|s| CallId::parse(s).ok()),
             phone_number_id: str_at(m, &["call", "phoneNumberId"])
-                .and_then(|s| VapiPhoneNumberId::parse(s).ok())
-                .or_else(|| {
-                    str_at(m, &["phoneNumber", "id"]).and_then(|s| VapiPhoneNumberId::parse(s).ok())
-                }),
+                .and_then(|s| VapiPhoneNumberId::parse(s).ok()),
+            assistant_id: str_at(m, &["call", "assistantId"])
+                .and_then(|s| VapiAssistantId::parse(s).ok()),
             called: phone(&["phoneNumber", "number"]),
             caller: phone(&["call", "customer", "number"])
                 .or_else(|| phone(&["customer", "number"])),
@@ -172,20 +176,37 @@ impl ToolCallsMessage {
         // `toolCallList` is the current field. Older payloads carry `toolCalls`, and
         // `toolWithToolCallList[].toolCall` repeats the same calls: the first list present is
         // used, never several (that would answer each call twice).
-        let entries: Vec<&Value> =
-            if let Some(list) = at(m, &["toolCallList"]).and_then(Value::as_array) {
-                list.iter().collect()
-            } else if let Some(list) = at(m, &["toolCalls"]).and_then(Value::as_array) {
-                list.iter().collect()
-            } else if let Some(list) = at(m, &["toolWithToolCallList"]).and_then(Value::as_array) {
-                list.iter().filter_map(|t| at(t, &["toolCall"])).collect()
-            } else {
-                Vec::new()
-            };
+        // In `toolWithToolCallList` each entry is the tool (its own `function.name`) with the
+        // call; the tool's name stands in when the call does not repeat it. An empty list is
+        // passed over (the schema requires both lists, so one may come empty).
+        let list = |key: &str| {
+            at(m, &[key])
+                .and_then(Value::as_array)
+                .filter(|l| !l.is_empty())
+        };
+        let entries: Vec<(&Value, Option<&str>)> = if let Some(l) = list("toolCallList") {
+            l.iter().map(|c| (c, None)).collect()
+        } else if let Some(l) = list("toolCalls") {
+            l.iter().map(|c| (c, None)).collect()
+        } else if let Some(l) = list("toolWithToolCallList") {
+            l.iter()
+                .filter_map(|t| at(t, &["toolCall"]).map(|c| (c, str_at(t, &["function", "name"]))))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut calls = Vec::new();
         let mut skipped = 0;
-        for entry in entries {
-            match ToolCallRequest::from_entry(entry) {
+        for (entry, tool_name) in entries {
+            let call = ToolCallRequest::from_entry(entry).map(|mut c| {
+                if c.name.is_empty()
+                    && let Some(name) = tool_name.and_then(|n| lenient::clean_line(n, 128))
+                {
+                    c.name = name;
+                }
+                c
+            });
+            match call {
                 Some(call) if calls.len() < MAX_TOOL_CALLS => calls.push(call),
                 _ => skipped += 1,
             }
@@ -309,6 +330,51 @@ impl StructuredData {
     }
 }
 
+impl StructuredData {
+    /// Reads `artifact.structuredOutputs`, `{id: {name, result}}`, by output name: the object
+    /// result of our `booking_lead` output, or outputs named after a single field
+    /// (`caller_name`, `wants_callback`...) that an operator created in Vapi's dashboard.
+    fn from_structured_outputs(outputs: &Value) -> Self {
+        let Some(outputs) = outputs.as_object() else {
+            return Self::default();
+        };
+        let mut fields = Map::new();
+        for output in outputs.values() {
+            let (Some(name), Some(result)) = (str_at(output, &["name"]), at(output, &["result"]))
+            else {
+                continue;
+            };
+            if name == LEAD_OUTPUT_NAME {
+                let parsed;
+                let object = match result {
+                    Value::String(s) => {
+                        parsed = serde_json::from_str::<Value>(s).ok();
+                        parsed.as_ref().and_then(Value::as_object)
+                    }
+                    other => other.as_object(),
+                };
+                for (k, v) in object.into_iter().flatten() {
+                    fields.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            } else if !result.is_object() {
+                fields.insert(name.to_owned(), result.clone());
+            }
+        }
+        Self::from_value(&Value::Object(fields))
+    }
+
+    /// `self`, with the gaps filled from `older`.
+    fn or(self, older: Self) -> Self {
+        Self {
+            caller_name: self.caller_name.or(older.caller_name),
+            service_interest: self.service_interest.or(older.service_interest),
+            wants_callback: self.wants_callback.or(older.wants_callback),
+            buying_intent: self.buying_intent.or(older.buying_intent),
+            notes: self.notes.or(older.notes),
+        }
+    }
+}
+
 impl fmt::Debug for StructuredData {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StructuredData")
@@ -325,13 +391,19 @@ impl fmt::Debug for StructuredData {
 #[derive(Clone, PartialEq)]
 pub struct EndOfCallReport {
     pub context: CallContext,
+    /// `endedReason`, else `call.endedReason`.
     pub ended_reason: Option<String>,
+    /// `startedAt`, else `call.startedAt`.
     pub started_at: Option<Timestamp>,
+    /// `endedAt`, else `call.endedAt`.
     pub ended_at: Option<Timestamp>,
-    /// `durationSeconds` when sent, else derived from the start and the end.
+    /// From the start and the end (Vapi's schema has no duration field).
     pub duration_seconds: Option<u32>,
-    /// `analysis.summary`, else the older top-level `summary`.
+    /// `analysis.summary`, else our `call_summary` structured output, else the older top-level
+    /// `summary`.
     pub summary: Option<String>,
+    /// `artifact.structuredOutputs` (by output name), the gaps filled from the deprecated
+    /// `analysis.structuredData`.
     pub structured: StructuredData,
     /// `artifact.transcript`, else the older top-level `transcript`. Multi-line, as sent.
     pub transcript: Option<String>,
@@ -343,40 +415,45 @@ impl EndOfCallReport {
             keys.iter()
                 .find_map(|p| at(m, p).and_then(lenient::timestamp))
         };
-        let mut started_at = when(&[&["startedAt"], &["call", "startedAt"]]);
+        let started_at = when(&[&["startedAt"], &["call", "startedAt"]]);
         let ended_at = when(&[&["endedAt"], &["call", "endedAt"]]);
-        let sent_duration = at(m, &["durationSeconds"])
-            .and_then(Value::as_f64)
-            .filter(|d| d.is_finite() && *d >= 0.0 && *d < f64::from(u32::MAX))
-            .map(|d| d.round() as u32);
-        if let (None, Some(end), Some(d)) = (started_at, ended_at, sent_duration) {
-            started_at = end
-                .checked_sub(SignedDuration::from_secs(i64::from(d)))
-                .ok();
-        }
-        let derived = match (started_at, ended_at) {
-            (Some(s), Some(e)) => {
-                let secs = e.duration_since(s).as_secs();
-                u32::try_from(secs).ok()
-            }
+        let duration_seconds = match (started_at, ended_at) {
+            (Some(s), Some(e)) => u32::try_from(e.duration_since(s).as_secs()).ok(),
             _ => None,
         };
-        let summary = [&["analysis", "summary"][..], &["summary"]]
-            .iter()
-            .find_map(|p| str_at(m, p).and_then(|s| lenient::clean_line(s, 4000)));
+        let outputs = [
+            &["artifact", "structuredOutputs"][..],
+            &["call", "artifact", "structuredOutputs"],
+        ]
+        .iter()
+        .find_map(|p| at(m, p).filter(|v| v.is_object()));
+        let output_summary = outputs.and_then(Value::as_object).and_then(|o| {
+            o.values()
+                .filter(|v| str_at(v, &["name"]) == Some(SUMMARY_OUTPUT_NAME))
+                .find_map(|v| str_at(v, &["result"]))
+                .and_then(|s| lenient::clean_line(s, 4000))
+        });
+        let summary = str_at(m, &["analysis", "summary"])
+            .and_then(|s| lenient::clean_line(s, 4000))
+            .or(output_summary)
+            .or_else(|| str_at(m, &["summary"]).and_then(|s| lenient::clean_line(s, 4000)));
         let transcript = [&["artifact", "transcript"][..], &["transcript"]]
             .iter()
             .find_map(|p| str_at(m, p).map(str::to_owned));
+        let current = outputs
+            .map(StructuredData::from_structured_outputs)
+            .unwrap_or_default();
+        let older = at(m, &["analysis", "structuredData"])
+            .map(StructuredData::from_value)
+            .unwrap_or_default();
         Self {
             context,
             ended_reason: ended_reason(m),
             started_at,
             ended_at,
-            duration_seconds: sent_duration.or(derived),
+            duration_seconds,
             summary,
-            structured: at(m, &["analysis", "structuredData"])
-                .map(StructuredData::from_value)
-                .unwrap_or_default(),
+            structured: current.or(older),
             transcript,
         }
     }
@@ -391,6 +468,7 @@ impl EndOfCallReport {
         Ok(CallReport {
             call_id,
             caller: self.context.caller.clone(),
+            called: self.context.called.clone(),
             started_at: self.started_at,
             ended_at: self.ended_at,
             ended_reason: self.ended_reason.clone(),
@@ -424,8 +502,11 @@ impl fmt::Debug for EndOfCallReport {
     }
 }
 
+/// `endedReason`, else `call.endedReason` (some of Vapi's published examples carry it only there).
 fn ended_reason(m: &Value) -> Option<String> {
-    str_at(m, &["endedReason"]).and_then(|s| lenient::clean_line(s, 200))
+    [&["endedReason"][..], &["call", "endedReason"]]
+        .iter()
+        .find_map(|p| str_at(m, p).and_then(|s| lenient::clean_line(s, 200)))
 }
 
 #[cfg(test)]
@@ -464,14 +545,16 @@ mod tests {
     fn context_falls_back_as_documented() {
         let m = parse(json!({"message": {
             "type": "status-update",
-            "call": {"id": "c1", "customer": {"number": 14155550123_i64}},
+            "call": {"id": "c1", "customer": {"number": 14155550123_i64}, "assistantId": "asst-1"},
             "phoneNumber": {"id": "pn1", "number": "+19254207621"},
             "customer": {"number": "+14155550123"},
             "timestamp": "2026-11-24T14:34:21.931Z"
         }}));
         let c = m.context();
         assert_eq!(c.call_id.as_ref().unwrap().as_str(), "c1");
-        assert_eq!(c.phone_number_id.as_ref().unwrap().as_str(), "pn1");
+        // Vapi's phoneNumber object has no id: only call.phoneNumberId names a Vapi number.
+        assert_eq!(c.phone_number_id, None);
+        assert_eq!(c.assistant_id.as_ref().unwrap().as_str(), "asst-1");
         assert_eq!(c.called.as_ref().unwrap().as_str(), "+19254207621");
         assert_eq!(c.caller.as_ref().unwrap().as_str(), "+14155550123");
         assert!(c.timestamp.is_some());
@@ -560,9 +643,9 @@ mod tests {
     fn report_is_lenient_about_structured_data_and_fallbacks() {
         let m = parse(json!({"message": {
             "type": "end-of-call-report",
-            "call": {"id": "c1", "customer": {"number": "+14155550123"}},
+            "call": {"id": "c1", "customer": {"number": "+14155550123"}, "startedAt": "2026-11-24T14:38:30Z", "endedReason": "customer-ended-call"},
             "endedAt": "2026-11-24T14:40:00Z",
-            "durationSeconds": 90.4,
+            "durationSeconds": 5000,
             "summary": "Old-style\nsummary.",
             "transcript": "AI: hi\nUser: hello",
             "analysis": {"structuredData": "{\"callerName\": \"Ann\", \"wants_callback\": \"yes\", \"buying_intent\": 1, \"service_interest\": \"N/A\"}"}
@@ -570,7 +653,9 @@ mod tests {
         let ServerMessage::EndOfCallReport(r) = m else {
             panic!()
         };
+        // From call.startedAt and endedAt; durationSeconds is in no schema and is not read.
         assert_eq!(r.duration_seconds, Some(90));
+        assert_eq!(r.ended_reason.as_deref(), Some("customer-ended-call"));
         assert_eq!(r.summary.as_deref(), Some("Old-style summary."));
         assert_eq!(r.transcript.as_deref(), Some("AI: hi\nUser: hello"));
         let report = r.to_call_report().unwrap();
@@ -580,6 +665,49 @@ mod tests {
         assert_eq!(report.structured.wants_callback, Some(true));
         assert_eq!(report.buying_intent, Some(true));
         assert_eq!(report.caller.unwrap().as_str(), "+14155550123");
+    }
+
+    #[test]
+    fn structured_outputs_are_read_by_name_and_win_over_the_old_analysis() {
+        let ServerMessage::EndOfCallReport(r) = parse(json!({"message": {
+            "type": "end-of-call-report",
+            "call": {"id": "c1"},
+            "analysis": {"structuredData": {"caller_name": "Old Name", "notes": "from the old plan"}},
+            "artifact": {"structuredOutputs": {
+                "5b1c…": {"name": "booking_lead", "result": {"caller_name": "Ann Lee", "wants_callback": true}},
+                "9d0e…": {"name": "call_summary", "result": "Ann asked about whitening."},
+                "a1": {"name": "service_interest", "result": "Whitening"},
+                "a2": {"name": "buying_intent", "result": "yes"},
+                "a3": {"name": "unrelated"},
+                "a4": "junk"
+            }}
+        }})) else {
+            panic!()
+        };
+        let s = &r.structured;
+        assert_eq!(s.caller_name.as_deref(), Some("Ann Lee"));
+        assert_eq!(s.service_interest.as_deref(), Some("Whitening"));
+        assert_eq!(s.wants_callback, Some(true));
+        assert_eq!(s.buying_intent, Some(true));
+        assert_eq!(s.notes.as_deref(), Some("from the old plan"));
+        assert_eq!(r.summary.as_deref(), Some("Ann asked about whitening."));
+    }
+
+    #[test]
+    fn tool_with_tool_call_list_falls_back_to_the_tool_name() {
+        let m = parse(
+            json!({"message": {"type": "tool-calls", "toolWithToolCallList": [
+                {"type": "function", "function": {"name": "send_otp"},
+                 "toolCall": {"id": "x", "type": "function", "function": {"arguments": {"hold_id": "h"}}}},
+                {"type": "function", "function": {"name": "send_otp"},
+                 "toolCall": {"id": "y", "type": "function", "function": {"name": "verify_otp", "arguments": {}}}}
+            ]}}),
+        );
+        let ServerMessage::ToolCalls(tc) = m else {
+            panic!()
+        };
+        assert_eq!(tc.calls[0].name, "send_otp");
+        assert_eq!(tc.calls[1].name, "verify_otp");
     }
 
     #[test]

@@ -23,6 +23,12 @@ fn every_fixture_parses_with_its_call_context() {
     for (name, body) in fixtures() {
         let m = parse_server_message(body.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"));
         let c = m.context();
+        if body.contains("\"webCall\"") {
+            // A call from Vapi's dashboard or web widget: no numbers, the assistant's id.
+            assert!(c.call_id.is_some() && c.assistant_id.is_some(), "{name}");
+            assert!(c.called.is_none() && c.caller.is_none(), "{name}");
+            continue;
+        }
         assert_eq!(
             c.call_id.as_ref().map(|i| i.as_str()),
             Some(CALL_ID),
@@ -230,6 +236,9 @@ fn debug_output_carries_no_secret_and_no_full_number() {
         for n in needles {
             assert!(!dbg.contains(n), "{name}: Debug shows {n}: {dbg}");
         }
+        if body.contains("\"webCall\"") {
+            continue;
+        }
         assert!(
             dbg.contains("0123"),
             "{name}: the masked caller should still be recognisable"
@@ -284,4 +293,54 @@ fn error_messages_never_quote_the_body() {
     let err = parse_server_message(body).unwrap_err();
     assert!(!err.to_string().contains("do-not-log-me"));
     assert!(!format!("{err:?}").contains("do-not-log-me"));
+}
+
+#[test]
+fn todays_report_is_read_from_structured_outputs_and_the_call() {
+    let ServerMessage::EndOfCallReport(r) = parse("end-of-call-report-structured-outputs.json")
+    else {
+        panic!()
+    };
+    assert_eq!(r.ended_reason.as_deref(), Some("assistant-ended-call"));
+    assert_eq!(r.duration_seconds, Some(250));
+    assert_eq!(
+        r.context.phone_number_id.as_ref().unwrap().as_str(),
+        "4a5a04dc-dcbe-45b1-8f64-fd32a253d136"
+    );
+    assert_eq!(r.context.called.as_ref().unwrap().as_str(), "+19254207621");
+    let report = r.to_call_report().unwrap();
+    assert_eq!(report.called.as_ref().unwrap().as_str(), "+19254207621");
+    assert_eq!(
+        report.structured.caller_name.as_deref(),
+        Some("Maria Gomez")
+    );
+    assert_eq!(
+        report.structured.service_interest.as_deref(),
+        Some("Implant Consultation")
+    );
+    assert_eq!(report.structured.wants_callback, Some(true));
+    assert_eq!(report.buying_intent, Some(true));
+    assert!(
+        report
+            .summary
+            .as_deref()
+            .unwrap()
+            .starts_with("Maria Gomez asked")
+    );
+}
+
+#[test]
+fn a_web_call_names_its_assistant_and_the_tool_names_the_call() {
+    let ServerMessage::ToolCalls(tc) = parse("tool-calls-with-tool-list.json") else {
+        panic!()
+    };
+    assert_eq!(
+        tc.context.assistant_id.as_ref().unwrap().as_str(),
+        "0e9d8c7b-6a59-4483-b2a1-f0e9d8c7b6a5"
+    );
+    assert_eq!(tc.context.called, None);
+    assert_eq!(tc.context.phone_number_id, None);
+    assert_eq!(tc.calls.len(), 1);
+    assert_eq!(tc.calls[0].name, "check_availability");
+    assert!(tc.calls[0].parse().is_ok());
 }

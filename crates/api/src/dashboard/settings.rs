@@ -215,6 +215,9 @@ fn input_from(
                 .collect(),
         );
     }
+    if let Some(v) = get("vapi_assistant_ids") {
+        input.vapi_assistant_ids = Some(lines(v).map(str::to_owned).collect());
+    }
     if DAYS
         .iter()
         .any(|(k, _)| form.contains_key(&format!("hours_{k}")))
@@ -381,12 +384,25 @@ pub(super) fn numbers_form(ctx: &Ctx, next: Option<&str>) -> String {
             None => n.number.to_string(),
         })
         .collect();
+    let assistants: Vec<String> = ctx
+        .tenant
+        .config
+        .vapi_assistant_ids
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let fields = textarea(
         "called_numbers",
         "Numbers callers dial",
         &text.join("\n"),
         3,
         "One per line: the number, then (optionally) Vapi's phone-number id, like +19254207621 4a5a04dc-dcbe-45b1-8f64-fd32a253d136",
+    ) + &textarea(
+        "vapi_assistant_ids",
+        "Vapi assistant ids",
+        &assistants.join("\n"),
+        2,
+        "Optional, one per line: the ids of your saved assistants in Vapi's dashboard, so that test calls from Vapi's dashboard or web widget (which have no phone number) reach this clinic.",
     );
     form(ctx, "numbers", next, &fields, "Save numbers")
 }
@@ -583,10 +599,14 @@ fn prompt_section(ctx: &Ctx, state: &AppState) -> String {
     let t = &ctx.tenant;
     let today = t.config.zone.tz().to_datetime(state.clock.now()).date();
     let prompt = system_prompt(t, today);
-    // Without our Vapi secret: the preview is for the owner's eyes, the secret is for Vapi.
+    // With the credential id but without our Vapi secret: the preview is for the owner's eyes,
+    // the secret is for Vapi.
     let options = AssistantOptions {
         tool_timeout_seconds: state.config.tool_timeout_seconds,
-        server_secret: None,
+        server_auth: booking_vapi::ServerAuth {
+            credential_id: state.config.vapi_server_auth.credential_id.clone(),
+            header: None,
+        },
         ..AssistantOptions::default()
     };
     let url = format!("{}/vapi/webhook", state.config.public_base_url);

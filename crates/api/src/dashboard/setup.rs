@@ -272,6 +272,7 @@ mod tests {
             name: ClinicName::parse("Smile <b>Dental</b>").unwrap(),
             zone: ClinicZone::parse("America/New_York").unwrap(),
             called_numbers: vec![],
+            vapi_assistant_ids: vec![],
             alert_numbers: vec![PhoneNumber::parse("+15550001111").unwrap()],
             hot_lead_threshold: HotLeadThreshold::default(),
             services: vec![

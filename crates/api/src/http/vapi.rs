@@ -1,7 +1,7 @@
 //! Vapi's server messages: `POST /vapi/webhook` (every type) and `POST /vapi/tools/{name}`.
 //!
-//! The tenant is always the one the call reached (phone-number id, else the called number), never
-//! one named in a tool argument. Tool calls are answered 200 with one one-line result per call, in
+//! The tenant is always the one the call reached (phone-number id, else the called number, else
+//! the saved assistant for a call without a number), never one named in a tool argument. Tool calls are answered 200 with one one-line result per call, in
 //! order; a replayed tool call id gets the stored answer and has no second effect.
 
 use std::time::{Duration, Instant};
@@ -19,7 +19,6 @@ use booking_vapi::{
 use serde_json::json;
 
 use crate::auth::verify_vapi;
-use crate::config::VapiAuth;
 use crate::error::ApiError;
 use crate::server::VAPI_BODY_LIMIT;
 use crate::state::AppState;
@@ -261,33 +260,105 @@ async fn resolve_tenant(state: &AppState, ctx: &VapiContext) -> Result<Option<Te
 /// As [`resolve_tenant`]; `cached: false` always asks the store (and refreshes the cache): the
 /// assistant-request, once per call, starts the call from the clinic's current settings and
 /// is refused when the database cannot answer.
+///
+/// The clinic is the one of the phone-number id (`call.phoneNumberId`), else of the called
+/// number, else of the saved assistant (`call.assistantId`, for a call without a number). Every
+/// one of these the message carries must agree: a phone-number id whose clinic does not own the
+/// called number, or an assistant registered by another clinic than the number's, is refused
+/// (`None`, as for an unknown number) and logged as an error.
 async fn resolve_tenant_with(
     state: &AppState,
     ctx: &VapiContext,
     cached: bool,
 ) -> Result<Option<Tenant>, StoreError> {
-    if let Some(id) = &ctx.phone_number_id {
-        let key = tenant_cache::Key::PhoneNumberId(id.as_str().to_owned());
-        if cached && let Some(t) = tenant_cache::get(&key) {
-            return Ok(Some(t));
+    let mut found = None;
+    if let Some(id) = &ctx.phone_number_id
+        && let Some(t) = lookup(state, Lookup::PhoneNumberId(id), cached).await?
+    {
+        if let Some(called) = &ctx.called
+            && !t.config.called_numbers.iter().any(|c| &c.number == called)
+        {
+            let owner = lookup(state, Lookup::Called(called), cached).await?;
+            refuse_mismatch(state, ctx, "phone-number id", &t, owner.as_ref());
+            return Ok(None);
         }
-        if let Some(t) = state.store.tenant_by_vapi_phone_number_id(id).await? {
-            tenant_cache::put(key, &t);
-            return Ok(Some(t));
+        found = Some(t);
+    }
+    if found.is_none()
+        && let Some(called) = &ctx.called
+    {
+        found = lookup(state, Lookup::Called(called), cached).await?;
+    }
+    if let Some(assistant) = &ctx.assistant_id
+        && !found
+            .as_ref()
+            .is_some_and(|t| t.config.vapi_assistant_ids.contains(assistant))
+    {
+        let by_assistant = lookup(state, Lookup::AssistantId(assistant), cached).await?;
+        match (&found, by_assistant) {
+            (None, by_assistant) => found = by_assistant,
+            (Some(t), Some(other)) if other.id != t.id => {
+                refuse_mismatch(state, ctx, "assistant id", t, Some(&other));
+                return Ok(None);
+            }
+            _ => {}
         }
     }
-    let Some(n) = &ctx.called else {
-        return Ok(None);
+    Ok(found)
+}
+
+/// One way to find a clinic from a message.
+enum Lookup<'a> {
+    PhoneNumberId(&'a booking_core::VapiPhoneNumberId),
+    Called(&'a booking_core::PhoneNumber),
+    AssistantId(&'a booking_core::VapiAssistantId),
+}
+
+async fn lookup(
+    state: &AppState,
+    by: Lookup<'_>,
+    cached: bool,
+) -> Result<Option<Tenant>, StoreError> {
+    let key = match &by {
+        Lookup::PhoneNumberId(id) => tenant_cache::Key::PhoneNumberId(id.as_str().to_owned()),
+        Lookup::Called(n) => tenant_cache::Key::Called(n.as_str().to_owned()),
+        Lookup::AssistantId(id) => tenant_cache::Key::AssistantId(id.as_str().to_owned()),
     };
-    let key = tenant_cache::Key::Called(n.as_str().to_owned());
     if cached && let Some(t) = tenant_cache::get(&key) {
         return Ok(Some(t));
     }
-    let found = state.store.tenant_by_called_number(n).await?;
+    let found = match by {
+        Lookup::PhoneNumberId(id) => state.store.tenant_by_vapi_phone_number_id(id).await?,
+        Lookup::Called(n) => state.store.tenant_by_called_number(n).await?,
+        Lookup::AssistantId(id) => state.store.tenant_by_vapi_assistant_id(id).await?,
+    };
     if let Some(t) = &found {
         tenant_cache::put(key, t);
     }
     Ok(found)
+}
+
+/// Logs a call whose identifiers name different clinics (or a phone-number id on a number its
+/// clinic does not own): someone registered an id that is not theirs, or Vapi is misconfigured.
+fn refuse_mismatch(
+    state: &AppState,
+    ctx: &VapiContext,
+    what: &'static str,
+    claimed_by: &Tenant,
+    owner: Option<&Tenant>,
+) {
+    state
+        .metrics
+        .inc("vapi_tenant_mismatch_total", &[("by", what)]);
+    tracing::error!(
+        by = what,
+        called = ?ctx.called,
+        phone_number_id = ctx.phone_number_id.as_ref().map(|i| i.as_str()),
+        assistant_id = ctx.assistant_id.as_ref().map(|i| i.as_str()),
+        claimed_by = %claimed_by.id,
+        number_owner = ?owner.map(|t| t.id),
+        "refused a call: its {what} and its called number name different clinics"
+    );
 }
 
 /// Tenants by the number a call reached, kept for a few seconds in this process. Every message
@@ -311,6 +382,7 @@ pub(crate) mod tenant_cache {
     pub enum Key {
         PhoneNumberId(String),
         Called(String),
+        AssistantId(String),
     }
 
     type Entries = HashMap<Key, (Instant, Tenant)>;
@@ -393,10 +465,7 @@ async fn assistant_request(state: &AppState, ctx: &VapiContext) -> Result<HttpRe
         .date();
     let options = AssistantOptions {
         tool_timeout_seconds: state.config.tool_timeout_seconds,
-        server_secret: match &state.config.vapi_auth {
-            VapiAuth::SharedSecret(s) => Some(s.clone()),
-            VapiAuth::Hmac { .. } => None,
-        },
+        server_auth: state.config.vapi_server_auth.clone(),
         ..AssistantOptions::default()
     };
     let url = format!("{}/vapi/webhook", state.config.public_base_url);

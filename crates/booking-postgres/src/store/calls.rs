@@ -212,10 +212,17 @@ impl CallStore for PgStore {
                     .caller
                     .clone()
                     .or_else(|| r.caller.as_ref().map(|p| p.as_str().to_owned()));
-                let started_at = row.started_at.or(ts_opt(r.started_at));
+                // The report's start is the call's; a row made from an earlier message holds
+                // that message's time. A called number the row lacks comes from the report.
+                let started_at = ts_opt(r.started_at).or(row.started_at);
+                let called = row
+                    .called
+                    .clone()
+                    .or_else(|| r.called.as_ref().map(|p| p.as_str().to_owned()));
                 diesel::update(c::table.find((t, r.call_id.as_str())))
                     .set((
                         c::caller.eq(caller),
+                        c::called.eq(called),
                         c::started_at.eq(started_at),
                         c::ended_at.eq(ts_opt(r.ended_at)),
                         c::duration_seconds.eq(duration),

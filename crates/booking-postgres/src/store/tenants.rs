@@ -10,7 +10,7 @@ use booking_core::tenant::{
     KeywordReplies, Minutes, OpenRange, Service, ServiceName, SmsAccount, SmsHealth, SmsSender,
     SystemPrompt, Tenant, TenantConfig, WeeklyHours,
 };
-use booking_core::{PhoneNumber, TenantId, VapiPhoneNumberId};
+use booking_core::{PhoneNumber, TenantId, VapiAssistantId, VapiPhoneNumberId};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Int2, Int4, Text, Uuid as SqlUuid};
@@ -139,6 +139,20 @@ async fn load_tenants(
         ))
         .load(conn)
         .await?;
+    #[derive(QueryableByName)]
+    struct AssistantRow {
+        #[diesel(sql_type = SqlUuid)]
+        tenant_id: Uuid,
+        #[diesel(sql_type = Text)]
+        assistant_id: String,
+    }
+    let assistants: Vec<AssistantRow> = diesel::sql_query(
+        "SELECT tenant_id, assistant_id FROM tenant_vapi_assistants WHERE tenant_id = ANY($1) \
+         ORDER BY tenant_id, position",
+    )
+    .bind::<Array<SqlUuid>, _>(&ids)
+    .load(conn)
+    .await?;
     let alerts: Vec<(Uuid, String)> = tenant_alert_numbers::table
         .filter(tenant_alert_numbers::tenant_id.eq_any(&ids))
         .order((
@@ -227,6 +241,13 @@ async fn load_tenants(
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
+        let vapi_assistant_ids = assistants
+            .iter()
+            .filter(|a| a.tenant_id == id)
+            .map(|a| {
+                VapiAssistantId::parse(&a.assistant_id).map_err(|e| corrupt("Vapi assistant id", e))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let alert_numbers = alerts
             .iter()
             .filter(|a| a.0 == id)
@@ -282,6 +303,7 @@ async fn load_tenants(
             name: ClinicName::parse(&row.name).map_err(|e| corrupt("clinic name", e))?,
             zone: ClinicZone::parse(&row.time_zone).map_err(|e| corrupt("time zone", e))?,
             called_numbers,
+            vapi_assistant_ids,
             alert_numbers,
             hot_lead_threshold: HotLeadThreshold::new(u32_of("threshold", row.hot_lead_threshold)?)
                 .map_err(|e| corrupt("hot lead threshold", e))?,
@@ -323,6 +345,7 @@ async fn write_children(
         "services",
         "tenant_alert_numbers",
         "tenant_called_numbers",
+        "tenant_vapi_assistants",
     ] {
         // Table names come from the list above, never from input.
         diesel::sql_query(format!("DELETE FROM {table} WHERE tenant_id = $1"))
@@ -349,6 +372,17 @@ async fn write_children(
             .values(called)
             .execute(conn)
             .await?;
+    }
+    for (position, assistant) in config.vapi_assistant_ids.iter().enumerate() {
+        diesel::sql_query(
+            "INSERT INTO tenant_vapi_assistants (tenant_id, position, assistant_id) \
+             VALUES ($1, $2, $3)",
+        )
+        .bind::<SqlUuid, _>(id)
+        .bind::<Int4, _>(position as i32)
+        .bind::<Text, _>(assistant.as_str())
+        .execute(conn)
+        .await?;
     }
     let alerts: Vec<_> = config
         .alert_numbers
@@ -749,6 +783,31 @@ impl TenantStore for PgStore {
                     .first::<Uuid>(&mut conn)
                     .await
                     .optional()?)
+            })
+            .await?;
+        self.tenant_where_id(tenant).await
+    }
+
+    async fn tenant_by_vapi_assistant_id(
+        &self,
+        id: &VapiAssistantId,
+    ) -> StoreResult<Option<Tenant>> {
+        #[derive(QueryableByName)]
+        struct Owner {
+            #[diesel(sql_type = SqlUuid)]
+            tenant_id: Uuid,
+        }
+        let tenant = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                Ok(diesel::sql_query(
+                    "SELECT tenant_id FROM tenant_vapi_assistants WHERE assistant_id = $1",
+                )
+                .bind::<Text, _>(id.as_str())
+                .get_result::<Owner>(&mut conn)
+                .await
+                .optional()?
+                .map(|o| o.tenant_id))
             })
             .await?;
         self.tenant_where_id(tenant).await

@@ -75,6 +75,10 @@ pub fn config(name: &str) -> TenantConfig {
                 vapi_phone_number_id: None,
             },
         ],
+        vapi_assistant_ids: vec![
+            booking_core::VapiAssistantId::parse(&uuid().to_string()).unwrap(),
+            booking_core::VapiAssistantId::parse(&uuid().to_string()).unwrap(),
+        ],
         alert_numbers: vec![phone(), phone()],
         hot_lead_threshold: HotLeadThreshold::new(65).unwrap(),
         services: vec![
