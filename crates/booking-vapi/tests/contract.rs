@@ -10,7 +10,8 @@
 //! `cargo xtask vapi-contract PATH` sets it), two more checks run against it: the mirrors list
 //! exactly the schema's properties, and every reply validates against the full document (every
 //! `$ref` followed, objects closed to the properties they define, enums, bounds and lengths).
-//! Without it they say so and pass: the repository does not carry Vapi's file.
+//! The repository does not carry Vapi's file, so those two are ignored in a plain test run (they
+//! show as skipped) and need the document to run.
 
 mod common;
 mod vapi_schema;
@@ -261,19 +262,18 @@ fn the_mirrors_refuse_fields_vapi_does_not_define() {
 // ------------------------------------------------------------------------------------------
 // Against the document itself, when it is at hand.
 
-fn document() -> Option<Value> {
-    let path = std::env::var("VAPI_OPENAPI_JSON").ok()?;
+fn document() -> Value {
+    let path = std::env::var("VAPI_OPENAPI_JSON")
+        .expect("VAPI_OPENAPI_JSON names Vapi's openapi.json (cargo xtask vapi-contract PATH)");
     let text =
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("VAPI_OPENAPI_JSON={path}: {e}"));
-    Some(serde_json::from_str(&text).expect("the document is JSON"))
+    serde_json::from_str(&text).expect("the document is JSON")
 }
 
 #[test]
+#[ignore = "needs Vapi's API document: cargo xtask vapi-contract PATH"]
 fn mirrors_list_exactly_the_schema_properties() {
-    let Some(doc) = document() else {
-        eprintln!("VAPI_OPENAPI_JSON is not set: the mirrors were not compared with the document");
-        return;
-    };
+    let doc = document();
     let mirrors: [(&str, &[&str]); 23] = [
         (
             "ServerMessageResponseAssistantRequest",
@@ -368,11 +368,9 @@ fn mirrors_list_exactly_the_schema_properties() {
 }
 
 #[test]
+#[ignore = "needs Vapi's API document: cargo xtask vapi-contract PATH"]
 fn replies_validate_against_the_full_document() {
-    let Some(doc) = document() else {
-        eprintln!("VAPI_OPENAPI_JSON is not set: replies were not validated against the document");
-        return;
-    };
+    let doc = document();
     let v = Validator { doc: &doc };
     for (label, reply) in assistant_replies() {
         let errors = v.validate(
