@@ -163,7 +163,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ),
     (
         "SIGN_IN_CONCURRENCY",
-        "default 2: dashboard password checks run at once (each takes about 19 MiB; more wait up to 2 s, then get 503)",
+        "default 1: dashboard password checks run at once (each takes about 19 MiB; more wait up to 2 s, then get 503)",
     ),
 ];
 
@@ -381,7 +381,7 @@ impl Config {
         let sign_in_concurrency = number(
             &get("SIGN_IN_CONCURRENCY"),
             "SIGN_IN_CONCURRENCY",
-            2,
+            1,
             1,
             16,
             &mut problems,

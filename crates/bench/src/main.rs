@@ -154,10 +154,15 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let out_dir = target_dir().join("bench");
-    let mut api_env: Vec<(String, String)> = ["DB_POOL_SIZE", "RUST_LOG"]
-        .iter()
-        .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
-        .collect();
+    let mut api_env: Vec<(String, String)> = [
+        "DB_POOL_SIZE",
+        "RUST_LOG",
+        "SIGN_IN_CONCURRENCY",
+        "MALLOC_ARENA_MAX",
+    ]
+    .iter()
+    .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
+    .collect();
     // The sign-in flood comes from many addresses through one (pretend) proxy.
     api_env.push(("TRUSTED_PROXY_HOPS".into(), "1".into()));
     let sms_rate = 10_000;

@@ -359,8 +359,6 @@ pub trait AccountStore: Send + Sync {
     /// The attempt's password was right: the account's count for this address starts again,
     /// and the address's count loses this attempt.
     async fn sign_in_succeeded(&self, address: &ClientAddress, email: &Email) -> StoreResult<()>;
-    /// The attempt's password was never checked (the server was too busy): both counts lose it.
-    async fn sign_in_not_checked(&self, address: &ClientAddress, email: &Email) -> StoreResult<()>;
 }
 
 #[cfg(test)]

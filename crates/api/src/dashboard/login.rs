@@ -79,6 +79,23 @@ pub async fn submit(
         return Ok(refuse(StatusCode::UNAUTHORIZED, wrong));
     };
     let now = state.clock.now();
+    // A checker's turn first: a sign-in refused because they are all busy costs nothing more
+    // (no query, no count).
+    let turn = match state.password_checks.reserve().await {
+        Ok(t) => t,
+        Err(NotChecked::Busy | NotChecked::Stopped) => {
+            tracing::warn!("sign-in refused: every password check was busy");
+            let mut resp = refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Signing in is busy right now. Wait a moment, then try again.",
+            );
+            resp.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from_static("5"),
+            );
+            return Ok(resp);
+        }
+    };
     // Counted before the password is checked, per address and per address and account, so that
     // neither a flood nor a stranger's guesses reach the checks or lock the owner out.
     let address = client_address(&req, state.config.trusted_proxy_hops);
@@ -107,27 +124,12 @@ pub async fn submit(
     let against = owner
         .as_ref()
         .map_or(Against::Decoy, |o| Against::Hash(o.password_hash.clone()));
-    let matches = match state
+    let Ok(matches) = state
         .password_checks
-        .check(form.password.clone(), against)
+        .check_in(turn, form.password.clone(), against)
         .await
-    {
-        Ok(m) => m,
-        Err(NotChecked::Busy | NotChecked::Stopped) => {
-            if let Err(e) = state.accounts.sign_in_not_checked(&address, &email).await {
-                tracing::warn!(error = %e, "giving back a sign-in attempt failed");
-            }
-            tracing::warn!("sign-in refused: every password check was busy");
-            let mut resp = refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Signing in is busy right now. Wait a moment, then try again.",
-            );
-            resp.headers_mut().insert(
-                actix_web::http::header::RETRY_AFTER,
-                actix_web::http::header::HeaderValue::from_static("5"),
-            );
-            return Ok(resp);
-        }
+    else {
+        return Err(DashError::Unavailable);
     };
     let owner = match owner {
         Some(o) if matches => o,

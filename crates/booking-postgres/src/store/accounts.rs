@@ -338,19 +338,4 @@ impl AccountStore for PgStore {
         })
         .await
     }
-
-    async fn sign_in_not_checked(&self, address: &ClientAddress, email: &Email) -> StoreResult<()> {
-        self.run(async {
-            let mut conn = self.conn().await?;
-            Fixed::new(
-                "UPDATE sign_in_attempts SET attempts = greatest(attempts - 1, 0) \
-                 WHERE address = ? AND email IN ('', ?)",
-                [Bind::Text(address.as_str()), Bind::Text(email.as_str())],
-            )
-            .execute(&mut conn)
-            .await?;
-            Ok(())
-        })
-        .await
-    }
 }
