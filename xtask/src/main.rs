@@ -80,7 +80,15 @@ fn run(args: &[String]) -> Result<()> {
             let path = std::fs::canonicalize(path).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
             util::run(
                 util::cargo()
-                    .args(["test", "-p", "booking-vapi", "--test", "contract", "--", "--include-ignored"])
+                    .args([
+                        "test",
+                        "-p",
+                        "booking-vapi",
+                        "--test",
+                        "contract",
+                        "--",
+                        "--include-ignored",
+                    ])
                     .env("VAPI_OPENAPI_JSON", &path),
                 "the Vapi contract test",
             )

@@ -67,6 +67,11 @@ pub struct Config {
     pub sms_claim_lease: Duration,
     /// How long one request to Twilio may take before it counts as ambiguous.
     pub twilio_timeout: Duration,
+    /// How many proxies in front of the api append to `X-Forwarded-For`; 0: the header is
+    /// ignored and the client is the connection's peer (`TRUSTED_PROXY_HOPS`).
+    pub trusted_proxy_hops: u32,
+    /// Password checks run at once (`SIGN_IN_CONCURRENCY`): each holds about 19 MiB.
+    pub sign_in_concurrency: u32,
 }
 
 /// The variables and what they mean, for `--help` and for refusal messages.
@@ -163,6 +168,14 @@ pub const VARIABLES: &[(&str, &str)] = &[
     (
         "TWILIO_TIMEOUT_MS",
         "default 15000: how long one request to Twilio may take",
+    ),
+    (
+        "TRUSTED_PROXY_HOPS",
+        "default 0: how many proxies in front of the api append the client's address to X-Forwarded-For (0: the header is ignored; the client is the connection's peer)",
+    ),
+    (
+        "SIGN_IN_CONCURRENCY",
+        "default 1: dashboard password checks run at once (each takes about 19 MiB; more wait up to 2 s, then get 503)",
     ),
 ];
 
@@ -377,6 +390,22 @@ impl Config {
         let sms_recheck = millis("SMS_RECHECK_MS", 60_000, 10, 3_600_000);
         let sms_claim_lease = millis("SMS_CLAIM_LEASE_MS", 60_000, 100, 3_600_000);
         let twilio_timeout = millis("TWILIO_TIMEOUT_MS", 15_000, 100, 300_000);
+        let trusted_proxy_hops = number(
+            &get("TRUSTED_PROXY_HOPS"),
+            "TRUSTED_PROXY_HOPS",
+            0,
+            0,
+            10,
+            &mut problems,
+        ) as u32;
+        let sign_in_concurrency = number(
+            &get("SIGN_IN_CONCURRENCY"),
+            "SIGN_IN_CONCURRENCY",
+            1,
+            1,
+            16,
+            &mut problems,
+        ) as u32;
         if sms_retry_cap < sms_retry_base {
             problems.push("SMS_RETRY_CAP_MS must not be less than SMS_RETRY_BASE_MS".into());
         }
@@ -421,6 +450,8 @@ impl Config {
             sms_recheck,
             sms_claim_lease,
             twilio_timeout,
+            trusted_proxy_hops,
+            sign_in_concurrency,
         })
     }
 }

@@ -94,6 +94,12 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
     pg.statement_timeout = config.db_statement_timeout;
     pg.previous_keys = config.previous_master_keys.clone();
     let pg = Arc::new(PgStore::new(pg).map_err(|e| anyhow::anyhow!("database pool: {e}"))?);
+    // A server whose keys cannot open the stored credentials would report ready and claim
+    // texts it can never send: refuse to start instead, naming the key.
+    if let Err(e) = pg.check_master_keys().await {
+        tracing::error!(error = %e, "refusing to start: wrong master key");
+        anyhow::bail!("refusing to start: {e}");
+    }
     let store: Arc<dyn Store> = pg.clone();
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -170,6 +176,10 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
         accounts,
         gateway,
         held_reports: Arc::new(HeldReports::default()),
+        password_checks: Arc::new(
+            crate::dashboard::PasswordChecks::start(config.sign_in_concurrency as usize)
+                .context("starting the password-check threads")?,
+        ),
     });
 
     let app_state = state.clone();

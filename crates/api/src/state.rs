@@ -38,6 +38,8 @@ pub struct AppState {
     /// End-of-call reports that arrived while the database was away, tried again by
     /// `server::retry_held_reports`.
     pub held_reports: Arc<HeldReports>,
+    /// The dashboard's password checks, bounded (see `dashboard::password_checks`).
+    pub password_checks: Arc<crate::dashboard::PasswordChecks>,
 }
 
 impl AppState {

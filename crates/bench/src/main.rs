@@ -24,12 +24,19 @@ use serde_json::{Value, json};
 
 use harness::{Durability, Harness, Options};
 
-const SCENARIOS: [&str; 5] = ["calls", "contention", "availability", "outbox", "floor"];
+const SCENARIOS: [&str; 6] = [
+    "calls",
+    "contention",
+    "availability",
+    "outbox",
+    "floor",
+    "signin",
+];
 
 const USAGE: &str = "\
 usage: bench [--quick] [--scenario NAME[,NAME…]]… [options]
 
-scenarios: calls, contention, availability, outbox, floor (default: all)
+scenarios: calls, contention, availability, outbox, floor, signin (default: all)
 
 options:
   --quick              smaller runs, for a smoke test (about a minute)
@@ -147,10 +154,17 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let out_dir = target_dir().join("bench");
-    let api_env: Vec<(String, String)> = ["DB_POOL_SIZE", "RUST_LOG"]
-        .iter()
-        .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
-        .collect();
+    let mut api_env: Vec<(String, String)> = [
+        "DB_POOL_SIZE",
+        "RUST_LOG",
+        "SIGN_IN_CONCURRENCY",
+        "MALLOC_ARENA_MAX",
+    ]
+    .iter()
+    .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
+    .collect();
+    // The sign-in flood comes from many addresses through one (pretend) proxy.
+    api_env.push(("TRUSTED_PROXY_HOPS".into(), "1".into()));
     let sms_rate = 10_000;
     let opts = Options {
         api_binary: args
@@ -282,6 +296,17 @@ async fn run_scenario(
                 runs.push(to_value(&floor::floor(h, c, args.quick).await?));
             }
             json!(runs)
+        }
+        "signin" => {
+            let n = if args.quick { 50 } else { 200 };
+            eprintln!("bench:   128 sign-ins at once, while {n} paced calls play");
+            let cfg = CallsConfig {
+                calls: n,
+                think_ms: args.think_ms,
+                ramp_ms: 2 * args.think_ms,
+                calls_per_tenant: 20,
+            };
+            to_value(&sign_in_flood(h, 128, cfg).await?)
         }
         other => bail!("unknown scenario {other}"),
     })

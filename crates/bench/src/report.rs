@@ -146,6 +146,27 @@ pub fn print_scenario(name: &str, v: &Value) {
                 }
             }
         }
+        "signin" => {
+            let c = &v["calls"];
+            println!(
+                "== signin: {} sign-ins at once (random emails, one address each), with {} paced calls ==",
+                v["concurrent_sign_ins"], c["config"]["calls"]
+            );
+            println!(
+                "  sign-ins {} ({:.0}/s), answers {}, unanswered {}, api RSS peak {:.1} MB",
+                v["sign_ins"],
+                f(&v["sign_ins_per_s"]),
+                v["statuses"],
+                v["unanswered"],
+                f(&v["api_rss_peak_mb"]),
+            );
+            lat_header();
+            lat_row("all tool calls", &c["all_tools"]);
+            println!(
+                "  completed calls {}/{}, errors {}",
+                c["completed_calls"], c["config"]["calls"], c["errors"]
+            );
+        }
         _ => println!("{name}: {v}"),
     }
 }
@@ -309,6 +330,19 @@ pub fn targets(doc: &Value) -> Vec<Target> {
             .map(|l| l + o["duplicated"].as_f64().unwrap_or(0.0)),
         "lost + duplicated",
         |v| v == 0.0,
+    ));
+    let si = &s["signin"];
+    out.push(target(
+        "api RSS < 200 MB during 128 concurrent failed sign-ins",
+        si["api_rss_peak_mb"].as_f64(),
+        "MB",
+        |v| v < 200.0,
+    ));
+    out.push(target(
+        "tool-call p99 < 20 ms (paced calls) during the sign-in flood",
+        si["calls"]["all_tools"]["p99_ms"].as_f64(),
+        "ms",
+        |v| v < 20.0,
     ));
     out.push(target(
         "api RSS < 100 MB under load (VmHWM over the run)",

@@ -21,10 +21,17 @@ use crate::ports::{Random, StoreResult};
 pub const SESSION_IDLE_TTL: SignedDuration = SignedDuration::from_hours(12);
 /// How often a session's expiry is pushed forward (not on every request).
 pub const SESSION_TOUCH_EVERY: SignedDuration = SignedDuration::from_mins(5);
-/// Sign-in failures counted per email within this window…
+/// Sign-in attempts are counted in windows this long, each starting at its first attempt…
 pub const LOGIN_FAILURE_WINDOW: SignedDuration = SignedDuration::from_mins(15);
-/// …and from this many on, sign-in for that email is refused until the window passes.
+/// …and past this many from one client address for one account, that address may not try that
+/// account again until the window ends. Counted per address and account together, so that a
+/// stranger's wrong guesses never lock the owner out of their own account from their own
+/// address.
 pub const MAX_LOGIN_FAILURES: u32 = 5;
+/// Past this many attempts from one client address, whatever the accounts, that address may not
+/// try any until the window ends: a password check costs memory and time, and one address must
+/// not spend it freely.
+pub const MAX_ADDRESS_ATTEMPTS: u32 = 20;
 /// Password length bounds, in characters (NIST SP 800-63B: at least 8; we ask for 10).
 pub const PASSWORD_MIN_CHARS: usize = 10;
 pub const PASSWORD_MAX_CHARS: usize = 256;
@@ -251,9 +258,64 @@ impl Session {
     }
 }
 
-/// Whether an email may try to sign in, given its recent failures.
-pub fn sign_in_allowed(recent_failures: u32) -> bool {
-    recent_failures < MAX_LOGIN_FAILURES
+/// Where a sign-in comes from, as the throttle counts it: an IPv4 address, or the /64 prefix of
+/// an IPv6 address (one subscriber line usually holds a whole /64, so counting single IPv6
+/// addresses would give each attacker billions of fresh allowances).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ClientAddress(String);
+
+impl ClientAddress {
+    pub fn from_ip(ip: std::net::IpAddr) -> Self {
+        match ip {
+            std::net::IpAddr::V4(v4) => Self(v4.to_string()),
+            std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Self(v4.to_string()),
+                None => {
+                    let s = v6.segments();
+                    Self(format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3]))
+                }
+            },
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ClientAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ClientAddress({})", self.0)
+    }
+}
+
+/// The sign-in attempts counted in the current windows, the one being made included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignInAttempts {
+    /// From this address, for any account.
+    pub from_address: u32,
+    /// From this address, for this account.
+    pub for_account: u32,
+}
+
+/// Whether a sign-in attempt may have its password checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignInVerdict {
+    Check,
+    /// Too many attempts for this account from this address.
+    AccountThrottled,
+    /// Too many attempts from this address.
+    AddressThrottled,
+}
+
+/// The verdict on an attempt, given the counts that include it.
+pub fn sign_in_verdict(attempts: SignInAttempts) -> SignInVerdict {
+    if attempts.for_account > MAX_LOGIN_FAILURES {
+        SignInVerdict::AccountThrottled
+    } else if attempts.from_address > MAX_ADDRESS_ATTEMPTS {
+        SignInVerdict::AddressThrottled
+    } else {
+        SignInVerdict::Check
+    }
 }
 
 /// Owner accounts, sessions and sign-in failures. Not part of [`crate::ports::Store`]: only the
@@ -283,11 +345,20 @@ pub trait AccountStore: Send + Sync {
     async fn delete_session(&self, hash: &TokenHash) -> StoreResult<()>;
     /// Deletes sessions that expired before `now`; returns how many.
     async fn delete_expired_sessions(&self, now: Timestamp) -> StoreResult<u64>;
-    async fn record_login_failure(&self, email: &Email, at: Timestamp) -> StoreResult<()>;
-    /// Failures for this email at or after `since`.
-    async fn login_failures_since(&self, email: &Email, since: Timestamp) -> StoreResult<u32>;
-    /// Forgets an email's failures (after a successful sign-in).
-    async fn clear_login_failures(&self, email: &Email) -> StoreResult<()>;
+    /// Counts one sign-in attempt from `address` for `email` at `now`, before its password is
+    /// checked, and returns the counts of the current windows with it included. A window starts
+    /// at its first attempt and lasts [`LOGIN_FAILURE_WINDOW`]. Concurrent attempts are counted
+    /// one after another by the store, so each sees a distinct count: however many arrive at
+    /// once, no more than the limits get a check.
+    async fn count_sign_in_attempt(
+        &self,
+        address: &ClientAddress,
+        email: &Email,
+        now: Timestamp,
+    ) -> StoreResult<SignInAttempts>;
+    /// The attempt's password was right: the account's count for this address starts again,
+    /// and the address's count loses this attempt.
+    async fn sign_in_succeeded(&self, address: &ClientAddress, email: &Email) -> StoreResult<()>;
 }
 
 #[cfg(test)]
@@ -380,9 +451,27 @@ mod tests {
     }
 
     #[test]
-    fn sign_in_is_throttled_after_five_failures() {
-        assert!(sign_in_allowed(0));
-        assert!(sign_in_allowed(4));
-        assert!(!sign_in_allowed(5));
+    fn sign_in_is_throttled_per_address_and_account() {
+        let v = |from_address, for_account| {
+            sign_in_verdict(SignInAttempts {
+                from_address,
+                for_account,
+            })
+        };
+        assert_eq!(v(1, 1), SignInVerdict::Check);
+        assert_eq!(v(5, 5), SignInVerdict::Check);
+        assert_eq!(v(6, 6), SignInVerdict::AccountThrottled);
+        assert_eq!(v(20, 1), SignInVerdict::Check);
+        assert_eq!(v(21, 1), SignInVerdict::AddressThrottled);
+    }
+
+    #[test]
+    fn client_addresses_count_ipv6_by_their_64_prefix() {
+        let a = |s: &str| ClientAddress::from_ip(s.parse().unwrap());
+        assert_eq!(a("203.0.113.7").as_str(), "203.0.113.7");
+        assert_eq!(a("::ffff:203.0.113.7").as_str(), "203.0.113.7");
+        assert_eq!(a("2001:db8:1:2:aaaa::1"), a("2001:db8:1:2:ffff::9"));
+        assert_ne!(a("2001:db8:1:2::1"), a("2001:db8:1:3::1"));
+        assert_eq!(a("2001:db8:1:2::1").as_str(), "2001:db8:1:2::/64");
     }
 }

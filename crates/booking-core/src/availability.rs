@@ -26,7 +26,8 @@
 //! - A local start that exists twice (it falls in a fall-back fold, e.g. 01:30 in
 //!   America/New_York on 2026-11-01) resolves to the **earlier** instant (jiff's
 //!   `Disambiguation::Earlier`, the one with the pre-transition offset). The second occurrence is
-//!   not a slot: [`slot_at`] refuses it as [`Unbookable::OffGrid`].
+//!   not a slot: [`slot_at`] refuses it as [`Unbookable::RepeatedTime`], which the caller is
+//!   told in words (the time comes twice; only the first can be booked).
 //! - A range's **end** resolves the same way: the earlier instant when it exists twice. When it
 //!   falls in a gap, the range ends at the transition itself (the instant the clock jumps past
 //!   it), since that is when the wall clock first shows a time at or after the end.
@@ -64,14 +65,18 @@ pub enum Unbookable {
     Closed,
     #[error("appointments start on the {minutes}-minute grid")]
     OffGrid { minutes: u32 },
+    /// The second occurrence of a wall-clock time that a fall-back repeats: only the first is
+    /// bookable, and the refusal says so in words rather than "off the grid".
+    #[error("that time comes twice because the clocks go back; only the first can be booked")]
+    RepeatedTime,
 }
 
 /// The rules alone (hours, overrides, grid, notice, horizon), ignoring other bookings: the slot a
 /// start would make, or why it is not bookable.
 ///
 /// Reasons are checked in this order: past, notice, horizon, then hours and grid. A start inside
-/// the opening hours but not on the grid (including the second occurrence of a wall-clock time
-/// repeated by a fall-back) is [`Unbookable::OffGrid`]; a start on the grid whose service would
+/// the opening hours but not on the grid is [`Unbookable::OffGrid`], the second occurrence of a
+/// wall-clock time repeated by a fall-back [`Unbookable::RepeatedTime`]; a start on the grid whose service would
 /// run past the end of the range is [`Unbookable::Closed`].
 pub fn slot_at(
     config: &TenantConfig,
@@ -114,7 +119,7 @@ pub fn slot_at(
     }
     if local_start(tz, local) != Some(start) {
         // The second occurrence of a wall-clock time repeated by a fall-back.
-        return Err(off_grid);
+        return Err(Unbookable::RepeatedTime);
     }
     let slot = make_slot(config, service, start).ok_or(Unbookable::Closed)?;
     match range_end(tz, date, range) {
@@ -861,13 +866,14 @@ mod tests {
         // 01:30 is 01:30 EDT (05:30Z), not 01:30 EST (06:30Z).
         assert_eq!(slots[3].slot.start, ts("2026-11-01T05:30:00Z"));
         assert_eq!(slots[4].slot.start, ts("2026-11-01T07:00:00Z"));
+        // The second 01:30 and 01:00 (EST) are refused as what they are, not as "off grid".
         assert_eq!(
             slot_at(&cfg, &svc, ts("2026-11-01T06:30:00Z"), now),
-            Err(Unbookable::OffGrid { minutes: 30 })
+            Err(Unbookable::RepeatedTime)
         );
         assert_eq!(
             slot_at(&cfg, &svc, ts("2026-11-01T06:00:00Z"), now),
-            Err(Unbookable::OffGrid { minutes: 30 })
+            Err(Unbookable::RepeatedTime)
         );
         // The repeated hour is real time though: a booking in it blocks what overlaps it.
         let busy = [Interval::new(ts("2026-11-01T06:00:00Z"), ts("2026-11-01T07:00:00Z")).unwrap()];

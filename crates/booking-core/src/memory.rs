@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use crate::booking::{Booking, BookingStatus, Interval, NewAppointment, NewHold};
 use crate::calls::{CallRecord, CallStart, CapturedLead, FinishOutcome, FinishedCall};
 use crate::ids::{
-    BookingId, CalendarId, CallId, ChallengeId, MessageId, TenantId, ToolCallId, VapiAssistantId,
+    BookingId, CalendarId, CallId, ChallengeId, MessageId, TenantId, VapiAssistantId,
     VapiPhoneNumberId,
 };
 use crate::otp::{
@@ -26,7 +26,7 @@ use crate::phone::PhoneNumber;
 use crate::ports::{
     BookingStore, CallStore, ContactStore, InboundCount, InboundCounter, InboundPurpose, OtpStore,
     OutboxStore, SmsAccountChange, StoreError, StoreResult, TenantStore, ToolCallClaim,
-    ToolCallLog,
+    ToolCallKey, ToolCallLog,
 };
 use crate::tenant::{SmsAccount, SmsHealth, SmsSender, Tenant, TenantConfig};
 
@@ -48,7 +48,7 @@ struct State {
     contacts: HashMap<(TenantId, PhoneNumber), Contact>,
     /// In insertion order.
     messages: Vec<MessageRow>,
-    tool_calls: HashMap<(TenantId, ToolCallId), ToolCallRow>,
+    tool_calls: HashMap<(TenantId, ToolCallKey), ToolCallRow>,
     /// Status callbacks for sids no message had yet: (tenant, sid, status, error code).
     early_statuses: Vec<(TenantId, String, MessageStatus, Option<u32>)>,
     /// Inbound text counts: window start and count.
@@ -1418,12 +1418,11 @@ impl ToolCallLog for MemoryStore {
     async fn begin_tool_call(
         &self,
         tenant: TenantId,
-        id: &ToolCallId,
-        _tool: &str,
+        key: &ToolCallKey,
         now: Timestamp,
     ) -> StoreResult<ToolCallClaim> {
         let mut s = self.lock();
-        let key = (tenant, id.clone());
+        let key = (tenant, key.clone());
         Ok(match s.tool_calls.get(&key) {
             Some(ToolCallRow::Done(r)) => ToolCallClaim::Done(r.clone()),
             Some(ToolCallRow::InProgress(at))
@@ -1442,12 +1441,12 @@ impl ToolCallLog for MemoryStore {
     async fn finish_tool_call(
         &self,
         tenant: TenantId,
-        id: &ToolCallId,
+        key: &ToolCallKey,
         result: &str,
         _now: Timestamp,
     ) -> StoreResult<()> {
         let mut s = self.lock();
-        match s.tool_calls.get_mut(&(tenant, id.clone())) {
+        match s.tool_calls.get_mut(&(tenant, key.clone())) {
             Some(row @ ToolCallRow::InProgress(_)) => {
                 *row = ToolCallRow::Done(result.to_owned());
                 Ok(())
@@ -1458,9 +1457,9 @@ impl ToolCallLog for MemoryStore {
         }
     }
 
-    async fn abandon_tool_call(&self, tenant: TenantId, id: &ToolCallId) -> StoreResult<()> {
+    async fn abandon_tool_call(&self, tenant: TenantId, key: &ToolCallKey) -> StoreResult<()> {
         let mut s = self.lock();
-        let key = (tenant, id.clone());
+        let key = (tenant, key.clone());
         if matches!(s.tool_calls.get(&key), Some(ToolCallRow::InProgress(_))) {
             s.tool_calls.remove(&key);
         }

@@ -406,6 +406,17 @@ pub const SENT_CODE_BODY: &str = "[one-time code text: removed once sent]";
 /// after 20 s by default), so a takeover does not race a run still under way.
 pub const TOOL_CALL_ABANDONED_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_secs(30);
 
+/// One tool call in the replay log: the call it came in, Vapi's toolCallId and the tool it
+/// names. Another call reusing a toolCallId, or the same id naming another tool, is another
+/// tool call and never gets this one's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ToolCallKey {
+    /// `None` when Vapi named no call.
+    pub call: Option<CallId>,
+    pub id: ToolCallId,
+    pub tool: String,
+}
+
 /// Tool calls already answered, so that a replayed toolCallId has no second effect.
 #[async_trait]
 pub trait ToolCallLog: Send + Sync {
@@ -414,19 +425,18 @@ pub trait ToolCallLog: Send + Sync {
     async fn begin_tool_call(
         &self,
         tenant: TenantId,
-        id: &ToolCallId,
-        tool: &str,
+        key: &ToolCallKey,
         now: Timestamp,
     ) -> StoreResult<ToolCallClaim>;
     async fn finish_tool_call(
         &self,
         tenant: TenantId,
-        id: &ToolCallId,
+        key: &ToolCallKey,
         result: &str,
         now: Timestamp,
     ) -> StoreResult<()>;
     /// Forgets a claim whose run failed for a reason of our own, so that a retry can run it.
-    async fn abandon_tool_call(&self, tenant: TenantId, id: &ToolCallId) -> StoreResult<()>;
+    async fn abandon_tool_call(&self, tenant: TenantId, key: &ToolCallKey) -> StoreResult<()>;
 }
 
 /// What operators alert on, across every tenant (`/metrics`).

@@ -855,6 +855,9 @@ fn unbookable_reason(u: &Unbookable) -> String {
             "the clinic is closed then, or the appointment would run past closing".to_owned()
         }
         Unbookable::OffGrid { minutes } => format!("appointments start every {minutes} minutes"),
+        Unbookable::RepeatedTime => "the clocks go back that night, so that time comes twice, \
+             and only the first one (before the clocks change) can be booked"
+            .to_owned(),
     };
     format!("That time cannot be booked: {why}.")
 }
@@ -1007,6 +1010,7 @@ impl BookingService {
                 let alternatives = match u {
                     Unbookable::Closed
                     | Unbookable::OffGrid { .. }
+                    | Unbookable::RepeatedTime
                     | Unbookable::TooSoon { .. } => {
                         self.alternatives_near(tenant, svc, at.max(now), now)
                             .await?

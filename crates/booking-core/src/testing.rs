@@ -39,7 +39,7 @@ use crate::outbox::{
 use crate::phone::PhoneNumber;
 use crate::ports::{
     Clock, InboundCounter, InboundPurpose, Random, SmsAccountChange, Store, StoreError,
-    StoreResult, TOOL_CALL_ABANDONED_AFTER, ToolCallClaim,
+    StoreResult, TOOL_CALL_ABANDONED_AFTER, ToolCallClaim, ToolCallKey,
 };
 use crate::tenant::{
     BookingRules, CalledNumber, ClinicName, ClinicZone, DayHours, HotLeadThreshold, KeywordReplies,
@@ -475,6 +475,7 @@ where
     report_fills_the_call_row(&make().await).await;
     opt_out_round_trip(&make().await).await;
     tool_call_log(&make().await).await;
+    tool_call_log_keys_by_call_and_tool(&make().await).await;
     sent_codes_are_not_kept(&make().await).await;
     tenant_isolation(&make().await).await;
     texting_numbers_belong_to_one_tenant(&make().await).await;
@@ -2998,12 +2999,85 @@ pub async fn opt_out_round_trip<S: Store + ?Sized>(store: &S) {
     );
 }
 
+/// The replay-log key of tool call `id` naming `tool` in the suite's one call.
+fn log_key(id: &ToolCallId, tool: &str) -> ToolCallKey {
+    ToolCallKey {
+        call: Some(CallId::parse("suite-call").expect("call id")),
+        id: id.clone(),
+        tool: tool.to_owned(),
+    }
+}
+
+/// Another call reusing a toolCallId, or the same id naming another tool, is another tool call:
+/// it runs, and never gets the first one's answer.
+pub async fn tool_call_log_keys_by_call_and_tool<S: Store + ?Sized>(store: &S) {
+    const NAME: &str = "tool_call_log_keys_by_call_and_tool";
+    let t = create_tenant(store, "Replay Clinic").await;
+    let now = base_time();
+    let id = ToolCallId::parse(&format!("tc-{}", uuid::Uuid::new_v4())).expect("id");
+    let first = log_key(&id, "verify_otp");
+    check!(
+        NAME,
+        store
+            .begin_tool_call(t.id, &first, now)
+            .await
+            .expect("begin")
+            == ToolCallClaim::New,
+        "first begin"
+    );
+    store
+        .finish_tool_call(t.id, &first, "first answer", now)
+        .await
+        .expect("finish");
+    let other_call = ToolCallKey {
+        call: Some(CallId::parse("another-call").expect("call id")),
+        ..first.clone()
+    };
+    let other_tool = ToolCallKey {
+        tool: "send_otp".into(),
+        ..first.clone()
+    };
+    let no_call = ToolCallKey {
+        call: None,
+        ..first.clone()
+    };
+    for (what, key) in [
+        ("another call", &other_call),
+        ("another tool", &other_tool),
+        ("no call", &no_call),
+    ] {
+        let claim = store.begin_tool_call(t.id, key, now).await.expect("begin");
+        check!(
+            NAME,
+            claim == ToolCallClaim::New,
+            "the same toolCallId from {what} got {claim:?}"
+        );
+        store
+            .finish_tool_call(t.id, key, what, now)
+            .await
+            .expect("finish");
+    }
+    for (answer, key) in [
+        ("first answer", &first),
+        ("another call", &other_call),
+        ("another tool", &other_tool),
+        ("no call", &no_call),
+    ] {
+        let replay = store.begin_tool_call(t.id, key, now).await.expect("begin");
+        check!(
+            NAME,
+            replay == ToolCallClaim::Done(answer.into()),
+            "a replay of {key:?} got {replay:?}"
+        );
+    }
+}
+
 pub async fn tool_call_log<S: Store + ?Sized>(store: &S) {
     let t = create_tenant(store, "Tool Clinic").await;
     let now = base_time();
     let id = ToolCallId::parse(&format!("tc-{}", uuid::Uuid::new_v4())).expect("id");
     let first = store
-        .begin_tool_call(t.id, &id, "reserve_slot", now)
+        .begin_tool_call(t.id, &log_key(&id, "reserve_slot"), now)
         .await
         .expect("begin");
     check!(
@@ -3012,7 +3086,7 @@ pub async fn tool_call_log<S: Store + ?Sized>(store: &S) {
         "first begin: {first:?}"
     );
     let during = store
-        .begin_tool_call(t.id, &id, "reserve_slot", now)
+        .begin_tool_call(t.id, &log_key(&id, "reserve_slot"), now)
         .await
         .expect("begin");
     check!(
@@ -3024,7 +3098,7 @@ pub async fn tool_call_log<S: Store + ?Sized>(store: &S) {
     // enough, and only then.
     let almost = now + TOOL_CALL_ABANDONED_AFTER - SignedDuration::from_secs(1);
     let not_yet = store
-        .begin_tool_call(t.id, &id, "reserve_slot", almost)
+        .begin_tool_call(t.id, &log_key(&id, "reserve_slot"), almost)
         .await
         .expect("begin");
     check!(
@@ -3034,7 +3108,7 @@ pub async fn tool_call_log<S: Store + ?Sized>(store: &S) {
     );
     let later = now + TOOL_CALL_ABANDONED_AFTER;
     let taken = store
-        .begin_tool_call(t.id, &id, "reserve_slot", later)
+        .begin_tool_call(t.id, &log_key(&id, "reserve_slot"), later)
         .await
         .expect("begin");
     check!(
@@ -3045,8 +3119,7 @@ pub async fn tool_call_log<S: Store + ?Sized>(store: &S) {
     let again = store
         .begin_tool_call(
             t.id,
-            &id,
-            "reserve_slot",
+            &log_key(&id, "reserve_slot"),
             later + SignedDuration::from_secs(1),
         )
         .await
@@ -3056,9 +3129,12 @@ pub async fn tool_call_log<S: Store + ?Sized>(store: &S) {
         again == ToolCallClaim::InProgress,
         "the taken-over claim is not held: {again:?}"
     );
-    store.abandon_tool_call(t.id, &id).await.expect("abandon");
+    store
+        .abandon_tool_call(t.id, &log_key(&id, "reserve_slot"))
+        .await
+        .expect("abandon");
     let retry = store
-        .begin_tool_call(t.id, &id, "reserve_slot", now)
+        .begin_tool_call(t.id, &log_key(&id, "reserve_slot"), now)
         .await
         .expect("begin");
     check!(
@@ -3067,11 +3143,11 @@ pub async fn tool_call_log<S: Store + ?Sized>(store: &S) {
         "begin after abandon: {retry:?}"
     );
     store
-        .finish_tool_call(t.id, &id, r#"{"ok":true}"#, now)
+        .finish_tool_call(t.id, &log_key(&id, "reserve_slot"), r#"{"ok":true}"#, now)
         .await
         .expect("finish");
     let replay = store
-        .begin_tool_call(t.id, &id, "reserve_slot", now)
+        .begin_tool_call(t.id, &log_key(&id, "reserve_slot"), now)
         .await
         .expect("begin");
     check!(
@@ -3080,11 +3156,11 @@ pub async fn tool_call_log<S: Store + ?Sized>(store: &S) {
         "a replay: {replay:?}"
     );
     store
-        .abandon_tool_call(t.id, &id)
+        .abandon_tool_call(t.id, &log_key(&id, "reserve_slot"))
         .await
         .expect("abandon after finish");
     let still = store
-        .begin_tool_call(t.id, &id, "reserve_slot", now)
+        .begin_tool_call(t.id, &log_key(&id, "reserve_slot"), now)
         .await
         .expect("begin");
     check!(
@@ -3252,11 +3328,11 @@ pub async fn tenant_isolation<S: Store + ?Sized>(store: &S) {
     store.release_claims("w", now).await.expect("release");
     let tool = ToolCallId::parse(&format!("tc-{}", uuid::Uuid::new_v4())).expect("id");
     store
-        .begin_tool_call(a.id, &tool, "verify_otp", now)
+        .begin_tool_call(a.id, &log_key(&tool, "verify_otp"), now)
         .await
         .expect("begin");
     store
-        .finish_tool_call(a.id, &tool, "secret result", now)
+        .finish_tool_call(a.id, &log_key(&tool, "verify_otp"), "secret result", now)
         .await
         .expect("finish");
     let a_messages_before = store.list_messages(a.id, 1000).await.expect("messages");
@@ -3385,7 +3461,7 @@ pub async fn tenant_isolation<S: Store + ?Sized>(store: &S) {
         "message() leaked"
     );
     let replay = store
-        .begin_tool_call(b.id, &tool, "verify_otp", now)
+        .begin_tool_call(b.id, &log_key(&tool, "verify_otp"), now)
         .await
         .expect("begin");
     check!(
@@ -3548,7 +3624,7 @@ pub async fn tenant_isolation<S: Store + ?Sized>(store: &S) {
         .expect("bookings");
     check!(NAME, bookings == a_bookings_before, "A's bookings changed");
     let mine = store
-        .begin_tool_call(a.id, &tool, "verify_otp", now)
+        .begin_tool_call(a.id, &log_key(&tool, "verify_otp"), now)
         .await
         .expect("begin");
     check!(

@@ -140,6 +140,19 @@ pub(crate) struct Keyring {
 }
 
 impl Keyring {
+    /// Every key, the current one first.
+    pub(crate) fn all(&self) -> impl Iterator<Item = &MasterKey> {
+        std::iter::once(&self.current).chain(&self.previous)
+    }
+
+    /// The ids of every key, comma-separated (ids never hold a comma), for SQL.
+    pub(crate) fn ids_csv(&self) -> String {
+        self.all()
+            .map(|k| k.id.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     fn find(&self, id: &str) -> Option<&MasterKey> {
         std::iter::once(&self.current)
             .chain(&self.previous)
@@ -257,6 +270,53 @@ pub(crate) fn open_secrets(
         Secret::new(fields.auth_token),
         fields.api_key_secret.map(Secret::new),
     ))
+}
+
+/// The text every key's check value holds.
+const CHECK_TEXT: &[u8] = b"booking-postgres master key check";
+
+fn check_aad(key_id: &str) -> Vec<u8> {
+    let mut aad = b"booking-postgres/master_key_checks/v1\0".to_vec();
+    aad.extend_from_slice(key_id.as_bytes());
+    aad
+}
+
+/// A check value for `key`: a known text sealed under it, stored once per key id, so that a
+/// later key of the same id but other bytes is told apart even before any clinic's credentials
+/// exist.
+pub(crate) fn seal_check(key: &MasterKey) -> Result<Sealed, StoreError> {
+    let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+    let aad = check_aad(&key.id);
+    let ciphertext = key
+        .cipher()
+        .encrypt(
+            &nonce,
+            Payload {
+                msg: CHECK_TEXT,
+                aad: &aad,
+            },
+        )
+        .map_err(|_| StoreError::Internal("could not encrypt a key check".into()))?;
+    Ok(Sealed {
+        key_id: key.id.clone(),
+        nonce: nonce.to_vec(),
+        ciphertext,
+    })
+}
+
+/// Whether `key` opens a check value stored under its id.
+pub(crate) fn opens_check(key: &MasterKey, nonce: &[u8], ciphertext: &[u8]) -> bool {
+    nonce.len() == 24
+        && key
+            .cipher()
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: &check_aad(&key.id),
+                },
+            )
+            .is_ok_and(|plain| plain == CHECK_TEXT)
 }
 
 /// What [`rotate_key`] did.

@@ -182,6 +182,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    tool_call_log (tenant_id, call_id, tool_call_id, tool) {
+        tenant_id -> Uuid,
+        call_id -> Text,
+        tool_call_id -> Text,
+        tool -> Text,
+        result -> Nullable<Text>,
+        started_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     tenant_called_numbers,
@@ -194,4 +206,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     calls,
     outbound_messages,
     tool_calls,
+    tool_call_log,
 );

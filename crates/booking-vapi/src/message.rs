@@ -23,7 +23,7 @@ use crate::error::VapiError;
 use crate::lenient::{self, DigitsHidden, at, first_key, hidden_opt, str_at};
 use crate::tools::{ToolArgError, ToolCall, normalize_arguments};
 
-/// At most this many tool calls are read from one message; more are counted as skipped.
+/// At most this many tool calls of one message are run; the rest are answered with an error.
 pub const MAX_TOOL_CALLS: usize = 32;
 
 /// Reads a request body. Never panics; see the module documentation for what is tolerated.
@@ -166,8 +166,11 @@ pub struct ToolCallsMessage {
     pub context: CallContext,
     /// In the order Vapi sent them; the reply must keep it.
     pub calls: Vec<ToolCallRequest>,
-    /// Entries that could not be answered (not an object, or no usable id) or beyond
-    /// [`MAX_TOOL_CALLS`]. Worth a warning in the log; there is no id to reply to.
+    /// Entries beyond [`MAX_TOOL_CALLS`], in order: not run, but each still answered (with an
+    /// `error`), since Vapi waits for an answer to every call it sent.
+    pub over_limit: Vec<ToolCallRequest>,
+    /// Entries that could not be answered (not an object, or no usable id). Worth a warning in
+    /// the log; there is no id to reply to.
     pub skipped: usize,
 }
 
@@ -196,6 +199,7 @@ impl ToolCallsMessage {
             Vec::new()
         };
         let mut calls = Vec::new();
+        let mut over_limit = Vec::new();
         let mut skipped = 0;
         for (entry, tool_name) in entries {
             let call = ToolCallRequest::from_entry(entry).map(|mut c| {
@@ -208,12 +212,18 @@ impl ToolCallsMessage {
             });
             match call {
                 Some(call) if calls.len() < MAX_TOOL_CALLS => calls.push(call),
-                _ => skipped += 1,
+                // Only its id and name are needed to answer it.
+                Some(call) => over_limit.push(ToolCallRequest {
+                    arguments: None,
+                    ..call
+                }),
+                None => skipped += 1,
             }
         }
         Self {
             context,
             calls,
+            over_limit,
             skipped,
         }
     }
@@ -626,7 +636,7 @@ mod tests {
     }
 
     #[test]
-    fn too_many_calls_are_counted_not_read() {
+    fn calls_past_the_limit_are_kept_to_be_answered_not_run() {
         let list: Vec<Value> = (0..40)
             .map(|i| json!({"id": format!("c{i}"), "name": "send_otp", "arguments": {}}))
             .collect();
@@ -636,7 +646,14 @@ mod tests {
             panic!()
         };
         assert_eq!(tc.calls.len(), MAX_TOOL_CALLS);
-        assert_eq!(tc.skipped, 40 - MAX_TOOL_CALLS);
+        let over: Vec<&str> = tc.over_limit.iter().map(|c| c.id.as_str()).collect();
+        let expected: Vec<String> = (MAX_TOOL_CALLS..40).map(|i| format!("c{i}")).collect();
+        assert_eq!(
+            over, expected,
+            "every call past the limit is kept to be answered"
+        );
+        assert!(tc.over_limit.iter().all(|c| c.name == "send_otp"));
+        assert_eq!(tc.skipped, 0);
     }
 
     #[test]

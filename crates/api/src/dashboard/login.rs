@@ -3,14 +3,13 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use booking_core::accounts::{
-    Email, LOGIN_FAILURE_WINDOW, Session, SessionToken, csrf_token, sign_in_allowed,
+    ClientAddress, Email, Session, SessionToken, SignInVerdict, csrf_token, sign_in_verdict,
 };
 use serde::Deserialize;
 
 use super::html::{csrf_field, esc, notice, page};
-use super::session::{
-    CookiePolicy, check_csrf, check_origin, decoy_hash, signed_in, verify_password,
-};
+use super::password_checks::{Against, NotChecked};
+use super::session::{CookiePolicy, check_csrf, check_origin, signed_in};
 use super::{DashError, html_response, see_other};
 use crate::state::AppState;
 
@@ -80,35 +79,66 @@ pub async fn submit(
         return Ok(refuse(StatusCode::UNAUTHORIZED, wrong));
     };
     let now = state.clock.now();
-    let failures = state
+    // A checker's turn first: a sign-in refused because they are all busy costs nothing more
+    // (no query, no count).
+    let turn = match state.password_checks.reserve().await {
+        Ok(t) => t,
+        Err(NotChecked::Busy | NotChecked::Stopped) => {
+            tracing::warn!("sign-in refused: every password check was busy");
+            let mut resp = refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Signing in is busy right now. Wait a moment, then try again.",
+            );
+            resp.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from_static("5"),
+            );
+            return Ok(resp);
+        }
+    };
+    // Counted before the password is checked, per address and per address and account, so that
+    // neither a flood nor a stranger's guesses reach the checks or lock the owner out.
+    let address = client_address(&req, state.config.trusted_proxy_hops);
+    let attempts = state
         .accounts
-        .login_failures_since(&email, now - LOGIN_FAILURE_WINDOW)
+        .count_sign_in_attempt(&address, &email, now)
         .await?;
-    if !sign_in_allowed(failures) {
-        tracing::warn!(email = ?email, "sign-in throttled");
-        return Ok(refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many failed attempts for this email. Wait 15 minutes, then try again.",
-        ));
+    match sign_in_verdict(attempts) {
+        SignInVerdict::Check => {}
+        SignInVerdict::AccountThrottled => {
+            tracing::warn!(email = ?email, address = ?address, "sign-in throttled for this account");
+            return Ok(refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many failed attempts for this email from your network. Wait 15 minutes, then try again.",
+            ));
+        }
+        SignInVerdict::AddressThrottled => {
+            tracing::warn!(address = ?address, "sign-in throttled for this address");
+            return Ok(refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many sign-in attempts from your network. Wait 15 minutes, then try again.",
+            ));
+        }
     }
     let owner = state.accounts.owner_by_email(&email).await?;
-    let encoded = owner
+    let against = owner
         .as_ref()
-        .map_or_else(|| decoy_hash().to_owned(), |o| o.password_hash.clone());
-    let password = form.password.clone();
-    // argon2 is deliberately slow: keep it off the request threads.
-    let matches = web::block(move || verify_password(&password, &encoded))
+        .map_or(Against::Decoy, |o| Against::Hash(o.password_hash.clone()));
+    let Ok(matches) = state
+        .password_checks
+        .check_in(turn, form.password.clone(), against)
         .await
-        .map_err(|_| DashError::Internal)?;
+    else {
+        return Err(DashError::Unavailable);
+    };
     let owner = match owner {
         Some(o) if matches => o,
         _ => {
-            state.accounts.record_login_failure(&email, now).await?;
-            tracing::info!(email = ?email, "sign-in refused");
+            tracing::info!(email = ?email, address = ?address, "sign-in refused");
             return Ok(refuse(StatusCode::UNAUTHORIZED, wrong));
         }
     };
-    state.accounts.clear_login_failures(&email).await?;
+    state.accounts.sign_in_succeeded(&address, &email).await?;
     if let Err(e) = state.accounts.delete_expired_sessions(now).await {
         tracing::warn!(error = %e, "deleting expired sessions failed");
     }
@@ -125,6 +155,42 @@ pub async fn submit(
     let _ = resp.add_cookie(&policy.session_cookie(&token));
     let _ = resp.add_cookie(&policy.clear_login());
     Ok(resp)
+}
+
+/// The address a sign-in comes from. With no trusted proxy, the connection's peer: a client
+/// cannot choose it. Behind `hops` proxies that each append the address they received the
+/// request from to `X-Forwarded-For`, the entry the outermost of them appended (the `hops`-th
+/// from the right); entries to its left were written by the client and are ignored. A header
+/// shorter than that (a request that did not come through every proxy) counts as its leftmost
+/// entry; a missing or unreadable one as the peer.
+pub fn client_address(req: &HttpRequest, hops: u32) -> ClientAddress {
+    let peer = req
+        .peer_addr()
+        .map(|a| a.ip())
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    if hops == 0 {
+        return ClientAddress::from_ip(peer);
+    }
+    let entries: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
+    let hops = hops as usize;
+    let chosen = if entries.len() >= hops {
+        entries.get(entries.len() - hops)
+    } else {
+        entries.first()
+    };
+    let ip = chosen.and_then(|e| {
+        e.parse::<std::net::IpAddr>()
+            .ok()
+            .or_else(|| e.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+    });
+    ClientAddress::from_ip(ip.unwrap_or(peer))
 }
 
 pub async fn logout(
@@ -146,4 +212,36 @@ pub async fn logout(
     let mut resp = see_other("/app/login");
     let _ = resp.add_cookie(&policy.clear_session());
     Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_address;
+    use actix_web::test::TestRequest;
+
+    fn addr(hops: u32, xff: &[&str]) -> String {
+        let mut req = TestRequest::post().peer_addr("10.0.0.9:5000".parse().unwrap());
+        for h in xff {
+            req = req.append_header(("X-Forwarded-For", *h));
+        }
+        client_address(&req.to_http_request(), hops)
+            .as_str()
+            .to_owned()
+    }
+
+    #[test]
+    fn the_client_is_the_peer_unless_proxies_are_trusted() {
+        assert_eq!(addr(0, &[]), "10.0.0.9");
+        assert_eq!(addr(0, &["203.0.113.5"]), "10.0.0.9", "ignored by default");
+        assert_eq!(addr(1, &["203.0.113.5"]), "203.0.113.5");
+        // The client wrote the left part; the proxy appended the right one.
+        assert_eq!(addr(1, &["1.1.1.1, 203.0.113.5"]), "203.0.113.5");
+        assert_eq!(addr(1, &["1.1.1.1", "203.0.113.5"]), "203.0.113.5");
+        assert_eq!(addr(2, &["1.1.1.1, 203.0.113.5, 10.0.0.2"]), "203.0.113.5");
+        assert_eq!(addr(2, &["203.0.113.5"]), "203.0.113.5");
+        assert_eq!(addr(1, &[]), "10.0.0.9");
+        assert_eq!(addr(1, &["not an address"]), "10.0.0.9");
+        assert_eq!(addr(1, &["203.0.113.5:4711"]), "203.0.113.5");
+        assert_eq!(addr(1, &["2001:db8:1:2::7"]), "2001:db8:1:2::/64");
+    }
 }

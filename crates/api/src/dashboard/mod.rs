@@ -7,6 +7,7 @@ mod leads;
 mod login;
 mod owners;
 mod pages;
+mod password_checks;
 mod send_limit;
 pub mod session;
 mod settings;
@@ -20,6 +21,7 @@ use actix_web::{HttpResponse, ResponseError, web};
 use booking_core::ports::StoreError;
 
 pub use html::esc;
+pub use password_checks::PasswordChecks;
 pub use twilio_errors::explain_error;
 
 /// Scripts, styles, images and connections from this origin only; no inline script or style, no
@@ -35,7 +37,11 @@ static APP_CSS: &[u8] = include_bytes!("../../static/app.css");
 /// before the `/admin` scope so that it is found).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource("/admin/tenants/{id}/owners").route(web::post().to(owners::create_owner)),
+        web::resource("/admin/tenants/{id}/owners")
+            .wrap(actix_web::middleware::from_fn(
+                crate::http::admin::token_first,
+            ))
+            .route(web::post().to(owners::create_owner)),
     );
     cfg.service(
         web::scope("/app")

@@ -1,5 +1,8 @@
 //! The operator API under `/admin` (bearer `ADMIN_TOKEN`).
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
 use booking_core::TenantId;
 use booking_core::ports::SmsAccountChange;
@@ -13,6 +16,7 @@ use crate::tenant_dto::{TenantInput, TenantView};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin")
+            .wrap(actix_web::middleware::from_fn(token_first))
             .route("/tenants", web::post().to(create_tenant))
             .route("/tenants", web::get().to(list_tenants))
             .route("/tenants/{id}", web::get().to(get_tenant))
@@ -26,6 +30,21 @@ pub fn require_admin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError
         .get(actix_web::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     verify_admin(header, state.config.admin_token.expose()).map_err(|_| ApiError::Unauthorized)
+}
+
+/// Refuses a request without the operator's token before any of it is read: a caller without
+/// the token learns nothing of the API, not even which fields a body must have.
+pub async fn token_first(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let allowed = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|state| require_admin(req.request(), state).is_ok());
+    if !allowed {
+        return Err(ApiError::Unauthorized.into());
+    }
+    next.call(req).await
 }
 
 fn tenant_id(raw: &str) -> Result<TenantId, ApiError> {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use booking_core::calls::{CallReport, CallStart};
-use booking_core::ports::{StoreError, ToolCallClaim};
+use booking_core::ports::{StoreError, ToolCallClaim, ToolCallKey};
 use booking_core::service::{CallContext, ServiceError};
 use booking_core::tenant::Tenant;
 use booking_vapi::{
@@ -39,6 +39,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// Said when our side fails (the database is down): the model can apologise and retry.
 const OUR_FAULT: &str =
     "Sorry, the booking system is not responding right now. Please try again in a moment.";
+/// Said for each tool call past the limit of one message (`booking_vapi::MAX_TOOL_CALLS`).
+const TOO_MANY_CALLS: &str =
+    "Too many tool calls at once; this one was not run. Call it again on its own.";
 const UNKNOWN_NUMBER: &str =
     "This phone number is not set up for bookings, so this cannot be done on this call.";
 
@@ -114,6 +117,20 @@ async fn handle(
                 let outcome = run_tool_call(state, &ctx, &tenant, call, name).await;
                 replies.push(call.id.clone(), name, outcome);
                 may_have_queued |= may_queue_texts(name);
+            }
+            if !m.over_limit.is_empty() {
+                tracing::warn!(
+                    refused = m.over_limit.len(),
+                    "tool calls past the limit of one message were answered without being run"
+                );
+            }
+            for call in &m.over_limit {
+                let name = if call.name.is_empty() {
+                    path_tool.unwrap_or("")
+                } else {
+                    call.name.as_str()
+                };
+                replies.push(call.id.clone(), name, ToolOutcome::error(TOO_MANY_CALLS));
             }
             if may_have_queued {
                 state.wake_worker();
@@ -544,10 +561,15 @@ async fn with_replay_log(
     tool: ToolCall,
 ) -> (ToolOutcome, &'static str) {
     let log = &state.store;
+    let key = ToolCallKey {
+        call: ctx.call_id.clone(),
+        id: call.id.clone(),
+        tool: name.to_owned(),
+    };
     let mut waited = Duration::ZERO;
     loop {
         match log
-            .begin_tool_call(tenant.id, &call.id, name, state.clock.now())
+            .begin_tool_call(tenant.id, &key, state.clock.now())
             .await
         {
             Ok(ToolCallClaim::New) => break,
@@ -585,7 +607,7 @@ async fn with_replay_log(
             let outcome = ToolOutcome::Result(OneLine::json(&value));
             let stored = serde_json::to_string(&outcome).unwrap_or_default();
             if let Err(e) = log
-                .finish_tool_call(tenant.id, &call.id, &stored, state.clock.now())
+                .finish_tool_call(tenant.id, &key, &stored, state.clock.now())
                 .await
             {
                 tracing::warn!(error = %e, "storing a tool result failed");
@@ -594,7 +616,7 @@ async fn with_replay_log(
         }
         Err(e) => {
             tracing::error!(error = %e, "tool call failed");
-            if let Err(e) = log.abandon_tool_call(tenant.id, &call.id).await {
+            if let Err(e) = log.abandon_tool_call(tenant.id, &key).await {
                 tracing::warn!(error = %e, "releasing a failed tool call failed");
             }
             (ToolOutcome::error(OUR_FAULT), "error")

@@ -1,9 +1,12 @@
-//! Owner accounts, dashboard sessions and failed sign-ins (booking-core's `AccountStore`).
+//! Owner accounts, dashboard sessions and sign-in attempts (booking-core's `AccountStore`).
 //! The tables are declared here rather than in `schema.rs`: nothing else joins them.
 
 use async_trait::async_trait;
 use booking_core::TenantId;
-use booking_core::accounts::{AccountStore, Email, Owner, OwnerId, Session, TokenHash};
+use booking_core::accounts::{
+    AccountStore, ClientAddress, Email, LOGIN_FAILURE_WINDOW, Owner, OwnerId, Session,
+    SignInAttempts, TokenHash,
+};
 use booking_core::ports::{StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -13,6 +16,7 @@ use uuid::Uuid;
 
 use super::PgStore;
 use crate::convert::{corrupt, from_ts, from_ts_opt, ts};
+use crate::fixed::{Bind, Fixed};
 
 mod tables {
     diesel::table! {
@@ -36,17 +40,9 @@ mod tables {
             expires_at -> Timestamptz,
         }
     }
-    diesel::table! {
-        owner_login_failures (id) {
-            id -> Int8,
-            email -> Text,
-            at -> Timestamptz,
-        }
-    }
 }
 
 use tables::owner_accounts as oa;
-use tables::owner_login_failures as lf;
 use tables::owner_sessions as os;
 
 #[derive(Queryable, Selectable)]
@@ -257,38 +253,87 @@ impl AccountStore for PgStore {
         .await
     }
 
-    async fn record_login_failure(&self, email: &Email, at: Timestamp) -> StoreResult<()> {
-        self.run(async {
-            let mut conn = self.conn().await?;
-            diesel::insert_into(lf::table)
-                .values((lf::email.eq(email.as_str()), lf::at.eq(ts(at))))
+    async fn count_sign_in_attempt(
+        &self,
+        address: &ClientAddress,
+        email: &Email,
+        now: Timestamp,
+    ) -> StoreResult<SignInAttempts> {
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            email: String,
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            attempts: i32,
+        }
+        let expired = now - LOGIN_FAILURE_WINDOW;
+        let counts: Vec<Count> = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                // Both rows in one statement, the address's first: every attempt from an
+                // address locks its rows in the same order, so two never wait on each other.
+                let counts = Fixed::new(
+                    "INSERT INTO sign_in_attempts AS t (address, email, window_start, attempts) \
+                     VALUES (?, '', ?, 1), (?, ?, ?, 1) \
+                     ON CONFLICT (address, email) DO UPDATE SET \
+                       window_start = CASE WHEN t.window_start <= ? THEN EXCLUDED.window_start \
+                                           ELSE t.window_start END, \
+                       attempts = CASE WHEN t.window_start <= ? THEN 1 \
+                                       ELSE t.attempts + 1 END \
+                     RETURNING t.email, t.attempts",
+                    [
+                        Bind::Text(address.as_str()),
+                        Bind::Timestamp(ts(now)),
+                        Bind::Text(address.as_str()),
+                        Bind::Text(email.as_str()),
+                        Bind::Timestamp(ts(now)),
+                        Bind::Timestamp(ts(expired)),
+                        Bind::Timestamp(ts(expired)),
+                    ],
+                )
+                .load(&mut conn)
+                .await?;
+                // Windows that ended are of no use: a few go with every attempt, so that a
+                // flood from many addresses does not leave the table growing.
+                Fixed::new(
+                    "DELETE FROM sign_in_attempts WHERE ctid IN \
+                     (SELECT ctid FROM sign_in_attempts WHERE window_start <= ? LIMIT 16)",
+                    [Bind::Timestamp(ts(expired))],
+                )
                 .execute(&mut conn)
                 .await?;
-            Ok(())
+                Ok(counts)
+            })
+            .await?;
+        let of = |wide: bool| {
+            counts
+                .iter()
+                .find(|c| c.email.is_empty() == wide)
+                .map(|c| u32::try_from(c.attempts).unwrap_or(0))
+                .ok_or_else(|| corrupt("sign-in attempts", "a count is missing"))
+        };
+        Ok(SignInAttempts {
+            from_address: of(true)?,
+            for_account: of(false)?,
         })
-        .await
     }
 
-    async fn login_failures_since(&self, email: &Email, since: Timestamp) -> StoreResult<u32> {
+    async fn sign_in_succeeded(&self, address: &ClientAddress, email: &Email) -> StoreResult<()> {
         self.run(async {
             let mut conn = self.conn().await?;
-            let n: i64 = lf::table
-                .filter(lf::email.eq(email.as_str()))
-                .filter(lf::at.ge(ts(since)))
-                .count()
-                .get_result(&mut conn)
-                .await?;
-            Ok(u32::try_from(n).unwrap_or(u32::MAX))
-        })
-        .await
-    }
-
-    async fn clear_login_failures(&self, email: &Email) -> StoreResult<()> {
-        self.run(async {
-            let mut conn = self.conn().await?;
-            diesel::delete(lf::table.filter(lf::email.eq(email.as_str())))
-                .execute(&mut conn)
-                .await?;
+            Fixed::new(
+                "DELETE FROM sign_in_attempts WHERE address = ? AND email = ?",
+                [Bind::Text(address.as_str()), Bind::Text(email.as_str())],
+            )
+            .execute(&mut conn)
+            .await?;
+            Fixed::new(
+                "UPDATE sign_in_attempts SET attempts = greatest(attempts - 1, 0) \
+                 WHERE address = ? AND email = ''",
+                [Bind::Text(address.as_str())],
+            )
+            .execute(&mut conn)
+            .await?;
             Ok(())
         })
         .await

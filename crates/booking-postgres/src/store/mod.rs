@@ -4,10 +4,13 @@
 mod accounts;
 mod bookings;
 mod calls;
+mod keys;
 mod ops;
 mod outbox;
 mod rows;
 mod tenants;
+
+pub use keys::KeyMismatch;
 
 use std::fmt;
 use std::future::Future;
@@ -114,6 +117,10 @@ pub enum NotReady {
     MigrationsPending { missing: Vec<String> },
     #[error("the database could not be checked: {0}")]
     Error(String),
+    #[error(
+        "clinics' Twilio credentials are under master key {0}, which this server does not have: their texts are left to servers that have it"
+    )]
+    KeyMissing(String),
 }
 
 impl PgStore {
@@ -216,10 +223,14 @@ impl PgStore {
             .into_iter()
             .filter(|v| !applied.contains(v))
             .collect();
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(NotReady::MigrationsPending { missing })
+        if !missing.is_empty() {
+            return Err(NotReady::MigrationsPending { missing });
+        }
+        match self.missing_key().await {
+            Ok(None) => Ok(()),
+            Ok(Some(key_id)) => Err(NotReady::KeyMissing(key_id)),
+            Err(StoreError::Unavailable(m)) => Err(NotReady::Unavailable(m)),
+            Err(e) => Err(NotReady::Error(e.to_string())),
         }
     }
 

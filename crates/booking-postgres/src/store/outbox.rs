@@ -11,9 +11,9 @@ use booking_core::outbox::{
 };
 use booking_core::ports::{
     ContactStore, InboundCount, InboundCounter, InboundPurpose, OutboxStore, SENT_CODE_BODY,
-    StoreError, StoreResult, TOOL_CALL_ABANDONED_AFTER, ToolCallClaim, ToolCallLog,
+    StoreError, StoreResult, TOOL_CALL_ABANDONED_AFTER, ToolCallClaim, ToolCallKey, ToolCallLog,
 };
-use booking_core::{CallId, MessageId, PhoneNumber, TenantId, ToolCallId};
+use booking_core::{CallId, MessageId, PhoneNumber, TenantId};
 use diesel::prelude::*;
 use diesel::sql_types::{Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -25,7 +25,7 @@ use super::rows::{MessageRow, message_status};
 use crate::convert::{i32_of, ts};
 use crate::error::Fail;
 use crate::fixed::{Bind, Fixed};
-use crate::schema::{contacts, outbound_messages as m, tool_calls as tc};
+use crate::schema::{contacts, outbound_messages as m, tool_call_log as tcl};
 
 /// Prefix of a single statement whose commit does not wait for the WAL flush:
 /// `set_config(…, is_local)` holds for the statement's own implicit transaction, and its commit
@@ -175,6 +175,10 @@ impl OutboxStore for PgStore {
             return Ok(Vec::new());
         }
         let limit = i32_of("claim limit", limit)?;
+        // Never a text of a clinic whose credentials are under a key this server does not hold:
+        // it could not send it, and the claim would keep it from a server that can until its
+        // lease ran out.
+        let held_keys = self.keys().ids_csv();
         let mut rows: Vec<MessageRow> = self
             .run(async {
                 let mut conn = self.conn().await?;
@@ -187,6 +191,10 @@ impl OutboxStore for PgStore {
                          FROM outbound_messages msg
                          JOIN tenants t ON t.id = msg.tenant_id
                          WHERE t.sms_health <> 'needs_attention'
+                           AND NOT EXISTS (
+                               SELECT 1 FROM tenant_sms_credentials c
+                               WHERE c.tenant_id = msg.tenant_id
+                                 AND c.key_id <> ALL (string_to_array(?, ',')))
                            AND ((msg.status IN ('pending', 'ambiguous') AND msg.due_at <= ?)
                                 OR (msg.status = 'sending' AND msg.lease_until <= ?))
                          ORDER BY msg.due_at, msg.seq
@@ -205,6 +213,7 @@ impl OutboxStore for PgStore {
                      WHERE msg.tenant_id = due.tenant_id AND msg.id = due.id
                      RETURNING msg.*",
                     [
+                        Bind::Text(&held_keys),
                         Bind::Timestamp(ts(now)),
                         Bind::Timestamp(ts(now)),
                         Bind::Int(limit),
@@ -599,11 +608,12 @@ impl ToolCallLog for PgStore {
     async fn begin_tool_call(
         &self,
         tenant: TenantId,
-        id: &ToolCallId,
-        tool: &str,
+        key: &ToolCallKey,
         now: Timestamp,
     ) -> StoreResult<ToolCallClaim> {
         let t = *tenant.as_uuid();
+        let call = key.call.as_ref().map_or("", CallId::as_str);
+        let (id, tool) = (key.id.as_str(), key.tool.as_str());
         self.run(async {
             let mut conn = self.conn().await?;
             // A row abandoned between the insert and the read is free again: try once more.
@@ -611,13 +621,15 @@ impl ToolCallLog for PgStore {
                 let inserted = Fixed::new(
                     concat!(
                         no_flush_wait!(),
-                        " INSERT INTO tool_calls (tenant_id, tool_call_id, tool, started_at) \
-                         SELECT ?, ?, ?, ? FROM no_flush_wait \
-                         ON CONFLICT (tenant_id, tool_call_id) DO NOTHING"
+                        " INSERT INTO tool_call_log \
+                           (tenant_id, call_id, tool_call_id, tool, started_at) \
+                         SELECT ?, ?, ?, ?, ? FROM no_flush_wait \
+                         ON CONFLICT (tenant_id, call_id, tool_call_id, tool) DO NOTHING"
                     ),
                     [
                         Bind::Uuid(t),
-                        Bind::Text(id.as_str()),
+                        Bind::Text(call),
+                        Bind::Text(id),
                         Bind::Text(tool),
                         Bind::Timestamp(ts(now)),
                     ],
@@ -632,14 +644,16 @@ impl ToolCallLog for PgStore {
                 let taken_over = Fixed::new(
                     concat!(
                         no_flush_wait!(),
-                        " UPDATE tool_calls SET started_at = ? FROM no_flush_wait \
-                         WHERE tenant_id = ? AND tool_call_id = ? AND result IS NULL \
-                           AND started_at <= ?"
+                        " UPDATE tool_call_log SET started_at = ? FROM no_flush_wait \
+                         WHERE tenant_id = ? AND call_id = ? AND tool_call_id = ? AND tool = ? \
+                           AND result IS NULL AND started_at <= ?"
                     ),
                     [
                         Bind::Timestamp(ts(now)),
                         Bind::Uuid(t),
-                        Bind::Text(id.as_str()),
+                        Bind::Text(call),
+                        Bind::Text(id),
+                        Bind::Text(tool),
                         Bind::Timestamp(ts(now - TOOL_CALL_ABANDONED_AFTER)),
                     ],
                 )
@@ -648,9 +662,9 @@ impl ToolCallLog for PgStore {
                 if taken_over == 1 {
                     return Ok(ToolCallClaim::New);
                 }
-                let result: Option<Option<String>> = tc::table
-                    .find((t, id.as_str()))
-                    .select(tc::result)
+                let result: Option<Option<String>> = tcl::table
+                    .find((t, call, id, tool))
+                    .select(tcl::result)
                     .first(&mut conn)
                     .await
                     .optional()?;
@@ -668,24 +682,29 @@ impl ToolCallLog for PgStore {
     async fn finish_tool_call(
         &self,
         tenant: TenantId,
-        id: &ToolCallId,
+        key: &ToolCallKey,
         result: &str,
         now: Timestamp,
     ) -> StoreResult<()> {
         let t = *tenant.as_uuid();
+        let call = key.call.as_ref().map_or("", CallId::as_str);
+        let (id, tool) = (key.id.as_str(), key.tool.as_str());
         self.run(async {
             let mut conn = self.conn().await?;
             let updated = Fixed::new(
                 concat!(
                     no_flush_wait!(),
-                    " UPDATE tool_calls SET result = ?, finished_at = ? FROM no_flush_wait \
-                     WHERE tenant_id = ? AND tool_call_id = ? AND result IS NULL"
+                    " UPDATE tool_call_log SET result = ?, finished_at = ? FROM no_flush_wait \
+                     WHERE tenant_id = ? AND call_id = ? AND tool_call_id = ? AND tool = ? \
+                       AND result IS NULL"
                 ),
                 [
                     Bind::Text(result),
                     Bind::Timestamp(ts(now)),
                     Bind::Uuid(t),
-                    Bind::Text(id.as_str()),
+                    Bind::Text(call),
+                    Bind::Text(id),
+                    Bind::Text(tool),
                 ],
             )
             .execute(&mut conn)
@@ -694,9 +713,9 @@ impl ToolCallLog for PgStore {
                 return Ok(());
             }
             // Already finished: the first answer stays.
-            let exists: Option<String> = tc::table
-                .find((t, id.as_str()))
-                .select(tc::tool_call_id)
+            let exists: Option<String> = tcl::table
+                .find((t, call, id, tool))
+                .select(tcl::tool_call_id)
                 .first(&mut conn)
                 .await
                 .optional()?;
@@ -705,16 +724,23 @@ impl ToolCallLog for PgStore {
         .await
     }
 
-    async fn abandon_tool_call(&self, tenant: TenantId, id: &ToolCallId) -> StoreResult<()> {
+    async fn abandon_tool_call(&self, tenant: TenantId, key: &ToolCallKey) -> StoreResult<()> {
+        let call = key.call.as_ref().map_or("", CallId::as_str);
         self.run(async {
             let mut conn = self.conn().await?;
             Fixed::new(
                 concat!(
                     no_flush_wait!(),
-                    " DELETE FROM tool_calls USING no_flush_wait \
-                     WHERE tenant_id = ? AND tool_call_id = ? AND result IS NULL"
+                    " DELETE FROM tool_call_log USING no_flush_wait \
+                     WHERE tenant_id = ? AND call_id = ? AND tool_call_id = ? AND tool = ? \
+                       AND result IS NULL"
                 ),
-                [Bind::Uuid(*tenant.as_uuid()), Bind::Text(id.as_str())],
+                [
+                    Bind::Uuid(*tenant.as_uuid()),
+                    Bind::Text(call),
+                    Bind::Text(key.id.as_str()),
+                    Bind::Text(key.tool.as_str()),
+                ],
             )
             .execute(&mut conn)
             .await?;

@@ -1,0 +1,3 @@
+DROP TABLE tool_call_log;
+DROP TABLE master_key_checks;
+DROP TABLE sign_in_attempts;
