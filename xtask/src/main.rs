@@ -31,6 +31,10 @@ commands:
   vapi-contract PATH hold our replies to Vapi to a copy of Vapi's API document (VapiAI/docs
                      fern/apis/api/openapi.json; pinned: eabfa530): the schema mirrors are
                      compared with it and every reply is validated against it
+  twilio-contract PATH
+                     compare the request parameters the fake Twilio accepts with a copy of
+                     Twilio's API definition (twilio/twilio-oai spec/json/twilio_api_v2010.json;
+                     pinned: d50069b)
   migrate            apply the migrations to the dev database (or to DATABASE_URL if set)
   db                 psql into the dev database
   rotate-key         re-encrypt the dev database's Twilio credentials under a new master key
@@ -73,26 +77,18 @@ fn run(args: &[String]) -> Result<()> {
             system::ensure(system::Purpose::WholeSuite)?;
             test::run(extra)
         }
-        "vapi-contract" => {
-            let [path] = rest else {
-                bail!("usage: cargo xtask vapi-contract PATH/TO/openapi.json");
-            };
-            let path = std::fs::canonicalize(path).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
-            util::run(
-                util::cargo()
-                    .args([
-                        "test",
-                        "-p",
-                        "booking-vapi",
-                        "--test",
-                        "contract",
-                        "--",
-                        "--include-ignored",
-                    ])
-                    .env("VAPI_OPENAPI_JSON", &path),
-                "the Vapi contract test",
-            )
-        }
+        "vapi-contract" => contract_test(
+            rest,
+            "vapi-contract PATH/TO/openapi.json",
+            "VAPI_OPENAPI_JSON",
+            &["-p", "booking-vapi", "--test", "contract"],
+        ),
+        "twilio-contract" => contract_test(
+            rest,
+            "twilio-contract PATH/TO/twilio_api_v2010.json",
+            "TWILIO_OPENAPI_JSON",
+            &["-p", "fake-twilio", "--lib", "contract"],
+        ),
         "migrate" => {
             no_options(command, rest)?;
             system::ensure(system::Purpose::RunLocally)?;
@@ -129,6 +125,23 @@ fn run(args: &[String]) -> Result<()> {
             bail!("unknown command {other:?}")
         }
     }
+}
+
+/// Runs the checks that compare our side of a vendor's contract with the vendor's own document
+/// (ignored in the plain suite, which does not carry the document) with `variable` naming it.
+fn contract_test(rest: &[String], usage: &str, variable: &str, selection: &[&str]) -> Result<()> {
+    let [path] = rest else {
+        bail!("usage: cargo xtask {usage}");
+    };
+    let path = std::fs::canonicalize(path).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
+    util::run(
+        util::cargo()
+            .arg("test")
+            .args(selection)
+            .args(["--", "--include-ignored"])
+            .env(variable, &path),
+        "the contract test",
+    )
 }
 
 fn no_options(command: &str, rest: &[String]) -> Result<()> {

@@ -36,6 +36,7 @@
 //! assert_eq!(sent[0].to, "+15551230001");
 //! ```
 
+pub mod contract;
 mod model;
 mod outbound;
 mod pending;

@@ -11,6 +11,7 @@ use base64::Engine as _;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
+use crate::contract;
 use crate::model::{CallbackRecord, Credential, DeliveryOrder, Fault, SentMessage};
 use crate::outbound::HttpClient;
 use crate::validate;
@@ -268,6 +269,19 @@ fn first<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// A parameter Twilio's definition does not give the endpoint: Twilio would pass over it, the
+/// fake refuses it so that a misspelled name cannot go unnoticed (see `contract`).
+fn refuse_unknown(params: &[(String, String)], allowed: &[&str]) -> Result<(), ApiError> {
+    match contract::unknown_parameter(params, allowed) {
+        None => Ok(()),
+        Some(name) => Err(ApiError::new(
+            400,
+            20001,
+            format!("'{name}' is not a parameter of this endpoint in Twilio's API definition"),
+        )),
+    }
+}
+
 /// Validates a send and records it. Called with the state locked.
 pub(crate) fn accept_send(
     state: &mut State,
@@ -277,6 +291,7 @@ pub(crate) fn accept_send(
 ) -> Result<SentMessage, ApiError> {
     let credential = authenticate(state, authorization, account_sid)?;
     let params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    refuse_unknown(&params, contract::CREATE_MESSAGE)?;
 
     let to = first(&params, "To").filter(|s| !s.is_empty());
     let from = first(&params, "From").filter(|s| !s.is_empty());
@@ -426,6 +441,7 @@ pub(crate) fn list_messages(
     let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
+    refuse_unknown(&params, contract::LIST_MESSAGES)?;
     let to = first(&params, "To");
     let from = first(&params, "From");
     let mut lower: Option<i64> = None; // inclusive, unix seconds
