@@ -13,3 +13,4 @@ pub mod metrics;
 pub mod server;
 pub mod state;
 pub mod tenant_dto;
+pub mod tool_calls;
