@@ -2,6 +2,7 @@
 //! on a free port.
 
 pub mod auth;
+pub mod cached_tenants;
 pub mod config;
 pub mod dashboard;
 pub mod error;

@@ -262,34 +262,23 @@ pub(crate) async fn record_held_reports(state: &AppState) {
     );
 }
 
-/// The tenant of the number the call reached, from [`tenant_cache`] when it was looked up a
-/// moment ago.
-async fn resolve_tenant(state: &AppState, ctx: &VapiContext) -> Result<Option<Tenant>, StoreError> {
-    resolve_tenant_with(state, ctx, true).await
-}
-
-/// As [`resolve_tenant`]; `cached: false` always asks the store (and refreshes the cache): the
-/// assistant-request, once per call, starts the call from the clinic's current settings and
-/// is refused when the database cannot answer.
+/// The tenant of the number the call reached (kept for a moment by the store, see
+/// [`crate::cached_tenants`]).
 ///
 /// The clinic is the one of the phone-number id (`call.phoneNumberId`), else of the called
 /// number, else of the saved assistant (`call.assistantId`, for a call without a number). Every
 /// one of these the message carries must agree: a phone-number id whose clinic does not own the
 /// called number, or an assistant registered by another clinic than the number's, is refused
 /// (`None`, as for an unknown number) and logged as an error.
-async fn resolve_tenant_with(
-    state: &AppState,
-    ctx: &VapiContext,
-    cached: bool,
-) -> Result<Option<Tenant>, StoreError> {
+async fn resolve_tenant(state: &AppState, ctx: &VapiContext) -> Result<Option<Tenant>, StoreError> {
     let mut found = None;
     if let Some(id) = &ctx.phone_number_id
-        && let Some(t) = lookup(state, Lookup::PhoneNumberId(id), cached).await?
+        && let Some(t) = lookup(state, Lookup::PhoneNumberId(id)).await?
     {
         if let Some(called) = &ctx.called
             && !t.config.called_numbers.iter().any(|c| &c.number == called)
         {
-            let owner = lookup(state, Lookup::Called(called), cached).await?;
+            let owner = lookup(state, Lookup::Called(called)).await?;
             refuse_mismatch(state, ctx, "phone-number id", &t, owner.as_ref());
             return Ok(None);
         }
@@ -298,14 +287,14 @@ async fn resolve_tenant_with(
     if found.is_none()
         && let Some(called) = &ctx.called
     {
-        found = lookup(state, Lookup::Called(called), cached).await?;
+        found = lookup(state, Lookup::Called(called)).await?;
     }
     if let Some(assistant) = &ctx.assistant_id
         && !found
             .as_ref()
             .is_some_and(|t| t.config.vapi_assistant_ids.contains(assistant))
     {
-        let by_assistant = lookup(state, Lookup::AssistantId(assistant), cached).await?;
+        let by_assistant = lookup(state, Lookup::AssistantId(assistant)).await?;
         match (&found, by_assistant) {
             (None, by_assistant) => found = by_assistant,
             (Some(t), Some(other)) if other.id != t.id => {
@@ -325,28 +314,12 @@ enum Lookup<'a> {
     AssistantId(&'a booking_core::VapiAssistantId),
 }
 
-async fn lookup(
-    state: &AppState,
-    by: Lookup<'_>,
-    cached: bool,
-) -> Result<Option<Tenant>, StoreError> {
-    let key = match &by {
-        Lookup::PhoneNumberId(id) => tenant_cache::Key::PhoneNumberId(id.as_str().to_owned()),
-        Lookup::Called(n) => tenant_cache::Key::Called(n.as_str().to_owned()),
-        Lookup::AssistantId(id) => tenant_cache::Key::AssistantId(id.as_str().to_owned()),
-    };
-    if cached && let Some(t) = tenant_cache::get(&key) {
-        return Ok(Some(t));
+async fn lookup(state: &AppState, by: Lookup<'_>) -> Result<Option<Tenant>, StoreError> {
+    match by {
+        Lookup::PhoneNumberId(id) => state.store.tenant_by_vapi_phone_number_id(id).await,
+        Lookup::Called(n) => state.store.tenant_by_called_number(n).await,
+        Lookup::AssistantId(id) => state.store.tenant_by_vapi_assistant_id(id).await,
     }
-    let found = match by {
-        Lookup::PhoneNumberId(id) => state.store.tenant_by_vapi_phone_number_id(id).await?,
-        Lookup::Called(n) => state.store.tenant_by_called_number(n).await?,
-        Lookup::AssistantId(id) => state.store.tenant_by_vapi_assistant_id(id).await?,
-    };
-    if let Some(t) = &found {
-        tenant_cache::put(key, t);
-    }
-    Ok(found)
 }
 
 /// Logs a call whose identifiers name different clinics (or a phone-number id on a number its
@@ -372,64 +345,6 @@ fn refuse_mismatch(
     );
 }
 
-/// Tenants by the number a call reached, kept for a few seconds in this process. Every message
-/// of a call (the assistant-request, each tool call, the report) names the same number, and
-/// loading a tenant takes eight queries; under load that was most of a tool call's round trips.
-/// Unknown numbers are not kept. The operator API and the dashboard's settings drop a tenant's
-/// entries when they change the tenant; a change made elsewhere (another instance) shows within
-/// [`tenant_cache::TTL`].
-pub(crate) mod tenant_cache {
-    use std::collections::HashMap;
-    use std::sync::{Mutex, MutexGuard, OnceLock};
-    use std::time::{Duration, Instant};
-
-    use booking_core::TenantId;
-    use booking_core::tenant::Tenant;
-
-    pub const TTL: Duration = Duration::from_secs(10);
-    const MAX_ENTRIES: usize = 10_000;
-
-    #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-    pub enum Key {
-        PhoneNumberId(String),
-        Called(String),
-        AssistantId(String),
-    }
-
-    type Entries = HashMap<Key, (Instant, Tenant)>;
-
-    fn entries() -> MutexGuard<'static, Entries> {
-        static ENTRIES: OnceLock<Mutex<Entries>> = OnceLock::new();
-        ENTRIES
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    pub fn get(key: &Key) -> Option<Tenant> {
-        entries()
-            .get(key)
-            .filter(|(at, _)| at.elapsed() < TTL)
-            .map(|(_, t)| t.clone())
-    }
-
-    pub fn put(key: Key, tenant: &Tenant) {
-        let mut e = entries();
-        if e.len() >= MAX_ENTRIES {
-            e.retain(|_, (at, _)| at.elapsed() < TTL);
-            if e.len() >= MAX_ENTRIES {
-                e.clear();
-            }
-        }
-        e.insert(key, (Instant::now(), tenant.clone()));
-    }
-
-    /// Drops every entry of `tenant` (after the operator or the owner changed it).
-    pub fn forget(tenant: TenantId) {
-        entries().retain(|_, (_, t)| t.id != tenant);
-    }
-}
-
 async fn record_start(state: &AppState, tenant: &Tenant, ctx: &VapiContext) {
     let Some(call_id) = ctx.call_id.clone() else {
         return;
@@ -448,7 +363,14 @@ async fn record_start(state: &AppState, tenant: &Tenant, ctx: &VapiContext) {
 
 async fn assistant_request(state: &AppState, ctx: &VapiContext) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
-    let tenant = match resolve_tenant_with(state, ctx, false).await {
+    // Once per call: the call starts from the clinic's current settings, and is refused when
+    // the database cannot answer.
+    state.tenant_cache.forget_call(
+        ctx.phone_number_id.as_ref(),
+        ctx.called.as_ref(),
+        ctx.assistant_id.as_ref(),
+    );
+    let tenant = match resolve_tenant(state, ctx).await {
         Ok(Some(t)) => t,
         Ok(None) => {
             state
