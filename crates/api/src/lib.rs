@@ -3,12 +3,15 @@
 
 pub mod auth;
 pub mod cached_tenants;
+pub mod call_tenant;
 pub mod config;
 pub mod dashboard;
+pub mod end_of_call;
 pub mod error;
 pub mod gateway;
 pub mod held_reports;
 pub mod http;
+pub mod limits;
 pub mod logging;
 pub mod metrics;
 pub mod server;

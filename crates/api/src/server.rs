@@ -21,13 +21,9 @@ use crate::cached_tenants::CachedTenants;
 use crate::config::Config;
 use crate::gateway::RoutedGateway;
 use crate::held_reports::HeldReports;
+use crate::limits::DEFAULT_BODY_LIMIT;
 use crate::metrics::Metrics;
 use crate::state::{AppState, OsRandom, Readiness, SystemClock};
-
-/// Request bodies: Vapi's end-of-call reports carry whole transcripts.
-pub const VAPI_BODY_LIMIT: usize = 4 * 1024 * 1024;
-/// Everything else.
-pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
 
 struct PgReadiness(Arc<PgStore>);
 
@@ -288,7 +284,7 @@ async fn retry_held_reports(state: web::Data<AppState>, mut stop: watch::Receive
         if state.held_reports.is_empty() {
             continue;
         }
-        crate::http::vapi::record_held_reports(&state).await;
+        crate::end_of_call::record_held_reports(&state).await;
     }
     let left = state.held_reports.len();
     if left > 0 {

@@ -1,15 +1,14 @@
 //! Vapi's server messages: `POST /vapi/webhook` (every type) and `POST /vapi/tools/{name}`.
 //!
-//! The tenant is always the one the call reached (phone-number id, else the called number, else
-//! the saved assistant for a call without a number), never one named in a tool argument. Tool calls are answered 200 with one one-line result per call, in
-//! order; a replayed tool call id gets the stored answer and has no second effect.
+//! The HTTP side only: authentication, parsing, and the answer. The clinic is the one the call
+//! reached ([`crate::call_tenant`]); each tool call runs in [`crate::tool_calls`] (answered 200
+//! with one one-line result per call, in order; a replayed tool call id gets the stored answer
+//! and has no second effect); reports are recorded or held in [`crate::end_of_call`].
 
 use std::time::Instant;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use booking_core::calls::{CallReport, CallStart};
-use booking_core::ports::StoreError;
-use booking_core::service::ServiceError;
+use booking_core::calls::CallStart;
 use booking_core::tenant::Tenant;
 use booking_vapi::{
     AssistantOptions, CallContext as VapiContext, ServerMessage, ToolOutcome, ToolReplies,
@@ -18,8 +17,10 @@ use booking_vapi::{
 use serde_json::json;
 
 use crate::auth::verify_vapi;
+use crate::call_tenant::resolve_tenant;
+use crate::end_of_call;
 use crate::error::ApiError;
-use crate::server::VAPI_BODY_LIMIT;
+use crate::limits::VAPI_BODY_LIMIT;
 use crate::state::AppState;
 use crate::tool_calls::{may_queue_texts, run_tool_call};
 
@@ -139,15 +140,9 @@ async fn handle(
                     return Ok(HttpResponse::Ok().json(json!({"error": e.to_string()})));
                 }
             };
-            match record_report(state, &ctx, report.clone()).await {
-                Ok(_) => Ok(HttpResponse::Ok().json(acknowledged())),
-                Err(e @ StoreError::Unavailable(_)) => {
-                    // Answered 503 all the same, so that Vapi may send it again.
-                    hold_report(state, ctx, report);
-                    Err(e.into())
-                }
-                Err(e) => Err(e.into()),
-            }
+            // Answered 503 when it was held, so that Vapi may send it again.
+            end_of_call::report_arrived(state, ctx, report).await?;
+            Ok(HttpResponse::Ok().json(acknowledged()))
         }
         ServerMessage::StatusUpdate(update) => {
             if let (Ok(Some(tenant)), Some(call), Some(status)) = (
@@ -168,181 +163,6 @@ async fn handle(
         }
         ServerMessage::Other(_) => Ok(HttpResponse::Ok().json(acknowledged())),
     }
-}
-
-/// Records an end-of-call report: the call, its score, and the owner's alerts when it is a hot
-/// lead. `Ok(None)` for a number no tenant has (ignored). Recording the same call again
-/// changes nothing.
-async fn record_report(
-    state: &AppState,
-    ctx: &VapiContext,
-    report: CallReport,
-) -> Result<Option<&'static str>, StoreError> {
-    let Some(tenant) = resolve_tenant(state, ctx).await? else {
-        tracing::warn!("end-of-call report for a number no tenant has; ignored");
-        return Ok(None);
-    };
-    let outcome = state
-        .service
-        .end_of_call(&tenant, report)
-        .await
-        .map_err(|e| match e {
-            ServiceError::Unavailable(m) => StoreError::Unavailable(m),
-            ServiceError::Internal(m) => StoreError::Internal(m),
-        })?;
-    let result = if !outcome.recorded {
-        "repeated"
-    } else if outcome.hot_lead {
-        "hot_lead"
-    } else {
-        "recorded"
-    };
-    state
-        .metrics
-        .inc("end_of_call_reports_total", &[("outcome", result)]);
-    tracing::info!(outcome = result, "end-of-call report");
-    state.wake_worker();
-    Ok(Some(result))
-}
-
-fn hold_report(state: &AppState, ctx: VapiContext, report: CallReport) {
-    let call = report.call_id.clone();
-    if let Some(dropped) = state.held_reports.hold(ctx, report, Instant::now()) {
-        tracing::error!(
-            call_id = %dropped.report.call_id,
-            "too many end-of-call reports waiting for the database; the oldest was dropped"
-        );
-    }
-    state
-        .metrics
-        .inc("end_of_call_reports_total", &[("outcome", "held")]);
-    state.metrics.set(
-        "end_of_call_reports_held",
-        &[],
-        state.held_reports.len() as f64,
-    );
-    tracing::warn!(call_id = %call, "end-of-call report held until the database is back");
-}
-
-/// One pass over the held end-of-call reports: each is recorded, or kept while the database
-/// is still away, or given up (too old, or too many waiting).
-pub(crate) async fn record_held_reports(state: &AppState) {
-    let mut pending = state.held_reports.take_all().into_iter();
-    let mut waiting = Vec::new();
-    for held in pending.by_ref() {
-        match record_report(state, &held.ctx, held.report.clone()).await {
-            Ok(_) => {
-                tracing::info!(
-                    call_id = %held.report.call_id,
-                    waited_ms = held.since.elapsed().as_millis() as u64,
-                    "held end-of-call report recorded"
-                );
-            }
-            Err(StoreError::Unavailable(_)) => {
-                // Still away: the rest wait for the next pass.
-                waiting.push(held);
-                break;
-            }
-            Err(e) => {
-                tracing::error!(call_id = %held.report.call_id, error = %e, "a held end-of-call report could not be recorded; dropped");
-            }
-        }
-    }
-    waiting.extend(pending);
-    for lost in state.held_reports.put_back(waiting, Instant::now()) {
-        tracing::error!(
-            call_id = %lost.report.call_id,
-            "an end-of-call report was given up (waited too long, or too many waiting); its alert is lost"
-        );
-    }
-    state.metrics.set(
-        "end_of_call_reports_held",
-        &[],
-        state.held_reports.len() as f64,
-    );
-}
-
-/// The tenant of the number the call reached (kept for a moment by the store, see
-/// [`crate::cached_tenants`]).
-///
-/// The clinic is the one of the phone-number id (`call.phoneNumberId`), else of the called
-/// number, else of the saved assistant (`call.assistantId`, for a call without a number). Every
-/// one of these the message carries must agree: a phone-number id whose clinic does not own the
-/// called number, or an assistant registered by another clinic than the number's, is refused
-/// (`None`, as for an unknown number) and logged as an error.
-async fn resolve_tenant(state: &AppState, ctx: &VapiContext) -> Result<Option<Tenant>, StoreError> {
-    let mut found = None;
-    if let Some(id) = &ctx.phone_number_id
-        && let Some(t) = lookup(state, Lookup::PhoneNumberId(id)).await?
-    {
-        if let Some(called) = &ctx.called
-            && !t.config.called_numbers.iter().any(|c| &c.number == called)
-        {
-            let owner = lookup(state, Lookup::Called(called)).await?;
-            refuse_mismatch(state, ctx, "phone-number id", &t, owner.as_ref());
-            return Ok(None);
-        }
-        found = Some(t);
-    }
-    if found.is_none()
-        && let Some(called) = &ctx.called
-    {
-        found = lookup(state, Lookup::Called(called)).await?;
-    }
-    if let Some(assistant) = &ctx.assistant_id
-        && !found
-            .as_ref()
-            .is_some_and(|t| t.config.vapi_assistant_ids.contains(assistant))
-    {
-        let by_assistant = lookup(state, Lookup::AssistantId(assistant)).await?;
-        match (&found, by_assistant) {
-            (None, by_assistant) => found = by_assistant,
-            (Some(t), Some(other)) if other.id != t.id => {
-                refuse_mismatch(state, ctx, "assistant id", t, Some(&other));
-                return Ok(None);
-            }
-            _ => {}
-        }
-    }
-    Ok(found)
-}
-
-/// One way to find a clinic from a message.
-enum Lookup<'a> {
-    PhoneNumberId(&'a booking_core::VapiPhoneNumberId),
-    Called(&'a booking_core::PhoneNumber),
-    AssistantId(&'a booking_core::VapiAssistantId),
-}
-
-async fn lookup(state: &AppState, by: Lookup<'_>) -> Result<Option<Tenant>, StoreError> {
-    match by {
-        Lookup::PhoneNumberId(id) => state.store.tenant_by_vapi_phone_number_id(id).await,
-        Lookup::Called(n) => state.store.tenant_by_called_number(n).await,
-        Lookup::AssistantId(id) => state.store.tenant_by_vapi_assistant_id(id).await,
-    }
-}
-
-/// Logs a call whose identifiers name different clinics (or a phone-number id on a number its
-/// clinic does not own): someone registered an id that is not theirs, or Vapi is misconfigured.
-fn refuse_mismatch(
-    state: &AppState,
-    ctx: &VapiContext,
-    what: &'static str,
-    claimed_by: &Tenant,
-    owner: Option<&Tenant>,
-) {
-    state
-        .metrics
-        .inc("vapi_tenant_mismatch_total", &[("by", what)]);
-    tracing::error!(
-        by = what,
-        called = ?ctx.called,
-        phone_number_id = ctx.phone_number_id.as_ref().map(|i| i.as_str()),
-        assistant_id = ctx.assistant_id.as_ref().map(|i| i.as_str()),
-        claimed_by = %claimed_by.id,
-        number_owner = ?owner.map(|t| t.id),
-        "refused a call: its {what} and its called number name different clinics"
-    );
 }
 
 async fn record_start(state: &AppState, tenant: &Tenant, ctx: &VapiContext) {
