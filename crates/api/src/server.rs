@@ -19,6 +19,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::cached_tenants::CachedTenants;
 use crate::config::Config;
+use crate::dashboard::password_checks::PasswordChecks;
 use crate::gateway::RoutedGateway;
 use crate::held_reports::HeldReports;
 use crate::limits::DEFAULT_BODY_LIMIT;
@@ -178,7 +179,7 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
         gateway,
         held_reports: Arc::new(HeldReports::default()),
         password_checks: Arc::new(
-            crate::dashboard::PasswordChecks::start(config.sign_in_concurrency as usize)
+            PasswordChecks::start(config.sign_in_concurrency as usize)
                 .context("starting the password-check threads")?,
         ),
     });

@@ -44,7 +44,7 @@ pub struct AppState {
     /// `server::retry_held_reports`.
     pub held_reports: Arc<HeldReports>,
     /// The dashboard's password checks, bounded (see `dashboard::password_checks`).
-    pub password_checks: Arc<crate::dashboard::PasswordChecks>,
+    pub password_checks: Arc<crate::dashboard::password_checks::PasswordChecks>,
 }
 
 impl AppState {

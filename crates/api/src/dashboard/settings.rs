@@ -17,10 +17,10 @@ use booking_vapi::{AssistantOptions, compose_assistant, system_prompt};
 use serde::Deserialize;
 
 use super::html::{csrf_field, esc, notice, page as frame_page};
+use super::respond::{DashError, html_response, see_other};
 use super::send_limit::{TEST_SMS_LIMIT, TEST_SMS_WINDOW};
 use super::session::{Ctx, signed_in, signed_in_post};
 use super::twilio_errors::explain_error;
-use super::{DashError, html_response, see_other};
 use crate::state::AppState;
 use crate::tenant_dto::{DateOverrideJson, PhoneNumberJson, ServiceJson, TenantInput, TwilioJson};
 
