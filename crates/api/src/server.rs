@@ -17,16 +17,14 @@ use booking_postgres::{PgConfig, PgStore};
 use booking_twilio::{TwilioClient, TwilioConfig};
 use tokio::sync::{Notify, watch};
 
+use crate::cached_tenants::CachedTenants;
 use crate::config::Config;
+use crate::dashboard::password_checks::PasswordChecks;
 use crate::gateway::RoutedGateway;
 use crate::held_reports::HeldReports;
+use crate::limits::DEFAULT_BODY_LIMIT;
 use crate::metrics::Metrics;
 use crate::state::{AppState, OsRandom, Readiness, SystemClock};
-
-/// Request bodies: Vapi's end-of-call reports carry whole transcripts.
-pub const VAPI_BODY_LIMIT: usize = 4 * 1024 * 1024;
-/// Everything else.
-pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
 
 struct PgReadiness(Arc<PgStore>);
 
@@ -100,9 +98,12 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
         tracing::error!(error = %e, "refusing to start: wrong master key");
         anyhow::bail!("refusing to start: {e}");
     }
-    let store: Arc<dyn Store> = pg.clone();
-
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // Every part of the process (handlers, service, outbox worker) changes clinics through
+    // this one store, so that a change drops what the cache kept.
+    let tenant_cache = Arc::new(CachedTenants::new(pg.clone(), clock.clone()));
+    let store: Arc<dyn Store> = tenant_cache.clone();
+
     let random: Arc<dyn Random> = Arc::new(OsRandom);
     let hasher = OtpHasher::new(config.otp_key.expose().as_bytes().to_vec())
         .map_err(|e| anyhow::anyhow!("OTP key: {e}"))?;
@@ -166,6 +167,7 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
     let state = web::Data::new(AppState {
         config: config.clone(),
         store,
+        tenant_cache,
         clock,
         random,
         metrics: metrics.clone(),
@@ -177,7 +179,7 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
         gateway,
         held_reports: Arc::new(HeldReports::default()),
         password_checks: Arc::new(
-            crate::dashboard::PasswordChecks::start(config.sign_in_concurrency as usize)
+            PasswordChecks::start(config.sign_in_concurrency as usize)
                 .context("starting the password-check threads")?,
         ),
     });
@@ -283,7 +285,7 @@ async fn retry_held_reports(state: web::Data<AppState>, mut stop: watch::Receive
         if state.held_reports.is_empty() {
             continue;
         }
-        crate::http::vapi::record_held_reports(&state).await;
+        crate::end_of_call::record_held_reports(&state).await;
     }
     let left = state.held_reports.len();
     if left > 0 {

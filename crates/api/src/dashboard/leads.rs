@@ -20,8 +20,8 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
 use super::html::{esc, page as frame_page, tel_link};
+use super::respond::{DashError, html_response};
 use super::session::signed_in;
-use super::{DashError, html_response};
 use crate::state::AppState;
 
 /// How often the stream looks for new hot leads.

@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use super::html::{csrf_field, esc, notice, page};
 use super::password_checks::{Against, NotChecked};
+use super::respond::{DashError, html_response, see_other};
 use super::session::{CookiePolicy, check_csrf, check_origin, signed_in};
-use super::{DashError, html_response, see_other};
 use crate::state::AppState;
 
 #[derive(Deserialize)]

@@ -7,7 +7,7 @@ use booking_core::ports::StoreError;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::session::hash_password;
+use super::passwords::hash_password;
 use crate::error::ApiError;
 use crate::http::admin::require_admin;
 use crate::state::AppState;

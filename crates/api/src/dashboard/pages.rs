@@ -16,9 +16,9 @@ use serde::Deserialize;
 
 use super::html::{csrf_field, esc, notice, page, tel_link};
 use super::leads::lead_card;
+use super::respond::{DashError, html_response};
 use super::session::{Ctx, signed_in, signed_in_post};
 use super::twilio_errors::{explain_error, explain_status};
-use super::{DashError, html_response};
 use crate::state::AppState;
 
 /// From the start of the clinic's day `from_days` away to the start of the day `to_days` away.

@@ -16,7 +16,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use argon2::password_hash::PasswordHash;
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 
-use super::session::decoy_hash;
+use super::passwords::decoy_hash;
 
 /// How long a request waits for a free checker before it is refused.
 pub const WAIT_AT_MOST: Duration = Duration::from_secs(2);
@@ -147,7 +147,7 @@ const MAX_BLOCKS: usize = 64 * 1024;
 
 /// Whether `password` matches the encoded argon2 hash, computed in `memory` (grown to what the
 /// hash needs on first use, then reused). A malformed hash, or one asking for more than
-/// [`MAX_BLOCKS`], matches nothing. The same answer as `session::verify_password`.
+/// [`MAX_BLOCKS`], matches nothing. The same answer as `passwords::verify_password`.
 fn verify_in(password: &str, encoded: &str, memory: &mut Vec<Block>) -> bool {
     let Ok(hash) = PasswordHash::new(encoded) else {
         return false;
@@ -207,7 +207,7 @@ impl Drop for Waiting<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dashboard::session::hash_password;
+    use crate::dashboard::passwords::hash_password;
 
     #[test]
     fn checks_in_reused_memory_agree_with_the_library() {

@@ -1,45 +1,15 @@
-//! Signing in and staying signed in: argon2 password hashes, the session cookie, CSRF tokens and
+//! Signing in and staying signed in: the session cookie, CSRF tokens and
 //! the Origin/Referer check. The clinic a request may see comes from its session, and from
 //! nowhere else.
 
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use booking_core::accounts::{Session, SessionToken};
 use booking_core::tenant::Tenant;
 
-use super::DashError;
+use super::respond::DashError;
 use crate::auth::ct_eq;
 use crate::state::AppState;
-
-/// Hashes a password with argon2id (the crate's default parameters) and a random salt.
-pub fn hash_password(password: &str, salt: [u8; 16]) -> Result<String, String> {
-    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
-}
-
-/// Whether `password` matches the encoded hash. A malformed hash matches nothing.
-pub fn verify_password(password: &str, encoded: &str) -> bool {
-    match PasswordHash::new(encoded) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
-    }
-}
-
-/// A hash of no one's password: checked when the email is unknown, so that an unknown email
-/// takes as long to refuse as a wrong password.
-pub fn decoy_hash() -> &'static str {
-    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DECOY.get_or_init(|| {
-        hash_password("decoy password that matches nothing", [7; 16]).unwrap_or_default()
-    })
-}
 
 /// How the session cookie is named and flagged for this deployment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -225,19 +195,6 @@ pub fn check_origin(req: &HttpRequest, public_base_url: &str) -> Result<(), Dash
 mod tests {
     use super::*;
     use actix_web::test::TestRequest;
-
-    #[test]
-    fn passwords_hash_and_verify() {
-        let h = hash_password("correct horse battery", [3; 16]).unwrap();
-        assert!(h.starts_with("$argon2id$"), "{h}");
-        assert!(!h.contains("correct horse"));
-        assert!(verify_password("correct horse battery", &h));
-        assert!(!verify_password("correct horse batterY", &h));
-        assert!(!verify_password("anything", "not a hash"));
-        assert!(!verify_password("correct horse battery", decoy_hash()));
-        // A different salt, a different hash.
-        assert_ne!(h, hash_password("correct horse battery", [4; 16]).unwrap());
-    }
 
     #[test]
     fn csrf_tokens_must_match() {

@@ -17,9 +17,9 @@ use jiff::Timestamp;
 use serde::Deserialize;
 
 use super::html::{csrf_field, esc, page};
+use super::respond::{DashError, html_response, see_other};
 use super::session::{Ctx, signed_in, signed_in_post};
 use super::settings::{hours_fields, numbers_form, services_fields, test_sms_form, twilio_form};
-use super::{DashError, html_response, see_other};
 use crate::state::AppState;
 
 const STEPS: [&str; 5] = [
