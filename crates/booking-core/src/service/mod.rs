@@ -9,22 +9,32 @@
 //! The backend, not the model, decides that texts go out: `verify_otp` queues the confirmation and
 //! the reminder in the same store call that confirms, and `end_of_call` queues the hot-lead alerts
 //! in the same store call that records the report.
+//!
+//! One module per use-case, each with its outcome type:
+//! - `availability`: `check_availability`, the free times of a service;
+//! - `holds`: `reserve_slot`, a hold on a time while the caller proves their number;
+//! - `otp`: `send_otp` and `verify_otp`, the code and the booking it confirms;
+//! - `confirmation`: `send_confirmation_sms`, the state of the confirmation text;
+//! - `appointments`: what cancelling and rescheduling share (finding the caller's appointment,
+//!   the code that proves a caller may change it); `cancel` and `reschedule` build on it;
+//! - `calls`: a call's start and status, `capture_lead` and the end-of-call report;
+//! - `inbound`: texts callers send to the clinic's number.
+//!
+//! `input` reads the model's and the forms' text; `words` holds the sentences the model hears.
 
 use std::sync::Arc;
 
-use jiff::civil::{Date, DateTime, Time};
-use jiff::tz::AmbiguousOffset;
+use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde::Serialize;
 
-use crate::availability::Unbookable;
 use crate::ids::{BookingId, CallId, MessageId, TenantId};
 use crate::otp::{OtpHasher, OtpPolicy};
 use crate::outbox::{DedupeKey, MessageKind, NewMessage};
 use crate::phone::PhoneNumber;
 use crate::ports::{Clock, Random, Store, StoreError};
 use crate::scoring::ScoreWeights;
-use crate::tenant::{ClinicZone, Service, Tenant, TenantConfig};
+use crate::tenant::{Tenant, TenantConfig};
 
 #[cfg(all(test, feature = "testing"))]
 mod tests;
@@ -36,8 +46,10 @@ mod cancel;
 mod confirmation;
 mod holds;
 mod inbound;
+mod input;
 mod otp;
 mod reschedule;
+mod words;
 
 pub use appointments::*;
 pub use availability::*;
@@ -46,8 +58,10 @@ pub use cancel::*;
 pub use confirmation::*;
 pub use holds::*;
 pub use inbound::*;
+pub use input::*;
 pub use otp::*;
 pub use reschedule::*;
+pub use words::*;
 
 /// A failure of our own: the model should say something went wrong on our side, not blame the
 /// caller.
@@ -153,71 +167,6 @@ pub trait ToolResult: Serialize {
     }
 }
 
-/// A start time offered to the caller.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct SlotOffer {
-    /// RFC 3339 with the clinic's offset: "2026-11-26T14:00:00-05:00".
-    pub start: String,
-    /// "Thursday November 26 at 2:00 PM"
-    pub spoken: String,
-    #[serde(skip)]
-    pub at: Timestamp,
-    #[serde(skip)]
-    day: String,
-    #[serde(skip)]
-    time: String,
-}
-
-impl SlotOffer {
-    fn new(zone: &ClinicZone, at: Timestamp) -> Self {
-        let z = at.to_zoned_datetime(zone.tz().clone());
-        let day = z.strftime("%A %B %-d").to_string();
-        let time = z.strftime("%-I:%M %p").to_string();
-        Self {
-            start: z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
-            spoken: format!("{day} at {time}"),
-            at,
-            day,
-            time,
-        }
-    }
-}
-
-/// "Thursday November 26 at 9:00 AM or 2:00 PM, and Friday November 27 at 10:00 AM"
-fn speak_offers(offers: &[SlotOffer]) -> String {
-    let mut days: Vec<(&str, Vec<&str>)> = Vec::new();
-    for o in offers {
-        match days.last_mut() {
-            Some((d, times)) if *d == o.day => times.push(&o.time),
-            _ => days.push((&o.day, vec![&o.time])),
-        }
-    }
-    let parts: Vec<String> = days
-        .iter()
-        .map(|(d, times)| format!("{d} at {}", join_or(times, "or")))
-        .collect();
-    join_or(&parts, "and")
-}
-
-fn join_or<S: AsRef<str>>(items: &[S], word: &str) -> String {
-    match items {
-        [] => String::new(),
-        [one] => one.as_ref().to_owned(),
-        [init @ .., last] => {
-            let init: Vec<&str> = init.iter().map(AsRef::as_ref).collect();
-            format!("{} {word} {}", init.join(", "), last.as_ref())
-        }
-    }
-}
-
-fn spoken_at(zone: &ClinicZone, at: Timestamp) -> String {
-    SlotOffer::new(zone, at).spoken
-}
-
-fn rfc3339(zone: &ClinicZone, at: Timestamp) -> String {
-    SlotOffer::new(zone, at).start
-}
-
 /// The use-cases. Cheap to clone (everything behind `Arc`), `Send + Sync`.
 #[derive(Clone)]
 pub struct BookingService {
@@ -234,139 +183,6 @@ impl std::fmt::Debug for BookingService {
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
-}
-
-/// Text from outside trimmed, control characters turned into spaces, cut at `max_chars`.
-fn clean_text(s: &str, max_chars: usize) -> String {
-    let s: String = s
-        .trim()
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(max_chars)
-        .collect();
-    s.trim().to_owned()
-}
-
-fn normalise_words(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                ' '
-            }
-        })
-        .collect::<String>()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// The service a caller or the model named: an exact (case- and space-insensitive) match, else the
-/// only service whose name contains the words said ("whitening" for "Teeth Whitening") or is
-/// contained in them.
-pub fn find_service<'a>(config: &'a TenantConfig, spoken: &str) -> Option<&'a Service> {
-    if let Some(s) = config.service(spoken) {
-        return Some(s);
-    }
-    let said = normalise_words(spoken);
-    if said.is_empty() {
-        return None;
-    }
-    let mut found = config.services.iter().filter(|s| {
-        let name = normalise_words(s.name.as_str());
-        name.contains(&said) || said.contains(&name)
-    });
-    match (found.next(), found.next()) {
-        (Some(one), None) => Some(one),
-        _ => None,
-    }
-}
-
-fn unknown_service(config: &TenantConfig, spoken: &str) -> String {
-    let names: Vec<&str> = config.services.iter().map(|s| s.name.as_str()).collect();
-    if names.is_empty() {
-        return "The clinic has no services set up for booking; offer to take a message with capture_lead.".into();
-    }
-    format!(
-        "The clinic does not offer {:?}; its services are {}.",
-        clean_text(spoken, 80),
-        join_or(&names, "and")
-    )
-}
-
-/// "YYYY-MM-DD"
-fn parse_date(s: &str) -> Option<Date> {
-    let s = s.trim();
-    if s.len() != 10 {
-        return None;
-    }
-    s.parse().ok()
-}
-
-/// "HH:MM" (or "H:MM", with optional seconds).
-fn parse_time(s: &str) -> Option<Time> {
-    let mut parts = s.trim().split(':');
-    let h: i8 = parts.next()?.trim().parse().ok()?;
-    let m: i8 = parts.next()?.trim().parse().ok()?;
-    let sec: i8 = match parts.next() {
-        Some(x) => x.trim().parse().ok()?,
-        None => 0,
-    };
-    if parts.next().is_some() {
-        return None;
-    }
-    Time::new(h, m, sec, 0).ok()
-}
-
-/// A start as the model passes it: RFC 3339 with an offset, or a local "YYYY-MM-DDTHH:MM" read in
-/// the clinic's zone. A local time the clocks skip (DST gap) is refused; one they show twice is the
-/// earlier instant.
-fn parse_start(zone: &ClinicZone, input: &str) -> Result<Timestamp, String> {
-    let s = input.trim();
-    if let Ok(ts) = s.parse::<Timestamp>() {
-        return Ok(ts);
-    }
-    let dt: DateTime = s.replacen(' ', "T", 1).parse().map_err(|_| {
-        format!(
-            "The start {:?} is not a time I can read; pass the start exactly as check_availability returned it.",
-            clean_text(input, 40)
-        )
-    })?;
-    let amb = zone.tz().to_ambiguous_timestamp(dt);
-    match amb.offset() {
-        AmbiguousOffset::Gap { .. } => Err(format!(
-            "{} does not exist on that day because the clocks change; pick another time.",
-            dt.strftime("%-I:%M %p")
-        )),
-        _ => amb.earlier().map_err(|_| {
-            "That start is out of range; pick a time from check_availability.".to_owned()
-        }),
-    }
-}
-
-fn unbookable_reason(u: &Unbookable) -> String {
-    let why = match u {
-        Unbookable::InPast => "that time has already passed".to_owned(),
-        Unbookable::TooSoon { minutes } => {
-            if minutes % 60 == 0 {
-                format!("appointments need {} hours' notice", minutes / 60)
-            } else {
-                format!("appointments need {minutes} minutes' notice")
-            }
-        }
-        Unbookable::BeyondHorizon { days } => {
-            format!("appointments can be booked at most {days} days ahead")
-        }
-        Unbookable::Closed => {
-            "the clinic is closed then, or the appointment would run past closing".to_owned()
-        }
-        Unbookable::OffGrid { minutes } => format!("appointments start every {minutes} minutes"),
-        Unbookable::RepeatedTime => "the clocks go back that night, so that time comes twice, \
-             and only the first one (before the clocks change) can be booked"
-            .to_owned(),
-    };
-    format!("That time cannot be booked: {why}.")
 }
 
 impl BookingService {

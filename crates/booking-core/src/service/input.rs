@@ -1,0 +1,104 @@
+//! Text from the model or a form, read into what the use-cases need: a service, a date, a start.
+
+use jiff::Timestamp;
+use jiff::civil::{Date, DateTime, Time};
+use jiff::tz::AmbiguousOffset;
+
+use crate::tenant::{ClinicZone, Service, TenantConfig};
+
+/// Text from outside trimmed, control characters turned into spaces, cut at `max_chars`.
+pub(super) fn clean_text(s: &str, max_chars: usize) -> String {
+    let s: String = s
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max_chars)
+        .collect();
+    s.trim().to_owned()
+}
+
+pub(super) fn normalise_words(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                ' '
+            }
+        })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The service a caller or the model named: an exact (case- and space-insensitive) match, else the
+/// only service whose name contains the words said ("whitening" for "Teeth Whitening") or is
+/// contained in them.
+pub fn find_service<'a>(config: &'a TenantConfig, spoken: &str) -> Option<&'a Service> {
+    if let Some(s) = config.service(spoken) {
+        return Some(s);
+    }
+    let said = normalise_words(spoken);
+    if said.is_empty() {
+        return None;
+    }
+    let mut found = config.services.iter().filter(|s| {
+        let name = normalise_words(s.name.as_str());
+        name.contains(&said) || said.contains(&name)
+    });
+    match (found.next(), found.next()) {
+        (Some(one), None) => Some(one),
+        _ => None,
+    }
+}
+
+/// "YYYY-MM-DD"
+pub(super) fn parse_date(s: &str) -> Option<Date> {
+    let s = s.trim();
+    if s.len() != 10 {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// "HH:MM" (or "H:MM", with optional seconds).
+pub(super) fn parse_time(s: &str) -> Option<Time> {
+    let mut parts = s.trim().split(':');
+    let h: i8 = parts.next()?.trim().parse().ok()?;
+    let m: i8 = parts.next()?.trim().parse().ok()?;
+    let sec: i8 = match parts.next() {
+        Some(x) => x.trim().parse().ok()?,
+        None => 0,
+    };
+    if parts.next().is_some() {
+        return None;
+    }
+    Time::new(h, m, sec, 0).ok()
+}
+
+/// A start as the model passes it: RFC 3339 with an offset, or a local "YYYY-MM-DDTHH:MM" read in
+/// the clinic's zone. A local time the clocks skip (DST gap) is refused; one they show twice is the
+/// earlier instant.
+pub(super) fn parse_start(zone: &ClinicZone, input: &str) -> Result<Timestamp, String> {
+    let s = input.trim();
+    if let Ok(ts) = s.parse::<Timestamp>() {
+        return Ok(ts);
+    }
+    let dt: DateTime = s.replacen(' ', "T", 1).parse().map_err(|_| {
+        format!(
+            "The start {:?} is not a time I can read; pass the start exactly as check_availability returned it.",
+            clean_text(input, 40)
+        )
+    })?;
+    let amb = zone.tz().to_ambiguous_timestamp(dt);
+    match amb.offset() {
+        AmbiguousOffset::Gap { .. } => Err(format!(
+            "{} does not exist on that day because the clocks change; pick another time.",
+            dt.strftime("%-I:%M %p")
+        )),
+        _ => amb.earlier().map_err(|_| {
+            "That start is out of range; pick a time from check_availability.".to_owned()
+        }),
+    }
+}
