@@ -790,3 +790,41 @@ async fn replies_over_http_hold_to_vapis_schema() {
     raw("verify_otp", json!({})).await;
     app.stop().await;
 }
+
+/// The outbox worker finds the clinic's Twilio credentials refused (20003) and marks its
+/// texting as needing attention: the very next tool call of the call in progress knows it,
+/// though the clinic was looked up a moment before.
+#[tokio::test]
+async fn refused_credentials_show_in_the_next_tool_call() {
+    let app = TestApp::spawn().await;
+    let clinic = app.create_clinic("Smile Dental", 1).await;
+    // The account's token changed at Twilio: the one the clinic saved is refused.
+    app.twilio
+        .register_account(&clinic.account_sid, "a-token-the-clinic-never-saved");
+    let call = app.call(&clinic, CALLER);
+    let (status, _) = call.assistant_request().await;
+    assert_eq!(status, 200);
+    let (_, held) = booking_e2e::hold_first_slot(&call, "Teeth Whitening", "Jane Doe").await;
+    assert_eq!(held["ok"], json!(true), "{held}");
+    let hold = held["hold_id"].as_str().expect("hold id");
+    let sent = call.tool("send_otp", json!({"hold_id": hold})).await;
+    assert_eq!(
+        sent["ok"],
+        json!(true),
+        "queued while the clinic looked fine: {sent}"
+    );
+    app.outbox_settled().await;
+    assert!(
+        app.twilio.messages_to(CALLER).is_empty(),
+        "nothing went out with refused credentials"
+    );
+
+    let again = call.tool("send_otp", json!({"hold_id": hold})).await;
+    assert_eq!(again["ok"], json!(false), "{again}");
+    assert!(
+        again
+            .to_string()
+            .contains("cannot send text messages right now"),
+        "the refusal names the clinic's texting: {again}"
+    );
+}

@@ -2,6 +2,7 @@
 //! on a free port.
 
 pub mod auth;
+pub mod cached_tenants;
 pub mod config;
 pub mod dashboard;
 pub mod error;
@@ -13,3 +14,4 @@ pub mod metrics;
 pub mod server;
 pub mod state;
 pub mod tenant_dto;
+pub mod tool_calls;

@@ -17,6 +17,7 @@ use booking_postgres::{PgConfig, PgStore};
 use booking_twilio::{TwilioClient, TwilioConfig};
 use tokio::sync::{Notify, watch};
 
+use crate::cached_tenants::CachedTenants;
 use crate::config::Config;
 use crate::gateway::RoutedGateway;
 use crate::held_reports::HeldReports;
@@ -100,9 +101,12 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
         tracing::error!(error = %e, "refusing to start: wrong master key");
         anyhow::bail!("refusing to start: {e}");
     }
-    let store: Arc<dyn Store> = pg.clone();
-
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // Every part of the process (handlers, service, outbox worker) changes clinics through
+    // this one store, so that a change drops what the cache kept.
+    let tenant_cache = Arc::new(CachedTenants::new(pg.clone(), clock.clone()));
+    let store: Arc<dyn Store> = tenant_cache.clone();
+
     let random: Arc<dyn Random> = Arc::new(OsRandom);
     let hasher = OtpHasher::new(config.otp_key.expose().as_bytes().to_vec())
         .map_err(|e| anyhow::anyhow!("OTP key: {e}"))?;
@@ -166,6 +170,7 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
     let state = web::Data::new(AppState {
         config: config.clone(),
         store,
+        tenant_cache,
         clock,
         random,
         metrics: metrics.clone(),

@@ -8,6 +8,7 @@ use booking_core::ports::{Clock, OpsStats, Random, SmsGateway, Store};
 use booking_core::service::BookingService;
 use tokio::sync::Notify;
 
+use crate::cached_tenants::CachedTenants;
 use crate::config::Config;
 use crate::held_reports::HeldReports;
 use crate::metrics::Metrics;
@@ -20,7 +21,11 @@ pub trait Readiness: Send + Sync {
 
 pub struct AppState {
     pub config: Arc<Config>,
+    /// The store, through [`CachedTenants`]: the same object as `tenant_cache`.
     pub store: Arc<dyn Store>,
+    /// The clinics of calls kept for a moment; a change of a clinic through `store` drops its
+    /// entries.
+    pub tenant_cache: Arc<CachedTenants>,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
     pub metrics: Arc<Metrics>,

@@ -4,7 +4,7 @@
 //!
 //! The scripts in `pgbench/` are the statement sequences logged by Postgres (`--log-sql`) for
 //! one tool call each, in order, with the literals turned into pgbench variables. The tenant is
-//! not looked up: the api keeps it for the length of a call (see `tenant_cache` in the api), so
+//! not looked up: the api keeps it for the length of a call (see `cached_tenants` in the api), so
 //! a tool call of a call in progress issues none of those eight queries either. Left out too:
 //! the pool's liveness probe (`SELECT 1`) before each checkout, which is the api's overhead. The data they
 //! work on is made the way the api makes it: clinics through the operator API, holds and codes

@@ -1,8 +1,8 @@
 //! Settings: the clinic, its numbers, hours, services, booking rules, prompt and Twilio account,
 //! each a form that posts the fields it shows. Every form is checked by the same rules as the
 //! operator API (`tenant_dto`); the Twilio secrets are write-only (an empty field keeps the stored
-//! one). A save drops the clinic from the api's tenant cache, so the next tool call of a call in
-//! progress already sees it.
+//! one). A save goes through the store every part of the api uses, which drops what it kept of the
+//! clinic (`crate::cached_tenants`), so the next tool call of a call in progress already sees it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
@@ -707,8 +707,6 @@ pub async fn save(
             Ok((config, sms)) => {
                 match state.store.update_tenant(ctx.tenant.id, &config, sms).await {
                     Ok(_) => {
-                        // As the operator API does: the next tool call reads the new settings.
-                        crate::http::vapi::tenant_cache::forget(ctx.tenant.id);
                         tracing::info!(tenant = %ctx.tenant.id, "settings saved from the dashboard");
                         let to = safe_next(form.get("next")).unwrap_or("/app/settings?saved=1");
                         return Ok(see_other(to));

@@ -112,7 +112,6 @@ async fn patch_tenant(
         .apply(Some(&current.config))
         .map_err(|e| ApiError::Invalid(json!(e)))?;
     let tenant = state.store.update_tenant(id, &config, sms).await?;
-    super::vapi::tenant_cache::forget(tenant.id);
     tracing::info!(tenant = %tenant.id, "tenant updated");
     Ok(HttpResponse::Ok().json(view(&state, &tenant).await?))
 }

@@ -4,17 +4,16 @@
 //! the saved assistant for a call without a number), never one named in a tool argument. Tool calls are answered 200 with one one-line result per call, in
 //! order; a replayed tool call id gets the stored answer and has no second effect.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use booking_core::calls::{CallReport, CallStart};
-use booking_core::ports::{StoreError, ToolCallClaim, ToolCallKey};
-use booking_core::service::{CallContext, ServiceError};
+use booking_core::ports::StoreError;
+use booking_core::service::ServiceError;
 use booking_core::tenant::Tenant;
 use booking_vapi::{
-    AssistantOptions, CallContext as VapiContext, OneLine, ServerMessage, SlotStart, ToolCall,
-    ToolCallRequest, ToolOutcome, ToolReplies, acknowledged, compose_assistant,
-    parse_server_message, unknown_number_error,
+    AssistantOptions, CallContext as VapiContext, ServerMessage, ToolOutcome, ToolReplies,
+    acknowledged, compose_assistant, parse_server_message, unknown_number_error,
 };
 use serde_json::json;
 
@@ -22,6 +21,7 @@ use crate::auth::verify_vapi;
 use crate::error::ApiError;
 use crate::server::VAPI_BODY_LIMIT;
 use crate::state::AppState;
+use crate::tool_calls::{may_queue_texts, run_tool_call};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -36,15 +36,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Said when our side fails (the database is down): the model can apologise and retry.
-const OUR_FAULT: &str =
-    "Sorry, the booking system is not responding right now. Please try again in a moment.";
 /// Said for each tool call past the limit of one message (`booking_vapi::MAX_TOOL_CALLS`).
 const TOO_MANY_CALLS: &str =
     "Too many tool calls at once; this one was not run. Call it again on its own.";
-const UNKNOWN_NUMBER: &str =
-    "This phone number is not set up for bookings, so this cannot be done on this call.";
-
 fn authenticate(req: &HttpRequest, state: &AppState, body: &[u8]) -> Result<(), ApiError> {
     let headers = req.headers();
     let now = jiff::Timestamp::now().as_second();
@@ -268,34 +262,23 @@ pub(crate) async fn record_held_reports(state: &AppState) {
     );
 }
 
-/// The tenant of the number the call reached, from [`tenant_cache`] when it was looked up a
-/// moment ago.
-async fn resolve_tenant(state: &AppState, ctx: &VapiContext) -> Result<Option<Tenant>, StoreError> {
-    resolve_tenant_with(state, ctx, true).await
-}
-
-/// As [`resolve_tenant`]; `cached: false` always asks the store (and refreshes the cache): the
-/// assistant-request, once per call, starts the call from the clinic's current settings and
-/// is refused when the database cannot answer.
+/// The tenant of the number the call reached (kept for a moment by the store, see
+/// [`crate::cached_tenants`]).
 ///
 /// The clinic is the one of the phone-number id (`call.phoneNumberId`), else of the called
 /// number, else of the saved assistant (`call.assistantId`, for a call without a number). Every
 /// one of these the message carries must agree: a phone-number id whose clinic does not own the
 /// called number, or an assistant registered by another clinic than the number's, is refused
 /// (`None`, as for an unknown number) and logged as an error.
-async fn resolve_tenant_with(
-    state: &AppState,
-    ctx: &VapiContext,
-    cached: bool,
-) -> Result<Option<Tenant>, StoreError> {
+async fn resolve_tenant(state: &AppState, ctx: &VapiContext) -> Result<Option<Tenant>, StoreError> {
     let mut found = None;
     if let Some(id) = &ctx.phone_number_id
-        && let Some(t) = lookup(state, Lookup::PhoneNumberId(id), cached).await?
+        && let Some(t) = lookup(state, Lookup::PhoneNumberId(id)).await?
     {
         if let Some(called) = &ctx.called
             && !t.config.called_numbers.iter().any(|c| &c.number == called)
         {
-            let owner = lookup(state, Lookup::Called(called), cached).await?;
+            let owner = lookup(state, Lookup::Called(called)).await?;
             refuse_mismatch(state, ctx, "phone-number id", &t, owner.as_ref());
             return Ok(None);
         }
@@ -304,14 +287,14 @@ async fn resolve_tenant_with(
     if found.is_none()
         && let Some(called) = &ctx.called
     {
-        found = lookup(state, Lookup::Called(called), cached).await?;
+        found = lookup(state, Lookup::Called(called)).await?;
     }
     if let Some(assistant) = &ctx.assistant_id
         && !found
             .as_ref()
             .is_some_and(|t| t.config.vapi_assistant_ids.contains(assistant))
     {
-        let by_assistant = lookup(state, Lookup::AssistantId(assistant), cached).await?;
+        let by_assistant = lookup(state, Lookup::AssistantId(assistant)).await?;
         match (&found, by_assistant) {
             (None, by_assistant) => found = by_assistant,
             (Some(t), Some(other)) if other.id != t.id => {
@@ -331,28 +314,12 @@ enum Lookup<'a> {
     AssistantId(&'a booking_core::VapiAssistantId),
 }
 
-async fn lookup(
-    state: &AppState,
-    by: Lookup<'_>,
-    cached: bool,
-) -> Result<Option<Tenant>, StoreError> {
-    let key = match &by {
-        Lookup::PhoneNumberId(id) => tenant_cache::Key::PhoneNumberId(id.as_str().to_owned()),
-        Lookup::Called(n) => tenant_cache::Key::Called(n.as_str().to_owned()),
-        Lookup::AssistantId(id) => tenant_cache::Key::AssistantId(id.as_str().to_owned()),
-    };
-    if cached && let Some(t) = tenant_cache::get(&key) {
-        return Ok(Some(t));
+async fn lookup(state: &AppState, by: Lookup<'_>) -> Result<Option<Tenant>, StoreError> {
+    match by {
+        Lookup::PhoneNumberId(id) => state.store.tenant_by_vapi_phone_number_id(id).await,
+        Lookup::Called(n) => state.store.tenant_by_called_number(n).await,
+        Lookup::AssistantId(id) => state.store.tenant_by_vapi_assistant_id(id).await,
     }
-    let found = match by {
-        Lookup::PhoneNumberId(id) => state.store.tenant_by_vapi_phone_number_id(id).await?,
-        Lookup::Called(n) => state.store.tenant_by_called_number(n).await?,
-        Lookup::AssistantId(id) => state.store.tenant_by_vapi_assistant_id(id).await?,
-    };
-    if let Some(t) = &found {
-        tenant_cache::put(key, t);
-    }
-    Ok(found)
 }
 
 /// Logs a call whose identifiers name different clinics (or a phone-number id on a number its
@@ -378,64 +345,6 @@ fn refuse_mismatch(
     );
 }
 
-/// Tenants by the number a call reached, kept for a few seconds in this process. Every message
-/// of a call (the assistant-request, each tool call, the report) names the same number, and
-/// loading a tenant takes eight queries; under load that was most of a tool call's round trips.
-/// Unknown numbers are not kept. The operator API and the dashboard's settings drop a tenant's
-/// entries when they change the tenant; a change made elsewhere (another instance) shows within
-/// [`tenant_cache::TTL`].
-pub(crate) mod tenant_cache {
-    use std::collections::HashMap;
-    use std::sync::{Mutex, MutexGuard, OnceLock};
-    use std::time::{Duration, Instant};
-
-    use booking_core::TenantId;
-    use booking_core::tenant::Tenant;
-
-    pub const TTL: Duration = Duration::from_secs(10);
-    const MAX_ENTRIES: usize = 10_000;
-
-    #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-    pub enum Key {
-        PhoneNumberId(String),
-        Called(String),
-        AssistantId(String),
-    }
-
-    type Entries = HashMap<Key, (Instant, Tenant)>;
-
-    fn entries() -> MutexGuard<'static, Entries> {
-        static ENTRIES: OnceLock<Mutex<Entries>> = OnceLock::new();
-        ENTRIES
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    pub fn get(key: &Key) -> Option<Tenant> {
-        entries()
-            .get(key)
-            .filter(|(at, _)| at.elapsed() < TTL)
-            .map(|(_, t)| t.clone())
-    }
-
-    pub fn put(key: Key, tenant: &Tenant) {
-        let mut e = entries();
-        if e.len() >= MAX_ENTRIES {
-            e.retain(|_, (at, _)| at.elapsed() < TTL);
-            if e.len() >= MAX_ENTRIES {
-                e.clear();
-            }
-        }
-        e.insert(key, (Instant::now(), tenant.clone()));
-    }
-
-    /// Drops every entry of `tenant` (after the operator or the owner changed it).
-    pub fn forget(tenant: TenantId) {
-        entries().retain(|_, (_, t)| t.id != tenant);
-    }
-}
-
 async fn record_start(state: &AppState, tenant: &Tenant, ctx: &VapiContext) {
     let Some(call_id) = ctx.call_id.clone() else {
         return;
@@ -454,7 +363,14 @@ async fn record_start(state: &AppState, tenant: &Tenant, ctx: &VapiContext) {
 
 async fn assistant_request(state: &AppState, ctx: &VapiContext) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
-    let tenant = match resolve_tenant_with(state, ctx, false).await {
+    // Once per call: the call starts from the clinic's current settings, and is refused when
+    // the database cannot answer.
+    state.tenant_cache.forget_call(
+        ctx.phone_number_id.as_ref(),
+        ctx.called.as_ref(),
+        ctx.assistant_id.as_ref(),
+    );
+    let tenant = match resolve_tenant(state, ctx).await {
         Ok(Some(t)) => t,
         Ok(None) => {
             state
@@ -494,254 +410,4 @@ async fn assistant_request(state: &AppState, ctx: &VapiContext) -> Result<HttpRe
         .metrics
         .observe("assistant_request_seconds", &[], started.elapsed());
     Ok(HttpResponse::Ok().json(body))
-}
-
-/// Whether a tool can queue a text, so that the outbox worker should look now rather than at
-/// its next idle tick (finding, availability and holds never text anyone).
-fn may_queue_texts(name: &str) -> bool {
-    use booking_vapi::ToolName;
-    !matches!(
-        ToolName::parse(name),
-        Some(ToolName::CheckAvailability | ToolName::ReserveSlot | ToolName::CaptureLead)
-    )
-}
-
-/// One tool call, end to end: tenant, arguments, replay log, the use-case, the one-line answer.
-async fn run_tool_call(
-    state: &AppState,
-    ctx: &VapiContext,
-    tenant: &Result<Option<Tenant>, StoreError>,
-    call: &ToolCallRequest,
-    name: &str,
-) -> ToolOutcome {
-    let started = Instant::now();
-    let (outcome, label) = match tenant {
-        Err(e) => {
-            tracing::error!(error = %e, "tool call: tenant lookup failed");
-            (ToolOutcome::error(OUR_FAULT), "error")
-        }
-        Ok(None) => (ToolOutcome::error(UNKNOWN_NUMBER), "error"),
-        Ok(Some(tenant)) => {
-            let parsed = if call.name.is_empty() {
-                match call.arguments() {
-                    Some(args) => ToolCall::parse(name, &serde_json::Value::Object(args.clone())),
-                    None => ToolCall::parse(name, &serde_json::Value::Bool(false)),
-                }
-            } else {
-                call.parse()
-            };
-            match parsed {
-                Err(e) => (e.outcome(), "refused"),
-                Ok(tool) => with_replay_log(state, ctx, tenant, call, name, tool).await,
-            }
-        }
-    };
-    let tool_label = booking_vapi::ToolName::parse(name)
-        .map(|t| t.as_str())
-        .unwrap_or("unknown");
-    state.metrics.inc(
-        "tool_calls_total",
-        &[("tool", tool_label), ("outcome", label)],
-    );
-    state.metrics.observe(
-        "tool_call_seconds",
-        &[("tool", tool_label)],
-        started.elapsed(),
-    );
-    tracing::info!(tool = tool_label, outcome = label, "tool call");
-    outcome
-}
-
-async fn with_replay_log(
-    state: &AppState,
-    ctx: &VapiContext,
-    tenant: &Tenant,
-    call: &ToolCallRequest,
-    name: &str,
-    tool: ToolCall,
-) -> (ToolOutcome, &'static str) {
-    let log = &state.store;
-    let key = ToolCallKey {
-        call: ctx.call_id.clone(),
-        id: call.id.clone(),
-        tool: name.to_owned(),
-    };
-    let mut waited = Duration::ZERO;
-    loop {
-        match log
-            .begin_tool_call(tenant.id, &key, state.clock.now())
-            .await
-        {
-            Ok(ToolCallClaim::New) => break,
-            Ok(ToolCallClaim::Done(stored)) => {
-                return match serde_json::from_str::<ToolOutcome>(&stored) {
-                    Ok(o) => (o, "replay"),
-                    Err(_) => (ToolOutcome::Result(OneLine::new(&stored)), "replay"),
-                };
-            }
-            Ok(ToolCallClaim::InProgress) if waited < Duration::from_secs(10) => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                waited += Duration::from_millis(50);
-            }
-            Ok(ToolCallClaim::InProgress) => {
-                return (
-                    ToolOutcome::error(
-                        "This request is still being processed; please wait a moment and ask again.",
-                    ),
-                    "error",
-                );
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "tool call log unavailable");
-                return (ToolOutcome::error(OUR_FAULT), "error");
-            }
-        }
-    }
-    let cctx = CallContext {
-        tenant: tenant.clone(),
-        call_id: ctx.call_id.clone(),
-        caller: ctx.caller.clone(),
-    };
-    match execute(state, &cctx, tool).await {
-        Ok((value, ok)) => {
-            let outcome = ToolOutcome::Result(OneLine::json(&value));
-            let stored = serde_json::to_string(&outcome).unwrap_or_default();
-            if let Err(e) = log
-                .finish_tool_call(tenant.id, &key, &stored, state.clock.now())
-                .await
-            {
-                tracing::warn!(error = %e, "storing a tool result failed");
-            }
-            (outcome, if ok { "ok" } else { "refused" })
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "tool call failed");
-            if let Err(e) = log.abandon_tool_call(tenant.id, &key).await {
-                tracing::warn!(error = %e, "releasing a failed tool call failed");
-            }
-            (ToolOutcome::error(OUR_FAULT), "error")
-        }
-    }
-}
-
-/// A start as the service reads it: RFC 3339 for an exact instant, `YYYY-MM-DDTHH:MM` for a
-/// clinic-local wall-clock time.
-fn start_text(s: &SlotStart) -> String {
-    match s {
-        SlotStart::Exact(t) => t.to_string(),
-        SlotStart::Local(dt) => dt.strftime("%Y-%m-%dT%H:%M").to_string(),
-    }
-}
-
-async fn execute(
-    state: &AppState,
-    ctx: &CallContext,
-    tool: ToolCall,
-) -> Result<(serde_json::Value, bool), ServiceError> {
-    fn done<R: booking_core::service::ToolResult>(r: R) -> (serde_json::Value, bool) {
-        (r.to_json(), r.ok())
-    }
-    let s = &state.service;
-    // A code passed as a JSON number lost its leading zeros: they come back at this length.
-    let code_length = usize::from(s.config().otp.code_length.get());
-    Ok(match tool {
-        ToolCall::CheckAvailability {
-            service,
-            date,
-            after,
-        } => {
-            let date = date.map(|d| d.to_string());
-            let after = after.map(|t| t.strftime("%H:%M").to_string());
-            done(
-                s.check_availability(ctx, &service, date.as_deref(), after.as_deref())
-                    .await?,
-            )
-        }
-        ToolCall::ReserveSlot {
-            start,
-            service,
-            caller_name,
-            phone,
-        } => {
-            let phone = phone.map(|p| p.to_string());
-            done(
-                s.reserve_slot(
-                    ctx,
-                    &start_text(&start),
-                    &service,
-                    &caller_name,
-                    phone.as_deref(),
-                )
-                .await?,
-            )
-        }
-        ToolCall::SendOtp { hold_id, phone } => {
-            let phone = phone.map(|p| p.to_string());
-            done(
-                s.send_otp(ctx, &hold_id.to_string(), phone.as_deref())
-                    .await?,
-            )
-        }
-        ToolCall::VerifyOtp { hold_id, code } => done(
-            s.verify_otp(ctx, &hold_id.to_string(), &code.for_length(code_length))
-                .await?,
-        ),
-        ToolCall::SendConfirmationSms { appointment_id } => done(
-            s.send_confirmation_sms(ctx, &appointment_id.to_string())
-                .await?,
-        ),
-        ToolCall::CancelAppointment {
-            appointment_id,
-            code,
-        } => {
-            let id = appointment_id.map(|i| i.to_string());
-            let code = code.map(|c| c.for_length(code_length));
-            done(
-                s.cancel_appointment(ctx, id.as_deref(), code.as_deref())
-                    .await?,
-            )
-        }
-        ToolCall::RescheduleAppointment {
-            appointment_id,
-            new_start,
-            code,
-        } => {
-            let id = appointment_id.map(|i| i.to_string());
-            let code = code.map(|c| c.for_length(code_length));
-            done(
-                s.reschedule_appointment(
-                    ctx,
-                    id.as_deref(),
-                    &start_text(&new_start),
-                    code.as_deref(),
-                )
-                .await?,
-            )
-        }
-        ToolCall::CaptureLead(lead) => done(s.capture_lead(ctx, &lead).await?),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use booking_vapi::ToolName;
-
-    use super::may_queue_texts;
-
-    #[test]
-    fn the_worker_is_woken_after_every_tool_that_can_text() {
-        for tool in ToolName::ALL {
-            let texts = matches!(
-                tool,
-                ToolName::SendOtp
-                    | ToolName::VerifyOtp
-                    | ToolName::SendConfirmationSms
-                    | ToolName::CancelAppointment
-                    | ToolName::RescheduleAppointment
-            );
-            assert_eq!(may_queue_texts(tool.as_str()), texts, "{}", tool.as_str());
-        }
-        // A name we do not know costs a look, never a delay.
-        assert!(may_queue_texts("something_new"));
-    }
 }
