@@ -198,21 +198,14 @@ async fn execute(
                 .await?,
             )
         }
-        ToolCall::SendOtp { hold_id, phone } => {
-            let phone = phone.map(|p| p.to_string());
-            done(
-                s.send_otp(ctx, &hold_id.to_string(), phone.as_deref())
-                    .await?,
-            )
-        }
+        ToolCall::SendOtp { hold_id, phone } => done(s.send_otp(ctx, hold_id, phone).await?),
         ToolCall::VerifyOtp { hold_id, code } => done(
-            s.verify_otp(ctx, &hold_id.to_string(), &code.for_length(code_length))
+            s.verify_otp(ctx, hold_id, &code.for_length(code_length))
                 .await?,
         ),
-        ToolCall::SendConfirmationSms { appointment_id } => done(
-            s.send_confirmation_sms(ctx, &appointment_id.to_string())
-                .await?,
-        ),
+        ToolCall::SendConfirmationSms { appointment_id } => {
+            done(s.send_confirmation_sms(ctx, appointment_id).await?)
+        }
         ToolCall::CancelAppointment {
             appointment_id,
             code,

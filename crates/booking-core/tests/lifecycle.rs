@@ -71,7 +71,7 @@ struct World {
     store: Arc<MemoryStore>,
     clock: Arc<ManualClock>,
     callers: Vec<(CallContext, PhoneNumber)>,
-    holds: Vec<Option<String>>,
+    holds: Vec<Option<BookingId>>,
 }
 
 impl World {
@@ -134,14 +134,14 @@ impl World {
             .await
             .unwrap();
         if let ReserveOutcome::Held { hold_id, .. } = out {
-            self.holds[caller] = Some(hold_id.to_string());
+            self.holds[caller] = Some(hold_id);
         }
     }
 
     async fn send(&self, caller: usize) {
         if let Some(hold) = &self.holds[caller] {
             self.service
-                .send_otp(&self.callers[caller].0, hold, None)
+                .send_otp(&self.callers[caller].0, *hold, None)
                 .await
                 .unwrap();
         }
@@ -156,7 +156,7 @@ impl World {
             (true, Some(code)) => code,
             _ => "000000".to_owned(),
         };
-        self.service.verify_otp(ctx, hold, &code).await.unwrap();
+        self.service.verify_otp(ctx, *hold, &code).await.unwrap();
     }
 
     async fn apply(&mut self, op: &Op) {
@@ -165,7 +165,7 @@ impl World {
             Op::SendOtp { caller } => self.send(caller).await,
             Op::Verify { caller, right } => self.verify(caller, right).await,
             Op::VerifyTwiceAtOnce { caller } => {
-                let Some(hold) = self.holds[caller].clone() else {
+                let Some(hold) = self.holds[caller] else {
                     return;
                 };
                 let (ctx, phone) = &self.callers[caller];
@@ -174,8 +174,8 @@ impl World {
                     .await
                     .unwrap_or_else(|| "000000".into());
                 let (a, b) = join2(
-                    self.service.verify_otp(ctx, &hold, &code),
-                    self.service.verify_otp(ctx, &hold, &code),
+                    self.service.verify_otp(ctx, hold, &code),
+                    self.service.verify_otp(ctx, hold, &code),
                 )
                 .await;
                 let (a, b) = (a.unwrap(), b.unwrap());

@@ -51,7 +51,7 @@ impl BookingService {
     pub async fn send_confirmation_sms(
         &self,
         ctx: &CallContext,
-        appointment_id: &str,
+        appointment_id: BookingId,
     ) -> ServiceResult<ConfirmationSmsOutcome> {
         let now = self.clock.now();
         let Some(b) = self.callers_booking(ctx, appointment_id).await? else {

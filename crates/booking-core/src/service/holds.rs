@@ -175,11 +175,8 @@ impl BookingService {
     pub(super) async fn callers_booking(
         &self,
         ctx: &CallContext,
-        id: &str,
+        id: BookingId,
     ) -> ServiceResult<Option<Booking>> {
-        let Ok(id) = id.parse::<BookingId>() else {
-            return Ok(None);
-        };
         let Some(b) = self.store.booking(ctx.tenant.id, id).await? else {
             return Ok(None);
         };

@@ -122,8 +122,8 @@ impl BookingService {
     pub async fn send_otp(
         &self,
         ctx: &CallContext,
-        hold_id: &str,
-        phone: Option<&str>,
+        hold_id: BookingId,
+        phone: Option<PhoneNumber>,
     ) -> ServiceResult<SendOtpOutcome> {
         let tenant = &ctx.tenant;
         let cfg = &tenant.config;
@@ -149,20 +149,7 @@ impl BookingService {
                 ));
             }
         }
-        let to = match phone.map(str::trim).filter(|s| !s.is_empty()) {
-            None => hold.caller_phone.clone(),
-            Some(p) => match PhoneNumber::parse(p) {
-                Ok(p) => p,
-                Err(e) => {
-                    return Ok(SendOtpOutcome::Refused {
-                        reason: format!(
-                            "That phone number cannot be used: it {}. Ask for a mobile number with the country code, like +1 925 555 0100.",
-                            e.problem()
-                        ),
-                    });
-                }
-            },
-        };
+        let to = phone.unwrap_or_else(|| hold.caller_phone.clone());
         let call = ctx.call_id.as_ref().or(hold.call_id.as_ref());
         match self.text_code(tenant, &hold, &to, call, now).await? {
             Ok(stored) => Ok(SendOtpOutcome::Sent {
@@ -312,7 +299,7 @@ impl BookingService {
     pub async fn verify_otp(
         &self,
         ctx: &CallContext,
-        hold_id: &str,
+        hold_id: BookingId,
         code: &str,
     ) -> ServiceResult<VerifyOutcome> {
         let tenant = &ctx.tenant;

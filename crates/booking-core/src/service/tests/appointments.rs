@@ -158,11 +158,7 @@ async fn reschedule_moves_the_appointment_in_one_go() {
     assert_eq!(v["appointment_id"], new.to_string());
     assert_eq!(v["status"], "confirmed");
     // The new appointment's confirmation is what send_confirmation_sms reports.
-    let s = h
-        .service
-        .send_confirmation_sms(&ctx, &new.to_string())
-        .await
-        .unwrap();
+    let s = h.service.send_confirmation_sms(&ctx, *new).await.unwrap();
     assert!(s.ok(), "{s:?}");
 }
 

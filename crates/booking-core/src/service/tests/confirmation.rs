@@ -9,11 +9,7 @@ async fn confirmation_sms_reports_and_never_queues() {
     let id = h.book(&c, &tue(10, 0)).await;
     let before = h.messages().await.len();
     for _ in 0..5 {
-        let out = h
-            .service
-            .send_confirmation_sms(&c.ctx, &id.to_string())
-            .await
-            .unwrap();
+        let out = h.service.send_confirmation_sms(&c.ctx, id).await.unwrap();
         assert_eq!(
             out,
             ConfirmationSmsOutcome::Status {
@@ -51,11 +47,7 @@ async fn confirmation_sms_reports_and_never_queues() {
         .apply_status(h.tenant.id, "SMconf", MessageStatus::Delivered, None, now)
         .await
         .unwrap();
-    let out = h
-        .service
-        .send_confirmation_sms(&c.ctx, &id.to_string())
-        .await
-        .unwrap();
+    let out = h.service.send_confirmation_sms(&c.ctx, id).await.unwrap();
     assert!(matches!(
         out,
         ConfirmationSmsOutcome::Status {
@@ -70,18 +62,14 @@ async fn confirmation_sms_reports_and_never_queues() {
 async fn confirmation_sms_refuses_holds_strangers_and_nonsense() {
     let h = harness().await;
     let c = h.caller();
-    let hold = h.reserve(&c, &tue(10, 0)).await.to_string();
-    let out = h
-        .service
-        .send_confirmation_sms(&c.ctx, &hold)
-        .await
-        .unwrap();
+    let hold = h.reserve(&c, &tue(10, 0)).await;
+    let out = h.service.send_confirmation_sms(&c.ctx, hold).await.unwrap();
     assert!(
         matches!(&out, ConfirmationSmsOutcome::Refused { reason } if reason.contains("verify_otp")),
         "{out:?}"
     );
-    let booked = h.book(&h.caller(), &tue(14, 0)).await.to_string();
-    for id in [booked.as_str(), "nonsense", ""] {
+    let booked = h.book(&h.caller(), &tue(14, 0)).await;
+    for id in [booked, BookingId::from_random_bytes([3; 16])] {
         let out = h.service.send_confirmation_sms(&c.ctx, id).await.unwrap();
         assert!(!out.ok(), "{id}: {out:?}");
     }

@@ -52,12 +52,12 @@ async fn stop_and_start_round_trip() {
         .unwrap();
     assert_eq!(reply.to, c.phone);
     // No code can be sent to that number now.
-    let hold = h.reserve(&c, &tue(10, 0)).await.to_string();
-    assert!(!h.service.send_otp(&c.ctx, &hold, None).await.unwrap().ok());
+    let hold = h.reserve(&c, &tue(10, 0)).await;
+    assert!(!h.service.send_otp(&c.ctx, hold, None).await.unwrap().ok());
     let out = inbound(&h, &c.phone, "START", "SMin2", None, KeywordReplies::Clinic).await;
     assert_eq!(out.keyword, "opt_in");
     assert!(!h.store.is_opted_out(h.tenant.id, &c.phone).await.unwrap());
-    assert!(h.service.send_otp(&c.ctx, &hold, None).await.unwrap().ok());
+    assert!(h.service.send_otp(&c.ctx, hold, None).await.unwrap().ok());
 }
 
 #[tokio::test]

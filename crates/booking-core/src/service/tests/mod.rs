@@ -227,19 +227,10 @@ impl Harness {
     /// Reserve, send a code, verify it: the appointment id.
     async fn book(&self, c: &Caller, start: &str) -> BookingId {
         let hold = self.reserve(c, start).await;
-        let sent = self
-            .service
-            .send_otp(&c.ctx, &hold.to_string(), None)
-            .await
-            .unwrap();
+        let sent = self.service.send_otp(&c.ctx, hold, None).await.unwrap();
         assert!(matches!(sent, SendOtpOutcome::Sent { .. }), "{sent:?}");
         let code = self.last_code(&c.phone).await;
-        match self
-            .service
-            .verify_otp(&c.ctx, &hold.to_string(), &code)
-            .await
-            .unwrap()
-        {
+        match self.service.verify_otp(&c.ctx, hold, &code).await.unwrap() {
             VerifyOutcome::Confirmed { appointment_id, .. } => appointment_id,
             other => panic!("not confirmed: {other:?}"),
         }
@@ -249,6 +240,10 @@ impl Harness {
 /// Tuesday 2030-03-05 at `hh:mm` New York time (EST).
 fn tue(hh: u8, mm: u8) -> String {
     format!("2030-03-05T{hh:02}:{mm:02}:00-05:00")
+}
+
+fn phone(s: &str) -> PhoneNumber {
+    PhoneNumber::parse(s).unwrap()
 }
 
 fn ts(s: &str) -> Timestamp {

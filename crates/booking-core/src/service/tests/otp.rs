@@ -7,11 +7,7 @@ async fn send_otp_texts_the_caller_id() {
     let h = harness().await;
     let c = h.caller();
     let hold = h.reserve(&c, &tue(10, 0)).await;
-    let out = h
-        .service
-        .send_otp(&c.ctx, &hold.to_string(), None)
-        .await
-        .unwrap();
+    let out = h.service.send_otp(&c.ctx, hold, None).await.unwrap();
     let SendOtpOutcome::Sent { sent_to, .. } = &out else {
         panic!("{out:?}")
     };
@@ -41,7 +37,7 @@ async fn send_otp_to_another_mobile() {
     let other = random_phone();
     let out = h
         .service
-        .send_otp(&c.ctx, &hold.to_string(), Some(other.as_str()))
+        .send_otp(&c.ctx, hold, Some(other.clone()))
         .await
         .unwrap();
     assert!(
@@ -50,11 +46,7 @@ async fn send_otp_to_another_mobile() {
     );
     // The confirmation goes to the number that proved itself.
     let code = h.last_code(&other).await;
-    let v = h
-        .service
-        .verify_otp(&c.ctx, &hold.to_string(), &code)
-        .await
-        .unwrap();
+    let v = h.service.verify_otp(&c.ctx, hold, &code).await.unwrap();
     assert!(v.ok(), "{v:?}");
     assert_eq!(
         h.by_key(&DedupeKey::confirmation(hold)).await.unwrap().to,
@@ -72,23 +64,11 @@ async fn send_otp_refuses_bad_input_without_texting() {
     let c = h.caller();
     let hold = h.reserve(&c, &tue(10, 0)).await;
     let svc = &h.service;
-    for (id, phone) in [
-        (hold.to_string(), Some("0925 420 7621")),
-        (hold.to_string(), Some("+1 call me")),
-        ("not-an-id".to_owned(), None),
-        (BookingId::from_random_bytes([3; 16]).to_string(), None),
-    ] {
-        let out = svc.send_otp(&c.ctx, &id, phone).await.unwrap();
-        assert!(
-            matches!(out, SendOtpOutcome::Refused { .. }),
-            "{id} {phone:?}: {out:?}"
-        );
-    }
+    let made_up = BookingId::from_random_bytes([3; 16]);
+    let out = svc.send_otp(&c.ctx, made_up, None).await.unwrap();
+    assert!(matches!(out, SendOtpOutcome::Refused { .. }), "{out:?}");
     // Another caller on another call cannot use this hold.
-    let out = svc
-        .send_otp(&h.caller().ctx, &hold.to_string(), None)
-        .await
-        .unwrap();
+    let out = svc.send_otp(&h.caller().ctx, hold, None).await.unwrap();
     assert!(matches!(out, SendOtpOutcome::Refused { .. }), "{out:?}");
     assert!(h.messages().await.is_empty());
 }
@@ -102,11 +82,7 @@ async fn send_otp_refuses_an_opted_out_number_and_a_clinic_that_cannot_text() {
         .set_opted_out(h.tenant.id, &c.phone, true, base_time())
         .await
         .unwrap();
-    let out = h
-        .service
-        .send_otp(&c.ctx, &hold.to_string(), None)
-        .await
-        .unwrap();
+    let out = h.service.send_otp(&c.ctx, hold, None).await.unwrap();
     assert!(
         matches!(&out, SendOtpOutcome::Refused { reason } if reason.contains("STOP")),
         "{out:?}"
@@ -126,11 +102,7 @@ async fn send_otp_refuses_an_opted_out_number_and_a_clinic_that_cannot_text() {
         code: 20003,
         message: "Authenticate".into(),
     };
-    let out = h
-        .service
-        .send_otp(&ctx, &hold.to_string(), None)
-        .await
-        .unwrap();
+    let out = h.service.send_otp(&ctx, hold, None).await.unwrap();
     assert!(
         matches!(&out, SendOtpOutcome::Refused { reason } if reason.contains("capture_lead")),
         "{out:?}"
@@ -142,7 +114,7 @@ async fn send_otp_refuses_an_opted_out_number_and_a_clinic_that_cannot_text() {
 async fn send_otp_texts_only_the_countries_the_clinic_allows() {
     let h = harness().await;
     let c = h.caller();
-    let hold = h.reserve(&c, &tue(10, 0)).await.to_string();
+    let hold = h.reserve(&c, &tue(10, 0)).await;
     // The clinic's numbers are American: by default codes go to the United States only.
     for abroad in [
         "+442079460958",
@@ -152,7 +124,7 @@ async fn send_otp_texts_only_the_countries_the_clinic_allows() {
     ] {
         let out = h
             .service
-            .send_otp(&c.ctx, &hold, Some(abroad))
+            .send_otp(&c.ctx, hold, Some(phone(abroad)))
             .await
             .unwrap();
         assert!(
@@ -169,13 +141,13 @@ async fn send_otp_texts_only_the_countries_the_clinic_allows() {
     for allowed in ["+442079460958", "+14165550123"] {
         let out = h
             .service
-            .send_otp(&ctx, &hold, Some(allowed))
+            .send_otp(&ctx, hold, Some(phone(allowed)))
             .await
             .unwrap();
         assert!(out.ok(), "{allowed}: {out:?}");
     }
     // Now the United States is not among them.
-    let out = h.service.send_otp(&ctx, &hold, None).await.unwrap();
+    let out = h.service.send_otp(&ctx, hold, None).await.unwrap();
     assert!(!out.ok(), "{out:?}");
     // A clinic with no number: the country of its time zone.
     ctx.tenant.config.otp_allowed_countries.clear();
@@ -189,12 +161,12 @@ async fn send_otp_texts_only_the_countries_the_clinic_allows() {
 async fn send_otp_limits_per_number() {
     let h = harness().await;
     let c = h.caller();
-    let hold = h.reserve(&c, &tue(10, 0)).await.to_string();
+    let hold = h.reserve(&c, &tue(10, 0)).await;
     for _ in 0..5 {
-        let out = h.service.send_otp(&c.ctx, &hold, None).await.unwrap();
+        let out = h.service.send_otp(&c.ctx, hold, None).await.unwrap();
         assert!(out.ok(), "{out:?}");
     }
-    let out = h.service.send_otp(&c.ctx, &hold, None).await.unwrap();
+    let out = h.service.send_otp(&c.ctx, hold, None).await.unwrap();
     assert_eq!(
         out,
         SendOtpOutcome::Limited {
@@ -206,8 +178,8 @@ async fn send_otp_limits_per_number() {
     // hold: the first one ran out).
     h.clock.advance(SignedDuration::from_mins(11));
     let again = h.calls_again(&c);
-    let hold = h.reserve(&again, &tue(10, 0)).await.to_string();
-    let out = h.service.send_otp(&again.ctx, &hold, None).await.unwrap();
+    let hold = h.reserve(&again, &tue(10, 0)).await;
+    let out = h.service.send_otp(&again.ctx, hold, None).await.unwrap();
     assert!(out.ok(), "{out:?}");
 }
 
@@ -225,11 +197,11 @@ async fn send_otp_limits_per_call() {
     })
     .await;
     let c = h.caller();
-    let hold = h.reserve(&c, &tue(10, 0)).await.to_string();
+    let hold = h.reserve(&c, &tue(10, 0)).await;
     for _ in 0..5 {
-        assert!(h.service.send_otp(&c.ctx, &hold, None).await.unwrap().ok());
+        assert!(h.service.send_otp(&c.ctx, hold, None).await.unwrap().ok());
     }
-    let out = h.service.send_otp(&c.ctx, &hold, None).await.unwrap();
+    let out = h.service.send_otp(&c.ctx, hold, None).await.unwrap();
     assert_eq!(
         out,
         SendOtpOutcome::Limited {
@@ -242,19 +214,19 @@ async fn send_otp_limits_per_call() {
 async fn send_otp_limits_distinct_numbers_per_call() {
     let h = harness().await;
     let c = h.caller();
-    let hold = h.reserve(&c, &tue(10, 0)).await.to_string();
+    let hold = h.reserve(&c, &tue(10, 0)).await;
     let (n1, n2, n3) = (random_phone(), random_phone(), random_phone());
     for n in [&n1, &n2, &n3] {
         let out = h
             .service
-            .send_otp(&c.ctx, &hold, Some(n.as_str()))
+            .send_otp(&c.ctx, hold, Some(n.clone()))
             .await
             .unwrap();
         assert!(out.ok(), "{out:?}");
     }
     let out = h
         .service
-        .send_otp(&c.ctx, &hold, Some(random_phone().as_str()))
+        .send_otp(&c.ctx, hold, Some(random_phone()))
         .await
         .unwrap();
     assert_eq!(
@@ -266,12 +238,12 @@ async fn send_otp_limits_distinct_numbers_per_call() {
     // A resend to the last number, or to the caller ID, is still allowed.
     assert!(
         h.service
-            .send_otp(&c.ctx, &hold, Some(n3.as_str()))
+            .send_otp(&c.ctx, hold, Some(n3.clone()))
             .await
             .unwrap()
             .ok()
     );
-    assert!(h.service.send_otp(&c.ctx, &hold, None).await.unwrap().ok());
+    assert!(h.service.send_otp(&c.ctx, hold, None).await.unwrap().ok());
 }
 
 #[tokio::test]
@@ -289,8 +261,8 @@ async fn send_otp_limits_per_tenant() {
     .await;
     for (i, start) in [tue(9, 0), tue(11, 0), tue(13, 0)].iter().enumerate() {
         let c = h.caller();
-        let hold = h.reserve(&c, start).await.to_string();
-        let out = h.service.send_otp(&c.ctx, &hold, None).await.unwrap();
+        let hold = h.reserve(&c, start).await;
+        let out = h.service.send_otp(&c.ctx, hold, None).await.unwrap();
         if i < 2 {
             assert!(out.ok(), "{out:?}");
         } else {
@@ -313,17 +285,10 @@ async fn verify_confirms_and_queues_the_confirmation_and_reminder_together() {
     // Wednesday: the reminder is a plain 24 hours before.
     let start = "2030-03-06T10:00:00-05:00";
     let hold = h.reserve(&c, start).await;
-    h.service
-        .send_otp(&c.ctx, &hold.to_string(), None)
-        .await
-        .unwrap();
+    h.service.send_otp(&c.ctx, hold, None).await.unwrap();
     let code = h.last_code(&c.phone).await;
     h.clock.advance(SignedDuration::from_mins(2));
-    let out = h
-        .service
-        .verify_otp(&c.ctx, &hold.to_string(), &code)
-        .await
-        .unwrap();
+    let out = h.service.verify_otp(&c.ctx, hold, &code).await.unwrap();
     let VerifyOutcome::Confirmed {
         appointment_id,
         status,
@@ -360,11 +325,7 @@ async fn verify_again_answers_the_same_and_queues_nothing() {
     let id = h.book(&c, &tue(10, 0)).await;
     let before = h.messages().await.len();
     for code in ["000000", "123456"] {
-        let out = h
-            .service
-            .verify_otp(&c.ctx, &id.to_string(), code)
-            .await
-            .unwrap();
+        let out = h.service.verify_otp(&c.ctx, id, code).await.unwrap();
         assert!(
             matches!(out, VerifyOutcome::Confirmed { appointment_id, .. } if appointment_id == id),
             "{out:?}"
@@ -379,18 +340,18 @@ async fn verify_again_answers_the_same_and_queues_nothing() {
 async fn concurrent_verifies_confirm_once() {
     let h = harness().await;
     let c = h.caller();
-    let hold = h.reserve(&c, &tue(10, 0)).await.to_string();
-    h.service.send_otp(&c.ctx, &hold, None).await.unwrap();
+    let hold = h.reserve(&c, &tue(10, 0)).await;
+    h.service.send_otp(&c.ctx, hold, None).await.unwrap();
     let code = h.last_code(&c.phone).await;
     let (a, b) = join2(
-        h.service.verify_otp(&c.ctx, &hold, &code),
-        h.service.verify_otp(&c.ctx, &hold, &code),
+        h.service.verify_otp(&c.ctx, hold, &code),
+        h.service.verify_otp(&c.ctx, hold, &code),
     )
     .await;
     let (a, b) = (a.unwrap(), b.unwrap());
     assert!(a.ok() && b.ok(), "{a:?} / {b:?}");
     assert_eq!(a, b);
-    let id: BookingId = hold.parse().unwrap();
+    let id = hold;
     assert_eq!(h.count_key(&DedupeKey::confirmation(id)).await, 1);
     assert_eq!(h.count_key(&DedupeKey::reminder(id)).await, 1);
 }
@@ -399,8 +360,8 @@ async fn concurrent_verifies_confirm_once() {
 async fn wrong_codes_count_down_then_the_code_is_dead() {
     let h = harness().await;
     let c = h.caller();
-    let hold = h.reserve(&c, &tue(10, 0)).await.to_string();
-    h.service.send_otp(&c.ctx, &hold, None).await.unwrap();
+    let hold = h.reserve(&c, &tue(10, 0)).await;
+    h.service.send_otp(&c.ctx, hold, None).await.unwrap();
     let right = h.last_code(&c.phone).await;
     let wrong = if right == "111111" {
         "222222"
@@ -408,13 +369,13 @@ async fn wrong_codes_count_down_then_the_code_is_dead() {
         "111111"
     };
     // Not a code at all: no try is used.
-    let out = h.service.verify_otp(&c.ctx, &hold, "12 34").await.unwrap();
+    let out = h.service.verify_otp(&c.ctx, hold, "12 34").await.unwrap();
     assert!(
         matches!(&out, VerifyOutcome::Refused { reason } if reason.contains("6 digits")),
         "{out:?}"
     );
     for left in (0..5).rev() {
-        let out = h.service.verify_otp(&c.ctx, &hold, wrong).await.unwrap();
+        let out = h.service.verify_otp(&c.ctx, hold, wrong).await.unwrap();
         assert_eq!(
             out,
             VerifyOutcome::WrongCode {
@@ -425,13 +386,13 @@ async fn wrong_codes_count_down_then_the_code_is_dead() {
             assert_eq!(one_line_json(&out)["attempts_left"], 4);
         }
     }
-    let out = h.service.verify_otp(&c.ctx, &hold, &right).await.unwrap();
+    let out = h.service.verify_otp(&c.ctx, hold, &right).await.unwrap();
     assert_eq!(out, VerifyOutcome::TooManyAttempts);
     assert!(out.message().contains("send_otp"));
     // A new code works.
-    h.service.send_otp(&c.ctx, &hold, None).await.unwrap();
+    h.service.send_otp(&c.ctx, hold, None).await.unwrap();
     let fresh = h.last_code(&c.phone).await;
-    let out = h.service.verify_otp(&c.ctx, &hold, &fresh).await.unwrap();
+    let out = h.service.verify_otp(&c.ctx, hold, &fresh).await.unwrap();
     assert!(out.ok(), "{out:?}");
 }
 
@@ -439,17 +400,17 @@ async fn wrong_codes_count_down_then_the_code_is_dead() {
 async fn a_new_code_replaces_the_old_one() {
     let h = harness().await;
     let c = h.caller();
-    let hold = h.reserve(&c, &tue(10, 0)).await.to_string();
-    h.service.send_otp(&c.ctx, &hold, None).await.unwrap();
+    let hold = h.reserve(&c, &tue(10, 0)).await;
+    h.service.send_otp(&c.ctx, hold, None).await.unwrap();
     let old = h.last_code(&c.phone).await;
     h.clock.advance(SignedDuration::from_secs(30));
-    h.service.send_otp(&c.ctx, &hold, None).await.unwrap();
+    h.service.send_otp(&c.ctx, hold, None).await.unwrap();
     let new = h.last_code(&c.phone).await;
     if old != new {
-        let out = h.service.verify_otp(&c.ctx, &hold, &old).await.unwrap();
+        let out = h.service.verify_otp(&c.ctx, hold, &old).await.unwrap();
         assert!(matches!(out, VerifyOutcome::WrongCode { .. }), "{out:?}");
     }
-    let out = h.service.verify_otp(&c.ctx, &hold, &new).await.unwrap();
+    let out = h.service.verify_otp(&c.ctx, hold, &new).await.unwrap();
     assert!(out.ok(), "{out:?}");
 }
 
@@ -464,30 +425,26 @@ async fn expired_codes_and_holds() {
     })
     .await;
     let c = h.caller();
-    let hold = h.reserve(&c, &tue(10, 0)).await.to_string();
-    let out = h.service.verify_otp(&c.ctx, &hold, "123456").await.unwrap();
+    let hold = h.reserve(&c, &tue(10, 0)).await;
+    let out = h.service.verify_otp(&c.ctx, hold, "123456").await.unwrap();
     assert_eq!(out, VerifyOutcome::NoCode);
-    h.service.send_otp(&c.ctx, &hold, None).await.unwrap();
+    h.service.send_otp(&c.ctx, hold, None).await.unwrap();
     let code = h.last_code(&c.phone).await;
     h.clock.advance(SignedDuration::from_mins(3));
-    let out = h.service.verify_otp(&c.ctx, &hold, &code).await.unwrap();
+    let out = h.service.verify_otp(&c.ctx, hold, &code).await.unwrap();
     assert_eq!(out, VerifyOutcome::CodeExpired);
-    h.service.send_otp(&c.ctx, &hold, None).await.unwrap();
+    h.service.send_otp(&c.ctx, hold, None).await.unwrap();
     let code = h.last_code(&c.phone).await;
     // The hold runs out (10 minutes after it was made) before this code does.
     h.clock.advance(SignedDuration::from_mins(7));
-    let out = h.service.verify_otp(&c.ctx, &hold, &code).await.unwrap();
+    let out = h.service.verify_otp(&c.ctx, hold, &code).await.unwrap();
     assert!(
         matches!(&out, VerifyOutcome::Refused { reason } if reason.contains("reserve_slot")),
         "{out:?}"
     );
-    let out = h.service.send_otp(&c.ctx, &hold, None).await.unwrap();
+    let out = h.service.send_otp(&c.ctx, hold, None).await.unwrap();
     assert!(matches!(out, SendOtpOutcome::Refused { .. }), "{out:?}");
-    assert_eq!(
-        h.count_key(&DedupeKey::confirmation(hold.parse().unwrap()))
-            .await,
-        0
-    );
+    assert_eq!(h.count_key(&DedupeKey::confirmation(hold)).await, 0);
 }
 
 #[test]
