@@ -172,14 +172,7 @@ async fn execute(
             service,
             date,
             after,
-        } => {
-            let date = date.map(|d| d.to_string());
-            let after = after.map(|t| t.strftime("%H:%M").to_string());
-            done(
-                s.check_availability(ctx, &service, date.as_deref(), after.as_deref())
-                    .await?,
-            )
-        }
+        } => done(s.check_availability(ctx, &service, date, after).await?),
         ToolCall::ReserveSlot {
             start,
             service,

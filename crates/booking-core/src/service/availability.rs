@@ -8,8 +8,8 @@ use crate::availability;
 use crate::availability::{Slot, Unbookable};
 use crate::booking::Interval;
 use crate::service::{
-    BookingService, CallContext, ServiceResult, SlotOffer, ToolResult, clean_text, find_service,
-    parse_date, parse_time, speak_offers, unbookable_reason, unknown_service,
+    BookingService, CallContext, ServiceResult, SlotOffer, ToolResult, find_service, speak_offers,
+    unbookable_reason, unknown_service,
 };
 use crate::tenant::{Service, Tenant};
 
@@ -200,8 +200,8 @@ impl BookingService {
         &self,
         ctx: &CallContext,
         service: &str,
-        date: Option<&str>,
-        after: Option<&str>,
+        date: Option<Date>,
+        after: Option<Time>,
     ) -> ServiceResult<AvailabilityOutcome> {
         let tenant = &ctx.tenant;
         let cfg = &tenant.config;
@@ -210,20 +210,6 @@ impl BookingService {
             return Ok(AvailabilityOutcome::Refused {
                 reason: unknown_service(cfg, service),
             });
-        };
-        let after = match after.map(str::trim).filter(|s| !s.is_empty()) {
-            None => None,
-            Some(a) => match parse_time(a) {
-                Some(t) => Some(t),
-                None => {
-                    return Ok(AvailabilityOutcome::Refused {
-                        reason: format!(
-                            "{:?} is not a time of day; pass after as HH:MM, for example 14:00.",
-                            clean_text(a, 20)
-                        ),
-                    });
-                }
-            },
         };
         let today = Self::today(cfg, now);
         let last = Self::last_bookable_day(cfg, now);
@@ -234,7 +220,7 @@ impl BookingService {
                 .map(|s| SlotOffer::new(&cfg.zone, s.slot.start))
                 .collect()
         };
-        match date.map(str::trim).filter(|s| !s.is_empty()) {
+        match date {
             None => {
                 let slots = self
                     .suggest_from(tenant, svc, today, after, self.config.search_days, now)
@@ -248,15 +234,7 @@ impl BookingService {
                     requested_day_full: false,
                 })
             }
-            Some(d) => {
-                let Some(day) = parse_date(d) else {
-                    return Ok(AvailabilityOutcome::Refused {
-                        reason: format!(
-                            "{:?} is not a date; pass date as YYYY-MM-DD in the clinic's calendar (today is {today}).",
-                            clean_text(d, 20)
-                        ),
-                    });
-                };
+            Some(day) => {
                 if day < today {
                     return Ok(AvailabilityOutcome::Refused {
                         reason: format!(

@@ -1,7 +1,7 @@
-//! Text from the model or a form, read into what the use-cases need: a service, a date, a start.
+//! Text from the model or a form, read into what the use-cases need: a service and a start.
 
 use jiff::Timestamp;
-use jiff::civil::{Date, DateTime, Time};
+use jiff::civil::DateTime;
 use jiff::tz::AmbiguousOffset;
 
 use crate::tenant::{ClinicZone, Service, TenantConfig};
@@ -51,30 +51,6 @@ pub fn find_service<'a>(config: &'a TenantConfig, spoken: &str) -> Option<&'a Se
         (Some(one), None) => Some(one),
         _ => None,
     }
-}
-
-/// "YYYY-MM-DD"
-pub(super) fn parse_date(s: &str) -> Option<Date> {
-    let s = s.trim();
-    if s.len() != 10 {
-        return None;
-    }
-    s.parse().ok()
-}
-
-/// "HH:MM" (or "H:MM", with optional seconds).
-pub(super) fn parse_time(s: &str) -> Option<Time> {
-    let mut parts = s.trim().split(':');
-    let h: i8 = parts.next()?.trim().parse().ok()?;
-    let m: i8 = parts.next()?.trim().parse().ok()?;
-    let sec: i8 = match parts.next() {
-        Some(x) => x.trim().parse().ok()?,
-        None => 0,
-    };
-    if parts.next().is_some() {
-        return None;
-    }
-    Time::new(h, m, sec, 0).ok()
 }
 
 /// A start as the model passes it: RFC 3339 with an offset, or a local "YYYY-MM-DDTHH:MM" read in
