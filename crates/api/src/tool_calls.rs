@@ -178,19 +178,10 @@ async fn execute(
             service,
             caller_name,
             phone,
-        } => {
-            let phone = phone.map(|p| p.to_string());
-            done(
-                s.reserve_slot(
-                    ctx,
-                    &start_text(&start),
-                    &service,
-                    &caller_name,
-                    phone.as_deref(),
-                )
+        } => done(
+            s.reserve_slot(ctx, &start_text(&start), &service, &caller_name, phone)
                 .await?,
-            )
-        }
+        ),
         ToolCall::SendOtp { hold_id, phone } => done(s.send_otp(ctx, hold_id, phone).await?),
         ToolCall::VerifyOtp { hold_id, code } => done(
             s.verify_otp(ctx, hold_id, &code.for_length(code_length))

@@ -66,7 +66,7 @@ impl BookingService {
         start: &str,
         service: &str,
         caller_name: &str,
-        phone: Option<&str>,
+        phone: Option<PhoneNumber>,
     ) -> ServiceResult<ReserveOutcome> {
         let tenant = &ctx.tenant;
         let cfg = &tenant.config;
@@ -85,16 +85,8 @@ impl BookingService {
                     .into(),
             ));
         }
-        let phone = match phone.map(str::trim).filter(|s| !s.is_empty()) {
-            Some(p) => match PhoneNumber::parse(p) {
-                Ok(p) => p,
-                Err(e) => {
-                    return Ok(refused(format!(
-                        "That phone number cannot be used: it {}.",
-                        e.problem()
-                    )));
-                }
-            },
+        let phone = match phone {
+            Some(p) => p,
             None => match &ctx.caller {
                 Some(p) => p.clone(),
                 None => {
