@@ -7,9 +7,7 @@ use std::time::{Duration, Instant};
 use booking_core::ports::{StoreError, ToolCallClaim, ToolCallKey};
 use booking_core::service::{CallContext, ServiceError};
 use booking_core::tenant::Tenant;
-use booking_vapi::{
-    CallContext as VapiContext, OneLine, SlotStart, ToolCall, ToolCallRequest, ToolOutcome,
-};
+use booking_vapi::{CallContext as VapiContext, OneLine, ToolCall, ToolCallRequest, ToolOutcome};
 
 use crate::state::AppState;
 
@@ -147,15 +145,6 @@ async fn with_replay_log(
     }
 }
 
-/// A start as the service reads it: RFC 3339 for an exact instant, `YYYY-MM-DDTHH:MM` for a
-/// clinic-local wall-clock time.
-fn start_text(s: &SlotStart) -> String {
-    match s {
-        SlotStart::Exact(t) => t.to_string(),
-        SlotStart::Local(dt) => dt.strftime("%Y-%m-%dT%H:%M").to_string(),
-    }
-}
-
 async fn execute(
     state: &AppState,
     ctx: &CallContext,
@@ -179,7 +168,7 @@ async fn execute(
             caller_name,
             phone,
         } => done(
-            s.reserve_slot(ctx, &start_text(&start), &service, &caller_name, phone)
+            s.reserve_slot(ctx, &start, &service, &caller_name, phone)
                 .await?,
         ),
         ToolCall::SendOtp { hold_id, phone } => done(s.send_otp(ctx, hold_id, phone).await?),
@@ -209,13 +198,8 @@ async fn execute(
             let id = appointment_id.map(|i| i.to_string());
             let code = code.map(|c| c.for_length(code_length));
             done(
-                s.reschedule_appointment(
-                    ctx,
-                    id.as_deref(),
-                    &start_text(&new_start),
-                    code.as_deref(),
-                )
-                .await?,
+                s.reschedule_appointment(ctx, id.as_deref(), &new_start, code.as_deref())
+                    .await?,
             )
         }
         ToolCall::CaptureLead(lead) => done(s.capture_lead(ctx, &lead).await?),

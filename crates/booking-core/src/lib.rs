@@ -18,6 +18,7 @@ pub mod phone;
 pub mod ports;
 pub mod scoring;
 pub mod service;
+pub mod start;
 pub mod tenant;
 #[cfg(feature = "testing")]
 pub mod testing;

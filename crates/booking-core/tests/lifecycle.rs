@@ -13,6 +13,7 @@ use booking_core::ports::{BookingStore, Clock, OutboxStore, TenantStore};
 use booking_core::service::{
     BookingService, CallContext, CancelOutcome, RescheduleOutcome, ReserveOutcome, ServiceConfig,
 };
+use booking_core::start::SlotStart;
 use booking_core::testing::{
     ManualClock, SeededRandom, base_time, join2, random_call_id, random_phone, random_tenant_id,
     sms_account, tenant_config,
@@ -55,13 +56,14 @@ fn op() -> impl Strategy<Value = Op> {
 
 /// Tuesday 2030-03-05 from 09:00 EST every 30 minutes; the service cycles through 30, 60 and 90
 /// minutes, so neighbouring slots overlap in different ways.
-fn slot(i: usize) -> (String, &'static str) {
+fn slot(i: usize) -> (SlotStart, &'static str) {
     let minutes = 9 * 60 + 30 * i;
     let start = format!(
         "2030-03-05T{:02}:{:02}:00-05:00",
         minutes / 60,
         minutes % 60
     );
+    let start = SlotStart::Exact(start.parse().unwrap());
     let service = ["Checkup", "Teeth Whitening", "Implant Consultation"][i % 3];
     (start, service)
 }

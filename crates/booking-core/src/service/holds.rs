@@ -8,8 +8,9 @@ use crate::phone::PhoneNumber;
 use crate::ports::StoreError;
 use crate::service::{
     BookingService, CallContext, ServiceResult, SlotOffer, ToolResult, clean_text, find_service,
-    parse_start, rfc3339, speak_offers, unknown_service,
+    rfc3339, speak_offers, start_instant, unknown_service,
 };
+use crate::start::SlotStart;
 use crate::tenant::TenantConfig;
 
 /// What `reserve_slot` did.
@@ -63,7 +64,7 @@ impl BookingService {
     pub async fn reserve_slot(
         &self,
         ctx: &CallContext,
-        start: &str,
+        start: &SlotStart,
         service: &str,
         caller_name: &str,
         phone: Option<PhoneNumber>,
@@ -96,7 +97,7 @@ impl BookingService {
                 }
             },
         };
-        let at = match parse_start(&cfg.zone, start) {
+        let at = match start_instant(&cfg.zone, start) {
             Ok(t) => t,
             Err(reason) => return Ok(refused(reason)),
         };

@@ -1,9 +1,8 @@
 //! Text from the model or a form, read into what the use-cases need: a service and a start.
 
 use jiff::Timestamp;
-use jiff::civil::DateTime;
-use jiff::tz::AmbiguousOffset;
 
+use crate::start::{SlotStart, StartProblem};
 use crate::tenant::{ClinicZone, Service, TenantConfig};
 
 /// Text from outside trimmed, control characters turned into spaces, cut at `max_chars`.
@@ -53,28 +52,16 @@ pub fn find_service<'a>(config: &'a TenantConfig, spoken: &str) -> Option<&'a Se
     }
 }
 
-/// A start as the model passes it: RFC 3339 with an offset, or a local "YYYY-MM-DDTHH:MM" read in
-/// the clinic's zone. A local time the clocks skip (DST gap) is refused; one they show twice is the
-/// earlier instant.
-pub(super) fn parse_start(zone: &ClinicZone, input: &str) -> Result<Timestamp, String> {
-    let s = input.trim();
-    if let Ok(ts) = s.parse::<Timestamp>() {
-        return Ok(ts);
-    }
-    let dt: DateTime = s.replacen(' ', "T", 1).parse().map_err(|_| {
-        format!(
-            "The start {:?} is not a time I can read; pass the start exactly as check_availability returned it.",
-            clean_text(input, 40)
-        )
-    })?;
-    let amb = zone.tz().to_ambiguous_timestamp(dt);
-    match amb.offset() {
-        AmbiguousOffset::Gap { .. } => Err(format!(
+/// The instant of a start in the clinic's zone, by [`SlotStart::resolve`]'s rule, or the sentence
+/// saying why it has none.
+pub(super) fn start_instant(zone: &ClinicZone, start: &SlotStart) -> Result<Timestamp, String> {
+    start.resolve(zone.tz()).map_err(|problem| match problem {
+        StartProblem::Skipped(dt) => format!(
             "{} does not exist on that day because the clocks change; pick another time.",
             dt.strftime("%-I:%M %p")
-        )),
-        _ => amb.earlier().map_err(|_| {
+        ),
+        StartProblem::OutOfRange => {
             "That start is out of range; pick a time from check_availability.".to_owned()
-        }),
-    }
+        }
+    })
 }

@@ -10,9 +10,10 @@ use crate::outbox::{DedupeKey, MessageKind};
 use crate::ports::StoreError;
 use crate::service::{
     AppointmentSummary, BookingService, CallContext, ChangeStop, CodeProblem, CodeTexted, Mover,
-    PickFailure, ServiceResult, SlotOffer, ToolResult, code_gone, not_found_message, parse_start,
-    reminder_due, speak_appointments, speak_offers,
+    PickFailure, ServiceResult, SlotOffer, ToolResult, code_gone, not_found_message, reminder_due,
+    speak_appointments, speak_offers, start_instant,
 };
+use crate::start::SlotStart;
 use crate::tenant::Tenant;
 
 /// What `reschedule_appointment` did.
@@ -87,7 +88,7 @@ impl BookingService {
         &self,
         ctx: &CallContext,
         appointment_id: Option<&str>,
-        new_start: &str,
+        new_start: &SlotStart,
         code: Option<&str>,
     ) -> ServiceResult<RescheduleOutcome> {
         match self.pick_appointment(ctx, appointment_id).await? {
@@ -113,7 +114,7 @@ impl BookingService {
         &self,
         tenant: &Tenant,
         id: BookingId,
-        new_start: &str,
+        new_start: &SlotStart,
     ) -> ServiceResult<RescheduleOutcome> {
         match self.store.booking(tenant.id, id).await? {
             Some(b) if b.status == BookingStatus::Confirmed => {
@@ -136,7 +137,7 @@ impl BookingService {
         &self,
         tenant: &Tenant,
         old: &Booking,
-        new_start: &str,
+        new_start: &SlotStart,
         mover: Mover<'_>,
     ) -> ServiceResult<RescheduleOutcome> {
         let cfg = &tenant.config;
@@ -151,7 +152,7 @@ impl BookingService {
                 old.service
             )));
         };
-        let at = match parse_start(&cfg.zone, new_start) {
+        let at = match start_instant(&cfg.zone, new_start) {
             Ok(t) => t,
             Err(reason) => return Ok(refused(reason)),
         };

@@ -18,6 +18,7 @@ use crate::phone::PhoneNumber;
 use crate::ports::{BookingStore, CallStore, ContactStore, OutboxStore, TenantStore};
 use crate::scoring::{self, LeadSignals, ScoreWeights};
 use crate::service::*;
+use crate::start::SlotStart;
 use crate::tenant::{KeywordReplies, SmsHealth, SmsSender, Tenant};
 use crate::testing::{
     ManualClock, SeededRandom, base_time, create_tenant, join2, random_call_id, random_phone,
@@ -163,7 +164,7 @@ impl Harness {
     ) -> RescheduleOutcome {
         let first = self
             .service
-            .reschedule_appointment(ctx, id, new_start, None)
+            .reschedule_appointment(ctx, id, &at(new_start), None)
             .await
             .unwrap();
         let RescheduleOutcome::NeedsCode(texted) = &first else {
@@ -172,7 +173,7 @@ impl Harness {
         let code = self.newest_code().await;
         let id = texted.appointment_id.to_string();
         self.service
-            .reschedule_appointment(ctx, Some(&id), new_start, Some(&code))
+            .reschedule_appointment(ctx, Some(&id), &at(new_start), Some(&code))
             .await
             .unwrap()
     }
@@ -215,7 +216,7 @@ impl Harness {
     async fn reserve(&self, c: &Caller, start: &str) -> BookingId {
         match self
             .service
-            .reserve_slot(&c.ctx, start, "Teeth Whitening", "Ada Lovelace", None)
+            .reserve_slot(&c.ctx, &at(start), "Teeth Whitening", "Ada Lovelace", None)
             .await
             .unwrap()
         {
@@ -240,6 +241,14 @@ impl Harness {
 /// Tuesday 2030-03-05 at `hh:mm` New York time (EST).
 fn tue(hh: u8, mm: u8) -> String {
     format!("2030-03-05T{hh:02}:{mm:02}:00-05:00")
+}
+
+/// A start as written in these tests: with an offset, exact; without, the clinic's wall clock.
+fn at(s: &str) -> SlotStart {
+    match s.parse::<Timestamp>() {
+        Ok(t) => SlotStart::Exact(t),
+        Err(_) => SlotStart::Local(s.parse().unwrap()),
+    }
 }
 
 fn phone(s: &str) -> PhoneNumber {
