@@ -183,10 +183,9 @@ async fn execute(
             appointment_id,
             code,
         } => {
-            let id = appointment_id.map(|i| i.to_string());
             let code = code.map(|c| c.for_length(code_length));
             done(
-                s.cancel_appointment(ctx, id.as_deref(), code.as_deref())
+                s.cancel_appointment(ctx, appointment_id, code.as_deref())
                     .await?,
             )
         }
@@ -195,10 +194,9 @@ async fn execute(
             new_start,
             code,
         } => {
-            let id = appointment_id.map(|i| i.to_string());
             let code = code.map(|c| c.for_length(code_length));
             done(
-                s.reschedule_appointment(ctx, id.as_deref(), &new_start, code.as_deref())
+                s.reschedule_appointment(ctx, appointment_id, &new_start, code.as_deref())
                     .await?,
             )
         }

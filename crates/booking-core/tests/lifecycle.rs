@@ -198,19 +198,19 @@ impl World {
             // number on the appointment.
             Op::Cancel { caller } => {
                 let (ctx, phone) = &self.callers[caller];
-                let (mut id, mut code) = (None::<String>, None::<String>);
+                let (mut id, mut code) = (None::<BookingId>, None::<String>);
                 for _ in 0..3 {
                     let out = self
                         .service
-                        .cancel_appointment(ctx, id.as_deref(), code.as_deref())
+                        .cancel_appointment(ctx, id, code.as_deref())
                         .await
                         .unwrap();
                     match out {
                         CancelOutcome::ChooseOne { appointments } => {
-                            id = Some(appointments[0].appointment_id.to_string());
+                            id = Some(appointments[0].appointment_id);
                         }
                         CancelOutcome::NeedsCode(texted) => {
-                            id = Some(texted.appointment_id.to_string());
+                            id = Some(texted.appointment_id);
                             code = self.code_for(phone).await;
                         }
                         _ => break,
@@ -220,19 +220,19 @@ impl World {
             Op::Reschedule { caller, slot: i } => {
                 let (ctx, phone) = &self.callers[caller];
                 let (start, _) = slot(i);
-                let (mut id, mut code) = (None::<String>, None::<String>);
+                let (mut id, mut code) = (None::<BookingId>, None::<String>);
                 for _ in 0..3 {
                     let out = self
                         .service
-                        .reschedule_appointment(ctx, id.as_deref(), &start, code.as_deref())
+                        .reschedule_appointment(ctx, id, &start, code.as_deref())
                         .await
                         .unwrap();
                     match out {
                         RescheduleOutcome::ChooseOne { appointments } => {
-                            id = Some(appointments[0].appointment_id.to_string());
+                            id = Some(appointments[0].appointment_id);
                         }
                         RescheduleOutcome::NeedsCode(texted) => {
-                            id = Some(texted.appointment_id.to_string());
+                            id = Some(texted.appointment_id);
                             code = self.code_for(phone).await;
                         }
                         _ => break,

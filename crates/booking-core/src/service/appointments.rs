@@ -90,7 +90,7 @@ impl BookingService {
     pub(super) async fn pick_appointment(
         &self,
         ctx: &CallContext,
-        id: Option<&str>,
+        id: Option<BookingId>,
     ) -> ServiceResult<Result<Booking, PickFailure>> {
         let tenant = &ctx.tenant;
         let now = self.clock.now();
@@ -109,12 +109,9 @@ impl BookingService {
                 .map(|b| AppointmentSummary::of(&tenant.config.zone, b))
                 .collect()
         };
-        match id.map(str::trim).filter(|s| !s.is_empty()) {
+        match id {
             Some(id) => {
-                let found = id
-                    .parse::<BookingId>()
-                    .ok()
-                    .and_then(|id| upcoming.iter().find(|b| b.id == id));
+                let found = upcoming.iter().find(|b| b.id == id);
                 match found {
                     Some(b) => Ok(Ok(b.clone())),
                     None => Ok(Err(PickFailure::NotFound(summaries()))),

@@ -75,7 +75,7 @@ impl BookingService {
     pub async fn cancel_appointment(
         &self,
         ctx: &CallContext,
-        appointment_id: Option<&str>,
+        appointment_id: Option<BookingId>,
         code: Option<&str>,
     ) -> ServiceResult<CancelOutcome> {
         match self.pick_appointment(ctx, appointment_id).await? {

@@ -87,7 +87,7 @@ impl BookingService {
     pub async fn reschedule_appointment(
         &self,
         ctx: &CallContext,
-        appointment_id: Option<&str>,
+        appointment_id: Option<BookingId>,
         new_start: &SlotStart,
         code: Option<&str>,
     ) -> ServiceResult<RescheduleOutcome> {

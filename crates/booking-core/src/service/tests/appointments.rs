@@ -58,28 +58,24 @@ async fn cancel_asks_which_one_and_refuses_other_peoples() {
         vec![first, second]
     );
     // Someone else's id reads as missing, and lists the caller's own.
-    let out = h
-        .cancel_by_phone(&ctx, Some(stranger.to_string().as_str()))
-        .await;
+    let out = h.cancel_by_phone(&ctx, Some(stranger)).await;
     let CancelOutcome::NotFound { appointments } = &out else {
         panic!("{out:?}")
     };
     assert_eq!(appointments.len(), 2);
     assert_eq!(h.status(stranger).await, BookingStatus::Confirmed);
-    let out = h.cancel_by_phone(&ctx, Some("garbage")).await;
-    assert!(matches!(out, CancelOutcome::NotFound { .. }), "{out:?}");
     let out = h
-        .cancel_by_phone(&ctx, Some(second.to_string().as_str()))
+        .cancel_by_phone(&ctx, Some(BookingId::from_random_bytes([9; 16])))
         .await;
+    assert!(matches!(out, CancelOutcome::NotFound { .. }), "{out:?}");
+    let out = h.cancel_by_phone(&ctx, Some(second)).await;
     assert!(out.ok(), "{out:?}");
     assert_eq!(h.status(first).await, BookingStatus::Confirmed);
     assert_eq!(h.status(second).await, BookingStatus::Cancelled);
     // Hidden caller ID: refused.
     let mut hidden = ctx.clone();
     hidden.caller = None;
-    let out = h
-        .cancel_by_phone(&hidden, Some(first.to_string().as_str()))
-        .await;
+    let out = h.cancel_by_phone(&hidden, Some(first)).await;
     assert!(matches!(out, CancelOutcome::Refused { .. }), "{out:?}");
 }
 
@@ -170,9 +166,7 @@ async fn reschedule_onto_a_taken_time_changes_nothing() {
     h.book(&h.caller(), &tue(14, 0)).await;
     let before = h.messages().await;
     let ctx = h.calls_again(&c).ctx;
-    let out = h
-        .reschedule_by_phone(&ctx, Some(old.to_string().as_str()), &tue(14, 30))
-        .await;
+    let out = h.reschedule_by_phone(&ctx, Some(old), &tue(14, 30)).await;
     let RescheduleOutcome::Taken { alternatives } = &out else {
         panic!("{out:?}")
     };

@@ -138,7 +138,7 @@ impl Harness {
 
     /// A phone cancel as the model makes it: without a code (which texts one to the number on
     /// the appointment), then again with the code that number got.
-    async fn cancel_by_phone(&self, ctx: &CallContext, id: Option<&str>) -> CancelOutcome {
+    async fn cancel_by_phone(&self, ctx: &CallContext, id: Option<BookingId>) -> CancelOutcome {
         let first = self
             .service
             .cancel_appointment(ctx, id, None)
@@ -148,9 +148,8 @@ impl Harness {
             return first;
         };
         let code = self.newest_code().await;
-        let id = texted.appointment_id.to_string();
         self.service
-            .cancel_appointment(ctx, Some(&id), Some(&code))
+            .cancel_appointment(ctx, Some(texted.appointment_id), Some(&code))
             .await
             .unwrap()
     }
@@ -159,7 +158,7 @@ impl Harness {
     async fn reschedule_by_phone(
         &self,
         ctx: &CallContext,
-        id: Option<&str>,
+        id: Option<BookingId>,
         new_start: &str,
     ) -> RescheduleOutcome {
         let first = self
@@ -171,9 +170,13 @@ impl Harness {
             return first;
         };
         let code = self.newest_code().await;
-        let id = texted.appointment_id.to_string();
         self.service
-            .reschedule_appointment(ctx, Some(&id), &at(new_start), Some(&code))
+            .reschedule_appointment(
+                ctx,
+                Some(texted.appointment_id),
+                &at(new_start),
+                Some(&code),
+            )
             .await
             .unwrap()
     }

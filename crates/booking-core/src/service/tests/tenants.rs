@@ -38,7 +38,7 @@ async fn another_clinics_caller_gets_nothing_from_our_ids() {
             .unwrap()
             .ok()
     );
-    let out = h.cancel_by_phone(&ctx, Some(&booked.to_string())).await;
+    let out = h.cancel_by_phone(&ctx, Some(booked)).await;
     assert_eq!(
         out,
         CancelOutcome::NotFound {
