@@ -404,6 +404,16 @@ async fn cancelling_and_rescheduling_text_the_caller() {
         .strftime("%Y-%m-%dT%H:%M")
         .to_string();
     let before = app.twilio.messages_to(caller2).len();
+    // Something that is not a date and time is refused in the owner's words; nothing moves.
+    let (status, page) = owner
+        .post(
+            &format!("/app/appointments/{second}/reschedule"),
+            &[("new_start", "next tuesday")],
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("not a date and time"), "{page}");
+    assert!(page.contains(current), "{page}");
     let (status, page) = owner
         .post(
             &format!("/app/appointments/{second}/reschedule"),

@@ -7,9 +7,7 @@ use std::time::{Duration, Instant};
 use booking_core::ports::{StoreError, ToolCallClaim, ToolCallKey};
 use booking_core::service::{CallContext, ServiceError};
 use booking_core::tenant::Tenant;
-use booking_vapi::{
-    CallContext as VapiContext, OneLine, SlotStart, ToolCall, ToolCallRequest, ToolOutcome,
-};
+use booking_vapi::{CallContext as VapiContext, OneLine, ToolCall, ToolCallRequest, ToolOutcome};
 
 use crate::state::AppState;
 
@@ -147,15 +145,6 @@ async fn with_replay_log(
     }
 }
 
-/// A start as the service reads it: RFC 3339 for an exact instant, `YYYY-MM-DDTHH:MM` for a
-/// clinic-local wall-clock time.
-fn start_text(s: &SlotStart) -> String {
-    match s {
-        SlotStart::Exact(t) => t.to_string(),
-        SlotStart::Local(dt) => dt.strftime("%Y-%m-%dT%H:%M").to_string(),
-    }
-}
-
 async fn execute(
     state: &AppState,
     ctx: &CallContext,
@@ -172,55 +161,31 @@ async fn execute(
             service,
             date,
             after,
-        } => {
-            let date = date.map(|d| d.to_string());
-            let after = after.map(|t| t.strftime("%H:%M").to_string());
-            done(
-                s.check_availability(ctx, &service, date.as_deref(), after.as_deref())
-                    .await?,
-            )
-        }
+        } => done(s.check_availability(ctx, &service, date, after).await?),
         ToolCall::ReserveSlot {
             start,
             service,
             caller_name,
             phone,
-        } => {
-            let phone = phone.map(|p| p.to_string());
-            done(
-                s.reserve_slot(
-                    ctx,
-                    &start_text(&start),
-                    &service,
-                    &caller_name,
-                    phone.as_deref(),
-                )
+        } => done(
+            s.reserve_slot(ctx, &start, &service, &caller_name, phone)
                 .await?,
-            )
-        }
-        ToolCall::SendOtp { hold_id, phone } => {
-            let phone = phone.map(|p| p.to_string());
-            done(
-                s.send_otp(ctx, &hold_id.to_string(), phone.as_deref())
-                    .await?,
-            )
-        }
+        ),
+        ToolCall::SendOtp { hold_id, phone } => done(s.send_otp(ctx, hold_id, phone).await?),
         ToolCall::VerifyOtp { hold_id, code } => done(
-            s.verify_otp(ctx, &hold_id.to_string(), &code.for_length(code_length))
+            s.verify_otp(ctx, hold_id, &code.for_length(code_length))
                 .await?,
         ),
-        ToolCall::SendConfirmationSms { appointment_id } => done(
-            s.send_confirmation_sms(ctx, &appointment_id.to_string())
-                .await?,
-        ),
+        ToolCall::SendConfirmationSms { appointment_id } => {
+            done(s.send_confirmation_sms(ctx, appointment_id).await?)
+        }
         ToolCall::CancelAppointment {
             appointment_id,
             code,
         } => {
-            let id = appointment_id.map(|i| i.to_string());
             let code = code.map(|c| c.for_length(code_length));
             done(
-                s.cancel_appointment(ctx, id.as_deref(), code.as_deref())
+                s.cancel_appointment(ctx, appointment_id, code.as_deref())
                     .await?,
             )
         }
@@ -229,16 +194,10 @@ async fn execute(
             new_start,
             code,
         } => {
-            let id = appointment_id.map(|i| i.to_string());
             let code = code.map(|c| c.for_length(code_length));
             done(
-                s.reschedule_appointment(
-                    ctx,
-                    id.as_deref(),
-                    &start_text(&new_start),
-                    code.as_deref(),
-                )
-                .await?,
+                s.reschedule_appointment(ctx, appointment_id, &new_start, code.as_deref())
+                    .await?,
             )
         }
         ToolCall::CaptureLead(lead) => done(s.capture_lead(ctx, &lead).await?),

@@ -18,8 +18,7 @@ pub mod phone;
 pub mod ports;
 pub mod scoring;
 pub mod service;
-#[cfg(all(test, feature = "testing"))]
-mod service_tests;
+pub mod start;
 pub mod tenant;
 #[cfg(feature = "testing")]
 pub mod testing;

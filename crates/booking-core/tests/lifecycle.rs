@@ -13,6 +13,7 @@ use booking_core::ports::{BookingStore, Clock, OutboxStore, TenantStore};
 use booking_core::service::{
     BookingService, CallContext, CancelOutcome, RescheduleOutcome, ReserveOutcome, ServiceConfig,
 };
+use booking_core::start::SlotStart;
 use booking_core::testing::{
     ManualClock, SeededRandom, base_time, join2, random_call_id, random_phone, random_tenant_id,
     sms_account, tenant_config,
@@ -55,13 +56,14 @@ fn op() -> impl Strategy<Value = Op> {
 
 /// Tuesday 2030-03-05 from 09:00 EST every 30 minutes; the service cycles through 30, 60 and 90
 /// minutes, so neighbouring slots overlap in different ways.
-fn slot(i: usize) -> (String, &'static str) {
+fn slot(i: usize) -> (SlotStart, &'static str) {
     let minutes = 9 * 60 + 30 * i;
     let start = format!(
         "2030-03-05T{:02}:{:02}:00-05:00",
         minutes / 60,
         minutes % 60
     );
+    let start = SlotStart::Exact(start.parse().unwrap());
     let service = ["Checkup", "Teeth Whitening", "Implant Consultation"][i % 3];
     (start, service)
 }
@@ -71,7 +73,7 @@ struct World {
     store: Arc<MemoryStore>,
     clock: Arc<ManualClock>,
     callers: Vec<(CallContext, PhoneNumber)>,
-    holds: Vec<Option<String>>,
+    holds: Vec<Option<BookingId>>,
 }
 
 impl World {
@@ -134,14 +136,14 @@ impl World {
             .await
             .unwrap();
         if let ReserveOutcome::Held { hold_id, .. } = out {
-            self.holds[caller] = Some(hold_id.to_string());
+            self.holds[caller] = Some(hold_id);
         }
     }
 
     async fn send(&self, caller: usize) {
         if let Some(hold) = &self.holds[caller] {
             self.service
-                .send_otp(&self.callers[caller].0, hold, None)
+                .send_otp(&self.callers[caller].0, *hold, None)
                 .await
                 .unwrap();
         }
@@ -156,7 +158,7 @@ impl World {
             (true, Some(code)) => code,
             _ => "000000".to_owned(),
         };
-        self.service.verify_otp(ctx, hold, &code).await.unwrap();
+        self.service.verify_otp(ctx, *hold, &code).await.unwrap();
     }
 
     async fn apply(&mut self, op: &Op) {
@@ -165,7 +167,7 @@ impl World {
             Op::SendOtp { caller } => self.send(caller).await,
             Op::Verify { caller, right } => self.verify(caller, right).await,
             Op::VerifyTwiceAtOnce { caller } => {
-                let Some(hold) = self.holds[caller].clone() else {
+                let Some(hold) = self.holds[caller] else {
                     return;
                 };
                 let (ctx, phone) = &self.callers[caller];
@@ -174,8 +176,8 @@ impl World {
                     .await
                     .unwrap_or_else(|| "000000".into());
                 let (a, b) = join2(
-                    self.service.verify_otp(ctx, &hold, &code),
-                    self.service.verify_otp(ctx, &hold, &code),
+                    self.service.verify_otp(ctx, hold, &code),
+                    self.service.verify_otp(ctx, hold, &code),
                 )
                 .await;
                 let (a, b) = (a.unwrap(), b.unwrap());
@@ -196,19 +198,19 @@ impl World {
             // number on the appointment.
             Op::Cancel { caller } => {
                 let (ctx, phone) = &self.callers[caller];
-                let (mut id, mut code) = (None::<String>, None::<String>);
+                let (mut id, mut code) = (None::<BookingId>, None::<String>);
                 for _ in 0..3 {
                     let out = self
                         .service
-                        .cancel_appointment(ctx, id.as_deref(), code.as_deref())
+                        .cancel_appointment(ctx, id, code.as_deref())
                         .await
                         .unwrap();
                     match out {
                         CancelOutcome::ChooseOne { appointments } => {
-                            id = Some(appointments[0].appointment_id.to_string());
+                            id = Some(appointments[0].appointment_id);
                         }
                         CancelOutcome::NeedsCode(texted) => {
-                            id = Some(texted.appointment_id.to_string());
+                            id = Some(texted.appointment_id);
                             code = self.code_for(phone).await;
                         }
                         _ => break,
@@ -218,19 +220,19 @@ impl World {
             Op::Reschedule { caller, slot: i } => {
                 let (ctx, phone) = &self.callers[caller];
                 let (start, _) = slot(i);
-                let (mut id, mut code) = (None::<String>, None::<String>);
+                let (mut id, mut code) = (None::<BookingId>, None::<String>);
                 for _ in 0..3 {
                     let out = self
                         .service
-                        .reschedule_appointment(ctx, id.as_deref(), &start, code.as_deref())
+                        .reschedule_appointment(ctx, id, &start, code.as_deref())
                         .await
                         .unwrap();
                     match out {
                         RescheduleOutcome::ChooseOne { appointments } => {
-                            id = Some(appointments[0].appointment_id.to_string());
+                            id = Some(appointments[0].appointment_id);
                         }
                         RescheduleOutcome::NeedsCode(texted) => {
-                            id = Some(texted.appointment_id.to_string());
+                            id = Some(texted.appointment_id);
                             code = self.code_for(phone).await;
                         }
                         _ => break,

@@ -14,7 +14,6 @@ use booking_core::calls::CapturedLead;
 use booking_core::{BookingId, PhoneNumber};
 use jiff::Timestamp;
 use jiff::civil::{Date, DateTime, Time};
-use jiff::tz::TimeZone;
 use serde_json::{Map, Value};
 
 use crate::catalogue::{ArgKind, ArgSpec, CATALOGUE, ToolName, arg};
@@ -202,24 +201,9 @@ impl fmt::Debug for ToolCall {
     }
 }
 
-/// The start of a slot as the model passed it: an exact instant (what `check_availability`
-/// returns), or a wall-clock time without offset, to be read in the clinic's zone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SlotStart {
-    Exact(Timestamp),
-    Local(DateTime),
-}
-
-impl SlotStart {
-    /// The instant, reading a wall-clock time in `zone`. `None` when that wall-clock time does not
-    /// exist there or happens twice (a DST change): the model must then pass an exact start.
-    pub fn resolve(&self, zone: &TimeZone) -> Option<Timestamp> {
-        match *self {
-            SlotStart::Exact(t) => Some(t),
-            SlotStart::Local(dt) => zone.to_ambiguous_timestamp(dt).unambiguous().ok(),
-        }
-    }
-}
+/// The start of a slot as the model passed it; the rule for reading a wall-clock time on a day
+/// the clocks change is the domain's ([`SlotStart::resolve`]).
+pub use booking_core::start::SlotStart;
 
 /// The digits of a verification code as the model passed them. Debug never shows them.
 #[derive(Clone, PartialEq, Eq)]
@@ -556,6 +540,8 @@ fn spoken_digits(s: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use jiff::tz::TimeZone;
+
     use super::*;
     use serde_json::json;
 
@@ -733,7 +719,7 @@ mod tests {
         let ny = TimeZone::get("America/New_York").unwrap();
         assert_eq!(
             new_start.resolve(&ny),
-            Some("2026-11-26T19:00:00Z".parse().unwrap())
+            Ok("2026-11-26T19:00:00Z".parse().unwrap())
         );
         for annotated in [
             "2026-11-26T14:00:00-05:00[America/New_York]",
@@ -743,15 +729,16 @@ mod tests {
             let s = read_slot_start(&json!(annotated), ArgKind::SlotStart).unwrap();
             assert_eq!(
                 s.resolve(&ny),
-                Some("2026-11-26T19:00:00Z".parse().unwrap()),
+                Ok("2026-11-26T19:00:00Z".parse().unwrap()),
                 "{annotated}"
             );
         }
-        // 02:30 on the spring-forward day does not exist in New York; 01:30 in autumn is twice.
-        for dst in ["2026-03-08T02:30", "2026-11-01T01:30"] {
-            let s = read_slot_start(&json!(dst), ArgKind::SlotStart).unwrap();
-            assert_eq!(s.resolve(&ny), None, "{dst}");
-        }
+        // 02:30 on the spring-forward day does not exist in New York; 01:30 in autumn comes
+        // twice and reads as the first (the domain's one rule).
+        let s = read_slot_start(&json!("2026-03-08T02:30"), ArgKind::SlotStart).unwrap();
+        assert!(s.resolve(&ny).is_err(), "{s:?}");
+        let s = read_slot_start(&json!("2026-11-01T01:30"), ArgKind::SlotStart).unwrap();
+        assert_eq!(s.resolve(&ny), Ok("2026-11-01T05:30:00Z".parse().unwrap()));
     }
 
     #[test]

@@ -110,7 +110,7 @@ fn tool_calls_with_string_arguments() {
     let ny = jiff::tz::TimeZone::get("America/New_York").unwrap();
     assert_eq!(
         start.resolve(&ny),
-        Some("2026-11-26T19:00:00Z".parse().unwrap())
+        Ok("2026-11-26T19:00:00Z".parse().unwrap())
     );
     assert_eq!(service, "Teeth Whitening");
     assert_eq!(caller_name, "John Smith");

@@ -9,6 +9,7 @@ use booking_core::calls::CallRecord;
 use booking_core::messages::local_time;
 use booking_core::outbox::OutboundMessage;
 use booking_core::service::{CancelOutcome, RescheduleOutcome, ToolResult};
+use booking_core::start::SlotStart;
 use booking_core::tenant::ClinicZone;
 use booking_core::{BookingId, CallId};
 use jiff::{SignedDuration, Timestamp};
@@ -343,6 +344,20 @@ pub struct RescheduleForm {
     new_start: String,
 }
 
+/// The form's new start: the clinic's wall clock as the date-time field sends it
+/// ("2026-11-26T14:00"), or an exact instant. The domain reads a wall-clock time on a day the
+/// clocks change ([`SlotStart::resolve`]), the same way as for the phone.
+fn form_start(s: &str) -> Option<SlotStart> {
+    let s = s.trim();
+    if let Ok(t) = s.parse::<Timestamp>() {
+        return Some(SlotStart::Exact(t));
+    }
+    s.replacen(' ', "T", 1)
+        .parse::<jiff::civil::DateTime>()
+        .ok()
+        .map(SlotStart::Local)
+}
+
 pub async fn reschedule(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -351,9 +366,25 @@ pub async fn reschedule(
 ) -> Result<HttpResponse, DashError> {
     let ctx = signed_in_post(&req, &state, form.csrf.as_deref()).await?;
     let id = booking_id(&path)?;
+    let Some(new_start) = form_start(&form.new_start) else {
+        let b = state
+            .store
+            .booking(ctx.tenant.id, id)
+            .await?
+            .ok_or(DashError::NotFound)?;
+        return Ok(appointment_page(
+            &ctx,
+            &b,
+            state.clock.now(),
+            &notice(
+                "error",
+                "That is not a date and time; pick the new start in the date-time field.",
+            ),
+        ));
+    };
     let outcome = state
         .service
-        .reschedule_booking_for_owner(&ctx.tenant, id, &form.new_start)
+        .reschedule_booking_for_owner(&ctx.tenant, id, &new_start)
         .await?;
     let shown = match &outcome {
         RescheduleOutcome::NotFound { .. } => return Err(DashError::NotFound),

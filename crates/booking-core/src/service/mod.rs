@@ -1,0 +1,255 @@
+//! The use-cases: one [`BookingService`] over the ports, one method per thing a caller, the voice
+//! AI, Vapi, Twilio or the owner can ask for.
+//!
+//! Results are values. A business refusal (slot taken, wrong code, unknown service, a hold id the
+//! model made up) is an outcome with `ok: false` and a sentence the model can say; `Err` is kept
+//! for our own failures (the store is down). Every outcome serialises to the one-line JSON result
+//! of DESIGN.md §3 with [`ToolResult::to_json`].
+//!
+//! The backend, not the model, decides that texts go out: `verify_otp` queues the confirmation and
+//! the reminder in the same store call that confirms, and `end_of_call` queues the hot-lead alerts
+//! in the same store call that records the report.
+//!
+//! One module per use-case, each with its outcome type:
+//! - `availability`: `check_availability`, the free times of a service;
+//! - `holds`: `reserve_slot`, a hold on a time while the caller proves their number;
+//! - `otp`: `send_otp` and `verify_otp`, the code and the booking it confirms;
+//! - `confirmation`: `send_confirmation_sms`, the state of the confirmation text;
+//! - `appointments`: what cancelling and rescheduling share (finding the caller's appointment,
+//!   the code that proves a caller may change it); `cancel` and `reschedule` build on it;
+//! - `calls`: a call's start and status, `capture_lead` and the end-of-call report;
+//! - `inbound`: texts callers send to the clinic's number.
+//!
+//! `input` reads the model's and the forms' text; `words` holds the sentences the model hears.
+
+use std::sync::Arc;
+
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp, ToSpan};
+use serde::Serialize;
+
+use crate::ids::{BookingId, CallId, MessageId, TenantId};
+use crate::otp::{OtpHasher, OtpPolicy};
+use crate::outbox::{DedupeKey, MessageKind, NewMessage};
+use crate::phone::PhoneNumber;
+use crate::ports::{Clock, Random, Store, StoreError};
+use crate::scoring::ScoreWeights;
+use crate::tenant::{Tenant, TenantConfig};
+
+#[cfg(all(test, feature = "testing"))]
+mod tests;
+
+mod appointments;
+mod availability;
+mod calls;
+mod cancel;
+mod confirmation;
+mod holds;
+mod inbound;
+mod input;
+mod otp;
+mod reschedule;
+mod words;
+
+pub use appointments::*;
+pub use availability::*;
+pub use calls::*;
+pub use cancel::*;
+pub use confirmation::*;
+pub use holds::*;
+pub use inbound::*;
+pub use input::*;
+pub use otp::*;
+pub use reschedule::*;
+pub use words::*;
+
+/// A failure of our own: the model should say something went wrong on our side, not blame the
+/// caller.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ServiceError {
+    /// The store cannot be reached; retrying later may work.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or a corrupt row. The message is for operators.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(m) => Self::Unavailable(m),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// Who is asking: the clinic the call reached (from the called number, never from a tool
+/// argument), Vapi's call id and the caller ID, when there are.
+#[derive(Clone, Debug)]
+pub struct CallContext {
+    pub tenant: Tenant,
+    pub call_id: Option<CallId>,
+    /// `None` when the caller ID is withheld.
+    pub caller: Option<PhoneNumber>,
+}
+
+/// The knobs of the use-cases. The defaults are the product's policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceConfig {
+    pub otp: OtpPolicy,
+    pub score_weights: ScoreWeights,
+    /// Suggestions `check_availability` offers.
+    pub suggestions: usize,
+    /// Alternatives offered when a slot is taken.
+    pub alternatives: usize,
+    /// Days `check_availability` (and the alternatives to a taken slot) look ahead, never past
+    /// the clinic's horizon, when asked for no date or when the asked date is full. The default
+    /// reaches the horizon.
+    pub search_days: u32,
+    /// How long before the appointment the reminder is due (24 hours).
+    pub reminder_before: SignedDuration,
+    /// The least time between the confirmation and the reminder (see [`reminder_due`]).
+    pub reminder_min_gap: SignedDuration,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            otp: OtpPolicy::default(),
+            score_weights: ScoreWeights::default(),
+            suggestions: 4,
+            alternatives: 3,
+            search_days: 366,
+            reminder_before: SignedDuration::from_hours(24),
+            reminder_min_gap: SignedDuration::from_hours(1),
+        }
+    }
+}
+
+/// When the reminder of an appointment starting at `start`, confirmed at `now`, is due:
+/// `reminder_before` ahead of the start; when that is less than `min_gap` after the confirmation
+/// (a booking for tomorrow morning made this afternoon), `min_gap` after the confirmation so that
+/// the two texts do not arrive together; and never later than half-way between now and the start,
+/// so that it always comes before the appointment. Every confirmed booking gets one.
+pub fn reminder_due(
+    now: Timestamp,
+    start: Timestamp,
+    before: SignedDuration,
+    min_gap: SignedDuration,
+) -> Timestamp {
+    let normal = start - before;
+    if normal >= now + min_gap {
+        return normal;
+    }
+    let halfway = now + (start - now) / 2;
+    (now + min_gap).min(halfway).max(now)
+}
+
+/// A tool result: `ok`, a sentence for the model, and the fields of DESIGN.md §3.
+pub trait ToolResult: Serialize {
+    /// `false` for a business refusal.
+    fn ok(&self) -> bool;
+    /// One sentence the voice AI can say (or act on).
+    fn message(&self) -> String;
+    /// `{"ok": …, "message": …, <fields>}`, one JSON object; serialise it on one line.
+    fn to_json(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or_else(|_| serde_json::json!({}));
+        if !value.is_object() {
+            value = serde_json::json!({});
+        }
+        let obj = value.as_object_mut().expect("an object");
+        obj.insert("ok".into(), self.ok().into());
+        obj.insert("message".into(), self.message().into());
+        value
+    }
+}
+
+/// The use-cases. Cheap to clone (everything behind `Arc`), `Send + Sync`.
+#[derive(Clone)]
+pub struct BookingService {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    hasher: Arc<OtpHasher>,
+    config: Arc<ServiceConfig>,
+}
+
+impl std::fmt::Debug for BookingService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BookingService")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BookingService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+        hasher: OtpHasher,
+        config: ServiceConfig,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            random,
+            hasher: Arc::new(hasher),
+            config: Arc::new(config),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+
+    fn booking_id(&self) -> BookingId {
+        BookingId::from_random_bytes(self.random.bytes16())
+    }
+
+    fn message_id(&self) -> MessageId {
+        MessageId::from_random_bytes(self.random.bytes16())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new_message(
+        &self,
+        tenant: TenantId,
+        kind: MessageKind,
+        dedupe_key: DedupeKey,
+        to: &PhoneNumber,
+        body: String,
+        due_at: Timestamp,
+        booking: Option<BookingId>,
+        call_id: Option<&CallId>,
+        now: Timestamp,
+    ) -> NewMessage {
+        NewMessage {
+            id: self.message_id(),
+            tenant,
+            kind,
+            dedupe_key,
+            to: to.clone(),
+            body,
+            due_at,
+            booking,
+            call_id: call_id.cloned(),
+            created_at: now,
+        }
+    }
+
+    fn today(config: &TenantConfig, now: Timestamp) -> Date {
+        now.to_zoned_datetime(config.zone.tz().clone()).date()
+    }
+
+    fn last_bookable_day(config: &TenantConfig, now: Timestamp) -> Date {
+        Self::today(config, now).saturating_add(i64::from(config.rules.horizon_days).days())
+    }
+}
