@@ -473,6 +473,7 @@ where
     alert_and_texting_number_race(&make().await).await;
 }
 
+mod appointments;
 mod bookings;
 mod calls;
 mod contacts;
@@ -482,6 +483,7 @@ mod outbox;
 mod tenants;
 mod tool_calls;
 
+pub use appointments::*;
 pub use bookings::*;
 pub use calls::*;
 pub use contacts::*;

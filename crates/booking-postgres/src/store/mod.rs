@@ -8,6 +8,7 @@ mod keys;
 mod ops;
 mod outbox;
 mod rows;
+mod sms_routes;
 mod tenants;
 
 pub use keys::KeyMismatch;
