@@ -9,6 +9,7 @@ mod ops;
 mod outbox;
 mod rows;
 mod sms_routes;
+mod tenant_children;
 mod tenants;
 
 pub use keys::KeyMismatch;

@@ -13,14 +13,15 @@ use booking_core::tenant::{
 use booking_core::{PhoneNumber, TenantId, VapiAssistantId, VapiPhoneNumberId};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Int2, Int4, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Int4, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use jiff::civil::{Time, Weekday};
 use uuid::Uuid;
 
 use super::PgStore;
 use super::rows::phone;
-use crate::convert::{corrupt, date, from_date, i32_of, u32_of};
+use super::tenant_children::write_children;
+use crate::convert::{corrupt, from_date, i32_of, u32_of};
 use crate::crypto::{RowIdentity, open_secrets};
 use crate::error::Fail;
 use crate::schema::{
@@ -67,7 +68,7 @@ fn minutes(what: &str, v: i32) -> Result<Minutes, StoreError> {
 
 /// Times cross as text: PostgreSQL's `time` keeps microseconds and writes the end of the day
 /// as 24:00, which the domain spells `Time::MAX`.
-fn time_to_db(t: Time) -> String {
+pub(super) fn time_to_db(t: Time) -> String {
     if t == Time::MAX {
         "24:00:00".to_owned()
     } else {
@@ -333,129 +334,6 @@ pub(super) async fn load_tenant(
     id: Uuid,
 ) -> Result<Option<Tenant>, Fail> {
     Ok(load_tenants(conn, Some(&[id])).await?.pop())
-}
-
-/// Writes the configuration's child rows (called numbers, alert numbers, services, hours,
-/// overrides) after deleting the old ones.
-async fn write_children(
-    conn: &mut AsyncPgConnection,
-    id: Uuid,
-    config: &TenantConfig,
-) -> Result<(), Fail> {
-    for table in [
-        "date_overrides",
-        "weekly_hours",
-        "services",
-        "tenant_alert_numbers",
-        "tenant_called_numbers",
-        "tenant_vapi_assistants",
-    ] {
-        // Table names come from the list above, never from input.
-        diesel::sql_query(format!("DELETE FROM {table} WHERE tenant_id = $1"))
-            .bind::<SqlUuid, _>(id)
-            .execute(conn)
-            .await?;
-    }
-    let called: Vec<_> = config
-        .called_numbers
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            (
-                tenant_called_numbers::tenant_id.eq(id),
-                tenant_called_numbers::position.eq(i as i32),
-                tenant_called_numbers::number.eq(c.number.as_str()),
-                tenant_called_numbers::vapi_phone_number_id
-                    .eq(c.vapi_phone_number_id.as_ref().map(|v| v.as_str())),
-            )
-        })
-        .collect();
-    if !called.is_empty() {
-        diesel::insert_into(tenant_called_numbers::table)
-            .values(called)
-            .execute(conn)
-            .await?;
-    }
-    for (position, assistant) in config.vapi_assistant_ids.iter().enumerate() {
-        diesel::sql_query(
-            "INSERT INTO tenant_vapi_assistants (tenant_id, position, assistant_id) \
-             VALUES ($1, $2, $3)",
-        )
-        .bind::<SqlUuid, _>(id)
-        .bind::<Int4, _>(position as i32)
-        .bind::<Text, _>(assistant.as_str())
-        .execute(conn)
-        .await?;
-    }
-    let alerts: Vec<_> = config
-        .alert_numbers
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            (
-                tenant_alert_numbers::tenant_id.eq(id),
-                tenant_alert_numbers::position.eq(i as i32),
-                tenant_alert_numbers::number.eq(n.as_str()),
-            )
-        })
-        .collect();
-    if !alerts.is_empty() {
-        diesel::insert_into(tenant_alert_numbers::table)
-            .values(alerts)
-            .execute(conn)
-            .await?;
-    }
-    let mut service_rows = Vec::with_capacity(config.services.len());
-    for (i, s) in config.services.iter().enumerate() {
-        service_rows.push((
-            services::tenant_id.eq(id),
-            services::position.eq(i as i32),
-            services::name.eq(s.name.as_str()),
-            services::duration_minutes.eq(i32_of("service duration", s.duration.get())?),
-            services::value_cents.eq(s.value_cents.map(i64::from)),
-        ));
-    }
-    if !service_rows.is_empty() {
-        diesel::insert_into(services::table)
-            .values(service_rows)
-            .execute(conn)
-            .await?;
-    }
-    for (day, hours) in config.weekly_hours.iter() {
-        for r in hours.ranges() {
-            diesel::sql_query("INSERT INTO weekly_hours (tenant_id, weekday, opens, closes) VALUES ($1, $2, $3::time, $4::time)")
-                .bind::<SqlUuid, _>(id)
-                .bind::<Int2, _>(i16::from(day.to_monday_zero_offset()))
-                .bind::<Text, _>(time_to_db(r.start()))
-                .bind::<Text, _>(time_to_db(r.end()))
-                .execute(conn)
-                .await?;
-        }
-    }
-    for (i, o) in config.date_overrides.iter().enumerate() {
-        diesel::sql_query(
-            "INSERT INTO date_overrides (tenant_id, position, day, note) VALUES ($1, $2, $3, $4)",
-        )
-        .bind::<SqlUuid, _>(id)
-        .bind::<Int4, _>(i as i32)
-        .bind::<diesel::sql_types::Date, _>(date(o.date))
-        .bind::<diesel::sql_types::Nullable<Text>, _>(o.note.as_deref())
-        .execute(conn)
-        .await?;
-        for r in o.hours.ranges() {
-            diesel::sql_query(
-                "INSERT INTO date_override_hours (tenant_id, override_position, opens, closes) \
-                 VALUES ($1, $2, $3::time, $4::time)",
-            )
-            .bind::<SqlUuid, _>(id)
-            .bind::<Int4, _>(i as i32)
-            .bind::<Text, _>(time_to_db(r.start()))
-            .bind::<Text, _>(time_to_db(r.end()))
-            .execute(conn)
-            .await?;
-        }
-    }
-    Ok(())
 }
 
 fn countries_column(config: &TenantConfig) -> Vec<String> {
