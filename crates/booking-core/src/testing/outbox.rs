@@ -2,10 +2,11 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::ids::{MessageId, MessageSid};
+use crate::ids::{MessageId, MessageSid, TenantId};
 use crate::outbox::{
     DedupeKey, DeliveryUpdate, MessageKind, MessageStatus, NewMessage, StatusApplied,
 };
+use crate::phone::PhoneNumber;
 use crate::ports::{SmsAccountChange, Store};
 use crate::tenant::SmsHealth;
 use crate::testing::{
@@ -556,13 +557,18 @@ pub async fn release_claims_gives_back<S: Store + ?Sized>(store: &S) {
     );
 }
 
-pub async fn status_moves_forward_only<S: Store + ?Sized>(store: &S) {
-    let t = create_tenant(store, "Callback Clinic").await;
-    let now = base_time();
-    let p = random_phone();
+/// Queues a test text to `to`, claims it and records Twilio's acceptance of it as `sid`
+/// (status `queued`); returns its dedupe key.
+async fn queued_at_twilio<S: Store + ?Sized>(
+    store: &S,
+    tenant: TenantId,
+    to: &PhoneNumber,
+    sid: &str,
+    now: Timestamp,
+) -> DedupeKey {
     let key = DedupeKey::test(message_id());
     store
-        .enqueue(&[message(t.id, MessageKind::Test, key.clone(), &p, now)])
+        .enqueue(&[message(tenant, MessageKind::Test, key.clone(), to, now)])
         .await
         .expect("enqueue");
     let c = store
@@ -571,7 +577,6 @@ pub async fn status_moves_forward_only<S: Store + ?Sized>(store: &S) {
         .expect("claim")
         .pop()
         .expect("claimed");
-    let sid = "SMforward0001";
     store
         .record_delivery(
             &c,
@@ -583,6 +588,15 @@ pub async fn status_moves_forward_only<S: Store + ?Sized>(store: &S) {
         )
         .await
         .expect("record");
+    key
+}
+
+pub async fn status_moves_forward_only<S: Store + ?Sized>(store: &S) {
+    let t = create_tenant(store, "Callback Clinic").await;
+    let now = base_time();
+    let p = random_phone();
+    let sid = "SMforward0001";
+    let key = queued_at_twilio(store, t.id, &p, sid, now).await;
     let apply = |s: MessageStatus, code: Option<u32>| store.apply_status(t.id, sid, s, code, now);
     check!(
         "status_moves_forward_only",
@@ -624,29 +638,8 @@ pub async fn status_moves_forward_only<S: Store + ?Sized>(store: &S) {
     );
 
     // Sent then (late) queued: ignored; then undelivered with its code.
-    let key2 = DedupeKey::test(message_id());
-    store
-        .enqueue(&[message(t.id, MessageKind::Test, key2.clone(), &p, now)])
-        .await
-        .expect("enqueue");
-    let c = store
-        .claim_due(now, 1, now + SignedDuration::from_secs(60), "w")
-        .await
-        .expect("claim")
-        .pop()
-        .expect("claimed");
     let sid2 = "SMforward0002";
-    store
-        .record_delivery(
-            &c,
-            &DeliveryUpdate::Accepted {
-                sid: MessageSid::parse(sid2).expect("sid"),
-                status: MessageStatus::Queued,
-            },
-            now,
-        )
-        .await
-        .expect("record");
+    let key2 = queued_at_twilio(store, t.id, &p, sid2, now).await;
     let apply2 = |s: MessageStatus, code: Option<u32>| store.apply_status(t.id, sid2, s, code, now);
     check!(
         "status_moves_forward_only",
