@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use booking_core::ports::{StoreError, ToolCallClaim, ToolCallKey};
 use booking_core::service::{CallContext, ServiceError};
 use booking_core::tenant::Tenant;
-use booking_vapi::{CallContext as VapiContext, OneLine, ToolCall, ToolCallRequest, ToolOutcome};
+use booking_vapi::{
+    ArgRules, CallContext as VapiContext, OneLine, ToolCall, ToolCallRequest, ToolOutcome,
+};
 
 use crate::state::AppState;
 
@@ -43,13 +45,18 @@ pub(crate) async fn run_tool_call(
         }
         Ok(None) => (ToolOutcome::error(UNKNOWN_NUMBER), "error"),
         Ok(Some(tenant)) => {
+            let rules = ArgRules {
+                code_length: state.service.config().otp.code_length,
+            };
             let parsed = if call.name.is_empty() {
                 match call.arguments() {
-                    Some(args) => ToolCall::parse(name, &serde_json::Value::Object(args.clone())),
-                    None => ToolCall::parse(name, &serde_json::Value::Bool(false)),
+                    Some(args) => {
+                        ToolCall::parse(name, &serde_json::Value::Object(args.clone()), &rules)
+                    }
+                    None => ToolCall::parse(name, &serde_json::Value::Bool(false), &rules),
                 }
             } else {
-                call.parse()
+                call.parse(&rules)
             };
             match parsed {
                 Err(e) => (e.outcome(), "refused"),
@@ -154,8 +161,6 @@ async fn execute(
         (r.to_json(), r.ok())
     }
     let s = &state.service;
-    // A code passed as a JSON number lost its leading zeros: they come back at this length.
-    let code_length = usize::from(s.config().otp.code_length.get());
     Ok(match tool {
         ToolCall::CheckAvailability {
             service,
@@ -172,34 +177,25 @@ async fn execute(
                 .await?,
         ),
         ToolCall::SendOtp { hold_id, phone } => done(s.send_otp(ctx, hold_id, phone).await?),
-        ToolCall::VerifyOtp { hold_id, code } => done(
-            s.verify_otp(ctx, hold_id, &code.for_length(code_length))
-                .await?,
-        ),
+        ToolCall::VerifyOtp { hold_id, code } => done(s.verify_otp(ctx, hold_id, &code).await?),
         ToolCall::SendConfirmationSms { appointment_id } => {
             done(s.send_confirmation_sms(ctx, appointment_id).await?)
         }
         ToolCall::CancelAppointment {
             appointment_id,
             code,
-        } => {
-            let code = code.map(|c| c.for_length(code_length));
-            done(
-                s.cancel_appointment(ctx, appointment_id, code.as_deref())
-                    .await?,
-            )
-        }
+        } => done(
+            s.cancel_appointment(ctx, appointment_id, code.as_ref())
+                .await?,
+        ),
         ToolCall::RescheduleAppointment {
             appointment_id,
             new_start,
             code,
-        } => {
-            let code = code.map(|c| c.for_length(code_length));
-            done(
-                s.reschedule_appointment(ctx, appointment_id, &new_start, code.as_deref())
-                    .await?,
-            )
-        }
+        } => done(
+            s.reschedule_appointment(ctx, appointment_id, &new_start, code.as_ref())
+                .await?,
+        ),
         ToolCall::CaptureLead(lead) => done(s.capture_lead(ctx, &lead).await?),
     })
 }

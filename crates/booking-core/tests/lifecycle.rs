@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use booking_core::booking::{BookingStatus, Interval};
 use booking_core::memory::MemoryStore;
-use booking_core::otp::OtpHasher;
+use booking_core::otp::{OtpAttempt, OtpHasher};
 use booking_core::outbox::{DedupeKey, MessageKind, MessageStatus};
 use booking_core::ports::{BookingStore, Clock, OutboxStore, TenantStore};
 use booking_core::service::{
@@ -158,7 +158,10 @@ impl World {
             (true, Some(code)) => code,
             _ => "000000".to_owned(),
         };
-        self.service.verify_otp(ctx, *hold, &code).await.unwrap();
+        self.service
+            .verify_otp(ctx, *hold, &attempt(&code))
+            .await
+            .unwrap();
     }
 
     async fn apply(&mut self, op: &Op) {
@@ -176,8 +179,8 @@ impl World {
                     .await
                     .unwrap_or_else(|| "000000".into());
                 let (a, b) = join2(
-                    self.service.verify_otp(ctx, hold, &code),
-                    self.service.verify_otp(ctx, hold, &code),
+                    self.service.verify_otp(ctx, hold, &attempt(&code)),
+                    self.service.verify_otp(ctx, hold, &attempt(&code)),
                 )
                 .await;
                 let (a, b) = (a.unwrap(), b.unwrap());
@@ -202,7 +205,7 @@ impl World {
                 for _ in 0..3 {
                     let out = self
                         .service
-                        .cancel_appointment(ctx, id, code.as_deref())
+                        .cancel_appointment(ctx, id, code.as_deref().map(attempt).as_ref())
                         .await
                         .unwrap();
                     match out {
@@ -224,7 +227,12 @@ impl World {
                 for _ in 0..3 {
                     let out = self
                         .service
-                        .reschedule_appointment(ctx, id, &start, code.as_deref())
+                        .reschedule_appointment(
+                            ctx,
+                            id,
+                            &start,
+                            code.as_deref().map(attempt).as_ref(),
+                        )
                         .await
                         .unwrap();
                     match out {
@@ -354,4 +362,8 @@ async fn the_operations_do_what_they_say() {
             ("2030-03-05T18:00:00Z".to_owned(), BookingStatus::Confirmed),
         ]
     );
+}
+
+fn attempt(code: &str) -> OtpAttempt {
+    OtpAttempt::from_digits(code).expect("digits")
 }

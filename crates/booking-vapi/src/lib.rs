@@ -33,4 +33,4 @@ pub use reply::{
     OneLine, ToolOutcome, ToolReplies, ToolReply, ToolResult, acknowledged, assistant_error,
     unknown_number_error,
 };
-pub use tools::{OtpCodeArg, SlotStart, ToolArgError, ToolCall};
+pub use tools::{ArgRules, SlotStart, ToolArgError, ToolCall};

@@ -21,7 +21,7 @@ use crate::assistant::{LEAD_OUTPUT_NAME, SUMMARY_OUTPUT_NAME};
 use crate::catalogue::ToolName;
 use crate::error::VapiError;
 use crate::lenient::{self, DigitsHidden, at, first_key, hidden_opt, str_at};
-use crate::tools::{ToolArgError, ToolCall, normalize_arguments};
+use crate::tools::{ArgRules, ToolArgError, ToolCall, normalize_arguments};
 
 /// At most this many tool calls of one message are run; the rest are answered with an error.
 pub const MAX_TOOL_CALLS: usize = 32;
@@ -272,14 +272,14 @@ impl ToolCallRequest {
     }
 
     /// The call, typed; or why it cannot be carried out (see [`ToolArgError::outcome`]).
-    pub fn parse(&self) -> Result<ToolCall, ToolArgError> {
+    pub fn parse(&self, rules: &ArgRules) -> Result<ToolCall, ToolArgError> {
         let tool =
             ToolName::parse(&self.name).ok_or_else(|| ToolArgError::unknown_tool(&self.name))?;
         let args = self
             .arguments
             .as_ref()
             .ok_or(ToolArgError::Unreadable { tool })?;
-        ToolCall::from_arguments(tool, args)
+        ToolCall::from_arguments(tool, args, rules)
     }
 }
 
@@ -606,12 +606,12 @@ mod tests {
         }
         assert!(tc.calls[4].arguments().is_none());
         assert!(matches!(
-            tc.calls[4].parse(),
+            tc.calls[4].parse(&ArgRules::default()),
             Err(ToolArgError::Unreadable { .. })
         ));
         assert!(tc.calls[5].arguments().unwrap().is_empty());
         assert!(matches!(
-            tc.calls[5].parse(),
+            tc.calls[5].parse(&ArgRules::default()),
             Err(ToolArgError::Missing { arg: "hold_id", .. })
         ));
     }

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::booking::Booking;
 use crate::ids::{BookingId, TenantId};
-use crate::otp::ChangeProof;
+use crate::otp::{ChangeProof, OtpAttempt};
 use crate::outbox::DedupeKey;
 use crate::phone::PhoneNumber;
 use crate::service::{
@@ -147,7 +147,7 @@ pub(super) enum Mover<'a> {
     Owner,
     Caller {
         ctx: &'a CallContext,
-        code: Option<&'a str>,
+        code: Option<&'a OtpAttempt>,
     },
 }
 
@@ -175,12 +175,12 @@ impl BookingService {
         &self,
         ctx: &CallContext,
         b: &Booking,
-        code: Option<&str>,
+        code: Option<&OtpAttempt>,
         tool: &'static str,
     ) -> ServiceResult<Result<ChangeProof, ChangeStop>> {
         let tenant = &ctx.tenant;
         let now = self.clock.now();
-        if let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) {
+        if let Some(code) = code {
             let problem = |attempts_left: Option<u32>, reason: String| {
                 Ok(Err(ChangeStop::CodeRefused(CodeProblem {
                     attempts_left,

@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::booking::{Booking, BookingStatus};
 use crate::ids::{BookingId, CallId};
 use crate::messages;
-use crate::otp::ChangeProof;
+use crate::otp::{ChangeProof, OtpAttempt};
 use crate::outbox::{DedupeKey, MessageKind};
 use crate::ports::StoreError;
 use crate::service::{
@@ -76,7 +76,7 @@ impl BookingService {
         &self,
         ctx: &CallContext,
         appointment_id: Option<BookingId>,
-        code: Option<&str>,
+        code: Option<&OtpAttempt>,
     ) -> ServiceResult<CancelOutcome> {
         match self.pick_appointment(ctx, appointment_id).await? {
             Ok(b) => match self

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::booking::{Booking, BookingStatus};
 use crate::ids::{BookingId, CallId, ChallengeId, TenantId};
 use crate::messages;
-use crate::otp::{Challenge, CheckClaim, NewChallenge, SendLimit};
+use crate::otp::{Challenge, CheckClaim, NewChallenge, OtpAttempt, SendLimit};
 use crate::outbox::{DedupeKey, MessageKind};
 use crate::phone::PhoneNumber;
 use crate::ports::StoreError;
@@ -237,7 +237,7 @@ impl BookingService {
         &self,
         tenant: TenantId,
         booking: BookingId,
-        code: &str,
+        code: &OtpAttempt,
         now: Timestamp,
     ) -> ServiceResult<Result<Challenge, VerifyOutcome>> {
         let policy = &self.config.otp;
@@ -250,7 +250,7 @@ impl BookingService {
         if challenge.expires_at <= now {
             return Ok(Err(VerifyOutcome::CodeExpired));
         }
-        let Some(code) = policy.normalise_code(code) else {
+        let Some(code) = policy.code_of(code) else {
             // Not a code at all: no guess was made, so no try is used up.
             return Ok(Err(VerifyOutcome::Refused {
                 reason: format!(
@@ -300,7 +300,7 @@ impl BookingService {
         &self,
         ctx: &CallContext,
         hold_id: BookingId,
-        code: &str,
+        code: &OtpAttempt,
     ) -> ServiceResult<VerifyOutcome> {
         let tenant = &ctx.tenant;
         let cfg = &tenant.config;

@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::booking::{Booking, BookingStatus, NewAppointment};
 use crate::ids::BookingId;
 use crate::messages;
-use crate::otp::ChangeProof;
+use crate::otp::{ChangeProof, OtpAttempt};
 use crate::outbox::{DedupeKey, MessageKind};
 use crate::ports::StoreError;
 use crate::service::{
@@ -89,7 +89,7 @@ impl BookingService {
         ctx: &CallContext,
         appointment_id: Option<BookingId>,
         new_start: &SlotStart,
-        code: Option<&str>,
+        code: Option<&OtpAttempt>,
     ) -> ServiceResult<RescheduleOutcome> {
         match self.pick_appointment(ctx, appointment_id).await? {
             Ok(b) => {

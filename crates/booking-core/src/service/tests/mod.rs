@@ -12,7 +12,7 @@ use crate::calls::{CallReport, CallStart, CapturedLead};
 use crate::ids::{BookingId, CallId, MessageSid};
 use crate::memory::MemoryStore;
 use crate::messages::InboundKeyword;
-use crate::otp::{OtpHasher, OtpPolicy, RateWindow, SendLimit};
+use crate::otp::{OtpAttempt, OtpHasher, OtpPolicy, RateWindow, SendLimit};
 use crate::outbox::{DedupeKey, DeliveryUpdate, MessageKind, MessageStatus, OutboundMessage};
 use crate::phone::PhoneNumber;
 use crate::ports::{BookingStore, CallStore, ContactStore, OutboxStore, TenantStore};
@@ -149,7 +149,7 @@ impl Harness {
         };
         let code = self.newest_code().await;
         self.service
-            .cancel_appointment(ctx, Some(texted.appointment_id), Some(&code))
+            .cancel_appointment(ctx, Some(texted.appointment_id), Some(&attempt(&code)))
             .await
             .unwrap()
     }
@@ -175,7 +175,7 @@ impl Harness {
                 ctx,
                 Some(texted.appointment_id),
                 &at(new_start),
-                Some(&code),
+                Some(&attempt(&code)),
             )
             .await
             .unwrap()
@@ -234,7 +234,12 @@ impl Harness {
         let sent = self.service.send_otp(&c.ctx, hold, None).await.unwrap();
         assert!(matches!(sent, SendOtpOutcome::Sent { .. }), "{sent:?}");
         let code = self.last_code(&c.phone).await;
-        match self.service.verify_otp(&c.ctx, hold, &code).await.unwrap() {
+        match self
+            .service
+            .verify_otp(&c.ctx, hold, &attempt(&code))
+            .await
+            .unwrap()
+        {
             VerifyOutcome::Confirmed { appointment_id, .. } => appointment_id,
             other => panic!("not confirmed: {other:?}"),
         }
@@ -269,4 +274,9 @@ fn one_line_json<T: ToolResult>(r: &T) -> serde_json::Value {
     assert_eq!(v["ok"], serde_json::Value::Bool(r.ok()));
     assert!(!r.message().is_empty() && !r.message().contains('\n'));
     v
+}
+
+/// A code as the caller reads it back.
+fn attempt(code: &str) -> OtpAttempt {
+    OtpAttempt::from_digits(code).expect("digits")
 }
