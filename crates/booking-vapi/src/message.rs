@@ -49,7 +49,7 @@ impl ServerMessage {
         let message = at(body, &["message"])
             .filter(|m| m.is_object())
             .ok_or(VapiError::NotAnEnvelope)?;
-        let context = CallContext::from_message(message);
+        let context = MessageContext::from_message(message);
         let kind = str_at(message, &["type"]).unwrap_or("");
         Ok(match kind {
             "assistant-request" => ServerMessage::AssistantRequest(AssistantRequest { context }),
@@ -83,7 +83,7 @@ impl ServerMessage {
     }
 
     /// Who called whom, on which call.
-    pub fn context(&self) -> &CallContext {
+    pub fn context(&self) -> &MessageContext {
         match self {
             ServerMessage::AssistantRequest(m) => &m.context,
             ServerMessage::ToolCalls(m) => &m.context,
@@ -101,9 +101,11 @@ impl<'de> Deserialize<'de> for ServerMessage {
     }
 }
 
-/// What every message tells about the call. Each field is `None` when absent or unusable.
+/// What every message tells about the call (Vapi's ids and numbers, as sent; the clinic and the
+/// caller the use-cases see are booking-core's `CallContext`). Each field is `None` when absent
+/// or unusable.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CallContext {
+pub struct MessageContext {
     /// `message.call.id`.
     pub call_id: Option<CallId>,
     /// `message.call.phoneNumberId`. (The `phoneNumber` object Vapi sends has no id: Vapi's
@@ -121,7 +123,7 @@ pub struct CallContext {
     pub timestamp: Option<Timestamp>,
 }
 
-impl CallContext {
+impl MessageContext {
     fn from_message(m: &Value) -> Self {
         let phone = |path: &[&str]| str_at(m, path).and_then(|s| PhoneNumber::parse(s).ok());
         Self {
@@ -141,13 +143,13 @@ impl CallContext {
 /// `assistant-request`: answer with an assistant or an error within 7.5 s.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AssistantRequest {
-    pub context: CallContext,
+    pub context: MessageContext,
 }
 
 /// `status-update`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatusUpdate {
-    pub context: CallContext,
+    pub context: MessageContext,
     /// "ringing", "in-progress", "ended"...
     pub status: Option<String>,
     pub ended_reason: Option<String>,
@@ -156,14 +158,14 @@ pub struct StatusUpdate {
 /// A type we do not act on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OtherMessage {
-    pub context: CallContext,
+    pub context: MessageContext,
     pub kind: String,
 }
 
 /// `tool-calls`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ToolCallsMessage {
-    pub context: CallContext,
+    pub context: MessageContext,
     /// In the order Vapi sent them; the reply must keep it.
     pub calls: Vec<ToolCallRequest>,
     /// Entries beyond [`MAX_TOOL_CALLS`], in order: not run, but each still answered (with an
@@ -175,7 +177,7 @@ pub struct ToolCallsMessage {
 }
 
 impl ToolCallsMessage {
-    fn from_message(m: &Value, context: CallContext) -> Self {
+    fn from_message(m: &Value, context: MessageContext) -> Self {
         // `toolCallList` is the current field. Older payloads carry `toolCalls`, and
         // `toolWithToolCallList[].toolCall` repeats the same calls: the first list present is
         // used, never several (that would answer each call twice).
@@ -400,7 +402,7 @@ impl fmt::Debug for StructuredData {
 /// `end-of-call-report`.
 #[derive(Clone, PartialEq)]
 pub struct EndOfCallReport {
-    pub context: CallContext,
+    pub context: MessageContext,
     /// `endedReason`, else `call.endedReason`.
     pub ended_reason: Option<String>,
     /// `startedAt`, else `call.startedAt`.
@@ -420,7 +422,7 @@ pub struct EndOfCallReport {
 }
 
 impl EndOfCallReport {
-    fn from_message(m: &Value, context: CallContext) -> Self {
+    fn from_message(m: &Value, context: MessageContext) -> Self {
         let when = |keys: &[&[&str]]| {
             keys.iter()
                 .find_map(|p| at(m, p).and_then(lenient::timestamp))

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 
+use crate::availability::Unbookable;
 use crate::booking::{BookingStatus, HOLD_TTL};
 use crate::calls::{CallReport, CallStart, CapturedLead};
 use crate::ids::{BookingId, CallId, MessageSid};
@@ -18,7 +19,7 @@ use crate::phone::PhoneNumber;
 use crate::ports::{BookingStore, CallStore, ContactStore, OutboxStore, TenantStore};
 use crate::scoring::{self, LeadSignals, ScoreWeights};
 use crate::service::*;
-use crate::start::SlotStart;
+use crate::start::{SlotStart, StartProblem};
 use crate::tenant::{KeywordReplies, SmsHealth, SmsSender, Tenant};
 use crate::testing::{
     ManualClock, SeededRandom, base_time, create_tenant, join2, random_call_id, random_phone,
@@ -219,7 +220,10 @@ impl Harness {
     async fn reserve(&self, c: &Caller, start: &str) -> BookingId {
         match self
             .service
-            .reserve_slot(&c.ctx, &at(start), "Teeth Whitening", "Ada Lovelace", None)
+            .reserve_slot(
+                &c.ctx,
+                slot(&at(start), "Teeth Whitening", "Ada Lovelace", None),
+            )
             .await
             .unwrap()
         {
@@ -267,13 +271,72 @@ fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
 }
 
-fn one_line_json<T: ToolResult>(r: &T) -> serde_json::Value {
-    let v = r.to_json();
-    let line = serde_json::to_string(&v).unwrap();
-    assert!(!line.contains('\n'), "{line}");
-    assert_eq!(v["ok"], serde_json::Value::Bool(r.ok()));
-    assert!(!r.message().is_empty() && !r.message().contains('\n'));
-    v
+/// `reserve_slot`'s input.
+fn slot(
+    start: &SlotStart,
+    service: &str,
+    caller_name: &str,
+    phone: Option<PhoneNumber>,
+) -> ReserveSlot {
+    ReserveSlot {
+        start: *start,
+        service: service.into(),
+        caller_name: caller_name.into(),
+        phone,
+    }
+}
+
+/// An instant as RFC 3339 on the test clinic's clock (New York).
+fn local(t: Timestamp) -> String {
+    t.to_zoned_datetime(jiff::tz::TimeZone::get("America/New_York").unwrap())
+        .strftime("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
+}
+
+/// Whether an outcome is what was asked for (what the model is told as `ok`).
+trait Done {
+    fn ok(&self) -> bool;
+}
+
+impl Done for AvailabilityOutcome {
+    fn ok(&self) -> bool {
+        matches!(self, Self::Available { .. })
+    }
+}
+impl Done for ReserveOutcome {
+    fn ok(&self) -> bool {
+        matches!(self, Self::Held { .. })
+    }
+}
+impl Done for SendOtpOutcome {
+    fn ok(&self) -> bool {
+        matches!(self, Self::Sent { .. } | Self::AlreadyConfirmed { .. })
+    }
+}
+impl Done for VerifyOutcome {
+    fn ok(&self) -> bool {
+        matches!(self, Self::Confirmed { .. })
+    }
+}
+impl Done for ConfirmationSmsOutcome {
+    fn ok(&self) -> bool {
+        matches!(self, Self::Status { .. })
+    }
+}
+impl Done for LeadOutcome {
+    fn ok(&self) -> bool {
+        matches!(self, Self::Captured { .. })
+    }
+}
+impl Done for CancelOutcome {
+    fn ok(&self) -> bool {
+        matches!(self, Self::Cancelled { .. })
+    }
+}
+impl Done for RescheduleOutcome {
+    fn ok(&self) -> bool {
+        matches!(self, Self::Rescheduled { .. })
+    }
 }
 
 /// A code as the caller reads it back.

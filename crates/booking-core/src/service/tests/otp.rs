@@ -11,10 +11,7 @@ async fn send_otp_texts_the_caller_id() {
     let SendOtpOutcome::Sent { sent_to, .. } = &out else {
         panic!("{out:?}")
     };
-    assert_eq!(sent_to, &c.phone.masked());
-    assert!(out.message().contains(c.phone.last_four()));
-    let v = one_line_json(&out);
-    assert_eq!(v["sent_to"], c.phone.masked());
+    assert_eq!(sent_to, &c.phone);
     let otps: Vec<_> = h
         .messages()
         .await
@@ -41,7 +38,7 @@ async fn send_otp_to_another_mobile() {
         .await
         .unwrap();
     assert!(
-        matches!(&out, SendOtpOutcome::Sent { sent_to, .. } if *sent_to == other.masked()),
+        matches!(&out, SendOtpOutcome::Sent { sent_to, .. } if *sent_to == other),
         "{out:?}"
     );
     // The confirmation goes to the number that proved itself.
@@ -88,7 +85,10 @@ async fn send_otp_refuses_an_opted_out_number_and_a_clinic_that_cannot_text() {
         .unwrap();
     let out = h.service.send_otp(&c.ctx, hold, None).await.unwrap();
     assert!(
-        matches!(&out, SendOtpOutcome::Refused { reason } if reason.contains("STOP")),
+        matches!(
+            &out,
+            SendOtpOutcome::Refused(SendOtpRefusal::NotTexted(NotTexted::OptedOut))
+        ),
         "{out:?}"
     );
 
@@ -108,7 +108,10 @@ async fn send_otp_refuses_an_opted_out_number_and_a_clinic_that_cannot_text() {
     };
     let out = h.service.send_otp(&ctx, hold, None).await.unwrap();
     assert!(
-        matches!(&out, SendOtpOutcome::Refused { reason } if reason.contains("capture_lead")),
+        matches!(
+            &out,
+            SendOtpOutcome::Refused(SendOtpRefusal::NotTexted(NotTexted::ClinicCannotText))
+        ),
         "{out:?}"
     );
     assert!(h.messages().await.is_empty());
@@ -132,7 +135,7 @@ async fn send_otp_texts_only_the_countries_the_clinic_allows() {
             .await
             .unwrap();
         assert!(
-            matches!(&out, SendOtpOutcome::Refused { reason } if reason.contains("US")),
+            matches!(&out, SendOtpOutcome::Refused(SendOtpRefusal::NotTexted(NotTexted::CountryNotAllowed { countries })) if countries.iter().any(|c| c == "US")),
             "{abroad}: {out:?}"
         );
     }
@@ -307,9 +310,6 @@ async fn verify_confirms_and_queues_the_confirmation_and_reminder_together() {
     };
     assert_eq!(*appointment_id, hold);
     assert_eq!(*status, BookingStatus::Confirmed);
-    let v = one_line_json(&out);
-    assert_eq!(v["appointment_id"], hold.to_string());
-    assert_eq!(v["status"], "confirmed");
     assert_eq!(h.status(hold).await, BookingStatus::Confirmed);
     let conf = h.by_key(&DedupeKey::confirmation(hold)).await.unwrap();
     assert_eq!(conf.kind, MessageKind::Confirmation);
@@ -387,7 +387,10 @@ async fn wrong_codes_count_down_then_the_code_is_dead() {
         .await
         .unwrap();
     assert!(
-        matches!(&out, VerifyOutcome::Refused { reason } if reason.contains("6 digits")),
+        matches!(
+            &out,
+            VerifyOutcome::Refused(VerifyRefusal::WrongLength { digits: 6 })
+        ),
         "{out:?}"
     );
     for left in (0..5).rev() {
@@ -402,9 +405,6 @@ async fn wrong_codes_count_down_then_the_code_is_dead() {
                 attempts_left: left
             }
         );
-        if left == 4 {
-            assert_eq!(one_line_json(&out)["attempts_left"], 4);
-        }
     }
     let out = h
         .service
@@ -412,7 +412,6 @@ async fn wrong_codes_count_down_then_the_code_is_dead() {
         .await
         .unwrap();
     assert_eq!(out, VerifyOutcome::TooManyAttempts);
-    assert!(out.message().contains("send_otp"));
     // A new code works.
     h.service.send_otp(&c.ctx, hold, None).await.unwrap();
     let fresh = h.last_code(&c.phone).await;
@@ -487,7 +486,7 @@ async fn expired_codes_and_holds() {
         .await
         .unwrap();
     assert!(
-        matches!(&out, VerifyOutcome::Refused { reason } if reason.contains("reserve_slot")),
+        matches!(&out, VerifyOutcome::Refused(VerifyRefusal::HoldExpired)),
         "{out:?}"
     );
     let out = h.service.send_otp(&c.ctx, hold, None).await.unwrap();
