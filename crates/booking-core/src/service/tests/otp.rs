@@ -335,7 +335,7 @@ async fn verify_again_answers_the_same_and_queues_nothing() {
     for code in ["000000", "123456"] {
         let out = h
             .service
-            .verify_otp(&c.ctx, id, &attempt(&code))
+            .verify_otp(&c.ctx, id, &attempt(code))
             .await
             .unwrap();
         assert!(
@@ -396,7 +396,7 @@ async fn wrong_codes_count_down_then_the_code_is_dead() {
     for left in (0..5).rev() {
         let out = h
             .service
-            .verify_otp(&c.ctx, hold, &attempt(&wrong))
+            .verify_otp(&c.ctx, hold, &attempt(wrong))
             .await
             .unwrap();
         assert_eq!(
