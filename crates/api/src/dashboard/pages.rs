@@ -8,7 +8,7 @@ use booking_core::booking::{Booking, BookingStatus, Interval};
 use booking_core::calls::CallRecord;
 use booking_core::messages::local_time;
 use booking_core::outbox::OutboundMessage;
-use booking_core::service::{CancelOutcome, RescheduleOutcome, ToolResult};
+use booking_core::service::{CancelOutcome, RescheduleOutcome};
 use booking_core::start::SlotStart;
 use booking_core::tenant::ClinicZone;
 use booking_core::{BookingId, CallId};
@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 use super::html::{csrf_field, esc, notice, page, tel_link};
 use super::leads::lead_card;
+use super::owner_words::{cancel_notice, reschedule_notice};
 use super::respond::{DashError, html_response};
 use super::session::{Ctx, signed_in, signed_in_post};
 use super::twilio_errors::{explain_error, explain_status};
@@ -323,7 +324,7 @@ pub async fn cancel(
         return Err(DashError::NotFound);
     }
     state.wake_worker();
-    let kind = if outcome.ok() { "ok" } else { "error" };
+    let (kind, said) = cancel_notice(&ctx.tenant.config.zone, &outcome);
     let b = state
         .store
         .booking(ctx.tenant.id, id)
@@ -333,7 +334,7 @@ pub async fn cancel(
         &ctx,
         &b,
         state.clock.now(),
-        &notice(kind, &outcome.message()),
+        &notice(kind.as_str(), &said),
     ))
 }
 
@@ -394,7 +395,7 @@ pub async fn reschedule(
         }
         _ => id,
     };
-    let kind = if outcome.ok() { "ok" } else { "error" };
+    let (kind, said) = reschedule_notice(&ctx.tenant.config.zone, &outcome);
     let b = state
         .store
         .booking(ctx.tenant.id, shown)
@@ -404,7 +405,7 @@ pub async fn reschedule(
         &ctx,
         &b,
         state.clock.now(),
-        &notice(kind, &outcome.message()),
+        &notice(kind.as_str(), &said),
     ))
 }
 
