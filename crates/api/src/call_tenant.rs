@@ -65,9 +65,9 @@ enum Lookup<'a> {
 
 async fn lookup(state: &AppState, by: Lookup<'_>) -> Result<Option<Tenant>, StoreError> {
     match by {
-        Lookup::PhoneNumberId(id) => state.store.tenant_by_vapi_phone_number_id(id).await,
+        Lookup::PhoneNumberId(id) => state.store.tenant_by_voice_line_id(id).await,
         Lookup::Called(n) => state.store.tenant_by_called_number(n).await,
-        Lookup::AssistantId(id) => state.store.tenant_by_vapi_assistant_id(id).await,
+        Lookup::AssistantId(id) => state.store.tenant_by_assistant_id(id).await,
     }
 }
 

@@ -50,9 +50,16 @@ fn status_label(b: &Booking, now: Timestamp) -> &'static str {
     b.effective_status(now).as_str()
 }
 
-fn booking_card(ctx: &Ctx, b: &Booking, now: Timestamp, with_link: bool) -> String {
+/// Whether a booking card's title links to the appointment's own page.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CardTitle {
+    Linked,
+    Plain,
+}
+
+fn booking_card(ctx: &Ctx, b: &Booking, now: Timestamp, title: CardTitle) -> String {
     let zone = &ctx.tenant.config.zone;
-    let title = if with_link {
+    let title = if title == CardTitle::Linked {
         format!(
             "<a href=\"/app/appointments/{}\">{}</a>",
             b.id,
@@ -185,7 +192,7 @@ pub async fn today(
         list(
             bookings
                 .iter()
-                .map(|b| booking_card(&ctx, b, now, true))
+                .map(|b| booking_card(&ctx, b, now, CardTitle::Linked))
                 .collect(),
             "No appointments today."
         )
@@ -237,14 +244,14 @@ pub async fn appointments(
         list(
             upcoming
                 .iter()
-                .map(|b| booking_card(&ctx, b, now, true))
+                .map(|b| booking_card(&ctx, b, now, CardTitle::Linked))
                 .collect(),
             "No upcoming appointments."
         ),
         list(
             past.iter()
                 .rev()
-                .map(|b| booking_card(&ctx, b, now, true))
+                .map(|b| booking_card(&ctx, b, now, CardTitle::Linked))
                 .collect(),
             "None."
         ),
@@ -263,7 +270,7 @@ fn appointment_page(ctx: &Ctx, b: &Booking, now: Timestamp, flash: &str) -> Http
     let zone = &ctx.tenant.config.zone;
     let mut body = format!(
         "<h1>Appointment</h1>{flash}<ul class=\"cards\">{}</ul>",
-        booking_card(ctx, b, now, false)
+        booking_card(ctx, b, now, CardTitle::Plain)
     );
     if b.effective_status(now) == BookingStatus::Confirmed && b.slot.start > now {
         let local = zone.tz().to_datetime(b.slot.start);
@@ -498,7 +505,7 @@ pub async fn call(
         list(
             booked
                 .iter()
-                .map(|b| booking_card(&ctx, b, now, true))
+                .map(|b| booking_card(&ctx, b, now, CardTitle::Linked))
                 .collect(),
             "Nothing."
         )
