@@ -13,12 +13,12 @@ use booking_core::PhoneNumber;
 use booking_core::messages::test_text;
 use booking_core::ports::{SendOutcome, SmsRequest};
 use booking_core::tenant::{DayHours, KeywordReplies, SmsAccount, SmsHealth, SmsSender, Tenant};
+use booking_core::test_texts::TEST_TEXT_LIMIT;
 use booking_vapi::{AssistantOptions, compose_assistant, system_prompt};
 use serde::Deserialize;
 
 use super::html::{csrf_field, esc, notice, page as frame_page};
 use super::respond::{DashError, html_response, see_other};
-use super::send_limit::{TEST_SMS_LIMIT, TEST_SMS_WINDOW};
 use super::session::{Ctx, signed_in, signed_in_post};
 use super::twilio_errors::explain_error;
 use crate::state::AppState;
@@ -781,13 +781,14 @@ fn describe(outcome: &SendOutcome) -> (bool, String) {
 /// What the test-SMS button says when the clinic has used up its test texts for now.
 fn too_many_test_texts() -> String {
     format!(
-        "You have sent {TEST_SMS_LIMIT} test texts in the last {} minutes; wait a few minutes and try again.",
-        TEST_SMS_WINDOW.as_mins()
+        "You have sent {} test texts in the last {} minutes; wait a few minutes and try again.",
+        TEST_TEXT_LIMIT.max,
+        TEST_TEXT_LIMIT.window.as_mins()
     )
 }
 
-/// Sends the test text, at most [`TEST_SMS_LIMIT`] per clinic per [`TEST_SMS_WINDOW`] (counted
-/// per api instance, see `send_limit`); beyond that the gateway is not called and the answer is
+/// Sends the test text, at most [`TEST_TEXT_LIMIT`] per clinic (counted in the store, so across
+/// every api instance: `booking_core::test_texts`); beyond that the gateway is not called and the answer is
 /// 429. As for Twilio's own refusals, an htmx request gets its answer with 200 so that htmx
 /// shows it in the box under the button.
 pub async fn test_sms(
@@ -804,10 +805,14 @@ pub async fn test_sms(
         (Err(e), _) => (false, e.to_string()),
         (_, None) => (false, "Enter the clinic's Twilio account first.".to_owned()),
         (Ok(to), Some(account)) => {
-            match super::send_limit::test_sms().try_take(ctx.tenant.id, state.clock.now()) {
-                Err(wait) => {
+            match state
+                .store
+                .take_test_text(ctx.tenant.id, TEST_TEXT_LIMIT, state.clock.now())
+                .await?
+            {
+                Err(used_up) => {
                     tracing::warn!(tenant = %ctx.tenant.id, "test text refused: too many in the window");
-                    retry_after = Some(wait);
+                    retry_after = Some(used_up.retry_after);
                     (false, too_many_test_texts())
                 }
                 Ok(()) => {
