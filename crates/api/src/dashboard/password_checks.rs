@@ -6,12 +6,6 @@
 //! that alone took the process past 400 MB), so the checks' memory is that many blocks, ever. A request waits for one of them at most
 //! [`WAIT_AT_MOST`], behind at most [`MAX_WAITING`] others; otherwise it is told to try again
 //! later, and the queue never grows past that.
-//!
-//! The checker threads run at the lowest CPU priority (nice 19, those threads only): a check is
-//! tens of milliseconds of a core, and at the default priority a flood of them took a core's
-//! share from the request threads and PostgreSQL (tool-call p99 of 192 ms during a flood on two
-//! cores). At nice 19 a check waits for the tool calls, never the other way round; a sign-in
-//! becomes slower under load, which is the side that can wait.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -71,7 +65,6 @@ impl PasswordChecks {
             std::thread::Builder::new()
                 .name(format!("password-check-{i}"))
                 .spawn(move || {
-                    yield_cpu_to_requests();
                     let mut memory = Vec::new();
                     loop {
                         let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
@@ -148,26 +141,6 @@ impl PasswordChecks {
         answer.await.map_err(|_| NotChecked::Stopped)
     }
 }
-
-/// Lowers the calling thread (and only it) to the lowest CPU priority, nice 19. Best effort: where
-/// the system refuses, the thread keeps its priority.
-fn yield_cpu_to_requests() {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: both calls take and return plain integers and touch no memory of ours. On
-        // Linux, PRIO_PROCESS with a thread id sets the nice value of that thread alone.
-        let refused = unsafe {
-            let tid = libc::gettid();
-            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, NICE) != 0
-        };
-        if refused {
-            tracing::warn!("password checks run at the default CPU priority (setpriority refused)");
-        }
-    }
-}
-
-/// The checkers' nice value: the lowest priority.
-const NICE: i32 = 19;
 
 /// The most memory a stored hash may ask a check for (64 MiB); ours ask for 19 MiB.
 const MAX_BLOCKS: usize = 64 * 1024;
@@ -256,41 +229,6 @@ mod tests {
         let greedy = h.replace("m=19456", "m=4000000");
         assert!(!verify_in("correct horse battery", &greedy, &mut memory));
         assert_eq!(memory.len(), size);
-    }
-
-    /// The nice value of this process's threads named `name`, from /proc.
-    #[cfg(target_os = "linux")]
-    fn nice_of_threads(name: &str) -> Vec<i64> {
-        let mut nice = Vec::new();
-        for task in std::fs::read_dir("/proc/self/task").unwrap() {
-            let dir = task.unwrap().path();
-            let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
-            if comm.trim() != name {
-                continue;
-            }
-            let stat = std::fs::read_to_string(dir.join("stat")).unwrap();
-            // Fields after the command (which is in parentheses): state is field 3, nice 19.
-            let after = &stat[stat.rfind(')').unwrap() + 2..];
-            nice.push(after.split(' ').nth(16).unwrap().parse().unwrap());
-        }
-        nice
-    }
-
-    #[cfg(target_os = "linux")]
-    #[tokio::test]
-    async fn checkers_run_at_the_lowest_priority_and_the_rest_of_the_process_does_not() {
-        let checks = PasswordChecks::start(1).unwrap();
-        // Once a check has run on it, the checker has set its priority.
-        assert_eq!(checks.check("x".into(), Against::Decoy).await, Ok(false));
-        let checkers = nice_of_threads("password-check-0");
-        assert!(!checkers.is_empty());
-        assert!(
-            checkers.iter().all(|n| *n == i64::from(NICE)),
-            "checkers: {checkers:?}"
-        );
-        // SAFETY: plain integers in and out.
-        let mine = unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
-        assert_eq!(mine, 0, "the thread that asked is not lowered");
     }
 
     #[tokio::test]
