@@ -49,6 +49,36 @@ impl TestApp {
         }
     }
 
+    /// Another api instance over the same database and the same fake Twilio, with the same
+    /// settings: a second process behind a load balancer. It derefs to its own [`Api`] client.
+    pub async fn another_instance(&self) -> Instance {
+        self.another_instance_with(|_| {}).await
+    }
+
+    /// [`TestApp::another_instance`], after `adjust` changed the environment it reads.
+    pub async fn another_instance_with(
+        &self,
+        adjust: impl FnOnce(&mut HashMap<String, String>),
+    ) -> Instance {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let mut env = test_support::api_env(
+            self.db.url(),
+            &self.db.master_key().export(),
+            &self.twilio,
+            &base,
+        );
+        adjust(&mut env);
+        let config = api::config::Config::from_map(&env).expect("test configuration");
+        let running = api::server::start_on(config, listener)
+            .await
+            .expect("the second instance starts");
+        Instance {
+            api: Api::new(base, test_support::client()),
+            running: Some(running),
+        }
+    }
+
     /// Stops the api the orderly way (in-flight requests finish, claims are given back).
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
@@ -108,6 +138,29 @@ impl TestApp {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+}
+
+/// An api instance started by [`TestApp::another_instance`].
+pub struct Instance {
+    pub api: Api,
+    running: Option<Running>,
+}
+
+impl Instance {
+    /// Stops this instance the orderly way.
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+    }
+}
+
+impl Deref for Instance {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
     }
 }
 
@@ -216,6 +269,7 @@ pub const OWNER_PASSWORD: &str = "correct horse battery staple";
 
 /// A browser's session on the owner's dashboard, played over plain HTTP: the session cookie, the
 /// page's CSRF token, and a client that does not follow redirects (so that tests see them).
+#[derive(Clone)]
 pub struct OwnerSession {
     pub base: String,
     pub http: reqwest::Client,

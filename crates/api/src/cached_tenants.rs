@@ -20,7 +20,7 @@ use booking_core::ids::{
     BookingId, CallId, ChallengeId, MessageId, VapiAssistantId, VapiPhoneNumberId,
 };
 use booking_core::otp::{
-    Challenge, ChangeProof, CheckClaim, NewChallenge, OtpPolicy, SendCounts, SendLimit,
+    Challenge, ChangeProof, CheckClaim, NewChallenge, OtpPolicy, RateWindow, SendCounts, SendLimit,
 };
 use booking_core::outbox::{
     ClaimedMessage, DedupeKey, DeliveryUpdate, MessageStatus, NewMessage, OutboundMessage,
@@ -29,10 +29,11 @@ use booking_core::outbox::{
 use booking_core::phone::PhoneNumber;
 use booking_core::ports::{
     BookingStore, CallStore, Clock, ContactStore, InboundCount, InboundCounter, InboundPurpose,
-    OtpStore, OutboxStore, SmsAccountChange, Store, StoreResult, TenantStore, ToolCallClaim,
-    ToolCallKey, ToolCallLog,
+    OtpStore, OutboxStore, SmsAccountChange, Store, StoreResult, TenantStore, TestTextStore,
+    ToolCallClaim, ToolCallKey, ToolCallLog,
 };
 use booking_core::tenant::{SmsAccount, SmsHealth, Tenant, TenantConfig};
+use booking_core::test_texts::TestTextsUsedUp;
 use jiff::{SignedDuration, Timestamp};
 
 /// How long a looked-up clinic is kept.
@@ -408,6 +409,18 @@ impl ContactStore for CachedTenants {
         at: Timestamp,
     ) -> StoreResult<()> {
         self.inner.set_opted_out(tenant, phone, opted_out, at).await
+    }
+}
+
+#[async_trait]
+impl TestTextStore for CachedTenants {
+    async fn take_test_text(
+        &self,
+        tenant: TenantId,
+        limit: RateWindow,
+        now: Timestamp,
+    ) -> StoreResult<Result<(), TestTextsUsedUp>> {
+        self.inner.take_test_text(tenant, limit, now).await
     }
 }
 

@@ -51,6 +51,15 @@ pub struct Harness {
     next_clinic: AtomicU32,
     next_caller: AtomicU64,
     pub settings: Value,
+    /// The first api's binary, environment and log directory, to start a second one like it.
+    api_binary: PathBuf,
+    api_env: Vec<(String, String)>,
+    out_dir: PathBuf,
+    /// A second api process over the same database, while a scenario runs one.
+    second: std::sync::Mutex<Option<(ApiProcess, String)>>,
+    /// Vapi requests alternate between the two apis while this is set.
+    spread: AtomicBool,
+    turn: AtomicU64,
 }
 
 impl Harness {
@@ -174,6 +183,12 @@ impl Harness {
             base,
             next_clinic: AtomicU32::new(1),
             next_caller: AtomicU64::new(1),
+            api_binary: opts.api_binary.clone(),
+            api_env: env.clone(),
+            out_dir: opts.out_dir.clone(),
+            second: std::sync::Mutex::new(None),
+            spread: AtomicBool::new(false),
+            turn: AtomicU64::new(0),
             settings: json!({
                 "postgres": shown,
                 "api_env": opts.api_env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
@@ -181,20 +196,20 @@ impl Harness {
                 "api_log": log_path.display().to_string(),
             }),
         };
-        harness.wait_ready().await?;
+        harness.wait_ready(&harness.api, &harness.base).await?;
         Ok(harness)
     }
 
-    async fn wait_ready(&self) -> anyhow::Result<()> {
+    async fn wait_ready(&self, api: &ApiProcess, base: &str) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Some(status) = self.api.exited() {
+            if let Some(status) = api.exited() {
                 bail!(
                     "the api exited ({status}) while starting; see {}",
-                    self.api.log_path.display()
+                    api.log_path.display()
                 );
             }
-            if let Ok(r) = self.http.get(self.url("/readyz")).send().await
+            if let Ok(r) = self.http.get(format!("{base}/readyz")).send().await
                 && r.status().is_success()
             {
                 return Ok(());
@@ -202,11 +217,70 @@ impl Harness {
             if Instant::now() > deadline {
                 bail!(
                     "the api was not ready after 60 s; see {}",
-                    self.api.log_path.display()
+                    api.log_path.display()
                 );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Starts a second api process like the first, over the same database and fake, on a port
+    /// of its own; returns its base URL. Vapi requests alternate between the two from then on,
+    /// until [`Harness::stop_second`].
+    pub async fn start_second(&self) -> anyhow::Result<String> {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+            l.local_addr()?.port()
+        };
+        let base = format!("http://127.0.0.1:{port}");
+        let mut env = self.api_env.clone();
+        for (k, v) in &mut env {
+            match k.as_str() {
+                "BIND_ADDR" => *v = format!("127.0.0.1:{port}"),
+                "PUBLIC_BASE_URL" => *v = base.clone(),
+                _ => {}
+            }
+        }
+        let stamp = jiff::Timestamp::now()
+            .strftime("%Y%m%dT%H%M%SZ")
+            .to_string();
+        let log_path = self.out_dir.join(format!("api-second-{stamp}.log"));
+        let api = ApiProcess::spawn(&self.api_binary, &env, &log_path)?;
+        self.wait_ready(&api, &base).await?;
+        *self.second.lock().unwrap_or_else(|e| e.into_inner()) = Some((api, base.clone()));
+        self.spread.store(true, Ordering::Relaxed);
+        Ok(base)
+    }
+
+    /// The second api's peak resident set since the last call (bytes), if it runs.
+    pub fn second_rss_window(&self) -> u64 {
+        self.second
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map_or(0, |(api, _)| api.rss_window())
+    }
+
+    /// Stops the second api (SIGTERM, as a deploy would); requests go to the first only again.
+    pub fn stop_second(&self) {
+        self.spread.store(false, Ordering::Relaxed);
+        let second = self.second.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(second);
+    }
+
+    /// Where the next Vapi request goes: the first api, or the two in turn while a second runs.
+    fn next_base(&self) -> String {
+        if self.spread.load(Ordering::Relaxed)
+            && self.turn.fetch_add(1, Ordering::Relaxed) % 2 == 1
+            && let Some((_, base)) = self
+                .second
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+        {
+            return base.clone();
+        }
+        self.base.clone()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -287,7 +361,7 @@ impl Harness {
     pub async fn vapi(&self, body: &Value) -> anyhow::Result<(u16, Value)> {
         let resp = self
             .http
-            .post(self.url("/vapi/webhook"))
+            .post(format!("{}/vapi/webhook", self.next_base()))
             .header("X-Vapi-Secret", VAPI_SECRET)
             .json(body)
             .send()
@@ -570,4 +644,59 @@ fn read_status(pid: u32, field: &str) -> Option<u64> {
 /// Bytes in megabytes (10^6).
 pub fn mb(bytes: u64) -> f64 {
     bytes as f64 / 1e6
+}
+
+/// Clock ticks per second of /proc's CPU times (USER_HZ: 100 on Linux).
+const TICKS_PER_S: f64 = 100.0;
+
+/// Fields of /proc/<pid>/stat after the command (which is in parentheses), from field 3 on.
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.get(stat.rfind(')')? + 2..)?;
+    Some(after.split(' ').map(str::to_owned).collect())
+}
+
+/// CPU seconds (user and system) a process has used so far, all its threads.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    // utime and stime are fields 14 and 15, i.e. 11 and 12 counted from field 3.
+    stat_fields(pid)
+        .map(|f| {
+            let n = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+            (n(11) + n(12)) / TICKS_PER_S
+        })
+        .unwrap_or(0.0)
+}
+
+impl Harness {
+    /// CPU seconds the PostgreSQL server has used so far: the postmaster, its live children
+    /// (backends, WAL writer…), and its children that have exited (cutime, cstime).
+    pub fn postgres_cpu_seconds(&self) -> f64 {
+        let Some(postmaster) =
+            std::fs::read_to_string(self.cluster.data_dir().join("postmaster.pid"))
+                .ok()
+                .and_then(|s| s.lines().next().and_then(|l| l.trim().parse::<u32>().ok()))
+        else {
+            return 0.0;
+        };
+        let mut total = stat_fields(postmaster)
+            .map(|f| {
+                let n = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+                (n(11) + n(12) + n(13) + n(14)) / TICKS_PER_S
+            })
+            .unwrap_or(0.0);
+        if let Ok(entries) = std::fs::read_dir("/proc") {
+            for e in entries.flatten() {
+                let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                    continue;
+                };
+                // The parent is field 4, i.e. 1 counted from field 3.
+                if stat_fields(pid).and_then(|f| f.get(1).and_then(|p| p.parse::<u32>().ok()))
+                    == Some(postmaster)
+                {
+                    total += cpu_seconds(pid);
+                }
+            }
+        }
+        total
+    }
 }

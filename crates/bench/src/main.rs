@@ -9,7 +9,9 @@
 //! Prints a table and writes `target/bench/<timestamp>.json` and `target/bench/latest.json`.
 //! See docs/performance.md for what each scenario measures and the latest figures.
 
+mod charts;
 mod floor;
+mod growth;
 mod harness;
 mod report;
 mod scenarios;
@@ -24,19 +26,22 @@ use serde_json::{Value, json};
 
 use harness::{Durability, Harness, Options};
 
-const SCENARIOS: [&str; 6] = [
+const SCENARIOS: [&str; 8] = [
     "calls",
     "contention",
     "availability",
     "outbox",
     "floor",
     "signin",
+    "instances",
+    "growth",
 ];
 
 const USAGE: &str = "\
 usage: bench [--quick] [--scenario NAME[,NAME…]]… [options]
 
-scenarios: calls, contention, availability, outbox, floor, signin (default: all)
+scenarios: calls, contention, availability, outbox, floor, signin, instances, growth
+           (default: all)
 
 options:
   --quick              smaller runs, for a smoke test (about a minute)
@@ -249,6 +254,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     std::fs::write(&file, &text)?;
     std::fs::write(out_dir.join("latest.json"), &text)?;
     eprintln!("bench: wrote {} and latest.json", file.display());
+    for chart in charts::write(&doc, &out_dir, &stamp)? {
+        eprintln!("bench: chart {}", chart.display());
+    }
     outcome
 }
 
@@ -265,6 +273,7 @@ async fn run_scenario(
             for &n in &args.calls {
                 for think_ms in [args.think_ms, 0] {
                     let cfg = CallsConfig {
+                        label: format!("calls-{n}"),
                         calls: n,
                         think_ms,
                         ramp_ms: if think_ms == 0 { 0 } else { 2 * think_ms },
@@ -301,12 +310,27 @@ async fn run_scenario(
             let n = if args.quick { 50 } else { 200 };
             eprintln!("bench:   128 sign-ins at once, while {n} paced calls play");
             let cfg = CallsConfig {
+                label: "signin".into(),
                 calls: n,
                 think_ms: args.think_ms,
                 ramp_ms: 2 * args.think_ms,
                 calls_per_tenant: 20,
             };
             to_value(&sign_in_flood(h, 128, cfg).await?)
+        }
+        "instances" => {
+            let n = if args.quick { 50 } else { 200 };
+            eprintln!("bench:   {n} paced calls against two api processes, requests alternating");
+            to_value(&instances(h, n, args.think_ms).await?)
+        }
+        "growth" => {
+            let sizes: &[growth::Size] = if args.quick {
+                &growth::QUICK
+            } else {
+                &growth::FULL
+            };
+            let n = if args.quick { 50 } else { 200 };
+            to_value(&growth::growth(h, sizes, n, args.think_ms).await?)
         }
         other => bail!("unknown scenario {other}"),
     })

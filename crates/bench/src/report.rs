@@ -167,6 +167,69 @@ pub fn print_scenario(name: &str, v: &Value) {
                 c["completed_calls"], c["config"]["calls"], c["errors"]
             );
         }
+        "growth" => {
+            println!(
+                "== growth: the database grown in bulk SQL; paced calls and availability at each size =="
+            );
+            println!(
+                "  {:>8} {:>9} {:>9} {:>7}  {:>22}  {:>9}  {:>8}  {:>14}  {:>14}",
+                "clinics",
+                "bookings",
+                "texts",
+                "DB MB",
+                "tools p50/p99 ms",
+                "avail p99",
+                "errors",
+                "tools/api cpu-s",
+                "tools/pg cpu-s"
+            );
+            for p in v["points"].as_array().into_iter().flatten() {
+                println!(
+                    "  {:>8} {:>9} {:>9} {:>7.0}  {:>10.2} / {:>9.2}  {:>9.2}  {:>8}  {:>14.0}  {:>14.0}",
+                    p["size"]["clinics"],
+                    p["bookings_in_db"],
+                    p["texts_in_db"],
+                    f(&p["database_mb"]),
+                    f(&p["calls"]["all_tools"]["p50_ms"]),
+                    f(&p["calls"]["all_tools"]["p99_ms"]),
+                    f(&p["availability"]["latency"]["p99_ms"]),
+                    p["calls"]["errors"],
+                    f(&p["tool_calls_per_api_cpu_s"]),
+                    f(&p["tool_calls_per_postgres_cpu_s"]),
+                );
+            }
+        }
+        "instances" => {
+            let c = &v["calls"];
+            println!(
+                "== instances: {} paced calls against {} api processes over one database, requests alternating ==",
+                c["config"]["calls"], v["instances"]
+            );
+            lat_header();
+            lat_row("all tool calls", &c["all_tools"]);
+            println!(
+                "  completed calls {}/{}, errors {}; texts queued {}, at the fake once {}, lost {}, duplicated {}",
+                c["completed_calls"],
+                c["config"]["calls"],
+                c["errors"],
+                v["texts_queued"],
+                v["texts_once"],
+                v["texts_lost"],
+                v["texts_duplicated"],
+            );
+            println!(
+                "  confirmed {}, holds left {}; {} wrong passwords at once for one account: {} checked, {} throttled, {} busy ({} busy answers tried again), {} other; second api RSS peak {:.1} MB",
+                v["confirmed"],
+                v["holds_left"],
+                v["sign_in_attempts"],
+                v["sign_in_checked"],
+                v["sign_in_throttled"],
+                v["sign_in_busy"],
+                v["sign_in_busy_retries"],
+                v["sign_in_other"],
+                f(&v["second_api_rss_peak_mb"]),
+            );
+        }
         _ => println!("{name}: {v}"),
     }
 }
@@ -343,6 +406,26 @@ pub fn targets(doc: &Value) -> Vec<Target> {
         si["calls"]["all_tools"]["p99_ms"].as_f64(),
         "ms",
         |v| v < 20.0,
+    ));
+    let inst = &s["instances"];
+    out.push(target(
+        "two instances: 0 errors, every text once, every call confirmed",
+        inst["calls"]["errors"].as_f64().map(|e| {
+            let bad = |k: &str| inst[k].as_f64().unwrap_or(f64::NAN);
+            let unconfirmed = inst["calls"]["completed_calls"]
+                .as_f64()
+                .unwrap_or(f64::NAN)
+                - bad("confirmed");
+            e + bad("texts_lost") + bad("texts_duplicated") + unconfirmed.abs() + bad("holds_left")
+        }),
+        "errors + lost + duplicated + unconfirmed + holds left",
+        |v| v == 0.0,
+    ));
+    out.push(target(
+        "two instances: 5 password checks of 40 wrong passwords at once",
+        inst["sign_in_checked"].as_f64(),
+        "checks",
+        |v| v == 5.0,
     ));
     out.push(target(
         "api RSS < 100 MB under load (VmHWM over the run)",

@@ -20,6 +20,7 @@ pub mod scoring;
 pub mod service;
 pub mod start;
 pub mod tenant;
+pub mod test_texts;
 #[cfg(feature = "testing")]
 pub mod testing;
 

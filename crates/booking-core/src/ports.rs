@@ -16,7 +16,7 @@ use crate::ids::{
     VapiPhoneNumberId,
 };
 use crate::otp::{
-    Challenge, ChangeProof, CheckClaim, NewChallenge, OtpPolicy, SendCounts, SendLimit,
+    Challenge, ChangeProof, CheckClaim, NewChallenge, OtpPolicy, RateWindow, SendCounts, SendLimit,
 };
 use crate::outbox::{
     ClaimedMessage, DedupeKey, DeliveryUpdate, MessageStatus, NewMessage, OutboundMessage,
@@ -24,6 +24,7 @@ use crate::outbox::{
 };
 use crate::phone::PhoneNumber;
 use crate::tenant::{SmsAccount, SmsHealth, Tenant, TenantConfig};
+use crate::test_texts::TestTextsUsedUp;
 
 /// Why a store could not do what was asked.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -328,6 +329,21 @@ pub trait ContactStore: Send + Sync {
     ) -> StoreResult<()>;
 }
 
+/// The dashboard's test texts, counted per clinic ([`crate::test_texts`]).
+#[async_trait]
+pub trait TestTextStore: Send + Sync {
+    /// Counts one test text for `tenant` at `now` when [`crate::test_texts::admit_test_text`]
+    /// admits it against the clinic's earlier ones; otherwise counts nothing and returns the
+    /// refusal. Atomic: of any number of concurrent calls (from any number of instances), no
+    /// more than `limit.max` within a window are admitted. `NotFound` for an unknown tenant.
+    async fn take_test_text(
+        &self,
+        tenant: TenantId,
+        limit: RateWindow,
+        now: Timestamp,
+    ) -> StoreResult<Result<(), TestTextsUsedUp>>;
+}
+
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
     /// Queues messages; a dedupe key the tenant already has is skipped. Returns how many were new.
@@ -458,11 +474,25 @@ pub trait OpsStats: Send + Sync {
 
 /// Every store port at once.
 pub trait Store:
-    TenantStore + BookingStore + OtpStore + CallStore + ContactStore + OutboxStore + ToolCallLog
+    TenantStore
+    + BookingStore
+    + OtpStore
+    + CallStore
+    + ContactStore
+    + OutboxStore
+    + ToolCallLog
+    + TestTextStore
 {
 }
 impl<T> Store for T where
-    T: TenantStore + BookingStore + OtpStore + CallStore + ContactStore + OutboxStore + ToolCallLog
+    T: TenantStore
+        + BookingStore
+        + OtpStore
+        + CallStore
+        + ContactStore
+        + OutboxStore
+        + ToolCallLog
+        + TestTextStore
 {
 }
 

@@ -57,4 +57,5 @@ checks!(
     inbound_counts_hold_under_concurrency,
     early_status_applied_when_sid_recorded,
     alert_and_texting_number_race,
+    test_texts_hold_under_concurrency,
 );

@@ -13,6 +13,9 @@ use super::respond::{DashError, html_response, see_other};
 use super::session::{CookiePolicy, check_csrf, check_origin, signed_in};
 use crate::state::AppState;
 
+/// How long a sign-in turned away because every password check is busy waits for its answer.
+pub const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+
 #[derive(Deserialize)]
 pub struct LoginForm {
     #[serde(default)]
@@ -93,6 +96,11 @@ pub async fn submit(
                 actix_web::http::header::RETRY_AFTER,
                 actix_web::http::header::HeaderValue::from_static("5"),
             );
+            // Answered after a pause, the form already dropped: a client that sends the next
+            // attempt as soon as this one is refused gets one answer per pause per connection,
+            // instead of keeping the api busy answering refusals.
+            drop(form);
+            tokio::time::sleep(BUSY_PAUSE).await;
             return Ok(resp);
         }
     };

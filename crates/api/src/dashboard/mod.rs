@@ -11,7 +11,6 @@ mod pages;
 pub mod password_checks;
 pub mod passwords;
 mod respond;
-mod send_limit;
 pub mod session;
 mod settings;
 mod setup;

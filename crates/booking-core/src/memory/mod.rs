@@ -23,6 +23,7 @@ mod contacts;
 mod otp;
 mod outbox;
 mod tenants;
+mod test_texts;
 mod tool_calls;
 
 /// Every store port in memory. Cheap to create; share it behind an `Arc`.
@@ -48,6 +49,8 @@ struct State {
     early_statuses: Vec<(TenantId, String, MessageStatus, Option<u32>)>,
     /// Inbound text counts: window start and count.
     inbound_counts: HashMap<(TenantId, InboundPurpose, Option<PhoneNumber>), (Timestamp, u32)>,
+    /// The dashboard's test texts per clinic: when each was admitted.
+    test_texts: HashMap<TenantId, Vec<Timestamp>>,
 }
 
 struct Contact {

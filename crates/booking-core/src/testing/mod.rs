@@ -471,6 +471,7 @@ where
     inbound_counts_hold_under_concurrency(&make().await).await;
     early_status_applied_when_sid_recorded(&make().await).await;
     alert_and_texting_number_race(&make().await).await;
+    test_texts_hold_under_concurrency(&make().await).await;
 }
 
 mod appointments;
@@ -481,6 +482,7 @@ mod isolation;
 mod otp;
 mod outbox;
 mod tenants;
+mod test_texts;
 mod tool_calls;
 
 pub use appointments::*;
@@ -491,6 +493,7 @@ pub use isolation::*;
 pub use otp::*;
 pub use outbox::*;
 pub use tenants::*;
+pub use test_texts::*;
 pub use tool_calls::*;
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod rows;
 mod sms_routes;
 mod tenant_children;
 mod tenants;
+mod test_texts;
 
 pub use keys::KeyMismatch;
 

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::pages::render;
 use crate::dashboard::html::notice;
 use crate::dashboard::respond::{DashError, html_response};
-use crate::dashboard::send_limit::{TEST_SMS_LIMIT, TEST_SMS_WINDOW};
+use booking_core::test_texts::TEST_TEXT_LIMIT;
 use crate::dashboard::session::signed_in_post;
 use crate::dashboard::twilio_errors::explain_error;
 use crate::state::AppState;
@@ -61,13 +61,14 @@ pub(super) fn describe(outcome: &SendOutcome) -> (bool, String) {
 /// What the test-SMS button says when the clinic has used up its test texts for now.
 pub(super) fn too_many_test_texts() -> String {
     format!(
-        "You have sent {TEST_SMS_LIMIT} test texts in the last {} minutes; wait a few minutes and try again.",
-        TEST_SMS_WINDOW.as_mins()
+        "You have sent {} test texts in the last {} minutes; wait a few minutes and try again.",
+        TEST_TEXT_LIMIT.max,
+        TEST_TEXT_LIMIT.window.as_mins()
     )
 }
 
-/// Sends the test text, at most [`TEST_SMS_LIMIT`] per clinic per [`TEST_SMS_WINDOW`] (counted
-/// per api instance, see `send_limit`); beyond that the gateway is not called and the answer is
+/// Sends the test text, at most [`TEST_TEXT_LIMIT`] per clinic (counted in the store, so across
+/// every api instance: `booking_core::test_texts`); beyond that the gateway is not called and the answer is
 /// 429. As for Twilio's own refusals, an htmx request gets its answer with 200 so that htmx
 /// shows it in the box under the button.
 pub async fn test_sms(
@@ -84,12 +85,14 @@ pub async fn test_sms(
         (Err(e), _) => (false, e.to_string()),
         (_, None) => (false, "Enter the clinic's Twilio account first.".to_owned()),
         (Ok(to), Some(account)) => {
-            match crate::dashboard::send_limit::test_sms()
-                .try_take(ctx.tenant.id, state.clock.now())
+            match state
+                .store
+                .take_test_text(ctx.tenant.id, TEST_TEXT_LIMIT, state.clock.now())
+                .await?
             {
-                Err(wait) => {
+                Err(used_up) => {
                     tracing::warn!(tenant = %ctx.tenant.id, "test text refused: too many in the window");
-                    retry_after = Some(wait);
+                    retry_after = Some(used_up.retry_after);
                     (false, too_many_test_texts())
                 }
                 Ok(()) => {
