@@ -57,4 +57,6 @@ checks!(
     inbound_counts_hold_under_concurrency,
     early_status_applied_when_sid_recorded,
     alert_and_texting_number_race,
+    attendance_marks,
+    concurrent_attendance_marks,
 );

@@ -53,6 +53,8 @@ suite!(
     inbound_counts_hold_under_concurrency,
     early_status_applied_when_sid_recorded,
     alert_and_texting_number_race,
+    attendance_marks,
+    concurrent_attendance_marks,
 );
 
 /// The suite's own driver, which also covers checks added to it after the list above: a fresh

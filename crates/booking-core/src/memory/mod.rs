@@ -17,6 +17,7 @@ use crate::phone::PhoneNumber;
 use crate::ports::{InboundPurpose, StoreError, StoreResult, ToolCallKey};
 use crate::tenant::{SmsAccount, SmsSender, Tenant, TenantConfig};
 
+mod attendance;
 mod bookings;
 mod calls;
 mod contacts;
@@ -48,6 +49,8 @@ struct State {
     early_statuses: Vec<(TenantId, String, MessageStatus, Option<u32>)>,
     /// Inbound text counts: window start and count.
     inbound_counts: HashMap<(TenantId, InboundPurpose, Option<PhoneNumber>), (Timestamp, u32)>,
+    /// Attended and no-show marks by booking.
+    attendance: HashMap<(TenantId, BookingId), crate::attendance::Attendance>,
 }
 
 struct Contact {

@@ -17,6 +17,7 @@
 //! - `confirmation`: `send_confirmation_sms`, the state of the confirmation text;
 //! - `appointments`: what cancelling and rescheduling share (finding the caller's appointment,
 //!   the code that proves a caller may change it); `cancel` and `reschedule` build on it;
+//! - `attendance`: the owner's attended and no-show marks;
 //! - `calls`: a call's start and status, `capture_lead` and the end-of-call report;
 //! - `inbound`: texts callers send to the clinic's number.
 //!
@@ -40,6 +41,7 @@ use crate::tenant::{Tenant, TenantConfig};
 mod tests;
 
 mod appointments;
+mod attendance;
 mod availability;
 mod calls;
 mod cancel;
@@ -52,6 +54,7 @@ mod reschedule;
 mod words;
 
 pub use appointments::*;
+pub use attendance::*;
 pub use availability::*;
 pub use calls::*;
 pub use cancel::*;

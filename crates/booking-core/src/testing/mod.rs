@@ -471,9 +471,12 @@ where
     inbound_counts_hold_under_concurrency(&make().await).await;
     early_status_applied_when_sid_recorded(&make().await).await;
     alert_and_texting_number_race(&make().await).await;
+    attendance_marks(&make().await).await;
+    concurrent_attendance_marks(&make().await).await;
 }
 
 mod appointments;
+mod attendance;
 mod bookings;
 mod calls;
 mod contacts;
@@ -484,6 +487,7 @@ mod tenants;
 mod tool_calls;
 
 pub use appointments::*;
+pub use attendance::*;
 pub use bookings::*;
 pub use calls::*;
 pub use contacts::*;
