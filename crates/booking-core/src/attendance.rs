@@ -29,13 +29,6 @@ impl Attendance {
             _ => return None,
         })
     }
-    /// In the owner's words.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Attended => "attended",
-            Self::NoShow => "no-show",
-        }
-    }
 }
 
 /// Why an appointment cannot be marked.
@@ -47,20 +40,6 @@ pub enum MarkRefusal {
     /// Its time has not started yet.
     #[error("the appointment has not started yet")]
     NotStarted { starts_at: Timestamp },
-}
-
-impl MarkRefusal {
-    /// For the owner.
-    pub fn message(self) -> &'static str {
-        match self {
-            Self::NotAnAppointment { .. } => {
-                "Only a confirmed appointment can be marked attended or no-show."
-            }
-            Self::NotStarted { .. } => {
-                "An appointment can be marked attended or no-show once its time has started."
-            }
-        }
-    }
 }
 
 /// The rule: a mark (or clearing one) is allowed on a confirmed appointment whose start is at or

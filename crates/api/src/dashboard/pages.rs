@@ -10,7 +10,7 @@ use booking_core::booking::{Booking, BookingStatus, Interval};
 use booking_core::calls::CallRecord;
 use booking_core::messages::local_time;
 use booking_core::outbox::OutboundMessage;
-use booking_core::service::{CancelOutcome, MarkOutcome, RescheduleOutcome, ToolResult};
+use booking_core::service::{CancelOutcome, MarkOutcome, RescheduleOutcome};
 use booking_core::start::SlotStart;
 use booking_core::tenant::ClinicZone;
 use booking_core::{BookingId, CallId, PhoneNumber};
@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 use super::html::{csrf_field, esc, notice, page, tel_link};
 use super::leads::lead_card;
+use super::owner_words::{attendance_label, attendance_notice, cancel_notice, reschedule_notice};
 use super::respond::{DashError, html_response};
 use super::session::{Ctx, signed_in, signed_in_post};
 use super::twilio_errors::{explain_error, explain_status};
@@ -110,9 +111,16 @@ impl Marks {
     }
 }
 
-fn booking_card(ctx: &Ctx, b: &Booking, now: Timestamp, with_link: bool, marks: &Marks) -> String {
+/// Whether a booking card's title links to the appointment's own page.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CardTitle {
+    Linked,
+    Plain,
+}
+
+fn booking_card(ctx: &Ctx, b: &Booking, now: Timestamp, title: CardTitle, marks: &Marks) -> String {
     let zone = &ctx.tenant.config.zone;
-    let title = if with_link {
+    let title = if title == CardTitle::Linked {
         format!(
             "<a href=\"/app/appointments/{}\">{}</a>",
             b.id,
@@ -124,7 +132,12 @@ fn booking_card(ctx: &Ctx, b: &Booking, now: Timestamp, with_link: bool, marks: 
     let attendance = marks
         .attendance
         .get(&b.id)
-        .map(|a| format!(" · <span class=\"attendance\">{}</span>", a.label()))
+        .map(|a| {
+            format!(
+                " · <span class=\"attendance\">{}</span>",
+                attendance_label(*a)
+            )
+        })
         .unwrap_or_default();
     format!(
         "<li class=\"card booking {status}\"><h3>{title}</h3>\
@@ -254,7 +267,7 @@ pub async fn today(
         list(
             bookings
                 .iter()
-                .map(|b| booking_card(&ctx, b, now, true, &marks))
+                .map(|b| booking_card(&ctx, b, now, CardTitle::Linked, &marks))
                 .collect(),
             "No appointments today."
         )
@@ -308,14 +321,14 @@ pub async fn appointments(
         list(
             upcoming
                 .iter()
-                .map(|b| booking_card(&ctx, b, now, true, &marks))
+                .map(|b| booking_card(&ctx, b, now, CardTitle::Linked, &marks))
                 .collect(),
             "No upcoming appointments."
         ),
         list(
             past.iter()
                 .rev()
-                .map(|b| booking_card(&ctx, b, now, true, &marks))
+                .map(|b| booking_card(&ctx, b, now, CardTitle::Linked, &marks))
                 .collect(),
             "None."
         ),
@@ -341,7 +354,7 @@ async fn appointment_page(
     let marks = Marks::load(state, ctx, &[b], &[]).await?;
     let mut body = format!(
         "<h1>Appointment</h1>{flash}<ul class=\"cards\">{}</ul>",
-        booking_card(ctx, b, now, false, &marks)
+        booking_card(ctx, b, now, CardTitle::Plain, &marks)
     );
     if may_mark(b, now).is_ok() {
         let current = marks.attendance.get(&b.id).copied();
@@ -354,7 +367,7 @@ async fn appointment_page(
             body,
             "<section><h2>Did they come?</h2><p>Now: {now_text}.</p>\
              <form method=\"post\" action=\"/app/appointments/{id}/attendance\" class=\"buttons\">{csrf}{attended}{no_show}{clear}</form></section>",
-            now_text = current.map_or("not marked", Attendance::label),
+            now_text = current.map_or("not marked", attendance_label),
             id = b.id,
             csrf = csrf_field(&ctx.session.csrf_token),
             attended = button(
@@ -425,13 +438,13 @@ pub async fn cancel(
         return Err(DashError::NotFound);
     }
     state.wake_worker();
-    let kind = if outcome.ok() { "ok" } else { "error" };
+    let (kind, said) = cancel_notice(&ctx.tenant.config.zone, &outcome);
     let b = state
         .store
         .booking(ctx.tenant.id, id)
         .await?
         .ok_or(DashError::NotFound)?;
-    appointment_page(&state, &ctx, &b, &notice(kind, &outcome.message())).await
+    appointment_page(&state, &ctx, &b, &notice(kind.as_str(), &said)).await
 }
 
 #[derive(Deserialize)]
@@ -457,17 +470,16 @@ pub async fn attendance(
         })?),
     };
     let outcome = state.service.mark_attendance(&ctx.tenant, id, mark).await?;
-    let kind = match outcome {
-        MarkOutcome::NotFound => return Err(DashError::NotFound),
-        MarkOutcome::Marked { .. } => "ok",
-        MarkOutcome::Refused(_) => "error",
-    };
+    if outcome == MarkOutcome::NotFound {
+        return Err(DashError::NotFound);
+    }
+    let (kind, said) = attendance_notice(outcome);
     let b = state
         .store
         .booking(ctx.tenant.id, id)
         .await?
         .ok_or(DashError::NotFound)?;
-    appointment_page(&state, &ctx, &b, &notice(kind, &outcome.message())).await
+    appointment_page(&state, &ctx, &b, &notice(kind.as_str(), &said)).await
 }
 
 #[derive(Deserialize)]
@@ -528,13 +540,13 @@ pub async fn reschedule(
         }
         _ => id,
     };
-    let kind = if outcome.ok() { "ok" } else { "error" };
+    let (kind, said) = reschedule_notice(&ctx.tenant.config.zone, &outcome);
     let b = state
         .store
         .booking(ctx.tenant.id, shown)
         .await?
         .ok_or(DashError::NotFound)?;
-    appointment_page(&state, &ctx, &b, &notice(kind, &outcome.message())).await
+    appointment_page(&state, &ctx, &b, &notice(kind.as_str(), &said)).await
 }
 
 pub async fn messages(
@@ -626,7 +638,7 @@ pub async fn call(
         list(
             booked
                 .iter()
-                .map(|b| booking_card(&ctx, b, now, true, &marks))
+                .map(|b| booking_card(&ctx, b, now, CardTitle::Linked, &marks))
                 .collect(),
             "Nothing."
         )

@@ -18,20 +18,6 @@ pub enum MarkOutcome {
     NotFound,
 }
 
-impl MarkOutcome {
-    /// For the owner.
-    pub fn message(self) -> String {
-        match self {
-            Self::Marked {
-                attendance: Some(a),
-            } => format!("Marked {}.", a.label()),
-            Self::Marked { attendance: None } => "The mark is cleared.".to_owned(),
-            Self::Refused(r) => r.message().to_owned(),
-            Self::NotFound => "There is no such appointment.".to_owned(),
-        }
-    }
-}
-
 impl BookingService {
     /// Marks one of the clinic's appointments attended or no-show, or clears the mark.
     pub async fn mark_attendance(
