@@ -1026,3 +1026,136 @@ async fn an_owner_registers_assistant_ids_but_not_another_clinics_ids() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_marks_no_shows_and_the_callers_next_call_mentions_them() {
+    let app = TestApp::spawn().await;
+    let clinic = app.create_clinic("Smile Dental", 11).await;
+    let other = app.create_clinic("Other Clinic", 12).await;
+    app.create_owner(&clinic, "nina@smile.example", OWNER_PASSWORD)
+        .await;
+    app.create_owner(&other, "otto@other.example", OWNER_PASSWORD)
+        .await;
+    let caller = "+15557770031";
+    let call = app.call(&clinic, caller);
+    let (appointment, _) = book(&call, "Checkup").await;
+    let (status, _) = call
+        .end_of_call(json!({"caller_name": "Jane Doe"}), 40)
+        .await;
+    assert_eq!(status, 200);
+    let owner = app.sign_in("nina@smile.example", OWNER_PASSWORD).await;
+    let mark = |value: &'static str| {
+        let owner = &owner;
+        let path = format!("/app/appointments/{appointment}/attendance");
+        async move { owner.post(&path, &[("attendance", value)]).await }
+    };
+    let marks_stored = || async {
+        app.db
+            .execute(&format!(
+                "SELECT 1 FROM booking_attendance WHERE booking_id = '{appointment}'"
+            ))
+            .await
+    };
+
+    // Before its time: no buttons, and a forged post is refused in the owner's words.
+    let (_, detail) = owner.get(&format!("/app/appointments/{appointment}")).await;
+    assert!(!detail.contains("Did they come?"), "{detail}");
+    let (status, page) = mark("no_show").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("once its time has started"), "{page}");
+    assert_eq!(marks_stored().await, 0);
+
+    // Its time passes (the api's clock is the real one: the appointment is moved instead).
+    let moved = app
+        .db
+        .execute(&format!(
+            "UPDATE bookings SET starts_at = now() - interval '2 hours', \
+             ends_at = now() - interval '90 minutes', blocked_from = now() - interval '2 hours', \
+             blocked_until = now() - interval '90 minutes' WHERE id = '{appointment}'"
+        ))
+        .await;
+    assert_eq!(moved, 1);
+    let (_, detail) = owner.get(&format!("/app/appointments/{appointment}")).await;
+    assert!(
+        detail.contains("Did they come?") && detail.contains("Now: not marked."),
+        "{detail}"
+    );
+
+    // Another clinic's owner: 404 and nothing stored.
+    let stranger = app.sign_in("otto@other.example", OWNER_PASSWORD).await;
+    let (status, _) = stranger
+        .post(
+            &format!("/app/appointments/{appointment}/attendance"),
+            &[("attendance", "no_show")],
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(marks_stored().await, 0);
+    // Not a mark: a clear 400.
+    let (status, page) = mark("maybe").await;
+    assert_eq!(status, 400, "{page}");
+
+    // Attended, then no-show, then cleared, then no-show again.
+    let (status, page) = mark("attended").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Marked attended."), "{page}");
+    let (_, page) = mark("no_show").await;
+    assert!(
+        page.contains("Marked no-show.") && page.contains("1 no-show"),
+        "{page}"
+    );
+    let (_, page) = mark("").await;
+    assert!(
+        page.contains("The mark is cleared.") && !page.contains("1 no-show"),
+        "{page}"
+    );
+    assert_eq!(marks_stored().await, 0);
+    let (_, page) = mark("no_show").await;
+    assert!(page.contains("Marked no-show."), "{page}");
+
+    // The count shows on the contact's calls and appointments; not to the other clinic.
+    let (_, calls) = owner.get("/app/calls").await;
+    assert!(calls.contains("1 no-show"), "{calls}");
+    let (_, list) = owner.get("/app/appointments").await;
+    assert!(
+        list.contains("1 no-show") && list.contains("no-show</span>"),
+        "{list}"
+    );
+    let (_, theirs) = stranger.get("/app/calls").await;
+    assert!(!theirs.contains("no-show"), "{theirs}");
+
+    // The caller books again: the hot-lead alert and the score mention the no-show, and the
+    // score is what it would have been without it.
+    let again = app.call(&clinic, caller);
+    book(&again, "Checkup").await;
+    app.outbox_settled().await;
+    let alert = &clinic.alert_numbers[0];
+    let before = app.twilio.messages_to(alert).len();
+    let (status, report) = again
+        .end_of_call(json!({"caller_name": "Jane Doe"}), 40)
+        .await;
+    assert_eq!(status, 200, "{report}");
+    let texts = app.texts_to(alert, before + 1).await;
+    let text = &texts.last().expect("an alert").body;
+    assert!(
+        text.contains("Missed 1 earlier appointment (no-show)."),
+        "{text}"
+    );
+    let (_, detail) = owner.get(&format!("/app/calls/{}", again.id)).await;
+    assert!(
+        detail.contains("Missed 1 earlier appointment (no-show)"),
+        "{detail}"
+    );
+    let scores = app
+        .db
+        .execute(&format!(
+            "SELECT 1 FROM calls WHERE call_id = '{}' AND score = 85 AND caller_no_shows = 1",
+            again.id
+        ))
+        .await;
+    assert_eq!(
+        scores, 1,
+        "75 for the booking and 10 for calling before; none for the no-show"
+    );
+    app.stop().await;
+}

@@ -507,3 +507,30 @@ impl ToolCallLog for CachedTenants {
         self.inner.abandon_tool_call(tenant, key).await
     }
 }
+
+#[async_trait]
+impl booking_core::ports::AttendanceStore for CachedTenants {
+    async fn mark_attendance(
+        &self,
+        tenant: TenantId,
+        booking: BookingId,
+        mark: Option<booking_core::attendance::Attendance>,
+        now: Timestamp,
+    ) -> StoreResult<Result<(), booking_core::attendance::MarkRefusal>> {
+        self.inner.mark_attendance(tenant, booking, mark, now).await
+    }
+    async fn attendance_of(
+        &self,
+        tenant: TenantId,
+        bookings: &[BookingId],
+    ) -> StoreResult<Vec<(BookingId, booking_core::attendance::Attendance)>> {
+        self.inner.attendance_of(tenant, bookings).await
+    }
+    async fn no_show_counts(
+        &self,
+        tenant: TenantId,
+        phones: &[PhoneNumber],
+    ) -> StoreResult<Vec<(PhoneNumber, u32)>> {
+        self.inner.no_show_counts(tenant, phones).await
+    }
+}

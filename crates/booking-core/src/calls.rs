@@ -63,6 +63,21 @@ pub struct ScoreReason {
 pub struct LeadScore {
     pub total: u32,
     pub reasons: Vec<ScoreReason>,
+    /// The caller's appointments marked no-show when the call was scored. Adds no points: the
+    /// owner reads it beside the score and in the alert.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub no_shows: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl LeadScore {
+    /// "Missed 2 earlier appointments (no-shows)", `None` for a caller without any.
+    pub fn no_show_note(&self) -> Option<String> {
+        crate::attendance::no_show_note(self.no_shows)
+    }
 }
 
 /// A call as stored.

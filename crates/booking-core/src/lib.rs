@@ -2,6 +2,7 @@
 //! or runtime behind it. The world comes in through the traits in [`ports`].
 
 pub mod accounts;
+pub mod attendance;
 pub mod availability;
 pub mod booking;
 pub mod calls;

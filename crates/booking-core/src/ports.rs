@@ -9,6 +9,7 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 
+use crate::attendance::{Attendance, MarkRefusal};
 use crate::booking::{Booking, Interval, NewAppointment, NewHold};
 use crate::calls::{CallRecord, CallStart, CapturedLead, FinishOutcome, FinishedCall};
 use crate::ids::{
@@ -450,6 +451,35 @@ pub trait ToolCallLog: Send + Sync {
     async fn abandon_tool_call(&self, tenant: TenantId, key: &ToolCallKey) -> StoreResult<()>;
 }
 
+/// Whether patients came to their appointments ([`crate::attendance`]).
+#[async_trait]
+pub trait AttendanceStore: Send + Sync {
+    /// In one unit of work, under the booking's lock: checks [`crate::attendance::may_mark`] at
+    /// `now` and sets the mark (`None` clears it). `NotFound` when the tenant has no such booking;
+    /// a refusal changes nothing.
+    async fn mark_attendance(
+        &self,
+        tenant: TenantId,
+        booking: BookingId,
+        mark: Option<Attendance>,
+        now: Timestamp,
+    ) -> StoreResult<Result<(), MarkRefusal>>;
+    /// The marks of these bookings of the tenant (unmarked ones and other tenants' ids are left
+    /// out).
+    async fn attendance_of(
+        &self,
+        tenant: TenantId,
+        bookings: &[BookingId],
+    ) -> StoreResult<Vec<(BookingId, Attendance)>>;
+    /// How many of the tenant's appointments booked for each of these numbers are marked no-show
+    /// (numbers without any are left out).
+    async fn no_show_counts(
+        &self,
+        tenant: TenantId,
+        phones: &[PhoneNumber],
+    ) -> StoreResult<Vec<(PhoneNumber, u32)>>;
+}
+
 /// What operators alert on, across every tenant (`/metrics`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OpsFigures {
@@ -482,6 +512,7 @@ pub trait Store:
     + OutboxStore
     + ToolCallLog
     + TestTextStore
+    + AttendanceStore
 {
 }
 impl<T> Store for T where
@@ -493,6 +524,7 @@ impl<T> Store for T where
         + OutboxStore
         + ToolCallLog
         + TestTextStore
+        + AttendanceStore
 {
 }
 

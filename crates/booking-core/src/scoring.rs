@@ -27,6 +27,8 @@ pub struct LeadSignals {
     pub wants_callback: bool,
     pub buying_intent: bool,
     pub repeat_caller: bool,
+    /// The caller's appointments marked no-show: kept with the score, worth no points.
+    pub no_shows: u32,
 }
 
 impl Default for ScoreWeights {
@@ -108,7 +110,11 @@ pub fn score(signals: &LeadSignals, weights: &ScoreWeights) -> LeadScore {
         .iter()
         .fold(0u32, |sum, r| sum.saturating_add(r.points))
         .min(MAX_SCORE);
-    LeadScore { total, reasons }
+    LeadScore {
+        total,
+        reasons,
+        no_shows: signals.no_shows,
+    }
 }
 
 /// "1,250" from 125000 cents: whole currency units with thousands separators.
@@ -181,6 +187,7 @@ mod tests {
                 wants_callback: true,
                 buying_intent: true,
                 repeat_caller: true,
+                no_shows: 0,
             },
             &ScoreWeights::default(),
         );
@@ -221,6 +228,7 @@ mod tests {
                 wants_callback: true,
                 buying_intent: true,
                 repeat_caller: true,
+                no_shows: 0,
             },
             &w,
         );
@@ -332,15 +340,17 @@ mod tests {
             any::<bool>(),
             any::<bool>(),
             any::<bool>(),
+            0u32..5,
         )
             .prop_map(
-                |(booked, value, duration, callback, intent, repeat)| LeadSignals {
+                |(booked, value, duration, callback, intent, repeat, no_shows)| LeadSignals {
                     booked,
                     service_value_cents: value,
                     duration_seconds: duration,
                     wants_callback: callback,
                     buying_intent: intent,
                     repeat_caller: repeat,
+                    no_shows,
                 },
             )
     }
@@ -377,6 +387,16 @@ mod tests {
                 a.reasons.iter().any(|r| r.reason == "Booked an appointment during the call"),
                 s.booked && w.booked > 0
             );
+        }
+
+        #[test]
+        fn no_shows_are_noted_and_change_no_points(s in signals(), w in weights(), n in 0u32..50) {
+            let with = score(&LeadSignals { no_shows: n, ..s.clone() }, &w);
+            let without = score(&LeadSignals { no_shows: 0, ..s }, &w);
+            prop_assert_eq!(with.total, without.total);
+            prop_assert_eq!(&with.reasons, &without.reasons);
+            prop_assert_eq!(with.no_shows, n);
+            prop_assert_eq!(with.no_show_note().is_some(), n > 0);
         }
 
         #[test]

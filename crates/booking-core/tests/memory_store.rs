@@ -58,4 +58,6 @@ checks!(
     early_status_applied_when_sid_recorded,
     alert_and_texting_number_race,
     test_texts_hold_under_concurrency,
+    attendance_marks,
+    concurrent_attendance_marks,
 );

@@ -137,6 +137,7 @@ diesel::table! {
         lead_notes -> Nullable<Text>,
         score -> Nullable<Int4>,
         score_breakdown -> Nullable<Jsonb>,
+        caller_no_shows -> Nullable<Int4>,
         hot_lead -> Bool,
         report_received_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
@@ -194,6 +195,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    booking_attendance (tenant_id, booking_id) {
+        tenant_id -> Uuid,
+        booking_id -> Uuid,
+        attendance -> Text,
+        marked_at -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     tenant_called_numbers,
@@ -207,4 +217,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbound_messages,
     tool_calls,
     tool_call_log,
+    booking_attendance,
 );

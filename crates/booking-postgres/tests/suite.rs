@@ -54,6 +54,8 @@ suite!(
     early_status_applied_when_sid_recorded,
     alert_and_texting_number_race,
     test_texts_hold_under_concurrency,
+    attendance_marks,
+    concurrent_attendance_marks,
 );
 
 /// The suite's own driver, which also covers checks added to it after the list above: a fresh

@@ -53,6 +53,13 @@ pub(super) fn lead_card(zone: &ClinicZone, c: &CallRecord) -> String {
                 esc(&r.reason)
             );
         }
+        if let Some(note) = score.no_show_note() {
+            let _ = write!(
+                reasons,
+                "<li class=\"no-shows\"><span class=\"points\">note</span> {}</li>",
+                esc(&note)
+            );
+        }
     }
     let total = c.score.as_ref().map_or(0, |s| s.total);
     let interest = c
@@ -284,6 +291,7 @@ mod tests {
                     points: 75,
                     reason: "booked <b>now</b>".into(),
                 }],
+                no_shows: 0,
             }),
             hot_lead: true,
             report_received_at: None,

@@ -71,6 +71,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/appointments/{id}/reschedule",
                 web::post().to(pages::reschedule),
             )
+            .route(
+                "/appointments/{id}/attendance",
+                web::post().to(pages::attendance),
+            )
             .route("/messages", web::get().to(pages::messages))
             .route("/calls", web::get().to(pages::calls))
             .route("/calls/{id}", web::get().to(pages::call))

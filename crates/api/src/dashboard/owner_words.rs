@@ -1,8 +1,10 @@
-//! The words the owner reads after cancelling or moving an appointment from the dashboard: the
+//! The words the owner reads after cancelling, moving or marking an appointment from the dashboard: the
 //! service's outcomes said for the clinic's staff (the voice model's words are booking-vapi's).
 
+use booking_core::attendance::{Attendance, MarkRefusal};
 use booking_core::service::{
-    AgainstTheRules, CancelOutcome, CancelRefusal, RescheduleOutcome, RescheduleRefusal,
+    AgainstTheRules, CancelOutcome, CancelRefusal, MarkOutcome, RescheduleOutcome,
+    RescheduleRefusal,
 };
 use booking_core::start::StartProblem;
 use booking_core::tenant::ClinicZone;
@@ -124,5 +126,33 @@ pub(super) fn reschedule_notice(
         RescheduleOutcome::ChooseOne { .. }
         | RescheduleOutcome::NeedsCode(_)
         | RescheduleOutcome::CodeRefused(_) => not_done(CHANGED_MEANWHILE.into()),
+    }
+}
+
+/// "attended", "no-show".
+pub(super) fn attendance_label(a: Attendance) -> &'static str {
+    match a {
+        Attendance::Attended => "attended",
+        Attendance::NoShow => "no-show",
+    }
+}
+
+pub(super) fn attendance_notice(outcome: MarkOutcome) -> (NoticeKind, String) {
+    match outcome {
+        MarkOutcome::Marked {
+            attendance: Some(a),
+        } => (NoticeKind::Done, format!("Marked {}.", attendance_label(a))),
+        MarkOutcome::Marked { attendance: None } => {
+            (NoticeKind::Done, "The mark is cleared.".into())
+        }
+        MarkOutcome::Refused(MarkRefusal::NotAnAppointment { .. }) => (
+            NoticeKind::NotDone,
+            "Only a confirmed appointment can be marked attended or no-show.".into(),
+        ),
+        MarkOutcome::Refused(MarkRefusal::NotStarted { .. }) => (
+            NoticeKind::NotDone,
+            "An appointment can be marked attended or no-show once its time has started.".into(),
+        ),
+        MarkOutcome::NotFound => (NoticeKind::NotDone, "There is no such appointment.".into()),
     }
 }

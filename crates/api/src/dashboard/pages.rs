@@ -1,23 +1,25 @@
-//! Today, Appointments (list, cancel, reschedule), Messages and Calls.
+//! Today, Appointments (list, cancel, reschedule, attended or no-show), Messages and Calls.
 
+use std::collections::HashMap;
 use std::fmt::Write;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use booking_core::attendance::{Attendance, may_mark};
 use booking_core::booking::{Booking, BookingStatus, Interval};
 use booking_core::calls::CallRecord;
 use booking_core::messages::local_time;
 use booking_core::outbox::OutboundMessage;
-use booking_core::service::{CancelOutcome, RescheduleOutcome};
+use booking_core::service::{CancelOutcome, MarkOutcome, RescheduleOutcome};
 use booking_core::start::SlotStart;
 use booking_core::tenant::ClinicZone;
-use booking_core::{BookingId, CallId};
+use booking_core::{BookingId, CallId, PhoneNumber};
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
 use super::html::{csrf_field, esc, notice, page, tel_link};
 use super::leads::lead_card;
-use super::owner_words::{cancel_notice, reschedule_notice};
+use super::owner_words::{attendance_label, attendance_notice, cancel_notice, reschedule_notice};
 use super::respond::{DashError, html_response};
 use super::session::{Ctx, signed_in, signed_in_post};
 use super::twilio_errors::{explain_error, explain_status};
@@ -50,6 +52,65 @@ fn status_label(b: &Booking, now: Timestamp) -> &'static str {
     b.effective_status(now).as_str()
 }
 
+/// The attended and no-show marks of the bookings on a page, and the no-shows of the numbers on
+/// it: two queries per page.
+#[derive(Default)]
+pub(super) struct Marks {
+    attendance: HashMap<BookingId, Attendance>,
+    no_shows: HashMap<PhoneNumber, u32>,
+}
+
+impl Marks {
+    pub(super) async fn load(
+        state: &AppState,
+        ctx: &Ctx,
+        bookings: &[&Booking],
+        callers: &[&PhoneNumber],
+    ) -> Result<Self, DashError> {
+        let ids: Vec<BookingId> = bookings.iter().map(|b| b.id).collect();
+        let mut phones: Vec<PhoneNumber> = bookings
+            .iter()
+            .map(|b| b.caller_phone.clone())
+            .chain(callers.iter().map(|p| (*p).clone()))
+            .collect();
+        phones.sort();
+        phones.dedup();
+        let attendance = if ids.is_empty() {
+            HashMap::new()
+        } else {
+            state
+                .store
+                .attendance_of(ctx.tenant.id, &ids)
+                .await?
+                .into_iter()
+                .collect()
+        };
+        let no_shows = if phones.is_empty() {
+            HashMap::new()
+        } else {
+            state
+                .store
+                .no_show_counts(ctx.tenant.id, &phones)
+                .await?
+                .into_iter()
+                .collect()
+        };
+        Ok(Self {
+            attendance,
+            no_shows,
+        })
+    }
+
+    /// "· 2 no-shows" after a contact's number, nothing for a contact without any.
+    fn no_shows_of(&self, phone: &PhoneNumber) -> String {
+        match self.no_shows.get(phone).copied().unwrap_or(0) {
+            0 => String::new(),
+            1 => " · <span class=\"no-shows\">1 no-show</span>".to_owned(),
+            n => format!(" · <span class=\"no-shows\">{n} no-shows</span>"),
+        }
+    }
+}
+
 /// Whether a booking card's title links to the appointment's own page.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum CardTitle {
@@ -57,7 +118,7 @@ enum CardTitle {
     Plain,
 }
 
-fn booking_card(ctx: &Ctx, b: &Booking, now: Timestamp, title: CardTitle) -> String {
+fn booking_card(ctx: &Ctx, b: &Booking, now: Timestamp, title: CardTitle, marks: &Marks) -> String {
     let zone = &ctx.tenant.config.zone;
     let title = if title == CardTitle::Linked {
         format!(
@@ -68,18 +129,29 @@ fn booking_card(ctx: &Ctx, b: &Booking, now: Timestamp, title: CardTitle) -> Str
     } else {
         esc(&local_time(zone, b.slot.start))
     };
+    let attendance = marks
+        .attendance
+        .get(&b.id)
+        .map(|a| {
+            format!(
+                " · <span class=\"attendance\">{}</span>",
+                attendance_label(*a)
+            )
+        })
+        .unwrap_or_default();
     format!(
         "<li class=\"card booking {status}\"><h3>{title}</h3>\
          <p><strong>{service}</strong> for {name}</p>\
-         <p>{phone} · <span class=\"status\">{status}</span></p></li>",
+         <p>{phone}{no_shows} · <span class=\"status\">{status}</span>{attendance}</p></li>",
         status = status_label(b, now),
         service = esc(b.service.as_str()),
         name = esc(&b.caller_name),
         phone = tel_link(b.caller_phone.as_str()),
+        no_shows = marks.no_shows_of(&b.caller_phone),
     )
 }
 
-fn call_card(ctx: &Ctx, c: &CallRecord) -> String {
+fn call_card(ctx: &Ctx, c: &CallRecord, marks: &Marks) -> String {
     let zone = &ctx.tenant.config.zone;
     let when = c
         .started_at
@@ -91,10 +163,10 @@ fn call_card(ctx: &Ctx, c: &CallRecord) -> String {
         .as_deref()
         .filter(|s| !s.trim().is_empty())
         .unwrap_or("Caller");
-    let number = c
-        .caller
-        .as_ref()
-        .map_or_else(|| "number withheld".to_owned(), |n| tel_link(n.as_str()));
+    let number = c.caller.as_ref().map_or_else(
+        || "number withheld".to_owned(),
+        |n| format!("{}{}", tel_link(n.as_str()), marks.no_shows_of(n)),
+    );
     let score = match &c.score {
         Some(s) if c.hot_lead => format!("<span class=\"score hot\">{} · hot lead</span>", s.total),
         Some(s) => format!("<span class=\"score\">{}</span>", s.total),
@@ -175,6 +247,9 @@ pub async fn today(
         .filter(|c| c.hot_lead)
         .map(|c| lead_card(zone, c))
         .collect();
+    let booked: Vec<&Booking> = bookings.iter().collect();
+    let callers: Vec<&PhoneNumber> = todays.iter().filter_map(|c| c.caller.as_ref()).collect();
+    let marks = Marks::load(&state, &ctx, &booked, &callers).await?;
     let mut body = String::new();
     let date = zone.tz().to_datetime(now).date();
     let _ = write!(
@@ -192,7 +267,7 @@ pub async fn today(
         list(
             bookings
                 .iter()
-                .map(|b| booking_card(&ctx, b, now, CardTitle::Linked))
+                .map(|b| booking_card(&ctx, b, now, CardTitle::Linked, &marks))
                 .collect(),
             "No appointments today."
         )
@@ -208,7 +283,7 @@ pub async fn today(
         "<section><h2>Calls ({})</h2>{}</section>",
         todays.len(),
         list(
-            todays.iter().map(|c| call_card(&ctx, c)).collect(),
+            todays.iter().map(|c| call_card(&ctx, c, &marks)).collect(),
             "No calls today yet."
         )
     );
@@ -239,19 +314,21 @@ pub async fn appointments(
     bookings.sort_by_key(|b| b.slot.start);
     let (upcoming, past): (Vec<&Booking>, Vec<&Booking>) =
         bookings.iter().partition(|b| b.slot.end > now);
+    let all: Vec<&Booking> = bookings.iter().collect();
+    let marks = Marks::load(&state, &ctx, &all, &[]).await?;
     let body = format!(
         "<h1>Appointments</h1><section><h2>Upcoming</h2>{}</section><section><h2>Last 7 days</h2>{}</section>",
         list(
             upcoming
                 .iter()
-                .map(|b| booking_card(&ctx, b, now, CardTitle::Linked))
+                .map(|b| booking_card(&ctx, b, now, CardTitle::Linked, &marks))
                 .collect(),
             "No upcoming appointments."
         ),
         list(
             past.iter()
                 .rev()
-                .map(|b| booking_card(&ctx, b, now, CardTitle::Linked))
+                .map(|b| booking_card(&ctx, b, now, CardTitle::Linked, &marks))
                 .collect(),
             "None."
         ),
@@ -266,12 +343,42 @@ fn booking_id(raw: &str) -> Result<BookingId, DashError> {
     raw.parse().map_err(|_| DashError::NotFound)
 }
 
-fn appointment_page(ctx: &Ctx, b: &Booking, now: Timestamp, flash: &str) -> HttpResponse {
+async fn appointment_page(
+    state: &AppState,
+    ctx: &Ctx,
+    b: &Booking,
+    flash: &str,
+) -> Result<HttpResponse, DashError> {
+    let now = state.clock.now();
     let zone = &ctx.tenant.config.zone;
+    let marks = Marks::load(state, ctx, &[b], &[]).await?;
     let mut body = format!(
         "<h1>Appointment</h1>{flash}<ul class=\"cards\">{}</ul>",
-        booking_card(ctx, b, now, CardTitle::Plain)
+        booking_card(ctx, b, now, CardTitle::Plain, &marks)
     );
+    if may_mark(b, now).is_ok() {
+        let current = marks.attendance.get(&b.id).copied();
+        let button = |value: &str, label: &str, pressed: bool| {
+            format!(
+                "<button type=\"submit\" name=\"attendance\" value=\"{value}\" aria-pressed=\"{pressed}\">{label}</button>"
+            )
+        };
+        let _ = write!(
+            body,
+            "<section><h2>Did they come?</h2><p>Now: {now_text}.</p>\
+             <form method=\"post\" action=\"/app/appointments/{id}/attendance\" class=\"buttons\">{csrf}{attended}{no_show}{clear}</form></section>",
+            now_text = current.map_or("not marked", attendance_label),
+            id = b.id,
+            csrf = csrf_field(&ctx.session.csrf_token),
+            attended = button(
+                "attended",
+                "Attended",
+                current == Some(Attendance::Attended)
+            ),
+            no_show = button("no_show", "No-show", current == Some(Attendance::NoShow)),
+            clear = button("", "Clear the mark", current.is_none()),
+        );
+    }
     if b.effective_status(now) == BookingStatus::Confirmed && b.slot.start > now {
         let local = zone.tz().to_datetime(b.slot.start);
         let _ = write!(
@@ -289,10 +396,10 @@ fn appointment_page(ctx: &Ctx, b: &Booking, now: Timestamp, flash: &str) -> Http
             value = esc(&local.strftime("%Y-%m-%dT%H:%M").to_string()),
         );
     }
-    html_response(
+    Ok(html_response(
         StatusCode::OK,
         page("Appointment", Some(&ctx.frame("/app/appointments")), &body),
-    )
+    ))
 }
 
 pub async fn appointment(
@@ -307,7 +414,7 @@ pub async fn appointment(
         .booking(ctx.tenant.id, id)
         .await?
         .ok_or(DashError::NotFound)?;
-    Ok(appointment_page(&ctx, &b, state.clock.now(), ""))
+    appointment_page(&state, &ctx, &b, "").await
 }
 
 #[derive(Deserialize)]
@@ -337,12 +444,42 @@ pub async fn cancel(
         .booking(ctx.tenant.id, id)
         .await?
         .ok_or(DashError::NotFound)?;
-    Ok(appointment_page(
-        &ctx,
-        &b,
-        state.clock.now(),
-        &notice(kind.as_str(), &said),
-    ))
+    appointment_page(&state, &ctx, &b, &notice(kind.as_str(), &said)).await
+}
+
+#[derive(Deserialize)]
+pub struct AttendanceForm {
+    csrf: Option<String>,
+    /// `attended`, `no_show`, or empty to clear the mark.
+    #[serde(default)]
+    attendance: String,
+}
+
+pub async fn attendance(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<AttendanceForm>,
+) -> Result<HttpResponse, DashError> {
+    let ctx = signed_in_post(&req, &state, form.csrf.as_deref()).await?;
+    let id = booking_id(&path)?;
+    let mark = match form.attendance.trim() {
+        "" => None,
+        raw => Some(Attendance::parse(raw).ok_or_else(|| {
+            DashError::BadRequest("Choose attended, no-show or clear the mark.".into())
+        })?),
+    };
+    let outcome = state.service.mark_attendance(&ctx.tenant, id, mark).await?;
+    if outcome == MarkOutcome::NotFound {
+        return Err(DashError::NotFound);
+    }
+    let (kind, said) = attendance_notice(outcome);
+    let b = state
+        .store
+        .booking(ctx.tenant.id, id)
+        .await?
+        .ok_or(DashError::NotFound)?;
+    appointment_page(&state, &ctx, &b, &notice(kind.as_str(), &said)).await
 }
 
 #[derive(Deserialize)]
@@ -380,15 +517,16 @@ pub async fn reschedule(
             .booking(ctx.tenant.id, id)
             .await?
             .ok_or(DashError::NotFound)?;
-        return Ok(appointment_page(
+        return appointment_page(
+            &state,
             &ctx,
             &b,
-            state.clock.now(),
             &notice(
                 "error",
                 "That is not a date and time; pick the new start in the date-time field.",
             ),
-        ));
+        )
+        .await;
     };
     let outcome = state
         .service
@@ -408,12 +546,7 @@ pub async fn reschedule(
         .booking(ctx.tenant.id, shown)
         .await?
         .ok_or(DashError::NotFound)?;
-    Ok(appointment_page(
-        &ctx,
-        &b,
-        state.clock.now(),
-        &notice(kind.as_str(), &said),
-    ))
+    appointment_page(&state, &ctx, &b, &notice(kind.as_str(), &said)).await
 }
 
 pub async fn messages(
@@ -443,13 +576,10 @@ pub async fn calls(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, DashError> {
     let ctx = signed_in(&req, &state).await?;
-    let items: Vec<String> = state
-        .store
-        .list_calls(ctx.tenant.id, 200)
-        .await?
-        .iter()
-        .map(|c| call_card(&ctx, c))
-        .collect();
+    let calls = state.store.list_calls(ctx.tenant.id, 200).await?;
+    let callers: Vec<&PhoneNumber> = calls.iter().filter_map(|c| c.caller.as_ref()).collect();
+    let marks = Marks::load(&state, &ctx, &[], &callers).await?;
+    let items: Vec<String> = calls.iter().map(|c| call_card(&ctx, c, &marks)).collect();
     let body = format!("<h1>Calls</h1>{}", list(items, "No calls yet."));
     Ok(html_response(
         StatusCode::OK,
@@ -470,9 +600,13 @@ pub async fn call(
         .await?
         .ok_or(DashError::NotFound)?;
     let zone = &ctx.tenant.config.zone;
+    let booked = state.store.bookings_for_call(ctx.tenant.id, &id).await?;
+    let booked_refs: Vec<&Booking> = booked.iter().collect();
+    let callers: Vec<&PhoneNumber> = c.caller.iter().collect();
+    let marks = Marks::load(&state, &ctx, &booked_refs, &callers).await?;
     let mut body = format!(
         "<h1>Call</h1><ul class=\"cards\">{}</ul>",
-        call_card(&ctx, &c)
+        call_card(&ctx, &c, &marks)
     );
     if c.score.is_some() {
         let _ = write!(
@@ -497,7 +631,6 @@ pub async fn call(
         esc(lead.notes.as_deref().unwrap_or("—")),
         esc(c.ended_reason.as_deref().unwrap_or("—")),
     );
-    let booked = state.store.bookings_for_call(ctx.tenant.id, &id).await?;
     let now = state.clock.now();
     let _ = write!(
         body,
@@ -505,7 +638,7 @@ pub async fn call(
         list(
             booked
                 .iter()
-                .map(|b| booking_card(&ctx, b, now, CardTitle::Linked))
+                .map(|b| booking_card(&ctx, b, now, CardTitle::Linked, &marks))
                 .collect(),
             "Nothing."
         )

@@ -90,6 +90,7 @@ pub(super) fn simulated_texts(
             wants_callback: false,
             buying_intent: true,
             repeat_caller: false,
+            no_shows: 0,
         },
         &ScoreWeights::default(),
     );

@@ -17,6 +17,7 @@ use crate::phone::PhoneNumber;
 use crate::ports::{InboundPurpose, StoreError, StoreResult, ToolCallKey};
 use crate::tenant::{SmsAccount, SmsSender, Tenant, TenantConfig};
 
+mod attendance;
 mod bookings;
 mod calls;
 mod contacts;
@@ -51,6 +52,8 @@ struct State {
     inbound_counts: HashMap<(TenantId, InboundPurpose, Option<PhoneNumber>), (Timestamp, u32)>,
     /// The dashboard's test texts per clinic: when each was admitted.
     test_texts: HashMap<TenantId, Vec<Timestamp>>,
+    /// Attended and no-show marks by booking.
+    attendance: HashMap<(TenantId, BookingId), crate::attendance::Attendance>,
 }
 
 struct Contact {

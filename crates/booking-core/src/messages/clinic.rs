@@ -7,8 +7,8 @@ use crate::calls::{LeadScore, ScoreReason};
 use crate::phone::PhoneNumber;
 use crate::tenant::ClinicName;
 
-/// To the owner: name, number, service, score and the top reasons. The full number, so that the
-/// owner can call back. The top three reasons when they fit, else two; then the caller's name and
+/// To the owner: name, number, service, score, the caller's no-shows if any, and the top reasons.
+/// The full number, so that the owner can call back. The top three reasons when they fit, else two; then the caller's name and
 /// the service are shortened, and the clinic's name only after them.
 pub fn hot_lead_text(
     clinic: &ClinicName,
@@ -21,6 +21,11 @@ pub fn hot_lead_text(
     reasons.sort_by_key(|r| std::cmp::Reverse(r.points));
     let number = caller.map_or("number withheld", PhoneNumber::as_str);
     let total = score.total;
+    // Kept whatever else is shortened: the owner should know before calling back.
+    let missed = score
+        .no_show_note()
+        .map(|n| format!(" {n}."))
+        .unwrap_or_default();
     let why = |top: usize| {
         let listed: Vec<String> = reasons
             .iter()
@@ -56,7 +61,7 @@ pub fn hot_lead_text(
             "."
         };
         format!(
-            "{}: hot lead, score {total}/100. {who} at {number}{what}{stop}{why} Call them back soon.",
+            "{}: hot lead, score {total}/100. {who} at {number}{what}{stop}{missed}{why} Call them back soon.",
             f[0]
         )
     };

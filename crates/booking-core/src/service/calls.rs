@@ -176,7 +176,17 @@ impl BookingService {
             }
             None => false,
         };
+        let no_shows = match &caller {
+            Some(p) => self
+                .store
+                .no_show_counts(tenant.id, std::slice::from_ref(p))
+                .await?
+                .first()
+                .map_or(0, |(_, n)| *n),
+            None => 0,
+        };
         let signals = LeadSignals {
+            no_shows,
             booked: !booked.is_empty(),
             service_value_cents: booked_value.or(interest_value),
             duration_seconds: report.duration_seconds(),

@@ -20,6 +20,7 @@
 //! - `confirmation`: `send_confirmation_sms`, the state of the confirmation text;
 //! - `appointments`: what cancelling and rescheduling share (finding the caller's appointment,
 //!   the code that proves a caller may change it); `cancel` and `reschedule` build on it;
+//! - `attendance`: the owner's attended and no-show marks;
 //! - `calls`: a call's start and status, `capture_lead` and the end-of-call report;
 //! - `inbound`: texts callers send to the clinic's number.
 //!
@@ -42,6 +43,7 @@ use crate::tenant::{Tenant, TenantConfig};
 mod tests;
 
 mod appointments;
+mod attendance;
 mod availability;
 mod calls;
 mod cancel;
@@ -53,6 +55,7 @@ mod otp;
 mod reschedule;
 
 pub use appointments::*;
+pub use attendance::*;
 pub use availability::*;
 pub use calls::*;
 pub use cancel::*;

@@ -17,6 +17,7 @@ pub(super) fn sample_score(total: u32) -> LeadScore {
             points: total,
             reason: "booked".into(),
         }],
+        no_shows: 0,
     }
 }
 
@@ -132,9 +133,14 @@ pub async fn calls_and_finish_once<S: Store + ?Sized>(store: &S) {
         now,
     )];
     let done = now + SignedDuration::from_mins(2);
+    // The caller's no-shows are kept with the score.
+    let scored = LeadScore {
+        no_shows: 2,
+        ..sample_score(85)
+    };
     let finished = FinishedCall {
         report: report.clone(),
-        score: sample_score(85),
+        score: scored.clone(),
         hot_lead: true,
         received_at: done,
     };
@@ -175,7 +181,7 @@ pub async fn calls_and_finish_once<S: Store + ?Sized>(store: &S) {
         .expect("recorded");
     check!(
         "calls_and_finish_once",
-        rec.score == Some(sample_score(85)) && rec.hot_lead && rec.report_received_at == Some(done),
+        rec.score == Some(scored) && rec.hot_lead && rec.report_received_at == Some(done),
         "the repeat changed the call: {rec:?}"
     );
     check!(

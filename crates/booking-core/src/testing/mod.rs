@@ -472,9 +472,12 @@ where
     early_status_applied_when_sid_recorded(&make().await).await;
     alert_and_texting_number_race(&make().await).await;
     test_texts_hold_under_concurrency(&make().await).await;
+    attendance_marks(&make().await).await;
+    concurrent_attendance_marks(&make().await).await;
 }
 
 mod appointments;
+mod attendance;
 mod bookings;
 mod calls;
 mod contacts;
@@ -486,6 +489,7 @@ mod test_texts;
 mod tool_calls;
 
 pub use appointments::*;
+pub use attendance::*;
 pub use bookings::*;
 pub use calls::*;
 pub use contacts::*;

@@ -33,7 +33,7 @@ fn wrong_state(status: BookingStatus) -> Fail {
 }
 
 /// The booking, locked for the rest of the transaction.
-async fn lock_booking(
+pub(super) async fn lock_booking(
     conn: &mut AsyncPgConnection,
     tenant: Uuid,
     id: Uuid,

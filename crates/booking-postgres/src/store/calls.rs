@@ -178,6 +178,9 @@ impl CallStore for PgStore {
         let breakdown = serde_json::to_value(&call.score.reasons)
             .map_err(|e| StoreError::Internal(format!("could not encode the score: {e}")))?;
         let total = i32_of("score", call.score.total)?;
+        let no_shows = (call.score.no_shows > 0)
+            .then(|| i32_of("caller no-shows", call.score.no_shows))
+            .transpose()?;
         let duration = r
             .duration_seconds()
             .map(|d| i32_of("duration", d))
@@ -234,6 +237,7 @@ impl CallStore for PgStore {
                         c::lead_notes.eq(lead.notes),
                         c::score.eq(total),
                         c::score_breakdown.eq(&breakdown),
+                        c::caller_no_shows.eq(no_shows),
                         c::hot_lead.eq(call.hot_lead),
                         c::report_received_at.eq(received),
                         c::updated_at.eq(received),

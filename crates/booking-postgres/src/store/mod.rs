@@ -2,6 +2,7 @@
 //! statement), each query filtered by the tenant it serves.
 
 mod accounts;
+mod attendance;
 mod bookings;
 mod calls;
 mod keys;

@@ -139,6 +139,7 @@ pub(super) struct CallRow {
     pub lead_notes: Option<String>,
     pub score: Option<i32>,
     pub score_breakdown: Option<serde_json::Value>,
+    pub caller_no_shows: Option<i32>,
     pub hot_lead: bool,
     pub report_received_at: Option<Ts>,
 }
@@ -167,6 +168,11 @@ impl CallRow {
                 Some(LeadScore {
                     total: u32_of("score", total)?,
                     reasons,
+                    no_shows: self
+                        .caller_no_shows
+                        .map(|n| u32_of("caller no-shows", n))
+                        .transpose()?
+                        .unwrap_or(0),
                 })
             }
         };

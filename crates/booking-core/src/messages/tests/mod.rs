@@ -74,6 +74,11 @@ fn all_texts(c: &ClinicName, s: &ServiceName) -> Vec<(&'static str, bool, String
                 reason: "Long call (12 min 30 s)".into(),
             },
         ],
+        no_shows: 0,
+    };
+    let missed = LeadScore {
+        no_shows: 12,
+        ..score.clone()
     };
     vec![
         ("otp", true, otp_text(c, "123456")),
@@ -100,6 +105,17 @@ fn all_texts(c: &ClinicName, s: &ServiceName) -> Vec<(&'static str, bool, String
                 Some(&caller),
                 Some(s.as_str()),
                 &score,
+            ),
+        ),
+        (
+            "hot lead from a caller with no-shows",
+            false,
+            hot_lead_text(
+                c,
+                Some("Alexandria Montgomery-Worthington"),
+                Some(&caller),
+                Some(s.as_str()),
+                &missed,
             ),
         ),
         (

@@ -126,6 +126,7 @@ fn hot_lead_text_has_name_number_service_score_and_top_reasons() {
             wants_callback: true,
             buying_intent: true,
             repeat_caller: true,
+            no_shows: 0,
         },
         &crate::scoring::ScoreWeights::default(),
     );
@@ -161,6 +162,7 @@ fn hot_lead_text_has_name_number_service_score_and_top_reasons() {
     let nothing = LeadScore {
         total: 0,
         reasons: Vec::new(),
+        no_shows: 0,
     };
     let text = hot_lead_text(
         &clinic("Smile Dental"),
@@ -183,7 +185,11 @@ fn hot_lead_text_drops_the_third_reason_before_shortening_names() {
             reason: format!("A reason of some length #{i}"),
         })
         .collect();
-    let score = LeadScore { total: 87, reasons };
+    let score = LeadScore {
+        total: 87,
+        reasons,
+        no_shows: 0,
+    };
     let name = "Maximilian Alexander Montgomery-Worthington";
     let text = hot_lead_text(
         &clinic(CLINIC_40),
@@ -230,4 +236,53 @@ fn forwarded_texts_are_cut_to_two_segments() {
     let text = inbound_forward_text(&c, &from, &format!("Thanks 😀 {long}"));
     assert_eq!(segments(&text), seg(Encoding::Ucs2, 2));
     assert!(text.contains("Thanks 😀"));
+}
+
+#[test]
+fn hot_lead_text_mentions_a_history_of_no_shows() {
+    let score = crate::scoring::score(
+        &crate::scoring::LeadSignals {
+            booked: true,
+            no_shows: 2,
+            ..crate::scoring::LeadSignals::default()
+        },
+        &crate::scoring::ScoreWeights::default(),
+    );
+    let text = hot_lead_text(
+        &clinic("Smile Dental"),
+        Some("Jane Doe"),
+        Some(&phone("+19254207621")),
+        Some("Teeth Whitening"),
+        &score,
+    );
+    assert_eq!(
+        text,
+        "Smile Dental: hot lead, score 75/100. Jane Doe at +19254207621, interested in Teeth Whitening. \
+         Missed 2 earlier appointments (no-shows). Why: Booked an appointment during the call (+75). \
+         Call them back soon."
+    );
+    // The longest names and reasons still leave room for it.
+    let reasons = (0..3)
+        .map(|i| ScoreReason {
+            points: 30 - i,
+            reason: format!("A reason of some length that goes on and on #{i}"),
+        })
+        .collect();
+    let score = LeadScore {
+        total: 87,
+        reasons,
+        no_shows: 1,
+    };
+    let text = hot_lead_text(
+        &clinic(CLINIC_40),
+        Some("Maximilian Alexander Montgomery-Worthington"),
+        Some(&phone("+19254207621")),
+        Some(SERVICE_40),
+        &score,
+    );
+    assert!(fits(&text), "{text}");
+    assert!(
+        text.contains("Missed 1 earlier appointment (no-show)."),
+        "{text}"
+    );
 }

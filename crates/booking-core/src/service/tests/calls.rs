@@ -137,6 +137,7 @@ async fn lead_signals_come_from_capture_lead_the_report_and_history() {
             wants_callback: true,
             buying_intent: true,
             repeat_caller: true,
+            no_shows: 0,
         },
         &ScoreWeights::default(),
     );
