@@ -461,6 +461,7 @@ mod tests {
             rules,
             system_prompt: SystemPrompt::default(),
             otp_allowed_countries: Vec::new(),
+            providers: Vec::new(),
         }
     }
 

@@ -57,4 +57,8 @@ checks!(
     inbound_counts_hold_under_concurrency,
     early_status_applied_when_sid_recorded,
     alert_and_texting_number_race,
+    providers_round_trip,
+    providers_hold_the_same_time_side_by_side,
+    one_provider_race_has_one_winner,
+    provider_limits_hold_under_races,
 );

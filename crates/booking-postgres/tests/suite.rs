@@ -53,6 +53,10 @@ suite!(
     inbound_counts_hold_under_concurrency,
     early_status_applied_when_sid_recorded,
     alert_and_texting_number_race,
+    providers_round_trip,
+    providers_hold_the_same_time_side_by_side,
+    one_provider_race_has_one_winner,
+    provider_limits_hold_under_races,
 );
 
 /// The suite's own driver, which also covers checks added to it after the list above: a fresh

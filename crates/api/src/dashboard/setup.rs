@@ -283,6 +283,7 @@ mod tests {
             rules: BookingRules::default(),
             system_prompt: SystemPrompt::default(),
             otp_allowed_countries: Vec::new(),
+            providers: Vec::new(),
         };
         let now: Timestamp = "2030-01-02T15:00:00Z".parse().unwrap();
         let (transcript, texts) = simulated_texts(&cfg, now);

@@ -127,6 +127,7 @@ impl BookingService {
             id: self.booking_id(),
             tenant: tenant.id,
             calendar: tenant.calendar(),
+            limits: Vec::new(),
             service: svc.name.clone(),
             slot: slot.slot,
             blocked: slot.blocked,

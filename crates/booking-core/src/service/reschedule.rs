@@ -201,6 +201,7 @@ impl BookingService {
             id: self.booking_id(),
             tenant: tenant.id,
             calendar: old.calendar,
+            limits: Vec::new(),
             service: old.service.clone(),
             slot: slot.slot,
             blocked: slot.blocked,
