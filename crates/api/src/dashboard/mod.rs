@@ -5,6 +5,7 @@
 mod html;
 mod leads;
 mod login;
+mod owner_words;
 mod owners;
 mod pages;
 pub mod password_checks;

@@ -8,7 +8,7 @@ use booking_core::booking::{Booking, BookingStatus, Interval};
 use booking_core::calls::CallRecord;
 use booking_core::messages::local_time;
 use booking_core::outbox::OutboundMessage;
-use booking_core::service::{CancelOutcome, RescheduleOutcome, ToolResult};
+use booking_core::service::{CancelOutcome, RescheduleOutcome};
 use booking_core::start::SlotStart;
 use booking_core::tenant::ClinicZone;
 use booking_core::{BookingId, CallId};
@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 use super::html::{csrf_field, esc, notice, page, tel_link};
 use super::leads::lead_card;
+use super::owner_words::{cancel_notice, reschedule_notice};
 use super::respond::{DashError, html_response};
 use super::session::{Ctx, signed_in, signed_in_post};
 use super::twilio_errors::{explain_error, explain_status};
@@ -49,9 +50,16 @@ fn status_label(b: &Booking, now: Timestamp) -> &'static str {
     b.effective_status(now).as_str()
 }
 
-fn booking_card(ctx: &Ctx, b: &Booking, now: Timestamp, with_link: bool) -> String {
+/// Whether a booking card's title links to the appointment's own page.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CardTitle {
+    Linked,
+    Plain,
+}
+
+fn booking_card(ctx: &Ctx, b: &Booking, now: Timestamp, title: CardTitle) -> String {
     let zone = &ctx.tenant.config.zone;
-    let title = if with_link {
+    let title = if title == CardTitle::Linked {
         format!(
             "<a href=\"/app/appointments/{}\">{}</a>",
             b.id,
@@ -184,7 +192,7 @@ pub async fn today(
         list(
             bookings
                 .iter()
-                .map(|b| booking_card(&ctx, b, now, true))
+                .map(|b| booking_card(&ctx, b, now, CardTitle::Linked))
                 .collect(),
             "No appointments today."
         )
@@ -236,14 +244,14 @@ pub async fn appointments(
         list(
             upcoming
                 .iter()
-                .map(|b| booking_card(&ctx, b, now, true))
+                .map(|b| booking_card(&ctx, b, now, CardTitle::Linked))
                 .collect(),
             "No upcoming appointments."
         ),
         list(
             past.iter()
                 .rev()
-                .map(|b| booking_card(&ctx, b, now, true))
+                .map(|b| booking_card(&ctx, b, now, CardTitle::Linked))
                 .collect(),
             "None."
         ),
@@ -262,7 +270,7 @@ fn appointment_page(ctx: &Ctx, b: &Booking, now: Timestamp, flash: &str) -> Http
     let zone = &ctx.tenant.config.zone;
     let mut body = format!(
         "<h1>Appointment</h1>{flash}<ul class=\"cards\">{}</ul>",
-        booking_card(ctx, b, now, false)
+        booking_card(ctx, b, now, CardTitle::Plain)
     );
     if b.effective_status(now) == BookingStatus::Confirmed && b.slot.start > now {
         let local = zone.tz().to_datetime(b.slot.start);
@@ -323,7 +331,7 @@ pub async fn cancel(
         return Err(DashError::NotFound);
     }
     state.wake_worker();
-    let kind = if outcome.ok() { "ok" } else { "error" };
+    let (kind, said) = cancel_notice(&ctx.tenant.config.zone, &outcome);
     let b = state
         .store
         .booking(ctx.tenant.id, id)
@@ -333,7 +341,7 @@ pub async fn cancel(
         &ctx,
         &b,
         state.clock.now(),
-        &notice(kind, &outcome.message()),
+        &notice(kind.as_str(), &said),
     ))
 }
 
@@ -394,7 +402,7 @@ pub async fn reschedule(
         }
         _ => id,
     };
-    let kind = if outcome.ok() { "ok" } else { "error" };
+    let (kind, said) = reschedule_notice(&ctx.tenant.config.zone, &outcome);
     let b = state
         .store
         .booking(ctx.tenant.id, shown)
@@ -404,7 +412,7 @@ pub async fn reschedule(
         &ctx,
         &b,
         state.clock.now(),
-        &notice(kind, &outcome.message()),
+        &notice(kind.as_str(), &said),
     ))
 }
 
@@ -497,7 +505,7 @@ pub async fn call(
         list(
             booked
                 .iter()
-                .map(|b| booking_card(&ctx, b, now, true))
+                .map(|b| booking_card(&ctx, b, now, CardTitle::Linked))
                 .collect(),
             "Nothing."
         )

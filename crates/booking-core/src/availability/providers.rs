@@ -99,16 +99,10 @@ pub fn free_slots_by_provider(
     let mut by_start = BTreeMap::new();
     for p in providers {
         let schedule = p.schedule(config);
-        let free: Vec<Slot> = free_slots(
-            &schedule,
-            service,
-            window,
-            &busy_of(occupied, p.id),
-            now,
-        )
-        .into_iter()
-        .filter(|s| within_limits(p, config, s.slot.start, occupied))
-        .collect();
+        let free: Vec<Slot> = free_slots(&schedule, service, window, &busy_of(occupied, p.id), now)
+            .into_iter()
+            .filter(|s| within_limits(p, config, s.slot.start, occupied))
+            .collect();
         merge(&mut by_start, p.id, free);
     }
     by_start.into_values().collect()
@@ -249,7 +243,11 @@ mod tests {
         assert_eq!(who(9, 0), vec![lee.id], "Maria starts at 13:00");
         assert_eq!(who(13, 0), vec![maria.id], "Dr. Lee is busy at 13:00");
         assert_eq!(who(14, 0), vec![lee.id, maria.id]);
-        assert_eq!(who(14, 30), vec![lee.id], "Maria's 60 minutes would pass 15:00");
+        assert_eq!(
+            who(14, 30),
+            vec![lee.id],
+            "Maria's 60 minutes would pass 15:00"
+        );
         assert_eq!(who(16, 0), vec![lee.id]);
     }
 
@@ -267,8 +265,14 @@ mod tests {
             occupied(&config, &maria, DAY, 11, 30),
         ];
         let all = [lee.clone(), maria.clone(), ben.clone()];
-        let slots =
-            free_slots_by_provider(&config, &service, &all, day_window(&config, DAY), &busy, now());
+        let slots = free_slots_by_provider(
+            &config,
+            &service,
+            &all,
+            day_window(&config, DAY),
+            &busy,
+            now(),
+        );
         assert!(
             slots.iter().all(|s| !s.providers.contains(&lee.id)),
             "Dr. Lee's day is full"
@@ -289,7 +293,11 @@ mod tests {
         assert_eq!(names, ["Ben", "Maria", "Dr. Lee"]);
         let order = try_order(&config, &all, at(&config, next_day, 15, 0), &busy);
         let names: Vec<&str> = order.iter().map(|p| p.name.as_str()).collect();
-        assert_eq!(names, ["Dr. Lee", "Maria", "Ben"], "a tie keeps the clinic's order");
+        assert_eq!(
+            names,
+            ["Dr. Lee", "Maria", "Ben"],
+            "a tie keeps the clinic's order"
+        );
     }
 
     #[test]
@@ -297,7 +305,8 @@ mod tests {
         let config = tenant_config("Three");
         let service = config.services[1].clone();
         let all = [p("A"), p("B"), p("C")];
-        let one = suggest_on_day_by_provider(&config, &service, &all[..1], DAY, None, &[], now(), 4);
+        let one =
+            suggest_on_day_by_provider(&config, &service, &all[..1], DAY, None, &[], now(), 4);
         let three = suggest_on_day_by_provider(&config, &service, &all, DAY, None, &[], now(), 4);
         let starts = |v: &[ProviderSlot]| v.iter().map(|s| s.slot.slot.start).collect::<Vec<_>>();
         assert_eq!(starts(&one), starts(&three));
