@@ -14,10 +14,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use booking_core::TenantId;
-use booking_core::booking::{Booking, Interval, NewAppointment, NewHold};
+use booking_core::booking::{Booking, Interval, NewAppointment, NewHold, Occupied};
 use booking_core::calls::{CallRecord, CallStart, CapturedLead, FinishOutcome, FinishedCall};
 use booking_core::ids::{
-    BookingId, CallId, ChallengeId, MessageId, VapiAssistantId, VapiPhoneNumberId,
+    BookingId, CalendarId, CallId, ChallengeId, MessageId, VapiAssistantId, VapiPhoneNumberId,
 };
 use booking_core::otp::{
     Challenge, ChangeProof, CheckClaim, NewChallenge, OtpPolicy, RateWindow, SendCounts, SendLimit,
@@ -211,6 +211,25 @@ impl BookingStore for CachedTenants {
         now: Timestamp,
     ) -> StoreResult<Vec<Interval>> {
         self.inner.busy(tenant, window, now).await
+    }
+    async fn occupied(
+        &self,
+        tenant: TenantId,
+        calendars: &[CalendarId],
+        window: Interval,
+        now: Timestamp,
+    ) -> StoreResult<Vec<Occupied>> {
+        self.inner.occupied(tenant, calendars, window, now).await
+    }
+    async fn insert_first_free_hold(
+        &self,
+        holds: &[NewHold],
+        now: Timestamp,
+        release_call_holds: bool,
+    ) -> StoreResult<Booking> {
+        self.inner
+            .insert_first_free_hold(holds, now, release_call_holds)
+            .await
     }
     async fn insert_hold(
         &self,

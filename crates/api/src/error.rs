@@ -30,6 +30,9 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => Self::NotFound,
             StoreError::Duplicate(what) => Self::Conflict(format!("already in use: {what}")),
             StoreError::SlotTaken => Self::Conflict("that time is already booked".into()),
+            StoreError::LimitReached => Self::Conflict(
+                "the provider already has as many appointments as their limit allows".into(),
+            ),
             StoreError::WrongState { current } => {
                 Self::Conflict(format!("the booking is {current}"))
             }

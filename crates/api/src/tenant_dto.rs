@@ -5,6 +5,10 @@ use std::collections::BTreeMap;
 
 use booking_core::country::Country;
 use booking_core::ports::SmsAccountChange;
+use booking_core::provider::{
+    BookingCap, ProviderEdit, ProviderId, ProviderName, ProviderServices, ProviderStatus,
+    apply_provider_edits, prune_services,
+};
 use booking_core::tenant::{
     BookingRules, CalledNumber, ClinicName, ClinicZone, DateOverride, DayHours, HotLeadThreshold,
     KeywordReplies, OpenRange, Secret, Service, ServiceName, SmsAccount, SmsHealth, SmsSender,
@@ -40,6 +44,32 @@ pub struct DateOverrideJson {
     pub hours: Vec<[String; 2]>,
     #[serde(default)]
     pub note: Option<String>,
+}
+
+/// A provider (a person or a chair) as the operator sends and reads it.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderJson {
+    /// An existing provider's id (as `GET` returns it); absent: a new provider.
+    #[serde(default)]
+    pub id: Option<String>,
+    pub name: String,
+    /// The services performed, by name; absent or `null`: every service the clinic offers.
+    #[serde(default)]
+    pub services: Option<Vec<String>>,
+    /// Same shape as the clinic's; absent or `null`: the clinic's hours.
+    #[serde(default)]
+    pub weekly_hours: Option<BTreeMap<String, Vec<[String; 2]>>>,
+    /// The provider's own dates off or special hours.
+    #[serde(default)]
+    pub date_overrides: Option<Vec<DateOverrideJson>>,
+    #[serde(default)]
+    pub max_per_day: Option<u32>,
+    #[serde(default)]
+    pub max_per_week: Option<u32>,
+    /// A retired provider is never offered nor booked; their appointments stay.
+    #[serde(default)]
+    pub retired: Option<bool>,
 }
 
 /// Twilio credentials as the operator sends them. Never serialised back.
@@ -99,6 +129,11 @@ pub struct TenantInput {
     pub system_prompt: Option<String>,
     /// ISO country codes codes may be texted to; `[]`: the clinic's own country.
     pub otp_allowed_countries: Option<Vec<String>>,
+    /// The whole list of providers, in order: a listed `id` edits that provider, an entry
+    /// without one adds a provider, and a provider left out is retired (kept with their
+    /// appointments, never offered again). Absent: unchanged (a new clinic: one provider named
+    /// after it, performing every service, on its hours).
+    pub providers: Option<Vec<ProviderJson>>,
 }
 
 fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
@@ -155,14 +190,148 @@ fn day_hours(errs: &mut FieldErrors, field: &str, ranges: &[[String; 2]]) -> Opt
     errs.parse(field, DayHours::new(out))
 }
 
+fn parse_week(
+    errs: &mut FieldErrors,
+    field: &str,
+    map: &BTreeMap<String, Vec<[String; 2]>>,
+) -> WeeklyHours {
+    let mut w = WeeklyHours::default();
+    for (key, ranges) in map {
+        let k = key.to_ascii_lowercase();
+        match DAYS.iter().find(|(d, _)| k.starts_with(d)) {
+            Some((_, day)) => {
+                if let Some(h) = day_hours(errs, &format!("{field}.{key}"), ranges) {
+                    w.set(*day, h);
+                }
+            }
+            None => errs.push(format!("{field}.{key}"), "is not a day (mon, tue, … sun)"),
+        }
+    }
+    w
+}
+
+fn parse_overrides(
+    errs: &mut FieldErrors,
+    field: &str,
+    list: &[DateOverrideJson],
+) -> Vec<DateOverride> {
+    let mut v: Vec<DateOverride> = Vec::new();
+    for (i, o) in list.iter().enumerate() {
+        let date = match o.date.trim().parse::<Date>() {
+            Ok(d) => d,
+            Err(_) => {
+                errs.push(format!("{field}[{i}].date"), "must be YYYY-MM-DD");
+                continue;
+            }
+        };
+        if v.iter().any(|x| x.date == date) {
+            errs.push(format!("{field}[{i}].date"), "appears twice");
+            continue;
+        }
+        if let Some(hours) = day_hours(errs, &format!("{field}[{i}].hours"), &o.hours) {
+            v.push(DateOverride {
+                date,
+                hours,
+                note: o.note.clone(),
+            });
+        }
+    }
+    v.sort_by_key(|o| o.date);
+    v
+}
+
+/// The providers' edits, each field checked (names of services against `services`).
+fn parse_providers(
+    errs: &mut FieldErrors,
+    list: &[ProviderJson],
+    services: &[Service],
+) -> Vec<ProviderEdit> {
+    if list.len() > MAX_PROVIDERS {
+        errs.push("providers", format!("at most {MAX_PROVIDERS}"));
+        return Vec::new();
+    }
+    let mut out = Vec::with_capacity(list.len());
+    for (i, p) in list.iter().enumerate() {
+        let f = |name: &str| format!("providers[{i}].{name}");
+        let id = match &p.id {
+            Some(id) => match id.parse::<ProviderId>() {
+                Ok(id) => Some(Some(id)),
+                Err(_) => {
+                    errs.push(f("id"), "is not a provider id");
+                    None
+                }
+            },
+            None => Some(None),
+        };
+        let name = errs.parse(f("name"), ProviderName::parse(&p.name));
+        let provider_services = match &p.services {
+            None => ProviderServices::Every,
+            Some(names) => {
+                let mut v: Vec<ServiceName> = Vec::new();
+                for (j, n) in names.iter().enumerate() {
+                    match services.iter().find(|s| s.name.matches(n)) {
+                        Some(s) if !v.contains(&s.name) => v.push(s.name.clone()),
+                        Some(_) => {}
+                        None => errs.push(
+                            format!("providers[{i}].services[{j}]"),
+                            format!("{n:?} is not one of the clinic's services"),
+                        ),
+                    }
+                }
+                ProviderServices::Only(v)
+            }
+        };
+        let weekly_hours = p
+            .weekly_hours
+            .as_ref()
+            .map(|w| parse_week(errs, &f("weekly_hours"), w));
+        let date_overrides = p
+            .date_overrides
+            .as_deref()
+            .map(|o| parse_overrides(errs, &f("date_overrides"), o))
+            .unwrap_or_default();
+        let cap = |errs: &mut FieldErrors, field: &str, v: Option<u32>| match v {
+            None => Some(None),
+            Some(v) => errs.parse(f(field), BookingCap::new("limit", v)).map(Some),
+        };
+        let max_per_day = cap(errs, "max_per_day", p.max_per_day);
+        let max_per_week = cap(errs, "max_per_week", p.max_per_week);
+        if let (Some(id), Some(name), Some(max_per_day), Some(max_per_week)) =
+            (id, name, max_per_day, max_per_week)
+        {
+            out.push(ProviderEdit {
+                id,
+                name,
+                services: provider_services,
+                weekly_hours,
+                date_overrides,
+                max_per_day,
+                max_per_week,
+                status: if p.retired == Some(true) {
+                    ProviderStatus::Retired
+                } else {
+                    ProviderStatus::Active
+                },
+            });
+        }
+    }
+    out
+}
+
+/// The most providers one clinic may list (retired ones included).
+pub const MAX_PROVIDERS: usize = 100;
+
 impl TenantInput {
     /// The configuration this input makes, on top of `base` (none for a create, in which case
-    /// `name` and `timezone` are required).
+    /// `name` and `timezone` are required). New providers get their ids from `new_provider_id`.
     pub fn apply(
         &self,
-        base: Option<&TenantConfig>,
+        base: Option<&Tenant>,
+        new_provider_id: impl FnMut() -> ProviderId,
     ) -> Result<(TenantConfig, SmsAccountChange), FieldErrors> {
         let mut errs = FieldErrors::default();
+        let current_providers = base.map(Tenant::providers).unwrap_or_default();
+        let base = base.map(|t| &t.config);
 
         let name = match (&self.name, base) {
             (Some(n), _) => errs.parse("name", ClinicName::parse(n)),
@@ -261,56 +430,11 @@ impl TenantInput {
             None => base.map(|b| b.services.clone()).unwrap_or_default(),
         };
         let weekly_hours = match &self.weekly_hours {
-            Some(map) => {
-                let mut w = WeeklyHours::default();
-                for (key, ranges) in map {
-                    let k = key.to_ascii_lowercase();
-                    match DAYS.iter().find(|(d, _)| k.starts_with(d)) {
-                        Some((_, day)) => {
-                            if let Some(h) =
-                                day_hours(&mut errs, &format!("weekly_hours.{key}"), ranges)
-                            {
-                                w.set(*day, h);
-                            }
-                        }
-                        None => errs.push(
-                            format!("weekly_hours.{key}"),
-                            "is not a day (mon, tue, … sun)",
-                        ),
-                    }
-                }
-                w
-            }
+            Some(map) => parse_week(&mut errs, "weekly_hours", map),
             None => base.map(|b| b.weekly_hours.clone()).unwrap_or_default(),
         };
         let date_overrides = match &self.date_overrides {
-            Some(list) => {
-                let mut v: Vec<DateOverride> = Vec::new();
-                for (i, o) in list.iter().enumerate() {
-                    let date = match o.date.trim().parse::<Date>() {
-                        Ok(d) => d,
-                        Err(_) => {
-                            errs.push(format!("date_overrides[{i}].date"), "must be YYYY-MM-DD");
-                            continue;
-                        }
-                    };
-                    if v.iter().any(|x| x.date == date) {
-                        errs.push(format!("date_overrides[{i}].date"), "appears twice");
-                        continue;
-                    }
-                    if let Some(hours) =
-                        day_hours(&mut errs, &format!("date_overrides[{i}].hours"), &o.hours)
-                    {
-                        v.push(DateOverride {
-                            date,
-                            hours,
-                            note: o.note.clone(),
-                        });
-                    }
-                }
-                v.sort_by_key(|o| o.date);
-                v
-            }
+            Some(list) => parse_overrides(&mut errs, "date_overrides", list),
             None => base.map(|b| b.date_overrides.clone()).unwrap_or_default(),
         };
         let r = base.map(|b| b.rules.clone()).unwrap_or_default();
@@ -358,6 +482,26 @@ impl TenantInput {
             },
         };
 
+        let providers = match &self.providers {
+            Some(list) => {
+                let edits = parse_providers(&mut errs, list, &services);
+                if errs.0.is_empty() {
+                    errs.parse(
+                        "providers",
+                        apply_provider_edits(&current_providers, edits, &services, new_provider_id),
+                    )
+                    .unwrap_or_default()
+                } else {
+                    Vec::new()
+                }
+            }
+            None => {
+                let mut kept = base.map(|b| b.providers.clone()).unwrap_or_default();
+                prune_services(&mut kept, &services);
+                kept
+            }
+        };
+
         if !errs.0.is_empty() {
             return Err(errs);
         }
@@ -378,6 +522,7 @@ impl TenantInput {
                 rules,
                 system_prompt,
                 otp_allowed_countries,
+                providers,
             },
             twilio,
         ))
@@ -517,6 +662,8 @@ pub struct TenantView {
     pub otp_allowed_countries: Vec<String>,
     /// The countries codes go to now: those set, else the clinic's own.
     pub otp_countries_in_effect: Vec<String>,
+    /// Every provider, retired ones included, in order.
+    pub providers: Vec<ProviderJson>,
 }
 
 #[derive(Debug, Serialize)]
@@ -591,27 +738,8 @@ impl TenantView {
                     value_cents: s.value_cents,
                 })
                 .collect(),
-            weekly_hours: c
-                .weekly_hours
-                .iter()
-                .map(|(d, h)| {
-                    let key = DAYS
-                        .iter()
-                        .find(|(_, wd)| *wd == d)
-                        .map(|(k, _)| *k)
-                        .unwrap_or("mon");
-                    (key.to_owned(), ranges_json(h))
-                })
-                .collect(),
-            date_overrides: c
-                .date_overrides
-                .iter()
-                .map(|o| DateOverrideJson {
-                    date: o.date.to_string(),
-                    hours: ranges_json(&o.hours),
-                    note: o.note.clone(),
-                })
-                .collect(),
+            weekly_hours: week_json(&c.weekly_hours),
+            date_overrides: overrides_json(&c.date_overrides),
             buffer_before_minutes: c.rules.buffer_before,
             buffer_after_minutes: c.rules.buffer_after,
             min_notice_minutes: c.rules.min_notice_minutes,
@@ -624,8 +752,50 @@ impl TenantView {
                 .map(|c| c.to_string())
                 .collect(),
             otp_countries_in_effect: c.code_countries().iter().map(|c| c.to_string()).collect(),
+            providers: t
+                .providers()
+                .iter()
+                .map(|p| ProviderJson {
+                    id: Some(p.id.to_string()),
+                    name: p.name.to_string(),
+                    services: match &p.services {
+                        ProviderServices::Every => None,
+                        ProviderServices::Only(names) => {
+                            Some(names.iter().map(|n| n.to_string()).collect())
+                        }
+                    },
+                    weekly_hours: p.weekly_hours.as_ref().map(week_json),
+                    date_overrides: Some(overrides_json(&p.date_overrides)),
+                    max_per_day: p.max_per_day.map(BookingCap::get),
+                    max_per_week: p.max_per_week.map(BookingCap::get),
+                    retired: Some(!p.is_active()),
+                })
+                .collect(),
         }
     }
+}
+
+fn week_json(w: &WeeklyHours) -> BTreeMap<String, Vec<[String; 2]>> {
+    w.iter()
+        .map(|(d, h)| {
+            let key = DAYS
+                .iter()
+                .find(|(_, wd)| *wd == d)
+                .map(|(k, _)| *k)
+                .unwrap_or("mon");
+            (key.to_owned(), ranges_json(h))
+        })
+        .collect()
+}
+
+fn overrides_json(list: &[DateOverride]) -> Vec<DateOverrideJson> {
+    list.iter()
+        .map(|o| DateOverrideJson {
+            date: o.date.to_string(),
+            hours: ranges_json(&o.hours),
+            note: o.note.clone(),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -641,10 +811,22 @@ mod tests {
        "weekly_hours": {"mon": [["09:00", "17:00"]], "tue": [["09:00", "12:00"], ["13:00", "17:00"]]},
        "system_prompt": "You are Voxanne, the friendly receptionist of Smile Dental."}"#;
 
+    fn fresh_id() -> ProviderId {
+        ProviderId::from_uuid(uuid::Uuid::new_v4())
+    }
+
+    fn tenant_of(config: TenantConfig) -> Tenant {
+        Tenant {
+            id: booking_core::TenantId::from_uuid(uuid::Uuid::new_v4()),
+            config,
+            sms_health: SmsHealth::NotConfigured,
+        }
+    }
+
     #[test]
     fn the_design_example_is_accepted() {
         let input: TenantInput = serde_json::from_str(EXAMPLE).unwrap();
-        let (cfg, twilio) = input.apply(None).unwrap();
+        let (cfg, twilio) = input.apply(None, fresh_id).unwrap();
         assert_eq!(cfg.name.as_str(), "Smile Dental");
         assert_eq!(cfg.weekly_hours.on(Weekday::Tuesday).ranges().len(), 2);
         assert!(cfg.weekly_hours.on(Weekday::Sunday).is_closed());
@@ -674,7 +856,7 @@ mod tests {
                 "twilio": {"account_sid": "nope", "auth_token": "x"}}"#,
         )
         .unwrap();
-        let errs = input.apply(None).unwrap_err();
+        let errs = input.apply(None, fresh_id).unwrap_err();
         let fields: Vec<_> = errs.0.iter().map(|e| e.field.as_str()).collect();
         for f in [
             "name",
@@ -694,10 +876,12 @@ mod tests {
     #[test]
     fn patch_keeps_what_it_does_not_name() {
         let input: TenantInput = serde_json::from_str(EXAMPLE).unwrap();
-        let (cfg, _) = input.apply(None).unwrap();
+        let (cfg, _) = input.apply(None, fresh_id).unwrap();
         let patch: TenantInput =
             serde_json::from_str(r#"{"hot_lead_threshold": 50, "twilio": null}"#).unwrap();
-        let (patched, twilio) = patch.apply(Some(&cfg)).unwrap();
+        let (patched, twilio) = patch
+            .apply(Some(&tenant_of(cfg.clone())), fresh_id)
+            .unwrap();
         assert_eq!(patched.hot_lead_threshold.get(), 50);
         assert_eq!(patched.services, cfg.services);
         assert!(matches!(twilio, SmsAccountChange::Clear));

@@ -119,7 +119,8 @@ pub async fn growth(
         };
         let (tool_calls_per_api_cpu_s, tool_calls_per_postgres_cpu_s) =
             (per(api_cpu_s), per(postgres_cpu_s));
-        let availability = availability(h, 1_000, if calls_n < 200 { 300 } else { 1_000 }).await?;
+        let availability =
+            availability(h, 1_000, if calls_n < 200 { 300 } else { 1_000 }, 10).await?;
         points.push(GrowthPoint {
             size,
             tenants_in_db: h.sql_i64("SELECT count(*) FROM tenants")?,

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{BookingId, CalendarId, CallId, TenantId};
 use crate::phone::PhoneNumber;
+pub use crate::provider::BookingLimit;
 use crate::tenant::ServiceName;
 
 /// How long a hold is exclusive.
@@ -162,7 +163,11 @@ impl Booking {
 pub struct NewHold {
     pub id: BookingId,
     pub tenant: TenantId,
+    /// The provider's calendar.
     pub calendar: CalendarId,
+    /// The provider's limits the hold must stay within (checked by the store under the same
+    /// lock as the insert).
+    pub limits: Vec<BookingLimit>,
     pub service: ServiceName,
     pub slot: Interval,
     pub blocked: Interval,
@@ -178,7 +183,10 @@ pub struct NewHold {
 pub struct NewAppointment {
     pub id: BookingId,
     pub tenant: TenantId,
+    /// The provider's calendar.
     pub calendar: CalendarId,
+    /// The provider's limits (see [`NewHold::limits`]).
+    pub limits: Vec<BookingLimit>,
     pub service: ServiceName,
     pub slot: Interval,
     pub blocked: Interval,
@@ -187,4 +195,12 @@ pub struct NewAppointment {
     pub call_id: Option<CallId>,
     pub created_at: Timestamp,
     pub rescheduled_from: BookingId,
+}
+
+/// An occupying booking as availability sees it: whose calendar, when it starts, what it blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Occupied {
+    pub calendar: CalendarId,
+    pub starts_at: Timestamp,
+    pub blocked: Interval,
 }

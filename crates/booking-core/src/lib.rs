@@ -17,6 +17,7 @@ pub mod otp;
 pub mod outbox;
 pub mod phone;
 pub mod ports;
+pub mod provider;
 pub mod scoring;
 pub mod service;
 pub mod start;

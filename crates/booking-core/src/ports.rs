@@ -10,8 +10,9 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 
 use crate::attendance::{Attendance, MarkRefusal};
-use crate::booking::{Booking, Interval, NewAppointment, NewHold};
+use crate::booking::{Booking, Interval, NewAppointment, NewHold, Occupied};
 use crate::calls::{CallRecord, CallStart, CapturedLead, FinishOutcome, FinishedCall};
+use crate::ids::CalendarId;
 use crate::ids::{
     BookingId, CallId, ChallengeId, MessageId, TenantId, ToolCallId, VapiAssistantId,
     VapiPhoneNumberId,
@@ -37,6 +38,10 @@ pub enum StoreError {
     /// An occupying booking already overlaps the requested time (exclusion constraint).
     #[error("the slot is taken")]
     SlotTaken,
+    /// The provider already has as many appointments in a limit's window as it allows
+    /// ([`crate::booking::BookingLimit`]).
+    #[error("the provider's booking limit is reached")]
+    LimitReached,
     /// The row was not in the state the change requires; `current` is what it is now.
     #[error("the booking is {current}")]
     WrongState { current: &'static str },
@@ -112,15 +117,55 @@ pub trait BookingStore: Send + Sync {
         now: Timestamp,
     ) -> StoreResult<Vec<Interval>>;
 
-    /// In one unit of work: marks holds that overlap `hold.blocked` and expired by `now` as
-    /// expired; releases other live holds of the same call if `release_call_holds`; inserts the
-    /// hold. `SlotTaken` if an occupying booking overlaps.
+    /// The occupying bookings (confirmed, and holds that have not expired by `now`) of these
+    /// calendars (providers) whose blocked time overlaps `window`, ordered by calendar and time.
+    async fn occupied(
+        &self,
+        tenant: TenantId,
+        calendars: &[CalendarId],
+        window: Interval,
+        now: Timestamp,
+    ) -> StoreResult<Vec<Occupied>>;
+
+    /// In one unit of work, serialised with every other insert on `hold.calendar`: marks holds
+    /// that overlap `hold.blocked` and expired by `now` as expired; releases other live holds of
+    /// the same call if `release_call_holds`; checks `hold.limits` (the occupying bookings of the
+    /// calendar starting in each window, the new one included, must not exceed its max:
+    /// `LimitReached` and nothing changes otherwise); inserts the hold. `SlotTaken` if an
+    /// occupying booking overlaps.
     async fn insert_hold(
         &self,
         hold: &NewHold,
         now: Timestamp,
         release_call_holds: bool,
     ) -> StoreResult<Booking>;
+
+    /// The same request on several providers, in order of preference: [`Self::insert_hold`] of
+    /// each in turn, each its own unit of work, until one is inserted. When all are refused, the
+    /// refusal is `SlotTaken` if any was taken, else `LimitReached`. An empty list is
+    /// `SlotTaken`.
+    async fn insert_first_free_hold(
+        &self,
+        holds: &[NewHold],
+        now: Timestamp,
+        release_call_holds: bool,
+    ) -> StoreResult<Booking> {
+        let mut refusal = StoreError::SlotTaken;
+        let mut taken = false;
+        for hold in holds {
+            match self.insert_hold(hold, now, release_call_holds).await {
+                Ok(b) => return Ok(b),
+                Err(StoreError::SlotTaken) => {
+                    taken = true;
+                    refusal = StoreError::SlotTaken;
+                }
+                Err(StoreError::LimitReached) if !taken => refusal = StoreError::LimitReached,
+                Err(StoreError::LimitReached) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(refusal)
+    }
 
     async fn booking(&self, tenant: TenantId, id: BookingId) -> StoreResult<Option<Booking>>;
 
@@ -160,7 +205,8 @@ pub trait BookingStore: Send + Sync {
     ) -> StoreResult<Booking>;
 
     /// In one unit of work: the old confirmed booking cancelled, the new one inserted confirmed
-    /// (`SlotTaken` if it overlaps another occupying booking: then nothing changes), pending
+    /// (`SlotTaken` if it overlaps another occupying booking, `LimitReached` if it would pass one
+    /// of `new.limits` not counting the old one: then nothing changes), pending
     /// messages with the `withdraw` keys withdrawn, `messages` queued, the `proof` code (of the
     /// old booking) consumed. Returns the new booking.
     #[allow(clippy::too_many_arguments)]

@@ -60,4 +60,8 @@ checks!(
     test_texts_hold_under_concurrency,
     attendance_marks,
     concurrent_attendance_marks,
+    providers_round_trip,
+    providers_hold_the_same_time_side_by_side,
+    one_provider_race_has_one_winner,
+    provider_limits_hold_under_races,
 );

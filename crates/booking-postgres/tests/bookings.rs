@@ -278,6 +278,7 @@ async fn a_reschedule_onto_a_taken_slot_changes_nothing() {
         id: new_id,
         tenant: t.id,
         calendar: t.calendar(),
+        limits: Vec::new(),
         service: original.service.clone(),
         slot,
         blocked: slot,

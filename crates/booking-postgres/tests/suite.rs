@@ -56,6 +56,10 @@ suite!(
     test_texts_hold_under_concurrency,
     attendance_marks,
     concurrent_attendance_marks,
+    providers_round_trip,
+    providers_hold_the_same_time_side_by_side,
+    one_provider_race_has_one_winner,
+    provider_limits_hold_under_races,
 );
 
 /// The suite's own driver, which also covers checks added to it after the list above: a fresh

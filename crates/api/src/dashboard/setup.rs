@@ -104,12 +104,12 @@ pub(super) fn simulated_texts(
         (
             "Confirmation".to_owned(),
             caller_gets.clone(),
-            confirmation_text(&cfg.name, &cfg.zone, &service.0, start),
+            confirmation_text(&cfg.name, &cfg.zone, &service.0, None, start),
         ),
         (
             "Reminder, 24 hours before".to_owned(),
             caller_gets,
-            reminder_text(&cfg.name, &cfg.zone, &service.0, start),
+            reminder_text(&cfg.name, &cfg.zone, &service.0, None, start),
         ),
     ];
     let alert_to = if cfg.alert_numbers.is_empty() {
@@ -284,6 +284,7 @@ mod tests {
             rules: BookingRules::default(),
             system_prompt: SystemPrompt::default(),
             otp_allowed_countries: Vec::new(),
+            providers: Vec::new(),
         };
         let now: Timestamp = "2030-01-02T15:00:00Z".parse().unwrap();
         let (transcript, texts) = simulated_texts(&cfg, now);

@@ -4,8 +4,8 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
-use booking_core::TenantId;
 use booking_core::ports::SmsAccountChange;
+use booking_core::{CalendarId, TenantId};
 use serde_json::json;
 
 use crate::auth::verify_admin;
@@ -62,12 +62,21 @@ async fn create_tenant(
     body: web::Json<TenantInput>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&req, &state)?;
-    let (config, sms) = body.apply(None).map_err(|e| ApiError::Invalid(json!(e)))?;
+    let id = TenantId::from_random_bytes(state.random.bytes16());
+    // The first provider of a new clinic is its default calendar, the one a release that
+    // predates providers books on during a rolling deploy.
+    let mut first = Some(CalendarId::default_for(id));
+    let (config, sms) = body
+        .apply(None, || {
+            first
+                .take()
+                .unwrap_or_else(|| CalendarId::from_random_bytes(state.random.bytes16()))
+        })
+        .map_err(|e| ApiError::Invalid(json!(e)))?;
     let sms = match sms {
         SmsAccountChange::Set(a) => Some(a),
         SmsAccountChange::Keep | SmsAccountChange::Clear => None,
     };
-    let id = TenantId::from_random_bytes(state.random.bytes16());
     let tenant = state.store.create_tenant(id, &config, sms.as_ref()).await?;
     tracing::info!(tenant = %tenant.id, "tenant created");
     Ok(HttpResponse::Created()
@@ -109,7 +118,9 @@ async fn patch_tenant(
     let id = tenant_id(&path)?;
     let current = state.store.tenant(id).await?.ok_or(ApiError::NotFound)?;
     let (config, sms) = body
-        .apply(Some(&current.config))
+        .apply(Some(&current), || {
+            CalendarId::from_random_bytes(state.random.bytes16())
+        })
         .map_err(|e| ApiError::Invalid(json!(e)))?;
     let tenant = state.store.update_tenant(id, &config, sms).await?;
     tracing::info!(tenant = %tenant.id, "tenant updated");

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 
-use crate::booking::{Booking, BookingStatus, Interval, NewAppointment, NewHold};
+use crate::booking::{Booking, BookingStatus, Interval, NewAppointment, NewHold, Occupied};
 use crate::ids::{BookingId, CalendarId, CallId, ChallengeId, TenantId};
 use crate::memory::{Contact, MemoryStore, wrong_state};
 use crate::otp::ChangeProof;
@@ -36,6 +36,33 @@ impl BookingStore for MemoryStore {
         Ok(out)
     }
 
+    async fn occupied(
+        &self,
+        tenant: TenantId,
+        calendars: &[CalendarId],
+        window: Interval,
+        now: Timestamp,
+    ) -> StoreResult<Vec<Occupied>> {
+        let s = self.lock();
+        let mut out: Vec<Occupied> = s
+            .bookings
+            .iter()
+            .filter(|b| {
+                b.tenant == tenant
+                    && calendars.contains(&b.calendar)
+                    && b.occupies_at(now)
+                    && b.blocked.overlaps(&window)
+            })
+            .map(|b| Occupied {
+                calendar: b.calendar,
+                starts_at: b.slot.start,
+                blocked: b.blocked,
+            })
+            .collect();
+        out.sort_by_key(|o| (o.calendar, o.blocked.start, o.blocked.end));
+        Ok(out)
+    }
+
     async fn insert_hold(
         &self,
         hold: &NewHold,
@@ -63,6 +90,9 @@ impl BookingStore for MemoryStore {
         };
         if s.conflicts(hold.calendar, &hold.blocked, now, &released) {
             return Err(StoreError::SlotTaken);
+        }
+        if s.over_limit(hold.tenant, hold.calendar, &hold.limits, now, &released) {
+            return Err(StoreError::LimitReached);
         }
         for b in &mut s.bookings {
             if b.calendar == hold.calendar
@@ -208,6 +238,9 @@ impl BookingStore for MemoryStore {
         }
         if s.conflicts(new.calendar, &new.blocked, now, &[old]) {
             return Err(StoreError::SlotTaken);
+        }
+        if s.over_limit(tenant, new.calendar, &new.limits, now, &[old]) {
+            return Err(StoreError::LimitReached);
         }
         s.consume_proof(tenant, old, proof, now)?;
         s.bookings[i].status = BookingStatus::Cancelled;

@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use jiff::Timestamp;
 
-use crate::booking::{Booking, BookingStatus, Interval};
+use crate::booking::{Booking, BookingLimit, BookingStatus, Interval};
 use crate::calls::CallRecord;
 use crate::ids::{BookingId, CalendarId, CallId, TenantId};
 use crate::otp::Challenge;
@@ -119,6 +119,32 @@ impl State {
                 && b.occupies_at(now)
                 && b.blocked.overlaps(blocked)
                 && !except.contains(&b.id)
+        })
+    }
+
+    /// Whether one more booking on the calendar would pass one of `limits`: the occupying
+    /// bookings at `now` starting in its window (except those in `except`) already reach its max.
+    fn over_limit(
+        &self,
+        tenant: TenantId,
+        calendar: CalendarId,
+        limits: &[BookingLimit],
+        now: Timestamp,
+        except: &[BookingId],
+    ) -> bool {
+        limits.iter().any(|l| {
+            let n = self
+                .bookings
+                .iter()
+                .filter(|b| {
+                    b.tenant == tenant
+                        && b.calendar == calendar
+                        && b.occupies_at(now)
+                        && l.window.contains(b.slot.start)
+                        && !except.contains(&b.id)
+                })
+                .count();
+            n >= l.max as usize
         })
     }
 

@@ -140,22 +140,48 @@ impl BookingService {
         if at == old.slot.start {
             return Ok(refused(RescheduleRefusal::SameTime));
         }
-        let slot = match self.slot_by_the_rules(tenant, svc, at, now).await? {
+        // A move keeps the provider (while they are active and perform the service).
+        let providers: Vec<_> = match tenant.provider(old.calendar) {
+            Some(p) if p.offers(&svc.name) => vec![p],
+            _ => tenant.providers_for(svc),
+        };
+        let (slot, working) = match self
+            .slot_by_the_rules(tenant, svc, &providers, at, now)
+            .await?
+        {
             Ok(s) => s,
             Err(against) => return Ok(refused(RescheduleRefusal::AgainstTheRules(against))),
+        };
+        let Some(provider) = working
+            .iter()
+            .find(|p| p.id == old.calendar)
+            .or(working.first())
+            .cloned()
+        else {
+            return Ok(refused(RescheduleRefusal::AgainstTheRules(
+                AgainstTheRules {
+                    why: crate::availability::Unbookable::Closed,
+                    alternatives: Vec::new(),
+                },
+            )));
         };
         let (proof, call) = match mover {
             Mover::Owner => (ChangeProof::Owner, None),
             Mover::Caller { ctx, code } => {
                 // No code is texted for a move that cannot happen (the store still has the last
                 // word when it is made).
-                let busy = self.store.busy(tenant.id, slot.blocked, now).await?;
+                let busy = self
+                    .store
+                    .occupied(tenant.id, &[provider.id], slot.blocked, now)
+                    .await?;
                 if busy
                     .iter()
-                    .any(|i| *i != old.blocked && i.overlaps(&slot.blocked))
+                    .any(|o| o.blocked != old.blocked && o.blocked.overlaps(&slot.blocked))
                 {
                     return Ok(RescheduleOutcome::Taken {
-                        alternatives: self.alternatives_near(tenant, svc, at, now).await?,
+                        alternatives: self
+                            .alternatives_near(tenant, svc, &providers, at, now)
+                            .await?,
                     });
                 }
                 match self.caller_proof(ctx, old, code).await? {
@@ -175,7 +201,8 @@ impl BookingService {
         let new = NewAppointment {
             id: self.booking_id(),
             tenant: tenant.id,
-            calendar: old.calendar,
+            calendar: provider.id,
+            limits: provider.limits_at(cfg, slot.slot.start),
             service: old.service.clone(),
             slot: slot.slot,
             blocked: slot.blocked,
@@ -198,6 +225,7 @@ impl BookingService {
                     &cfg.name,
                     &cfg.zone,
                     &old.service,
+                    tenant.provider_to_name(provider.id).as_ref(),
                     old.slot.start,
                     slot.slot.start,
                 ),
@@ -211,7 +239,13 @@ impl BookingService {
                 MessageKind::Reminder,
                 DedupeKey::reminder(new.id),
                 &to,
-                messages::reminder_text(&cfg.name, &cfg.zone, &old.service, slot.slot.start),
+                messages::reminder_text(
+                    &cfg.name,
+                    &cfg.zone,
+                    &old.service,
+                    tenant.provider_to_name(provider.id).as_ref(),
+                    slot.slot.start,
+                ),
                 reminder_due(
                     now,
                     slot.slot.start,
@@ -236,9 +270,13 @@ impl BookingService {
                 service: b.service.to_string(),
                 start: b.slot.start,
             }),
-            Err(StoreError::SlotTaken) => Ok(RescheduleOutcome::Taken {
-                alternatives: self.alternatives_near(tenant, svc, at, now).await?,
-            }),
+            Err(StoreError::SlotTaken) | Err(StoreError::LimitReached) => {
+                Ok(RescheduleOutcome::Taken {
+                    alternatives: self
+                        .alternatives_near(tenant, svc, &providers, at, now)
+                        .await?,
+                })
+            }
             Err(StoreError::WrongState { .. }) | Err(StoreError::NotFound) => {
                 match self.store.booking(tenant.id, old.id).await? {
                     // Still booked: the code was used or ran out meanwhile.

@@ -74,6 +74,10 @@ pub struct TenantConfig {
     /// [`TenantConfig::code_countries`]).
     #[serde(default)]
     pub otp_allowed_countries: Vec<Country>,
+    /// The people and chairs appointments are booked with, retired ones included (see
+    /// [`crate::provider`]); empty: the clinic is one provider ([`Tenant::providers`]).
+    #[serde(default)]
+    pub providers: Vec<crate::provider::Provider>,
 }
 
 impl TenantConfig {

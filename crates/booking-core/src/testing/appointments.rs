@@ -141,6 +141,7 @@ pub(super) fn appointment(
         id: booking_id(),
         tenant: t.id,
         calendar: t.calendar(),
+        limits: Vec::new(),
         service: t.config.services[1].name.clone(),
         slot: blocked,
         blocked,

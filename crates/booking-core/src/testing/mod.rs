@@ -191,6 +191,7 @@ pub fn tenant_config(name: &str) -> TenantConfig {
         rules: BookingRules::default(),
         system_prompt: SystemPrompt::parse("You are the receptionist.").expect("valid prompt"),
         otp_allowed_countries: Vec::new(),
+        providers: Vec::new(),
     }
 }
 
@@ -237,6 +238,7 @@ pub fn hold(
         id: booking_id(),
         tenant: tenant.id,
         calendar: tenant.calendar(),
+        limits: Vec::new(),
         service: tenant.config.services[1].name.clone(),
         slot: blocked,
         blocked,
@@ -474,6 +476,10 @@ where
     test_texts_hold_under_concurrency(&make().await).await;
     attendance_marks(&make().await).await;
     concurrent_attendance_marks(&make().await).await;
+    providers_round_trip(&make().await).await;
+    providers_hold_the_same_time_side_by_side(&make().await).await;
+    one_provider_race_has_one_winner(&make().await).await;
+    provider_limits_hold_under_races(&make().await).await;
 }
 
 mod appointments;
@@ -484,6 +490,7 @@ mod contacts;
 mod isolation;
 mod otp;
 mod outbox;
+mod providers;
 mod tenants;
 mod test_texts;
 mod tool_calls;
@@ -496,6 +503,7 @@ pub use contacts::*;
 pub use isolation::*;
 pub use otp::*;
 pub use outbox::*;
+pub use providers::*;
 pub use tenants::*;
 pub use test_texts::*;
 pub use tool_calls::*;

@@ -6,7 +6,9 @@
 //! serialise and the second sees the first's result.
 
 use async_trait::async_trait;
-use booking_core::booking::{Booking, BookingStatus, Interval, NewAppointment, NewHold};
+use booking_core::booking::{
+    Booking, BookingLimit, BookingStatus, Interval, NewAppointment, NewHold, Occupied,
+};
 use booking_core::otp::{
     Challenge, ChangeProof, CheckClaim, NewChallenge, OtpPolicy, SendCounts, SendLimit,
 };
@@ -200,6 +202,38 @@ async fn lock_calendar(conn: &mut AsyncPgConnection, calendar: Uuid) -> Result<(
     Ok(())
 }
 
+/// `LimitReached` when the calendar's occupying bookings at `now` starting in one of the limits'
+/// windows already reach its max. Run under the calendar's lock ([`lock_calendar`]), after the
+/// changes that free time (expired and released holds, the booking a reschedule replaces), so
+/// the count cannot change before the insert commits.
+async fn check_limits(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    calendar: Uuid,
+    limits: &[BookingLimit],
+    now: Timestamp,
+) -> Result<(), Fail> {
+    for limit in limits {
+        let n: i64 = b::table
+            .filter(b::tenant_id.eq(tenant))
+            .filter(b::calendar_id.eq(calendar))
+            .filter(
+                b::status
+                    .eq("confirmed")
+                    .or(b::status.eq("held").and(b::hold_expires_at.gt(ts(now)))),
+            )
+            .filter(b::starts_at.ge(ts(limit.window.start)))
+            .filter(b::starts_at.lt(ts(limit.window.end)))
+            .count()
+            .get_result(conn)
+            .await?;
+        if n >= i64::from(limit.max) {
+            return Err(StoreError::LimitReached.into());
+        }
+    }
+    Ok(())
+}
+
 fn domain(rows: Vec<BookingRow>) -> StoreResult<Vec<Booking>> {
     rows.into_iter().map(BookingRow::into_domain).collect()
 }
@@ -240,6 +274,56 @@ impl BookingStore for PgStore {
             .collect()
     }
 
+    async fn occupied(
+        &self,
+        tenant: TenantId,
+        calendars: &[CalendarId],
+        window: Interval,
+        now: Timestamp,
+    ) -> StoreResult<Vec<Occupied>> {
+        type Row = (
+            Uuid,
+            chrono::DateTime<chrono::Utc>,
+            chrono::DateTime<chrono::Utc>,
+            chrono::DateTime<chrono::Utc>,
+        );
+        let ids: Vec<Uuid> = calendars.iter().map(|c| *c.as_uuid()).collect();
+        let rows: Vec<Row> = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                Ok(b::table
+                    .filter(b::tenant_id.eq(tenant.as_uuid()))
+                    .filter(b::calendar_id.eq_any(&ids))
+                    .filter(
+                        b::status
+                            .eq("confirmed")
+                            .or(b::status.eq("held").and(b::hold_expires_at.gt(ts(now)))),
+                    )
+                    .filter(b::blocked_from.lt(ts(window.end)))
+                    .filter(b::blocked_until.gt(ts(window.start)))
+                    .order((b::calendar_id, b::blocked_from, b::blocked_until))
+                    .select((
+                        b::calendar_id,
+                        b::starts_at,
+                        b::blocked_from,
+                        b::blocked_until,
+                    ))
+                    .load(&mut conn)
+                    .await?)
+            })
+            .await?;
+        rows.into_iter()
+            .map(|(calendar, starts, from, until)| {
+                Ok(Occupied {
+                    calendar: CalendarId::from_uuid(calendar),
+                    starts_at: from_ts(starts)?,
+                    blocked: Interval::new(from_ts(from)?, from_ts(until)?)
+                        .ok_or_else(|| crate::convert::corrupt("blocked time", "is empty"))?,
+                })
+            })
+            .collect()
+    }
+
     async fn insert_hold(
         &self,
         hold: &NewHold,
@@ -266,6 +350,7 @@ impl BookingStore for PgStore {
                         .execute(conn)
                         .await?;
                     }
+                    check_limits(conn, tenant, *hold.calendar.as_uuid(), &hold.limits, now).await?;
                     Ok(diesel::insert_into(b::table)
                         .values((
                             b::tenant_id.eq(tenant),
@@ -475,6 +560,7 @@ impl BookingStore for PgStore {
                         .await?;
                     lock_calendar(conn, *new.calendar.as_uuid()).await?;
                     expire_overlapping(conn, t, *new.calendar.as_uuid(), &new.blocked, now).await?;
+                    check_limits(conn, t, *new.calendar.as_uuid(), &new.limits, now).await?;
                     let row: BookingRow = diesel::insert_into(b::table)
                         .values((
                             b::tenant_id.eq(t),

@@ -1,9 +1,10 @@
 //! The rows a tenant's configuration owns besides its own (numbers, alert numbers, assistant
 //! ids, services, weekly hours, date overrides), written whole on every save.
 
+use booking_core::provider::ProviderServices;
 use booking_core::tenant::TenantConfig;
 use diesel::prelude::*;
-use diesel::sql_types::{Int2, Int4, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Bool, Int2, Int4, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -20,6 +21,7 @@ pub(super) async fn write_children(
     config: &TenantConfig,
 ) -> Result<(), Fail> {
     for table in [
+        "providers",
         "date_overrides",
         "weekly_hours",
         "services",
@@ -132,5 +134,47 @@ pub(super) async fn write_children(
             .await?;
         }
     }
+    for (position, p) in config.providers.iter().enumerate() {
+        let services = match &p.services {
+            ProviderServices::Every => None,
+            ProviderServices::Only(names) => Some(
+                names
+                    .iter()
+                    .map(|n| n.as_str().to_owned())
+                    .collect::<Vec<_>>(),
+            ),
+        };
+        diesel::sql_query(
+            "INSERT INTO providers (tenant_id, id, position, name, services, weekly_hours, \
+             date_overrides, max_per_day, max_per_week, retired) \
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10)",
+        )
+        .bind::<SqlUuid, _>(id)
+        .bind::<SqlUuid, _>(*p.id.as_uuid())
+        .bind::<Int4, _>(position as i32)
+        .bind::<Text, _>(p.name.as_str())
+        .bind::<Nullable<Array<Text>>, _>(services)
+        .bind::<Nullable<Text>, _>(p.weekly_hours.as_ref().map(to_json).transpose()?)
+        .bind::<Text, _>(to_json(&p.date_overrides)?)
+        .bind::<Nullable<Int4>, _>(
+            p.max_per_day
+                .map(|c| i32_of("provider daily limit", c.get()))
+                .transpose()?,
+        )
+        .bind::<Nullable<Int4>, _>(
+            p.max_per_week
+                .map(|c| i32_of("provider weekly limit", c.get()))
+                .transpose()?,
+        )
+        .bind::<Bool, _>(!p.is_active())
+        .execute(conn)
+        .await?;
+    }
     Ok(())
+}
+
+/// A provider's hours as the JSON the `providers` table keeps.
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, Fail> {
+    serde_json::to_string(v)
+        .map_err(|e| Fail::Store(booking_core::ports::StoreError::Internal(e.to_string())))
 }

@@ -5,15 +5,18 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use booking_core::country::Country;
 use booking_core::ports::{SmsAccountChange, StoreError, StoreResult, TenantStore};
+use booking_core::provider::{
+    BookingCap, Provider, ProviderName, ProviderServices, ProviderStatus,
+};
 use booking_core::tenant::{
     BookingRules, CalledNumber, ClinicName, ClinicZone, DateOverride, DayHours, HotLeadThreshold,
     KeywordReplies, Minutes, OpenRange, Service, ServiceName, SmsAccount, SmsHealth, SmsSender,
     SystemPrompt, Tenant, TenantConfig, WeeklyHours,
 };
-use booking_core::{PhoneNumber, TenantId, VapiAssistantId, VapiPhoneNumberId};
+use booking_core::{CalendarId, PhoneNumber, TenantId, VapiAssistantId, VapiPhoneNumberId};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Int4, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Bool, Int4, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use jiff::civil::{Time, Weekday};
 use uuid::Uuid;
@@ -210,6 +213,8 @@ async fn load_tenants(
     .load(conn)
     .await?;
 
+    let mut providers = load_providers(conn, &ids).await?;
+
     let mut ranges: HashMap<(Uuid, i32), Vec<OpenRange>> = HashMap::new();
     let mut override_ranges: HashMap<(Uuid, i32), Vec<OpenRange>> = HashMap::new();
     for (rows, into) in [
@@ -319,12 +324,85 @@ async fn load_tenants(
                 .iter()
                 .map(|c| Country::parse(c).map_err(|e| corrupt("code country", e)))
                 .collect::<Result<_, _>>()?,
+            providers: providers.remove(&id).unwrap_or_default(),
         };
         out.push(Tenant {
             id: TenantId::from_uuid(id),
             config,
             sms_health,
         });
+    }
+    Ok(out)
+}
+
+/// The providers of these tenants, in each tenant's order.
+async fn load_providers(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<Provider>>, Fail> {
+    #[derive(QueryableByName)]
+    struct ProviderRow {
+        #[diesel(sql_type = SqlUuid)]
+        tenant_id: Uuid,
+        #[diesel(sql_type = SqlUuid)]
+        id: Uuid,
+        #[diesel(sql_type = Text)]
+        name: String,
+        #[diesel(sql_type = Nullable<Array<Text>>)]
+        services: Option<Vec<String>>,
+        #[diesel(sql_type = Nullable<Text>)]
+        weekly_hours: Option<String>,
+        #[diesel(sql_type = Text)]
+        date_overrides: String,
+        #[diesel(sql_type = Nullable<Int4>)]
+        max_per_day: Option<i32>,
+        #[diesel(sql_type = Nullable<Int4>)]
+        max_per_week: Option<i32>,
+        #[diesel(sql_type = Bool)]
+        retired: bool,
+    }
+    let rows: Vec<ProviderRow> = diesel::sql_query(
+        "SELECT tenant_id, id, name, services, weekly_hours::text AS weekly_hours, \
+         date_overrides::text AS date_overrides, max_per_day, max_per_week, retired \
+         FROM providers WHERE tenant_id = ANY($1) ORDER BY tenant_id, position",
+    )
+    .bind::<Array<SqlUuid>, _>(ids)
+    .load(conn)
+    .await?;
+    let cap = |what: &'static str, v: Option<i32>| -> Result<Option<BookingCap>, StoreError> {
+        v.map(|v| BookingCap::new(what, u32_of(what, v)?).map_err(|e| corrupt(what, e)))
+            .transpose()
+    };
+    let mut out: HashMap<Uuid, Vec<Provider>> = HashMap::new();
+    for r in rows {
+        let services = match r.services {
+            None => ProviderServices::Every,
+            Some(names) => ProviderServices::Only(
+                names
+                    .iter()
+                    .map(|n| ServiceName::parse(n).map_err(|e| corrupt("provider service", e)))
+                    .collect::<Result<_, _>>()?,
+            ),
+        };
+        let provider = Provider {
+            id: CalendarId::from_uuid(r.id),
+            name: ProviderName::parse(&r.name).map_err(|e| corrupt("provider name", e))?,
+            services,
+            weekly_hours: r
+                .weekly_hours
+                .map(|w| serde_json::from_str(&w).map_err(|e| corrupt("provider hours", e)))
+                .transpose()?,
+            date_overrides: serde_json::from_str(&r.date_overrides)
+                .map_err(|e| corrupt("provider date overrides", e))?,
+            max_per_day: cap("provider daily limit", r.max_per_day)?,
+            max_per_week: cap("provider weekly limit", r.max_per_week)?,
+            status: if r.retired {
+                ProviderStatus::Retired
+            } else {
+                ProviderStatus::Active
+            },
+        };
+        out.entry(r.tenant_id).or_default().push(provider);
     }
     Ok(out)
 }

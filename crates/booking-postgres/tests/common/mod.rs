@@ -104,6 +104,7 @@ pub fn config(name: &str) -> TenantConfig {
         )
         .unwrap(),
         otp_allowed_countries: Vec::new(),
+        providers: Vec::new(),
     }
 }
 
@@ -143,6 +144,7 @@ pub fn hold_with(
         id: BookingId::from_uuid(uuid()),
         tenant: tenant.id,
         calendar: tenant.calendar(),
+        limits: Vec::new(),
         service: tenant.config.services[1].name.clone(),
         slot,
         blocked,

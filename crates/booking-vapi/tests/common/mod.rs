@@ -67,6 +67,7 @@ pub fn tenant(prompt: &str) -> Tenant {
             rules: BookingRules::default(),
             system_prompt: SystemPrompt::parse(prompt).unwrap(),
             otp_allowed_countries: Vec::new(),
+            providers: Vec::new(),
         },
         sms_health: SmsHealth::NotConfigured,
     }

@@ -86,7 +86,9 @@ pub async fn save(
     let current = state.store.sms_account(ctx.tenant.id).await?;
     let problems = match input_from(&form, current.as_ref()) {
         Err(problems) => problems,
-        Ok(input) => match input.apply(Some(&ctx.tenant.config)) {
+        Ok(input) => match input.apply(Some(&ctx.tenant), || {
+            booking_core::CalendarId::from_random_bytes(state.random.bytes16())
+        }) {
             Err(errs) => errs
                 .0
                 .iter()

@@ -10,10 +10,10 @@ use serde::Deserialize;
 use super::pages::render;
 use crate::dashboard::html::notice;
 use crate::dashboard::respond::{DashError, html_response};
-use booking_core::test_texts::TEST_TEXT_LIMIT;
 use crate::dashboard::session::signed_in_post;
 use crate::dashboard::twilio_errors::explain_error;
 use crate::state::AppState;
+use booking_core::test_texts::TEST_TEXT_LIMIT;
 
 #[derive(Deserialize)]
 pub struct TestSmsForm {

@@ -64,6 +64,7 @@ fn config(zone: &str, weekly_hours: WeeklyHours, rules: BookingRules) -> TenantC
         rules,
         system_prompt: SystemPrompt::default(),
         otp_allowed_countries: Vec::new(),
+        providers: Vec::new(),
     }
 }
 

@@ -33,6 +33,7 @@ mod confirmation;
 mod holds;
 mod inbound;
 mod otp;
+mod providers;
 mod tenants;
 
 struct Harness {
@@ -283,6 +284,7 @@ fn slot(
         service: service.into(),
         caller_name: caller_name.into(),
         phone,
+        provider: None,
     }
 }
 
