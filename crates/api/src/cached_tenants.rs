@@ -9,6 +9,8 @@
 //! texting health) drops that clinic's entries at once; a change made by another instance
 //! shows within [`TTL`]. Every other port is passed through unchanged.
 
+use booking_core::booking::CallHolds;
+use booking_core::ports::Texting;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -225,19 +227,19 @@ impl BookingStore for CachedTenants {
         &self,
         holds: &[NewHold],
         now: Timestamp,
-        release_call_holds: bool,
+        call_holds: CallHolds,
     ) -> StoreResult<Booking> {
         self.inner
-            .insert_first_free_hold(holds, now, release_call_holds)
+            .insert_first_free_hold(holds, now, call_holds)
             .await
     }
     async fn insert_hold(
         &self,
         hold: &NewHold,
         now: Timestamp,
-        release_call_holds: bool,
+        call_holds: CallHolds,
     ) -> StoreResult<Booking> {
-        self.inner.insert_hold(hold, now, release_call_holds).await
+        self.inner.insert_hold(hold, now, call_holds).await
     }
     async fn booking(&self, tenant: TenantId, id: BookingId) -> StoreResult<Option<Booking>> {
         self.inner.booking(tenant, id).await
@@ -420,14 +422,14 @@ impl ContactStore for CachedTenants {
     async fn is_opted_out(&self, tenant: TenantId, phone: &PhoneNumber) -> StoreResult<bool> {
         self.inner.is_opted_out(tenant, phone).await
     }
-    async fn set_opted_out(
+    async fn set_texting(
         &self,
         tenant: TenantId,
         phone: &PhoneNumber,
-        opted_out: bool,
+        texting: Texting,
         at: Timestamp,
     ) -> StoreResult<()> {
-        self.inner.set_opted_out(tenant, phone, opted_out, at).await
+        self.inner.set_texting(tenant, phone, texting, at).await
     }
 }
 

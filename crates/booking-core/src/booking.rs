@@ -178,6 +178,25 @@ pub struct NewHold {
     pub hold_expires_at: Timestamp,
 }
 
+/// What inserting a hold does to the other live holds of the same call: a caller who picks a
+/// new time lets go of the one they held before (`Release`); a hold outside a call, or one
+/// that must leave the others alone, keeps them (`Keep`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallHolds {
+    Release,
+    Keep,
+}
+
+impl CallHolds {
+    /// `Release` within a call, `Keep` outside one.
+    pub fn of(call: Option<&CallId>) -> Self {
+        match call {
+            Some(_) => Self::Release,
+            None => Self::Keep,
+        }
+    }
+}
+
 /// A confirmed booking to insert directly (a reschedule).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewAppointment {

@@ -225,6 +225,37 @@ pub struct NewMessage {
     pub created_at: Timestamp,
 }
 
+/// A text the use-cases want sent: a [`NewMessage`] before it has an id and a creation time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageDraft {
+    pub tenant: TenantId,
+    pub kind: MessageKind,
+    pub dedupe_key: DedupeKey,
+    pub to: PhoneNumber,
+    pub body: String,
+    /// Not sent before this time.
+    pub due_at: Timestamp,
+    pub booking: Option<BookingId>,
+    pub call_id: Option<CallId>,
+}
+
+impl MessageDraft {
+    pub fn into_message(self, id: MessageId, created_at: Timestamp) -> NewMessage {
+        NewMessage {
+            id,
+            tenant: self.tenant,
+            kind: self.kind,
+            dedupe_key: self.dedupe_key,
+            to: self.to,
+            body: self.body,
+            due_at: self.due_at,
+            booking: self.booking,
+            call_id: self.call_id,
+            created_at,
+        }
+    }
+}
+
 /// A text as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutboundMessage {

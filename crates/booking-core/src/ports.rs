@@ -6,6 +6,7 @@
 //! must change several things atomically (confirm a hold AND queue its texts), one method takes all
 //! of it, so the adapter can do it in one transaction.
 
+use crate::booking::CallHolds;
 use async_trait::async_trait;
 use jiff::Timestamp;
 
@@ -129,7 +130,7 @@ pub trait BookingStore: Send + Sync {
 
     /// In one unit of work, serialised with every other insert on `hold.calendar`: marks holds
     /// that overlap `hold.blocked` and expired by `now` as expired; releases other live holds of
-    /// the same call if `release_call_holds`; checks `hold.limits` (the occupying bookings of the
+    /// the same call when `call_holds` says so; checks `hold.limits` (the occupying bookings of the
     /// calendar starting in each window, the new one included, must not exceed its max:
     /// `LimitReached` and nothing changes otherwise); inserts the hold. `SlotTaken` if an
     /// occupying booking overlaps.
@@ -137,7 +138,7 @@ pub trait BookingStore: Send + Sync {
         &self,
         hold: &NewHold,
         now: Timestamp,
-        release_call_holds: bool,
+        call_holds: CallHolds,
     ) -> StoreResult<Booking>;
 
     /// The same request on several providers, in order of preference: [`Self::insert_hold`] of
@@ -148,12 +149,12 @@ pub trait BookingStore: Send + Sync {
         &self,
         holds: &[NewHold],
         now: Timestamp,
-        release_call_holds: bool,
+        call_holds: CallHolds,
     ) -> StoreResult<Booking> {
         let mut refusal = StoreError::SlotTaken;
         let mut taken = false;
         for hold in holds {
-            match self.insert_hold(hold, now, release_call_holds).await {
+            match self.insert_hold(hold, now, call_holds).await {
                 Ok(b) => return Ok(b),
                 Err(StoreError::SlotTaken) => {
                     taken = true;
@@ -367,13 +368,21 @@ pub trait ContactStore: Send + Sync {
         now: Timestamp,
     ) -> StoreResult<InboundCount>;
     async fn is_opted_out(&self, tenant: TenantId, phone: &PhoneNumber) -> StoreResult<bool>;
-    async fn set_opted_out(
+    /// Records a STOP (`OptedOut`) or a START (`OptedIn`) from this number.
+    async fn set_texting(
         &self,
         tenant: TenantId,
         phone: &PhoneNumber,
-        opted_out: bool,
+        texting: Texting,
         at: Timestamp,
     ) -> StoreResult<()>;
+}
+
+/// Whether a number lets the clinic text it: it sent STOP (or the like), or START since.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Texting {
+    OptedOut,
+    OptedIn,
 }
 
 /// The dashboard's test texts, counted per clinic ([`crate::test_texts`]).

@@ -3,6 +3,7 @@
 
 mod common;
 
+use booking_core::booking::CallHolds;
 use std::sync::Arc;
 
 use booking_core::booking::{BookingStatus, Interval, NewAppointment};
@@ -25,24 +26,24 @@ async fn overlapping_unequal_ranges_conflict_and_adjacent_ones_do_not() {
 
     // [0, 60) minutes, held.
     store
-        .insert_hold(&hold(&t, span(0, 60), now), now, false)
+        .insert_hold(&hold(&t, span(0, 60), now), now, CallHolds::Keep)
         .await
         .unwrap();
     // [30, 90) overlaps: refused, as are ranges inside it, around it, and touching it by a minute.
     for (from, len) in [(30, 60), (15, 30), (-30, 120), (59, 1), (-1, 2)] {
         let err = store
-            .insert_hold(&hold(&t, span(from, len), now), now, false)
+            .insert_hold(&hold(&t, span(from, len), now), now, CallHolds::Keep)
             .await
             .unwrap_err();
         assert_eq!(err, StoreError::SlotTaken, "{from}+{len}");
     }
     // Adjacent on either side: fine ('[)' ranges).
     store
-        .insert_hold(&hold(&t, span(60, 60), now), now, false)
+        .insert_hold(&hold(&t, span(60, 60), now), now, CallHolds::Keep)
         .await
         .unwrap();
     store
-        .insert_hold(&hold(&t, span(-60, 60), now), now, false)
+        .insert_hold(&hold(&t, span(-60, 60), now), now, CallHolds::Keep)
         .await
         .unwrap();
 
@@ -50,17 +51,20 @@ async fn overlapping_unequal_ranges_conflict_and_adjacent_ones_do_not() {
     // time merely touches a hold is fine, one whose blocked time overlaps it is not, even
     // though its slot does not.
     let ok = hold_with(&t, span(130, 50), span(120, 60), None, now);
-    store.insert_hold(&ok, now, false).await.unwrap();
+    store.insert_hold(&ok, now, CallHolds::Keep).await.unwrap();
     let buffered = hold_with(&t, span(200, 30), span(175, 60), None, now);
     assert_eq!(
-        store.insert_hold(&buffered, now, false).await.unwrap_err(),
+        store
+            .insert_hold(&buffered, now, CallHolds::Keep)
+            .await
+            .unwrap_err(),
         StoreError::SlotTaken
     );
 
     // Another clinic's calendar is another calendar.
     let other = tenant(&store, "Other Dental").await;
     store
-        .insert_hold(&hold(&other, span(0, 60), now), now, false)
+        .insert_hold(&hold(&other, span(0, 60), now), now, CallHolds::Keep)
         .await
         .unwrap();
 }
@@ -71,7 +75,7 @@ async fn an_expired_hold_does_not_block_and_is_marked_expired_by_the_next_reserv
     let store = db.store();
     let t = tenant(&store, "Expiry Dental").await;
     let first = store
-        .insert_hold(&hold(&t, span(0, 60), at(0)), at(0), false)
+        .insert_hold(&hold(&t, span(0, 60), at(0)), at(0), CallHolds::Keep)
         .await
         .unwrap();
     let expires = first.hold_expires_at.unwrap();
@@ -80,14 +84,18 @@ async fn an_expired_hold_does_not_block_and_is_marked_expired_by_the_next_reserv
     let just_before = expires - SignedDuration::from_secs(1);
     assert_eq!(
         store
-            .insert_hold(&hold(&t, span(30, 60), just_before), just_before, false)
+            .insert_hold(
+                &hold(&t, span(30, 60), just_before),
+                just_before,
+                CallHolds::Keep
+            )
             .await
             .unwrap_err(),
         StoreError::SlotTaken
     );
     // At expiry the slot is free; the old row is marked expired in the same transaction.
     let second = store
-        .insert_hold(&hold(&t, span(30, 60), expires), expires, false)
+        .insert_hold(&hold(&t, span(30, 60), expires), expires, CallHolds::Keep)
         .await
         .unwrap();
     assert_eq!(second.status, BookingStatus::Held);
@@ -104,7 +112,7 @@ async fn held_with_challenge(
 ) -> (BookingId, booking_core::ChallengeId, PhoneNumber) {
     let now = at(0);
     let h = store
-        .insert_hold(&hold(t, slot, now), now, false)
+        .insert_hold(&hold(t, slot, now), now, CallHolds::Keep)
         .await
         .unwrap();
     let (c, m) = challenge(t.id, h.id, &h.caller_phone, now);
@@ -158,7 +166,7 @@ async fn a_cancelled_appointment_frees_its_slot_and_withdraws_its_reminder() {
         .unwrap();
     assert_eq!(
         store
-            .insert_hold(&hold(&t, span(0, 60), now), now, false)
+            .insert_hold(&hold(&t, span(0, 60), now), now, CallHolds::Keep)
             .await
             .unwrap_err(),
         StoreError::SlotTaken,
@@ -187,7 +195,7 @@ async fn a_cancelled_appointment_frees_its_slot_and_withdraws_its_reminder() {
         MessageStatus::Withdrawn
     );
     store
-        .insert_hold(&hold(&t, span(0, 60), later), later, false)
+        .insert_hold(&hold(&t, span(0, 60), later), later, CallHolds::Keep)
         .await
         .unwrap();
 }
@@ -269,7 +277,7 @@ async fn a_reschedule_onto_a_taken_slot_changes_nothing() {
         .await
         .unwrap();
     store
-        .insert_hold(&hold(&t, span(120, 60), now), now, false)
+        .insert_hold(&hold(&t, span(120, 60), now), now, CallHolds::Keep)
         .await
         .unwrap();
 
@@ -350,7 +358,7 @@ async fn a_new_hold_of_a_call_releases_its_earlier_holds_only_when_asked() {
         .insert_hold(
             &hold_with(&t, span(0, 60), span(0, 60), Some(&call), now),
             now,
-            true,
+            CallHolds::Release,
         )
         .await
         .unwrap();
@@ -358,7 +366,7 @@ async fn a_new_hold_of_a_call_releases_its_earlier_holds_only_when_asked() {
         .insert_hold(
             &hold_with(&t, span(120, 60), span(120, 60), Some(&call), now),
             now,
-            false,
+            CallHolds::Keep,
         )
         .await
         .unwrap();
@@ -371,7 +379,7 @@ async fn a_new_hold_of_a_call_releases_its_earlier_holds_only_when_asked() {
         .insert_hold(
             &hold_with(&t, span(30, 60), span(30, 60), Some(&call), now),
             now,
-            true,
+            CallHolds::Release,
         )
         .await
         .unwrap();
@@ -395,7 +403,7 @@ async fn housekeeping_expires_every_lapsed_hold() {
     let t = tenant(&store, "Sweep Dental").await;
     for i in 0..3 {
         store
-            .insert_hold(&hold(&t, span(i * 60, 60), at(i)), at(i), false)
+            .insert_hold(&hold(&t, span(i * 60, 60), at(i)), at(i), CallHolds::Keep)
             .await
             .unwrap();
     }

@@ -3,6 +3,7 @@
 
 mod common;
 
+use booking_core::booking::CallHolds;
 use std::time::{Duration, Instant};
 
 use booking_core::TenantId;
@@ -91,7 +92,7 @@ async fn a_statement_stuck_behind_a_lock_gives_unavailable_within_the_statement_
         .unwrap();
     let started = Instant::now();
     let err = impatient
-        .insert_hold(&hold(&t, span(0, 60), at(0)), at(0), false)
+        .insert_hold(&hold(&t, span(0, 60), at(0)), at(0), CallHolds::Keep)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
@@ -104,7 +105,7 @@ async fn a_statement_stuck_behind_a_lock_gives_unavailable_within_the_statement_
 
     // The same pool works again once the lock is gone.
     impatient
-        .insert_hold(&hold(&t, span(0, 60), at(0)), at(0), false)
+        .insert_hold(&hold(&t, span(0, 60), at(0)), at(0), CallHolds::Keep)
         .await
         .unwrap();
 }
@@ -122,7 +123,7 @@ async fn a_restarted_database_fails_cleanly_meanwhile_and_is_used_again_after() 
     let store = store_at(url, Duration::from_secs(1));
     let t = tenant(&store, "Restart Dental").await;
     store
-        .insert_hold(&hold(&t, span(0, 60), at(0)), at(0), false)
+        .insert_hold(&hold(&t, span(0, 60), at(0)), at(0), CallHolds::Keep)
         .await
         .unwrap();
     assert_eq!(store.readiness().await, Ok(()));
@@ -135,7 +136,7 @@ async fn a_restarted_database_fails_cleanly_meanwhile_and_is_used_again_after() 
     .unwrap();
     let started = Instant::now();
     let err = store
-        .insert_hold(&hold(&t, span(60, 60), at(0)), at(0), false)
+        .insert_hold(&hold(&t, span(60, 60), at(0)), at(0), CallHolds::Keep)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
@@ -157,7 +158,7 @@ async fn a_restarted_database_fails_cleanly_meanwhile_and_is_used_again_after() 
     .unwrap();
     // Broken connections are dropped from the pool; new ones are opened.
     store
-        .insert_hold(&hold(&t, span(60, 60), at(0)), at(0), false)
+        .insert_hold(&hold(&t, span(60, 60), at(0)), at(0), CallHolds::Keep)
         .await
         .unwrap();
     assert_eq!(store.readiness().await, Ok(()));

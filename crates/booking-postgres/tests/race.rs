@@ -3,6 +3,7 @@
 
 mod common;
 
+use booking_core::booking::CallHolds;
 use std::sync::Arc;
 
 use booking_core::booking::BookingStatus;
@@ -57,7 +58,7 @@ async fn two_hundred_concurrent_reservations_of_one_slot_make_exactly_one_hold()
             let h = hold(&t, slot, now);
             tokio::spawn(async move {
                 start.wait().await;
-                store.insert_hold(&h, now, false).await
+                store.insert_hold(&h, now, CallHolds::Keep).await
             })
         })
         .collect();

@@ -1,5 +1,6 @@
 //! Holds and appointments: [`BookingStore`] in memory.
 
+use crate::booking::CallHolds;
 use async_trait::async_trait;
 use jiff::Timestamp;
 
@@ -67,7 +68,7 @@ impl BookingStore for MemoryStore {
         &self,
         hold: &NewHold,
         now: Timestamp,
-        release_call_holds: bool,
+        call_holds: CallHolds,
     ) -> StoreResult<Booking> {
         let mut s = self.lock();
         s.tenant_exists(hold.tenant)?;
@@ -75,8 +76,8 @@ impl BookingStore for MemoryStore {
             return Err(StoreError::Duplicate("booking id".into()));
         }
         // The holds this call gives up, if asked: they do not count against the new one.
-        let released: Vec<BookingId> = match (&hold.call_id, release_call_holds) {
-            (Some(call), true) => s
+        let released: Vec<BookingId> = match (&hold.call_id, call_holds) {
+            (Some(call), CallHolds::Release) => s
                 .bookings
                 .iter()
                 .filter(|b| {

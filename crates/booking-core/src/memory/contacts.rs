@@ -1,5 +1,6 @@
 //! Opt-outs and inbound counts: [`ContactStore`] in memory.
 
+use crate::ports::Texting;
 use async_trait::async_trait;
 use jiff::Timestamp;
 
@@ -46,19 +47,21 @@ impl ContactStore for MemoryStore {
             .is_some_and(|c| c.opted_out))
     }
 
-    async fn set_opted_out(
+    async fn set_texting(
         &self,
         tenant: TenantId,
         phone: &PhoneNumber,
-        opted_out: bool,
+        texting: Texting,
         _at: Timestamp,
     ) -> StoreResult<()> {
         let mut s = self.lock();
         s.tenant_exists(tenant)?;
         s.contacts
             .entry((tenant, phone.clone()))
-            .or_insert(Contact { opted_out })
-            .opted_out = opted_out;
+            .or_insert(Contact {
+                opted_out: texting == Texting::OptedOut,
+            })
+            .opted_out = texting == Texting::OptedOut;
         Ok(())
     }
 }

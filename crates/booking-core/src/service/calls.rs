@@ -1,6 +1,7 @@
 //! A call's life: its start and status, `capture_lead`, and the end-of-call report that scores
 //! the lead and queues the hot-lead alerts.
 
+use crate::outbox::MessageDraft;
 use serde::Serialize;
 
 use crate::booking::{Booking, BookingStatus};
@@ -215,14 +216,16 @@ impl BookingService {
                 }
                 seen.push(alert);
                 alerts.push(self.new_message(
-                    tenant.id,
-                    MessageKind::HotLead,
-                    DedupeKey::hot_lead(&call_id, alert),
-                    alert,
-                    body.clone(),
-                    now,
-                    None,
-                    Some(&call_id),
+                    MessageDraft {
+                        tenant: tenant.id,
+                        kind: MessageKind::HotLead,
+                        dedupe_key: DedupeKey::hot_lead(&call_id, alert),
+                        to: alert.clone(),
+                        body: body.clone(),
+                        due_at: now,
+                        booking: None,
+                        call_id: Some(&call_id).cloned(),
+                    },
                     now,
                 ));
             }

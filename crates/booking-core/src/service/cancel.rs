@@ -1,5 +1,6 @@
 //! `cancel_appointment` (a caller) and `cancel_booking_for_owner` (the dashboard).
 
+use crate::outbox::MessageDraft;
 use jiff::Timestamp;
 
 use crate::booking::{Booking, BookingStatus};
@@ -116,14 +117,16 @@ impl BookingService {
         let now = self.clock.now();
         let to = self.appointment_recipient(tenant.id, b).await?;
         let text = self.new_message(
-            tenant.id,
-            MessageKind::Cancellation,
-            DedupeKey::cancellation(b.id),
-            &to,
-            messages::cancellation_text(&cfg.name, &cfg.zone, &b.service, b.slot.start),
-            now,
-            Some(b.id),
-            call.or(b.call_id.as_ref()),
+            MessageDraft {
+                tenant: tenant.id,
+                kind: MessageKind::Cancellation,
+                dedupe_key: DedupeKey::cancellation(b.id),
+                to: to.clone(),
+                body: messages::cancellation_text(&cfg.name, &cfg.zone, &b.service, b.slot.start),
+                due_at: now,
+                booking: Some(b.id),
+                call_id: call.or(b.call_id.as_ref()).cloned(),
+            },
             now,
         );
         let withdraw = [DedupeKey::reminder(b.id), DedupeKey::confirmation(b.id)];

@@ -1,5 +1,6 @@
 //! `reserve_slot`: a hold on a time while the caller proves their number.
 
+use crate::booking::CallHolds;
 use jiff::Timestamp;
 
 use crate::availability;
@@ -146,7 +147,7 @@ impl BookingService {
             .collect();
         match self
             .store
-            .insert_first_free_hold(&holds, now, ctx.call_id.is_some())
+            .insert_first_free_hold(&holds, now, CallHolds::of(ctx.call_id.as_ref()))
             .await
         {
             Ok(b) => Ok(Self::held(tenant, &b)),

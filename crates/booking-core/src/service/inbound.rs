@@ -1,5 +1,7 @@
 //! Texts callers send to the clinic's number: keywords, auto-replies and forwards.
 
+use crate::outbox::MessageDraft;
+use crate::ports::Texting;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
@@ -83,14 +85,16 @@ impl BookingService {
         let sid = clean_text(text.sid, 64);
         let reply = |text: String| {
             self.new_message(
-                tenant.id,
-                MessageKind::InboundReply,
-                DedupeKey::inbound(MessageKind::InboundReply, &sid, from),
-                from,
-                text,
-                now,
-                None,
-                None,
+                MessageDraft {
+                    tenant: tenant.id,
+                    kind: MessageKind::InboundReply,
+                    dedupe_key: DedupeKey::inbound(MessageKind::InboundReply, &sid, from),
+                    to: from.clone(),
+                    body: text,
+                    due_at: now,
+                    booking: None,
+                    call_id: None,
+                },
                 now,
             )
         };
@@ -107,12 +111,14 @@ impl BookingService {
         };
         let (keyword, msgs) = match messages::inbound_keyword(text.twilio_keyword, body) {
             InboundKeyword::OptOut => {
-                self.store.set_opted_out(tenant.id, from, true, now).await?;
+                self.store
+                    .set_texting(tenant.id, from, Texting::OptedOut, now)
+                    .await?;
                 ("opt_out", answer(messages::opt_out_reply(&cfg.name)))
             }
             InboundKeyword::OptIn => {
                 self.store
-                    .set_opted_out(tenant.id, from, false, now)
+                    .set_texting(tenant.id, from, Texting::OptedIn, now)
                     .await?;
                 ("opt_in", answer(messages::opt_in_reply(&cfg.name)))
             }
@@ -222,14 +228,16 @@ impl BookingService {
             .into_iter()
             .map(|alert| {
                 self.new_message(
-                    tenant.id,
-                    MessageKind::InboundForward,
-                    DedupeKey::inbound(MessageKind::InboundForward, sid, alert),
-                    alert,
-                    text.clone(),
-                    now,
-                    None,
-                    None,
+                    MessageDraft {
+                        tenant: tenant.id,
+                        kind: MessageKind::InboundForward,
+                        dedupe_key: DedupeKey::inbound(MessageKind::InboundForward, sid, alert),
+                        to: alert.clone(),
+                        body: text.clone(),
+                        due_at: now,
+                        booking: None,
+                        call_id: None,
+                    },
                     now,
                 )
             })

@@ -31,9 +31,9 @@ use std::sync::Arc;
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 
-use crate::ids::{BookingId, CallId, MessageId, TenantId};
+use crate::ids::{BookingId, CallId, MessageId};
 use crate::otp::{OtpHasher, OtpPolicy};
-use crate::outbox::{DedupeKey, MessageKind, NewMessage};
+use crate::outbox::{MessageDraft, NewMessage};
 use crate::phone::PhoneNumber;
 use crate::ports::{Clock, Random, Store, StoreError};
 use crate::scoring::ScoreWeights;
@@ -202,31 +202,8 @@ impl BookingService {
         MessageId::from_random_bytes(self.random.bytes16())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn new_message(
-        &self,
-        tenant: TenantId,
-        kind: MessageKind,
-        dedupe_key: DedupeKey,
-        to: &PhoneNumber,
-        body: String,
-        due_at: Timestamp,
-        booking: Option<BookingId>,
-        call_id: Option<&CallId>,
-        now: Timestamp,
-    ) -> NewMessage {
-        NewMessage {
-            id: self.message_id(),
-            tenant,
-            kind,
-            dedupe_key,
-            to: to.clone(),
-            body,
-            due_at,
-            booking,
-            call_id: call_id.cloned(),
-            created_at: now,
-        }
+    fn new_message(&self, draft: MessageDraft, now: Timestamp) -> NewMessage {
+        draft.into_message(self.message_id(), now)
     }
 
     fn today(config: &TenantConfig, now: Timestamp) -> Date {

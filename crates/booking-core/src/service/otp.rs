@@ -1,5 +1,6 @@
 //! `send_otp` and `verify_otp`: the code texted to the caller, and the booking it confirms.
 
+use crate::outbox::MessageDraft;
 use jiff::Timestamp;
 
 use crate::booking::{Booking, BookingStatus};
@@ -172,14 +173,16 @@ impl BookingService {
             expires_at: now + policy.validity,
         };
         let text = self.new_message(
-            tenant.id,
-            MessageKind::Otp,
-            DedupeKey::otp(challenge_id),
-            to,
-            messages::otp_text(&cfg.name, code.as_str()),
-            now,
-            Some(booking.id),
-            call,
+            MessageDraft {
+                tenant: tenant.id,
+                kind: MessageKind::Otp,
+                dedupe_key: DedupeKey::otp(challenge_id),
+                to: to.clone(),
+                body: messages::otp_text(&cfg.name, code.as_str()),
+                due_at: now,
+                booking: Some(booking.id),
+                call_id: call.cloned(),
+            },
             now,
         );
         Ok(self
@@ -284,30 +287,46 @@ impl BookingService {
         let to = &challenge.phone;
         let with = tenant.provider_to_name(hold.calendar);
         let confirmation = self.new_message(
-            tenant.id,
-            MessageKind::Confirmation,
-            DedupeKey::confirmation(hold.id),
-            to,
-            messages::confirmation_text(&cfg.name, &cfg.zone, &hold.service, with.as_ref(), start),
-            now,
-            Some(hold.id),
-            hold.call_id.as_ref(),
+            MessageDraft {
+                tenant: tenant.id,
+                kind: MessageKind::Confirmation,
+                dedupe_key: DedupeKey::confirmation(hold.id),
+                to: to.clone(),
+                body: messages::confirmation_text(
+                    &cfg.name,
+                    &cfg.zone,
+                    &hold.service,
+                    with.as_ref(),
+                    start,
+                ),
+                due_at: now,
+                booking: Some(hold.id),
+                call_id: hold.call_id.as_ref().cloned(),
+            },
             now,
         );
         let reminder = self.new_message(
-            tenant.id,
-            MessageKind::Reminder,
-            DedupeKey::reminder(hold.id),
-            to,
-            messages::reminder_text(&cfg.name, &cfg.zone, &hold.service, with.as_ref(), start),
-            reminder_due(
-                now,
-                start,
-                self.config.reminder_before,
-                self.config.reminder_min_gap,
-            ),
-            Some(hold.id),
-            hold.call_id.as_ref(),
+            MessageDraft {
+                tenant: tenant.id,
+                kind: MessageKind::Reminder,
+                dedupe_key: DedupeKey::reminder(hold.id),
+                to: to.clone(),
+                body: messages::reminder_text(
+                    &cfg.name,
+                    &cfg.zone,
+                    &hold.service,
+                    with.as_ref(),
+                    start,
+                ),
+                due_at: reminder_due(
+                    now,
+                    start,
+                    self.config.reminder_before,
+                    self.config.reminder_min_gap,
+                ),
+                booking: Some(hold.id),
+                call_id: hold.call_id.as_ref().cloned(),
+            },
             now,
         );
         match self

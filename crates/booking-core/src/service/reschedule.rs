@@ -1,5 +1,6 @@
 //! `reschedule_appointment` (a caller) and `reschedule_booking_for_owner` (the dashboard).
 
+use crate::outbox::MessageDraft;
 use jiff::Timestamp;
 
 use crate::booking::{Booking, BookingStatus, NewAppointment};
@@ -217,43 +218,47 @@ impl BookingService {
             // The "moved" text is the new appointment's confirmation: one per booking, and what
             // send_confirmation_sms reports for it.
             self.new_message(
-                tenant.id,
-                MessageKind::Confirmation,
-                DedupeKey::confirmation(new.id),
-                &to,
-                messages::rescheduled_text(
-                    &cfg.name,
-                    &cfg.zone,
-                    &old.service,
-                    tenant.provider_to_name(provider.id).as_ref(),
-                    old.slot.start,
-                    slot.slot.start,
-                ),
-                now,
-                Some(new.id),
-                new.call_id.as_ref(),
+                MessageDraft {
+                    tenant: tenant.id,
+                    kind: MessageKind::Confirmation,
+                    dedupe_key: DedupeKey::confirmation(new.id),
+                    to: to.clone(),
+                    body: messages::rescheduled_text(
+                        &cfg.name,
+                        &cfg.zone,
+                        &old.service,
+                        tenant.provider_to_name(provider.id).as_ref(),
+                        old.slot.start,
+                        slot.slot.start,
+                    ),
+                    due_at: now,
+                    booking: Some(new.id),
+                    call_id: new.call_id.as_ref().cloned(),
+                },
                 now,
             ),
             self.new_message(
-                tenant.id,
-                MessageKind::Reminder,
-                DedupeKey::reminder(new.id),
-                &to,
-                messages::reminder_text(
-                    &cfg.name,
-                    &cfg.zone,
-                    &old.service,
-                    tenant.provider_to_name(provider.id).as_ref(),
-                    slot.slot.start,
-                ),
-                reminder_due(
-                    now,
-                    slot.slot.start,
-                    self.config.reminder_before,
-                    self.config.reminder_min_gap,
-                ),
-                Some(new.id),
-                new.call_id.as_ref(),
+                MessageDraft {
+                    tenant: tenant.id,
+                    kind: MessageKind::Reminder,
+                    dedupe_key: DedupeKey::reminder(new.id),
+                    to: to.clone(),
+                    body: messages::reminder_text(
+                        &cfg.name,
+                        &cfg.zone,
+                        &old.service,
+                        tenant.provider_to_name(provider.id).as_ref(),
+                        slot.slot.start,
+                    ),
+                    due_at: reminder_due(
+                        now,
+                        slot.slot.start,
+                        self.config.reminder_before,
+                        self.config.reminder_min_gap,
+                    ),
+                    booking: Some(new.id),
+                    call_id: new.call_id.as_ref().cloned(),
+                },
                 now,
             ),
         ];

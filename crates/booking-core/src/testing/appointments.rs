@@ -1,5 +1,6 @@
 //! Appointments after confirmation: cancelling, moving, the queries over them, housekeeping.
 
+use crate::booking::CallHolds;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::booking::{BookingStatus, HOLD_TTL, Interval, NewAppointment};
@@ -96,7 +97,7 @@ pub async fn cancel_frees_slot_and_withdraws<S: Store + ?Sized>(store: &S) {
         .insert_hold(
             &hold(&t, span(60, 60), &random_phone(), None, now),
             now,
-            false,
+            CallHolds::Keep,
         )
         .await;
     check!(
@@ -116,7 +117,7 @@ pub async fn cancel_frees_slot_and_withdraws<S: Store + ?Sized>(store: &S) {
         .insert_hold(
             &hold(&t, span(400, 60), &random_phone(), None, now),
             now,
-            false,
+            CallHolds::Keep,
         )
         .await
         .expect("hold");
@@ -277,7 +278,11 @@ pub async fn booking_queries<S: Store + ?Sized>(store: &S) {
     let early = confirmed(store, &t, span(60, 60), &p, now).await;
     let _other = confirmed(store, &t, span(150, 60), &random_phone(), now).await;
     let held = store
-        .insert_hold(&hold(&t, span(400, 60), &p, Some(&call), now), now, true)
+        .insert_hold(
+            &hold(&t, span(400, 60), &p, Some(&call), now),
+            now,
+            CallHolds::Release,
+        )
         .await
         .expect("hold");
     let up = store
@@ -331,7 +336,7 @@ pub async fn expire_holds_housekeeping<S: Store + ?Sized>(store: &S) {
         .insert_hold(
             &hold(&t, span(0, 60), &random_phone(), None, now),
             now,
-            false,
+            CallHolds::Keep,
         )
         .await
         .expect("hold a");
@@ -340,7 +345,7 @@ pub async fn expire_holds_housekeeping<S: Store + ?Sized>(store: &S) {
         .insert_hold(
             &hold(&t, span(120, 60), &random_phone(), None, later),
             later,
-            false,
+            CallHolds::Keep,
         )
         .await
         .expect("hold b");

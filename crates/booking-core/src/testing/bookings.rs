@@ -1,5 +1,6 @@
 //! Holds and their confirmation: overlaps, expiry, races, the code that confirms.
 
+use crate::booking::CallHolds;
 use jiff::SignedDuration;
 
 use crate::booking::{BookingStatus, HOLD_TTL, Interval};
@@ -15,7 +16,7 @@ pub async fn holds_overlap_and_adjacent<S: Store + ?Sized>(store: &S) {
     let now = base_time();
     let p = random_phone();
     store
-        .insert_hold(&hold(&t, span(60, 60), &p, None, now), now, false)
+        .insert_hold(&hold(&t, span(60, 60), &p, None, now), now, CallHolds::Keep)
         .await
         .expect("first hold");
     for (start, len) in [(90, 60), (30, 60), (60, 60), (70, 10), (0, 240)] {
@@ -23,7 +24,7 @@ pub async fn holds_overlap_and_adjacent<S: Store + ?Sized>(store: &S) {
             .insert_hold(
                 &hold(&t, span(start, len), &random_phone(), None, now),
                 now,
-                false,
+                CallHolds::Keep,
             )
             .await;
         check!(
@@ -38,7 +39,7 @@ pub async fn holds_overlap_and_adjacent<S: Store + ?Sized>(store: &S) {
             .insert_hold(
                 &hold(&t, span(start, len), &random_phone(), None, now),
                 now,
-                false,
+                CallHolds::Keep,
             )
             .await;
         check!(
@@ -54,7 +55,7 @@ pub async fn holds_overlap_and_adjacent<S: Store + ?Sized>(store: &S) {
         buffered.slot.end,
     )
     .expect("valid");
-    let r = store.insert_hold(&buffered, now, false).await;
+    let r = store.insert_hold(&buffered, now, CallHolds::Keep).await;
     check!(
         "holds_overlap_and_adjacent",
         matches!(r, Err(StoreError::SlotTaken)),
@@ -69,14 +70,14 @@ pub async fn holds_overlap_and_adjacent<S: Store + ?Sized>(store: &S) {
     )
     .expect("valid");
     store
-        .insert_hold(&after, now, false)
+        .insert_hold(&after, now, CallHolds::Keep)
         .await
         .expect("a hold with a buffer after");
     let r = store
         .insert_hold(
             &hold(&t, span(470, 60), &random_phone(), None, now),
             now,
-            false,
+            CallHolds::Keep,
         )
         .await;
     check!(
@@ -105,7 +106,7 @@ pub async fn expired_holds_do_not_block<S: Store + ?Sized>(store: &S) {
         .insert_hold(
             &hold(&t, span(60, 60), &random_phone(), None, now),
             now,
-            false,
+            CallHolds::Keep,
         )
         .await
         .expect("first hold");
@@ -114,7 +115,7 @@ pub async fn expired_holds_do_not_block<S: Store + ?Sized>(store: &S) {
         .insert_hold(
             &hold(&t, span(60, 60), &random_phone(), None, just_before),
             just_before,
-            false,
+            CallHolds::Keep,
         )
         .await;
     check!(
@@ -136,7 +137,7 @@ pub async fn expired_holds_do_not_block<S: Store + ?Sized>(store: &S) {
         .insert_hold(
             &hold(&t, span(30, 60), &random_phone(), None, at_expiry),
             at_expiry,
-            false,
+            CallHolds::Keep,
         )
         .await;
     check!(
@@ -158,7 +159,11 @@ pub async fn call_holds_are_released<S: Store + ?Sized>(store: &S) {
     let p = random_phone();
     let call = random_call_id();
     let a = store
-        .insert_hold(&hold(&t, span(60, 60), &p, Some(&call), now), now, true)
+        .insert_hold(
+            &hold(&t, span(60, 60), &p, Some(&call), now),
+            now,
+            CallHolds::Release,
+        )
         .await
         .expect("hold a");
     let other_call = store
@@ -171,13 +176,17 @@ pub async fn call_holds_are_released<S: Store + ?Sized>(store: &S) {
                 now,
             ),
             now,
-            true,
+            CallHolds::Release,
         )
         .await
         .expect("another call's hold");
     // The same call moves its hold to an overlapping time: its own hold does not block it.
     let b = store
-        .insert_hold(&hold(&t, span(90, 60), &p, Some(&call), now), now, true)
+        .insert_hold(
+            &hold(&t, span(90, 60), &p, Some(&call), now),
+            now,
+            CallHolds::Release,
+        )
         .await;
     check!(
         "call_holds_are_released",
@@ -196,7 +205,11 @@ pub async fn call_holds_are_released<S: Store + ?Sized>(store: &S) {
     );
     // Without the flag, holds accumulate.
     let c = store
-        .insert_hold(&hold(&t, span(400, 30), &p, Some(&call), now), now, false)
+        .insert_hold(
+            &hold(&t, span(400, 30), &p, Some(&call), now),
+            now,
+            CallHolds::Keep,
+        )
         .await
         .expect("hold c");
     check!(
@@ -215,7 +228,7 @@ pub async fn taken_slot_changes_nothing<S: Store + ?Sized>(store: &S) {
         .insert_hold(
             &hold(&t, span(0, 60), &random_phone(), Some(&call), now),
             now,
-            true,
+            CallHolds::Release,
         )
         .await
         .expect("own hold");
@@ -223,7 +236,7 @@ pub async fn taken_slot_changes_nothing<S: Store + ?Sized>(store: &S) {
         .insert_hold(
             &hold(&t, span(120, 60), &random_phone(), None, now),
             now,
-            false,
+            CallHolds::Keep,
         )
         .await
         .expect("someone else's hold");
@@ -231,7 +244,7 @@ pub async fn taken_slot_changes_nothing<S: Store + ?Sized>(store: &S) {
         .insert_hold(
             &hold(&t, span(150, 60), &random_phone(), Some(&call), now),
             now,
-            true,
+            CallHolds::Release,
         )
         .await;
     check!(
@@ -252,8 +265,8 @@ pub async fn concurrent_holds_one_wins<S: Store + ?Sized>(store: &S) {
     let a = hold(&t, span(60, 60), &random_phone(), None, now);
     let b = hold(&t, span(90, 60), &random_phone(), None, now);
     let (ra, rb) = join2(
-        store.insert_hold(&a, now, false),
-        store.insert_hold(&b, now, false),
+        store.insert_hold(&a, now, CallHolds::Keep),
+        store.insert_hold(&b, now, CallHolds::Keep),
     )
     .await;
     let won = [ra.is_ok(), rb.is_ok()].iter().filter(|x| **x).count();
@@ -273,7 +286,7 @@ pub async fn confirm_queues_once<S: Store + ?Sized>(store: &S) {
     let now = base_time();
     let p = random_phone();
     let h = store
-        .insert_hold(&hold(&t, span(60, 60), &p, None, now), now, false)
+        .insert_hold(&hold(&t, span(60, 60), &p, None, now), now, CallHolds::Keep)
         .await
         .expect("hold");
     let (c, m) = challenge(t.id, h.id, &p, None, now);
@@ -348,7 +361,7 @@ pub async fn confirm_expired_refused<S: Store + ?Sized>(store: &S) {
     let now = base_time();
     let p = random_phone();
     let h = store
-        .insert_hold(&hold(&t, span(60, 60), &p, None, now), now, false)
+        .insert_hold(&hold(&t, span(60, 60), &p, None, now), now, CallHolds::Keep)
         .await
         .expect("hold");
     let (c, m) = challenge(t.id, h.id, &p, None, now);
@@ -389,11 +402,15 @@ pub async fn confirm_needs_live_challenge<S: Store + ?Sized>(store: &S) {
     let now = base_time();
     let p = random_phone();
     let h1 = store
-        .insert_hold(&hold(&t, span(0, 60), &p, None, now), now, false)
+        .insert_hold(&hold(&t, span(0, 60), &p, None, now), now, CallHolds::Keep)
         .await
         .expect("hold 1");
     let h2 = store
-        .insert_hold(&hold(&t, span(120, 60), &p, None, now), now, false)
+        .insert_hold(
+            &hold(&t, span(120, 60), &p, None, now),
+            now,
+            CallHolds::Keep,
+        )
         .await
         .expect("hold 2");
     let (c2, m2) = challenge(t.id, h2.id, &p, None, now);
@@ -460,7 +477,7 @@ pub async fn concurrent_confirms_one_wins<S: Store + ?Sized>(store: &S) {
     let now = base_time();
     let p = random_phone();
     let h = store
-        .insert_hold(&hold(&t, span(60, 60), &p, None, now), now, false)
+        .insert_hold(&hold(&t, span(60, 60), &p, None, now), now, CallHolds::Keep)
         .await
         .expect("hold");
     let (c, m) = challenge(t.id, h.id, &p, None, now);
@@ -494,7 +511,7 @@ pub async fn release_hold_only_live<S: Store + ?Sized>(store: &S) {
         .insert_hold(
             &hold(&t, span(0, 60), &random_phone(), None, now),
             now,
-            false,
+            CallHolds::Keep,
         )
         .await
         .expect("hold");
@@ -514,7 +531,7 @@ pub async fn release_hold_only_live<S: Store + ?Sized>(store: &S) {
         .insert_hold(
             &hold(&t, span(0, 60), &random_phone(), None, now),
             now,
-            false,
+            CallHolds::Keep,
         )
         .await;
     check!(

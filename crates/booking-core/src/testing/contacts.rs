@@ -1,5 +1,6 @@
 //! Opt-outs and inbound counts.
 
+use crate::ports::Texting;
 use jiff::SignedDuration;
 
 use crate::ports::{InboundCounter, InboundPurpose, Store};
@@ -15,7 +16,7 @@ pub async fn opt_out_round_trip<S: Store + ?Sized>(store: &S) {
         "opted out by default"
     );
     store
-        .set_opted_out(t.id, &p, true, now)
+        .set_texting(t.id, &p, Texting::OptedOut, now)
         .await
         .expect("stop");
     check!(
@@ -24,11 +25,11 @@ pub async fn opt_out_round_trip<S: Store + ?Sized>(store: &S) {
         "STOP not kept"
     );
     store
-        .set_opted_out(t.id, &p, true, now)
+        .set_texting(t.id, &p, Texting::OptedOut, now)
         .await
         .expect("stop again");
     store
-        .set_opted_out(t.id, &p, false, now)
+        .set_texting(t.id, &p, Texting::OptedIn, now)
         .await
         .expect("start");
     check!(

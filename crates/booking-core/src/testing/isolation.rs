@@ -1,5 +1,7 @@
 //! One clinic never reaches another's data through any port.
 
+use crate::booking::CallHolds;
+use crate::ports::Texting;
 use jiff::SignedDuration;
 
 use crate::booking::BookingStatus;
@@ -26,7 +28,11 @@ pub async fn tenant_isolation<S: Store + ?Sized>(store: &S) {
     // report, an opted-out number, a sent message, a finished tool call.
     let booked = confirmed(store, &a, span(60, 60), &p, now).await;
     let held = store
-        .insert_hold(&hold(&a, span(300, 60), &p, Some(&call), now), now, true)
+        .insert_hold(
+            &hold(&a, span(300, 60), &p, Some(&call), now),
+            now,
+            CallHolds::Release,
+        )
         .await
         .expect("hold");
     let (ch, ch_msg) = challenge(a.id, held.id, &p, Some(&call), now);
@@ -44,7 +50,7 @@ pub async fn tenant_isolation<S: Store + ?Sized>(store: &S) {
         .await
         .expect("call");
     store
-        .set_opted_out(a.id, &random_phone(), true, now)
+        .set_texting(a.id, &random_phone(), Texting::OptedOut, now)
         .await
         .expect("opt out");
     let claims = store
@@ -294,7 +300,11 @@ pub async fn tenant_isolation<S: Store + ?Sized>(store: &S) {
     check!(NAME, n == 1, "A's dedupe key blocked B's message");
     // B holding the same time is fine: another clinic's calendar.
     let r = store
-        .insert_hold(&hold(&b, span(60, 60), &p, Some(&call), now), now, true)
+        .insert_hold(
+            &hold(&b, span(60, 60), &p, Some(&call), now),
+            now,
+            CallHolds::Release,
+        )
         .await;
     check!(NAME, r.is_ok(), "A's booking blocked B's calendar: {r:?}");
     let _ = store

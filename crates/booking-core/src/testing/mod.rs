@@ -14,6 +14,7 @@
 //!   reconciliation (the next claim says so again);
 //! - `Retry`, `Ambiguous` and `Deferred` make the message due again at the time they carry.
 
+use crate::booking::CallHolds;
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::sync::Mutex;
@@ -380,7 +381,11 @@ async fn confirmed<S: Store + ?Sized>(
     now: Timestamp,
 ) -> BookingId {
     let h = store
-        .insert_hold(&hold(tenant, blocked, phone, None, now), now, false)
+        .insert_hold(
+            &hold(tenant, blocked, phone, None, now),
+            now,
+            CallHolds::Keep,
+        )
         .await
         .expect("insert_hold");
     let (c, m) = challenge(tenant.id, h.id, phone, None, now);

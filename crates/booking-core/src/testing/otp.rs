@@ -1,5 +1,6 @@
 //! Codes: superseding, failed checks, send limits, proofs of a change.
 
+use crate::booking::CallHolds;
 use jiff::SignedDuration;
 
 use crate::booking::BookingStatus;
@@ -19,7 +20,7 @@ pub async fn challenges_supersede<S: Store + ?Sized>(store: &S) {
     let now = base_time();
     let p = random_phone();
     let h = store
-        .insert_hold(&hold(&t, span(0, 60), &p, None, now), now, false)
+        .insert_hold(&hold(&t, span(0, 60), &p, None, now), now, CallHolds::Keep)
         .await
         .expect("hold");
     let (c1, m1) = challenge(t.id, h.id, &p, None, now);
@@ -67,7 +68,7 @@ pub async fn failed_checks_count<S: Store + ?Sized>(store: &S) {
     let now = base_time();
     let p = random_phone();
     let h = store
-        .insert_hold(&hold(&t, span(0, 60), &p, None, now), now, false)
+        .insert_hold(&hold(&t, span(0, 60), &p, None, now), now, CallHolds::Keep)
         .await
         .expect("hold");
     let (c, m) = challenge(t.id, h.id, &p, None, now);
@@ -118,7 +119,11 @@ pub async fn failed_checks_count<S: Store + ?Sized>(store: &S) {
     );
     // An expired code is not checked, nor a consumed or superseded one.
     let h2 = store
-        .insert_hold(&hold(&t, span(120, 60), &p, None, now), now, false)
+        .insert_hold(
+            &hold(&t, span(120, 60), &p, None, now),
+            now,
+            CallHolds::Keep,
+        )
         .await
         .expect("hold 2");
     let (c2, m2) = challenge(t.id, h2.id, &p, None, now);
@@ -158,7 +163,7 @@ pub async fn concurrent_sends_respect_limits<S: Store + ?Sized>(store: &S) {
             .insert_hold(
                 &hold(&t, span(i * 60, 30), &p, Some(&call), now),
                 now,
-                false,
+                CallHolds::Keep,
             )
             .await
             .expect("hold");
@@ -195,7 +200,7 @@ pub async fn concurrent_sends_respect_limits<S: Store + ?Sized>(store: &S) {
             .insert_hold(
                 &hold(&t, span(i * 60, 30), &p, Some(&call), now),
                 now,
-                false,
+                CallHolds::Keep,
             )
             .await
             .expect("hold");
@@ -230,7 +235,7 @@ pub async fn concurrent_sends_respect_limits<S: Store + ?Sized>(store: &S) {
             .insert_hold(
                 &hold(&t, span(i * 60, 30), &to, Some(&call), now),
                 now,
-                false,
+                CallHolds::Keep,
             )
             .await
             .expect("hold");
@@ -264,7 +269,7 @@ pub async fn concurrent_sends_respect_limits<S: Store + ?Sized>(store: &S) {
             .insert_hold(
                 &hold(&t, span(slot * 60, 30), to, Some(&call), now),
                 now,
-                false,
+                CallHolds::Keep,
             )
             .await
             .expect("hold");
@@ -323,7 +328,7 @@ pub async fn codes_prove_changes_once<S: Store + ?Sized>(store: &S) {
 
     // A code that ran out before the confirm does not confirm, even with the hold still live.
     let h = store
-        .insert_hold(&hold(&t, span(0, 30), &p, None, now), now, false)
+        .insert_hold(&hold(&t, span(0, 30), &p, None, now), now, CallHolds::Keep)
         .await
         .expect("hold");
     let (mut c, m) = challenge(t.id, h.id, &p, None, now);
@@ -409,11 +414,19 @@ pub async fn send_counts_windows<S: Store + ?Sized>(store: &S) {
     let (p1, p2) = (random_phone(), random_phone());
     let call = random_call_id();
     let h = store
-        .insert_hold(&hold(&t, span(0, 60), &p1, Some(&call), now), now, false)
+        .insert_hold(
+            &hold(&t, span(0, 60), &p1, Some(&call), now),
+            now,
+            CallHolds::Keep,
+        )
         .await
         .expect("hold");
     let other = store
-        .insert_hold(&hold(&t, span(120, 60), &p2, None, now), now, false)
+        .insert_hold(
+            &hold(&t, span(120, 60), &p2, None, now),
+            now,
+            CallHolds::Keep,
+        )
         .await
         .expect("other hold");
     let at = |m: i64| now + SignedDuration::from_mins(m);

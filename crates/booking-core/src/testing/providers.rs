@@ -1,6 +1,7 @@
 //! Providers: their configuration round trip, several providers at one time, one provider's
 //! races, and their booking limits under concurrency.
 
+use crate::booking::CallHolds;
 use jiff::SignedDuration;
 use jiff::civil::Weekday;
 
@@ -180,7 +181,11 @@ pub async fn providers_hold_the_same_time_side_by_side<S: Store + ?Sized>(store:
     // Three callers want 10:00 with anyone, all preferring the same order.
     let results = futures_join_all((0..3).map(|_| {
         let holds = on_each(&t, &team, ten, now);
-        async move { store.insert_first_free_hold(&holds, now, false).await }
+        async move {
+            store
+                .insert_first_free_hold(&holds, now, CallHolds::Keep)
+                .await
+        }
     }))
     .await;
     let mut won = winners(&results);
@@ -193,7 +198,7 @@ pub async fn providers_hold_the_same_time_side_by_side<S: Store + ?Sized>(store:
     );
     // The fourth finds everyone taken.
     let fourth = store
-        .insert_first_free_hold(&on_each(&t, &team, ten, now), now, false)
+        .insert_first_free_hold(&on_each(&t, &team, ten, now), now, CallHolds::Keep)
         .await;
     check!(
         "providers_hold_the_same_time_side_by_side",
@@ -219,7 +224,7 @@ pub async fn providers_hold_the_same_time_side_by_side<S: Store + ?Sized>(store:
     // A preference is honoured: the hold goes on the provider asked for or nowhere.
     let eleven = span(120, 60);
     let r = store
-        .insert_first_free_hold(&on_each(&t, &team[2..], eleven, now), now, false)
+        .insert_first_free_hold(&on_each(&t, &team[2..], eleven, now), now, CallHolds::Keep)
         .await;
     check!(
         "providers_hold_the_same_time_side_by_side",
@@ -227,7 +232,7 @@ pub async fn providers_hold_the_same_time_side_by_side<S: Store + ?Sized>(store:
         "a hold asked of Cleo: {r:?}"
     );
     let r = store
-        .insert_first_free_hold(&on_each(&t, &team[2..], eleven, now), now, false)
+        .insert_first_free_hold(&on_each(&t, &team[2..], eleven, now), now, CallHolds::Keep)
         .await;
     check!(
         "providers_hold_the_same_time_side_by_side",
@@ -238,7 +243,7 @@ pub async fn providers_hold_the_same_time_side_by_side<S: Store + ?Sized>(store:
     let other = create_tenant_with_providers(store, "Other Chairs", vec![provider("Anna")]).await;
     let mine = other.providers();
     let r = store
-        .insert_first_free_hold(&on_each(&other, &mine, ten, now), now, false)
+        .insert_first_free_hold(&on_each(&other, &mine, ten, now), now, CallHolds::Keep)
         .await;
     check!(
         "providers_hold_the_same_time_side_by_side",
@@ -255,7 +260,7 @@ pub async fn one_provider_race_has_one_winner<S: Store + ?Sized>(store: &S) {
         // Times that all overlap one another (at most 40 minutes apart, an hour long), all
         // with Dr. Lee.
         let h = hold_with(&t, &team[0], span(60 + (i % 5) * 10, 60), now);
-        async move { store.insert_hold(&h, now, false).await }
+        async move { store.insert_hold(&h, now, CallHolds::Keep).await }
     }))
     .await;
     let won = results.iter().filter(|r| r.is_ok()).count();
@@ -285,7 +290,7 @@ pub async fn provider_limits_hold_under_races<S: Store + ?Sized>(store: &S) {
     let day = |d: i64, i: i64| span(d * 24 * 60 + i * 20, 20);
     let results = futures_join_all((0..20).map(|i| {
         let h = hold_with(&t, &lee, day(0, i), now);
-        async move { store.insert_hold(&h, now, false).await }
+        async move { store.insert_hold(&h, now, CallHolds::Keep).await }
     }))
     .await;
     let won = results.iter().filter(|r| r.is_ok()).count();
@@ -300,7 +305,7 @@ pub async fn provider_limits_hold_under_races<S: Store + ?Sized>(store: &S) {
     );
     // Maria has no limit; the next day Dr. Lee takes one more, then the week is full.
     let r = store
-        .insert_hold(&hold_with(&t, &maria, day(0, 3), now), now, false)
+        .insert_hold(&hold_with(&t, &maria, day(0, 3), now), now, CallHolds::Keep)
         .await;
     check!(
         "provider_limits_hold_under_races",
@@ -309,7 +314,7 @@ pub async fn provider_limits_hold_under_races<S: Store + ?Sized>(store: &S) {
     );
     let results = futures_join_all((0..10).map(|i| {
         let h = hold_with(&t, &lee, day(1, i), now);
-        async move { store.insert_hold(&h, now, false).await }
+        async move { store.insert_hold(&h, now, CallHolds::Keep).await }
     }))
     .await;
     let won = results.iter().filter(|r| r.is_ok()).count();
@@ -326,7 +331,7 @@ pub async fn provider_limits_hold_under_races<S: Store + ?Sized>(store: &S) {
                 hold_with(&t, &maria, day(2, 0), now),
             ],
             now,
-            false,
+            CallHolds::Keep,
         )
         .await;
     check!(
@@ -335,7 +340,7 @@ pub async fn provider_limits_hold_under_races<S: Store + ?Sized>(store: &S) {
         "a full week passes the caller to Maria: {r:?}"
     );
     let r = store
-        .insert_first_free_hold(&[hold_with(&t, &lee, day(2, 3), now)], now, false)
+        .insert_first_free_hold(&[hold_with(&t, &lee, day(2, 3), now)], now, CallHolds::Keep)
         .await;
     check!(
         "provider_limits_hold_under_races",
@@ -351,12 +356,12 @@ pub async fn provider_limits_hold_under_races<S: Store + ?Sized>(store: &S) {
     let mut first = hold_with(&t2, &solo, day(0, 0), now);
     first.call_id = Some(call.clone());
     store
-        .insert_hold(&first, now, false)
+        .insert_hold(&first, now, CallHolds::Keep)
         .await
         .expect("first hold");
     let mut moved = hold_with(&t2, &solo, day(0, 5), now);
     moved.call_id = Some(call.clone());
-    let r = store.insert_hold(&moved, now, true).await;
+    let r = store.insert_hold(&moved, now, CallHolds::Release).await;
     check!(
         "provider_limits_hold_under_races",
         r.is_ok(),
@@ -364,7 +369,11 @@ pub async fn provider_limits_hold_under_races<S: Store + ?Sized>(store: &S) {
     );
     let later = now + crate::booking::HOLD_TTL + SignedDuration::from_secs(1);
     let r = store
-        .insert_hold(&hold_with(&t2, &solo, day(0, 9), later), later, false)
+        .insert_hold(
+            &hold_with(&t2, &solo, day(0, 9), later),
+            later,
+            CallHolds::Keep,
+        )
         .await;
     check!(
         "provider_limits_hold_under_races",

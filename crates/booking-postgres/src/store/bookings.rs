@@ -6,6 +6,7 @@
 //! serialise and the second sees the first's result.
 
 use async_trait::async_trait;
+use booking_core::booking::CallHolds;
 use booking_core::booking::{
     Booking, BookingLimit, BookingStatus, Interval, NewAppointment, NewHold, Occupied,
 };
@@ -328,7 +329,7 @@ impl BookingStore for PgStore {
         &self,
         hold: &NewHold,
         now: Timestamp,
-        release_call_holds: bool,
+        call_holds: CallHolds,
     ) -> StoreResult<Booking> {
         let tenant = *hold.tenant.as_uuid();
         let row = self
@@ -338,7 +339,9 @@ impl BookingStore for PgStore {
                     lock_calendar(conn, *hold.calendar.as_uuid()).await?;
                     expire_overlapping(conn, tenant, *hold.calendar.as_uuid(), &hold.blocked, now)
                         .await?;
-                    if release_call_holds && let Some(call) = &hold.call_id {
+                    if call_holds == CallHolds::Release
+                        && let Some(call) = &hold.call_id
+                    {
                         diesel::update(
                             b::table
                                 .filter(b::tenant_id.eq(tenant))

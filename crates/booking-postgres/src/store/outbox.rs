@@ -9,6 +9,7 @@ use booking_core::outbox::{
     ClaimedMessage, DedupeKey, DeliveryUpdate, MessageKind, MessageStatus, NewMessage,
     OutboundMessage, StatusApplied,
 };
+use booking_core::ports::Texting;
 use booking_core::ports::{
     ContactStore, InboundCount, InboundCounter, InboundPurpose, OutboxStore, SENT_CODE_BODY,
     StoreError, StoreResult, TOOL_CALL_ABANDONED_AFTER, ToolCallClaim, ToolCallKey, ToolCallLog,
@@ -571,14 +572,14 @@ impl ContactStore for PgStore {
         Ok(matches!(at, Some(Some(_))))
     }
 
-    async fn set_opted_out(
+    async fn set_texting(
         &self,
         tenant: TenantId,
         phone: &PhoneNumber,
-        opted_out: bool,
+        texting: Texting,
         at: Timestamp,
     ) -> StoreResult<()> {
-        let opted_out_at = opted_out.then(|| ts(at));
+        let opted_out_at = (texting == Texting::OptedOut).then(|| ts(at));
         self.run(async {
             let mut conn = self.conn().await?;
             diesel::insert_into(contacts::table)

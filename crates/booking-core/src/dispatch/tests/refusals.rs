@@ -1,4 +1,5 @@
 use super::*;
+use crate::ports::Texting;
 
 #[tokio::test]
 async fn refused_credentials_pause_the_tenant_without_spinning() {
@@ -64,7 +65,7 @@ async fn opted_out_callers_get_nothing_but_the_clinic_still_gets_alerts() {
     let h = harness().await;
     let caller = random_phone();
     h.store
-        .set_opted_out(h.tenant.id, &caller, true, base_time())
+        .set_texting(h.tenant.id, &caller, Texting::OptedOut, base_time())
         .await
         .unwrap();
     let to_caller = h.queue(MessageKind::Reminder, &caller).await;

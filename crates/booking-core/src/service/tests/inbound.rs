@@ -1,6 +1,7 @@
 //! Inbound texts.
 
 use super::*;
+use crate::ports::Texting;
 
 /// An inbound text with no `OptOutType`, for a clinic that answers keywords itself unless
 /// `replies` says otherwise.
@@ -182,7 +183,7 @@ async fn other_texts_are_forwarded_once() {
     // An opted-out sender is forwarded but not answered.
     let quiet = random_phone();
     h.store
-        .set_opted_out(h.tenant.id, &quiet, true, base_time())
+        .set_texting(h.tenant.id, &quiet, Texting::OptedOut, base_time())
         .await
         .unwrap();
     let out = inbound(&h, &quiet, "hello?", "SMr", None, KeywordReplies::Twilio).await;

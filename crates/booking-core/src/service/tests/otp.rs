@@ -1,6 +1,7 @@
 //! `send_otp` and `verify_otp`.
 
 use super::*;
+use crate::ports::Texting;
 
 #[tokio::test]
 async fn send_otp_texts_the_caller_id() {
@@ -80,7 +81,7 @@ async fn send_otp_refuses_an_opted_out_number_and_a_clinic_that_cannot_text() {
     let c = h.caller();
     let hold = h.reserve(&c, &tue(10, 0)).await;
     h.store
-        .set_opted_out(h.tenant.id, &c.phone, true, base_time())
+        .set_texting(h.tenant.id, &c.phone, Texting::OptedOut, base_time())
         .await
         .unwrap();
     let out = h.service.send_otp(&c.ctx, hold, None).await.unwrap();
