@@ -8,6 +8,7 @@ use crate::messages;
 use crate::otp::ChangeProof;
 use crate::outbox::{DedupeKey, MessageKind};
 use crate::ports::StoreError;
+use crate::provider::{Provider, ProviderId};
 use crate::service::{
     AppointmentSummary, BookingService, CallContext, ChangeStop, CodeProblem, CodeTexted, Mover,
     PickFailure, ServiceResult, SlotOffer, ToolResult, code_gone, not_found_message, reminder_due,
@@ -109,16 +110,42 @@ impl BookingService {
         }
     }
 
-    /// The owner moves an appointment from the dashboard (same rules as a caller).
+    /// The owner moves an appointment from the dashboard (same rules as a caller), to another
+    /// provider when `provider` names one (`None`: the provider it is with). A provider who is
+    /// not the clinic's, is retired or does not perform the service is refused; the new time is
+    /// checked against that provider's hours and limits, and the database has the last word on
+    /// their calendar.
     pub async fn reschedule_booking_for_owner(
         &self,
         tenant: &Tenant,
         id: BookingId,
         new_start: &SlotStart,
+        provider: Option<ProviderId>,
     ) -> ServiceResult<RescheduleOutcome> {
         match self.store.booking(tenant.id, id).await? {
             Some(b) if b.status == BookingStatus::Confirmed => {
-                self.reschedule(tenant, &b, new_start, Mover::Owner).await
+                let Some(to) = provider.filter(|p| *p != b.calendar) else {
+                    return self.reschedule(tenant, &b, new_start, Mover::Owner).await;
+                };
+                match tenant.provider(to) {
+                    Some(p) if p.offers(&b.service) => {
+                        let theirs = Tenant {
+                            config: p.schedule(&tenant.config),
+                            ..tenant.clone()
+                        };
+                        self.reschedule_to(&theirs, tenant, &b, new_start, &p).await
+                    }
+                    Some(p) => Ok(RescheduleOutcome::Refused {
+                        reason: format!(
+                            "{} does not take {} appointments (retired, or not one of their services).",
+                            p.name, b.service
+                        ),
+                        alternatives: Vec::new(),
+                    }),
+                    None => Ok(RescheduleOutcome::NotFound {
+                        appointments: Vec::new(),
+                    }),
+                }
             }
             Some(b) => Ok(RescheduleOutcome::Refused {
                 reason: format!(
@@ -140,6 +167,33 @@ impl BookingService {
         new_start: &SlotStart,
         mover: Mover<'_>,
     ) -> ServiceResult<RescheduleOutcome> {
+        self.move_booking(tenant, tenant, old, new_start, mover, None)
+            .await
+    }
+
+    /// The owner's move to another provider: `schedule` is the clinic with that provider's
+    /// hours (see [`crate::provider::Provider::schedule`]).
+    async fn reschedule_to(
+        &self,
+        schedule: &Tenant,
+        tenant: &Tenant,
+        old: &Booking,
+        new_start: &SlotStart,
+        to: &Provider,
+    ) -> ServiceResult<RescheduleOutcome> {
+        self.move_booking(schedule, tenant, old, new_start, Mover::Owner, Some(to))
+            .await
+    }
+
+    async fn move_booking(
+        &self,
+        schedule: &Tenant,
+        tenant: &Tenant,
+        old: &Booking,
+        new_start: &SlotStart,
+        mover: Mover<'_>,
+        target: Option<&Provider>,
+    ) -> ServiceResult<RescheduleOutcome> {
         let cfg = &tenant.config;
         let now = self.clock.now();
         let refused = |reason: String| RescheduleOutcome::Refused {
@@ -156,10 +210,10 @@ impl BookingService {
             Ok(t) => t,
             Err(reason) => return Ok(refused(reason)),
         };
-        if at == old.slot.start {
+        if at == old.slot.start && target.is_none() {
             return Ok(refused("The appointment is already at that time.".into()));
         }
-        let slot = match self.slot_by_the_rules(tenant, svc, at, now).await? {
+        let slot = match self.slot_by_the_rules(schedule, svc, at, now).await? {
             Ok(s) => s,
             Err((reason, alternatives)) => {
                 return Ok(RescheduleOutcome::Refused {
@@ -200,8 +254,10 @@ impl BookingService {
         let new = NewAppointment {
             id: self.booking_id(),
             tenant: tenant.id,
-            calendar: old.calendar,
-            limits: Vec::new(),
+            calendar: target.map_or(old.calendar, |p| p.id),
+            limits: target
+                .map(|p| p.limits_at(cfg, slot.slot.start))
+                .unwrap_or_default(),
             service: old.service.clone(),
             slot: slot.slot,
             blocked: slot.blocked,
@@ -269,6 +325,10 @@ impl BookingService {
             Err(StoreError::SlotTaken) => Ok(RescheduleOutcome::Taken {
                 alternatives: self.alternatives_near(tenant, svc, at, now).await?,
             }),
+            Err(StoreError::LimitReached) => Ok(refused(format!(
+                "{} has no room for another appointment then (their daily or weekly limit).",
+                target.map_or_else(|| "The provider".to_owned(), |p| p.name.to_string())
+            ))),
             Err(StoreError::WrongState { .. }) | Err(StoreError::NotFound) => {
                 match self.store.booking(tenant.id, old.id).await? {
                     // Still booked: the code was used or ran out meanwhile.
