@@ -12,7 +12,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use booking_core::PhoneNumber;
 use booking_core::messages::test_text;
 use booking_core::ports::{SendOutcome, SmsRequest};
-use booking_core::tenant::{DayHours, KeywordReplies, SmsAccount, SmsHealth, SmsSender, Tenant};
+use booking_core::tenant::{
+    DateOverride, DayHours, KeywordReplies, SmsAccount, SmsHealth, SmsSender, Tenant,
+};
 use booking_vapi::{AssistantOptions, compose_assistant, system_prompt};
 use serde::Deserialize;
 
@@ -24,7 +26,7 @@ use super::twilio_errors::explain_error;
 use crate::state::AppState;
 use crate::tenant_dto::{DateOverrideJson, PhoneNumberJson, ServiceJson, TenantInput, TwilioJson};
 
-const DAYS: [(&str, &str); 7] = [
+pub(super) const DAYS: [(&str, &str); 7] = [
     ("mon", "Monday"),
     ("tue", "Tuesday"),
     ("wed", "Wednesday"),
@@ -43,7 +45,7 @@ fn hhmm(t: jiff::civil::Time) -> String {
 }
 
 /// "09:00-12:00, 13:00-17:00"; empty when closed.
-fn ranges_text(h: &DayHours) -> String {
+pub(super) fn ranges_text(h: &DayHours) -> String {
     h.ranges()
         .iter()
         .map(|r| format!("{}-{}", hhmm(r.start()), hhmm(r.end())))
@@ -52,7 +54,7 @@ fn ranges_text(h: &DayHours) -> String {
 }
 
 /// The inverse of [`ranges_text`]; "closed" or nothing is a closed day.
-fn parse_ranges(s: &str) -> Vec<[String; 2]> {
+pub(super) fn parse_ranges(s: &str) -> Vec<[String; 2]> {
     let s = s.trim();
     if s.is_empty() || s.eq_ignore_ascii_case("closed") {
         return Vec::new();
@@ -117,7 +119,7 @@ fn lines(s: &str) -> impl Iterator<Item = &str> {
 }
 
 /// "2030-12-25 closed Christmas" or "2030-12-24 09:00-12:00 short day".
-fn parse_overrides(s: &str) -> Vec<DateOverrideJson> {
+pub(super) fn parse_overrides(s: &str) -> Vec<DateOverrideJson> {
     lines(s)
         .map(|l| {
             let mut words = l.split_whitespace();
@@ -420,9 +422,19 @@ pub(super) fn hours_fields(ctx: &Ctx) -> String {
         ));
     }
     out.push_str("<small>Like 09:00-12:00, 13:00-17:00. Empty means closed.</small></fieldset>");
-    let overrides: Vec<String> = c
-        .date_overrides
-        .iter()
+    out.push_str(&textarea(
+        "date_overrides",
+        "Date overrides",
+        &overrides_text(&c.date_overrides),
+        3,
+        "One per line: 2030-12-25 closed Christmas, or 2030-12-24 09:00-12:00 short day",
+    ));
+    out
+}
+
+/// The inverse of [`parse_overrides`]: one date a line.
+pub(super) fn overrides_text(list: &[DateOverride]) -> String {
+    list.iter()
         .map(|o| {
             let hours = if o.hours.is_closed() {
                 "closed".to_owned()
@@ -433,15 +445,8 @@ pub(super) fn hours_fields(ctx: &Ctx) -> String {
                 .trim_end()
                 .to_owned()
         })
-        .collect();
-    out.push_str(&textarea(
-        "date_overrides",
-        "Date overrides",
-        &overrides.join("\n"),
-        3,
-        "One per line: 2030-12-25 closed Christmas, or 2030-12-24 09:00-12:00 short day",
-    ));
-    out
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 pub(super) fn services_fields(ctx: &Ctx) -> String {
@@ -642,6 +647,43 @@ async fn render(
     flash: &str,
     status: StatusCode,
 ) -> Result<HttpResponse, DashError> {
+    render_with(ctx, state, flash, status, None).await
+}
+
+/// Settings with a list of problems on top, 400, and the provider form the owner sent as sent.
+pub(super) async fn refused(
+    ctx: &Ctx,
+    state: &AppState,
+    problems: &[String],
+    draft: Option<&super::providers::Draft>,
+) -> Result<HttpResponse, DashError> {
+    render_with(
+        ctx,
+        state,
+        &not_saved(problems),
+        StatusCode::BAD_REQUEST,
+        draft,
+    )
+    .await
+}
+
+fn not_saved(problems: &[String]) -> String {
+    let mut flash =
+        String::from("<div class=\"notice error\" role=\"alert\"><p>Not saved:</p><ul>");
+    for p in problems {
+        let _ = write!(flash, "<li>{}</li>", esc(p));
+    }
+    flash.push_str("</ul></div>");
+    flash
+}
+
+async fn render_with(
+    ctx: &Ctx,
+    state: &AppState,
+    flash: &str,
+    status: StatusCode,
+    draft: Option<&super::providers::Draft>,
+) -> Result<HttpResponse, DashError> {
     let sms = state.store.sms_account(ctx.tenant.id).await?;
     let body = format!(
         "<h1>Settings</h1>{flash}\
@@ -650,6 +692,7 @@ async fn render(
          <section><h2>Phone numbers</h2>{numbers}</section>\
          <section><h2>Hours</h2>{hours}</section>\
          <section><h2>Services</h2>{services}</section>\
+         <section id=\"providers\"><h2>Providers</h2>{providers}</section>\
          <section><h2>Booking rules</h2>{rules}</section>\
          <section><h2>What the AI is told</h2>{prompt}</section>\
          <section><h2>Walk-through</h2><p><a href=\"/app/setup/1\">Run the first-time walk-through again</a></p></section>",
@@ -660,6 +703,7 @@ async fn render(
         numbers = numbers_form(ctx, None),
         hours = hours_form(ctx, None),
         services = services_form(ctx, None),
+        providers = super::providers::section(ctx, draft),
         rules = rules_form(ctx, None),
         prompt = prompt_section(ctx, state),
     );
@@ -728,13 +772,7 @@ pub async fn save(
             }
         },
     };
-    let mut flash =
-        String::from("<div class=\"notice error\" role=\"alert\"><p>Not saved:</p><ul>");
-    for p in &problems {
-        let _ = write!(flash, "<li>{}</li>", esc(p));
-    }
-    flash.push_str("</ul></div>");
-    render(&ctx, &state, &flash, StatusCode::BAD_REQUEST).await
+    render(&ctx, &state, &not_saved(&problems), StatusCode::BAD_REQUEST).await
 }
 
 #[derive(Deserialize)]
