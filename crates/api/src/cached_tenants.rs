@@ -93,9 +93,9 @@ impl CachedTenants {
             e.changes
         };
         let found = match &key {
-            Key::PhoneNumberId(id) => self.inner.tenant_by_vapi_phone_number_id(id).await?,
+            Key::PhoneNumberId(id) => self.inner.tenant_by_voice_line_id(id).await?,
             Key::Called(n) => self.inner.tenant_by_called_number(n).await?,
-            Key::AssistantId(id) => self.inner.tenant_by_vapi_assistant_id(id).await?,
+            Key::AssistantId(id) => self.inner.tenant_by_assistant_id(id).await?,
         };
         if let Some(t) = &found {
             let mut e = self.entries();
@@ -170,16 +170,10 @@ impl TenantStore for CachedTenants {
     async fn tenant_by_called_number(&self, number: &PhoneNumber) -> StoreResult<Option<Tenant>> {
         self.lookup(Key::Called(number.clone())).await
     }
-    async fn tenant_by_vapi_phone_number_id(
-        &self,
-        id: &VapiPhoneNumberId,
-    ) -> StoreResult<Option<Tenant>> {
+    async fn tenant_by_voice_line_id(&self, id: &VapiPhoneNumberId) -> StoreResult<Option<Tenant>> {
         self.lookup(Key::PhoneNumberId(id.clone())).await
     }
-    async fn tenant_by_vapi_assistant_id(
-        &self,
-        id: &VapiAssistantId,
-    ) -> StoreResult<Option<Tenant>> {
+    async fn tenant_by_assistant_id(&self, id: &VapiAssistantId) -> StoreResult<Option<Tenant>> {
         self.lookup(Key::AssistantId(id.clone())).await
     }
     async fn tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>> {

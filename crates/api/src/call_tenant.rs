@@ -4,7 +4,7 @@
 
 use booking_core::ports::StoreError;
 use booking_core::tenant::Tenant;
-use booking_vapi::CallContext as VapiContext;
+use booking_vapi::MessageContext;
 
 use crate::state::AppState;
 
@@ -18,7 +18,7 @@ use crate::state::AppState;
 /// (`None`, as for an unknown number) and logged as an error.
 pub async fn resolve_tenant(
     state: &AppState,
-    ctx: &VapiContext,
+    ctx: &MessageContext,
 ) -> Result<Option<Tenant>, StoreError> {
     let mut found = None;
     if let Some(id) = &ctx.phone_number_id
@@ -65,9 +65,9 @@ enum Lookup<'a> {
 
 async fn lookup(state: &AppState, by: Lookup<'_>) -> Result<Option<Tenant>, StoreError> {
     match by {
-        Lookup::PhoneNumberId(id) => state.store.tenant_by_vapi_phone_number_id(id).await,
+        Lookup::PhoneNumberId(id) => state.store.tenant_by_voice_line_id(id).await,
         Lookup::Called(n) => state.store.tenant_by_called_number(n).await,
-        Lookup::AssistantId(id) => state.store.tenant_by_vapi_assistant_id(id).await,
+        Lookup::AssistantId(id) => state.store.tenant_by_assistant_id(id).await,
     }
 }
 
@@ -75,7 +75,7 @@ async fn lookup(state: &AppState, by: Lookup<'_>) -> Result<Option<Tenant>, Stor
 /// clinic does not own): someone registered an id that is not theirs, or Vapi is misconfigured.
 fn refuse_mismatch(
     state: &AppState,
-    ctx: &VapiContext,
+    ctx: &MessageContext,
     what: &'static str,
     claimed_by: &Tenant,
     owner: Option<&Tenant>,

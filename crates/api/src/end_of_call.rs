@@ -7,7 +7,7 @@ use std::time::Instant;
 use booking_core::calls::CallReport;
 use booking_core::ports::StoreError;
 use booking_core::service::ServiceError;
-use booking_vapi::CallContext as VapiContext;
+use booking_vapi::MessageContext;
 
 use crate::call_tenant::resolve_tenant;
 use crate::state::AppState;
@@ -16,7 +16,7 @@ use crate::state::AppState;
 /// the error returned all the same (so that Vapi may send it again).
 pub async fn report_arrived(
     state: &AppState,
-    ctx: VapiContext,
+    ctx: MessageContext,
     report: CallReport,
 ) -> Result<(), StoreError> {
     match record_report(state, &ctx, report.clone()).await {
@@ -34,7 +34,7 @@ pub async fn report_arrived(
 /// changes nothing.
 async fn record_report(
     state: &AppState,
-    ctx: &VapiContext,
+    ctx: &MessageContext,
     report: CallReport,
 ) -> Result<Option<&'static str>, StoreError> {
     let Some(tenant) = resolve_tenant(state, ctx).await? else {
@@ -64,7 +64,7 @@ async fn record_report(
     Ok(Some(result))
 }
 
-fn hold_report(state: &AppState, ctx: VapiContext, report: CallReport) {
+fn hold_report(state: &AppState, ctx: MessageContext, report: CallReport) {
     let call = report.call_id.clone();
     if let Some(dropped) = state.held_reports.hold(ctx, report, Instant::now()) {
         tracing::error!(

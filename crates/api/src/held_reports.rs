@@ -11,12 +11,12 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use booking_core::calls::CallReport;
-use booking_vapi::CallContext as VapiContext;
+use booking_vapi::MessageContext;
 
 /// A report waiting for the database.
 #[derive(Clone, Debug)]
 pub struct Held {
-    pub ctx: VapiContext,
+    pub ctx: MessageContext,
     pub report: CallReport,
     pub since: Instant,
 }
@@ -52,7 +52,7 @@ impl HeldReports {
 
     /// Keeps a report; a report for a call already held replaces it. When full, the oldest is
     /// dropped and returned.
-    pub fn hold(&self, ctx: VapiContext, report: CallReport, now: Instant) -> Option<Held> {
+    pub fn hold(&self, ctx: MessageContext, report: CallReport, now: Instant) -> Option<Held> {
         let mut q = self.queue();
         if let Some(h) = q.iter_mut().find(|h| h.report.call_id == report.call_id) {
             h.ctx = ctx;
@@ -132,11 +132,22 @@ mod tests {
     fn keeps_reports_in_order_once_per_call_and_drops_the_oldest_when_full() {
         let held = HeldReports::new(2, Duration::from_secs(60));
         let t = Instant::now();
-        assert!(held.hold(VapiContext::default(), report("a"), t).is_none());
-        assert!(held.hold(VapiContext::default(), report("b"), t).is_none());
-        assert!(held.hold(VapiContext::default(), report("b"), t).is_none());
+        assert!(
+            held.hold(MessageContext::default(), report("a"), t)
+                .is_none()
+        );
+        assert!(
+            held.hold(MessageContext::default(), report("b"), t)
+                .is_none()
+        );
+        assert!(
+            held.hold(MessageContext::default(), report("b"), t)
+                .is_none()
+        );
         assert_eq!(held.len(), 2);
-        let dropped = held.hold(VapiContext::default(), report("c"), t).unwrap();
+        let dropped = held
+            .hold(MessageContext::default(), report("c"), t)
+            .unwrap();
         assert_eq!(dropped.report.call_id.as_str(), "a");
         assert_eq!(ids(&held.take_all()), ["b", "c"]);
         assert!(held.is_empty());
@@ -146,15 +157,15 @@ mod tests {
     fn reports_put_back_go_first_and_old_ones_are_given_up() {
         let held = HeldReports::new(10, Duration::from_secs(60));
         let t = Instant::now();
-        held.hold(VapiContext::default(), report("old"), t);
+        held.hold(MessageContext::default(), report("old"), t);
         held.hold(
-            VapiContext::default(),
+            MessageContext::default(),
             report("young"),
             t + Duration::from_secs(30),
         );
         let taken = held.take_all();
         held.hold(
-            VapiContext::default(),
+            MessageContext::default(),
             report("meanwhile"),
             t + Duration::from_secs(50),
         );
@@ -167,10 +178,10 @@ mod tests {
     fn reports_beyond_the_capacity_on_put_back_are_given_up_not_dropped_silently() {
         let held = HeldReports::new(2, Duration::from_secs(60));
         let t = Instant::now();
-        held.hold(VapiContext::default(), report("a"), t);
-        held.hold(VapiContext::default(), report("b"), t);
+        held.hold(MessageContext::default(), report("a"), t);
+        held.hold(MessageContext::default(), report("b"), t);
         let taken = held.take_all();
-        held.hold(VapiContext::default(), report("c"), t);
+        held.hold(MessageContext::default(), report("c"), t);
         let given_up = held.put_back(taken, t);
         assert_eq!(ids(&given_up), ["c"]);
         assert_eq!(ids(&held.take_all()), ["a", "b"]);

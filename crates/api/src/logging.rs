@@ -57,14 +57,23 @@ impl<'a> MakeWriter<'a> for MaskingStderr {
     }
 }
 
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object a line (production).
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
 /// Installs the global subscriber. `RUST_LOG` filters (default `info`).
-pub fn init(json: bool) {
+pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(MaskingStderr)
         .with_target(false);
-    let result = if json {
+    let result = if format == LogFormat::Json {
         builder
             .json()
             .with_current_span(true)

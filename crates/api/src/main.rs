@@ -25,7 +25,11 @@ fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    api::logging::init(config.log_json);
+    api::logging::init(if config.log_json {
+        api::logging::LogFormat::Json
+    } else {
+        api::logging::LogFormat::Text
+    });
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -5,9 +5,11 @@
 use std::time::{Duration, Instant};
 
 use booking_core::ports::{StoreError, ToolCallClaim, ToolCallKey};
-use booking_core::service::{CallContext, ServiceError};
+use booking_core::service::{CallContext, ReserveSlot, ServiceError};
 use booking_core::tenant::Tenant;
-use booking_vapi::{CallContext as VapiContext, OneLine, ToolCall, ToolCallRequest, ToolOutcome};
+use booking_vapi::{
+    ArgRules, MessageContext, OneLine, Speak, ToolCall, ToolCallRequest, ToolOutcome, ToolResult,
+};
 
 use crate::state::AppState;
 
@@ -30,7 +32,7 @@ pub(crate) fn may_queue_texts(name: &str) -> bool {
 /// One tool call, end to end: tenant, arguments, replay log, the use-case, the one-line answer.
 pub(crate) async fn run_tool_call(
     state: &AppState,
-    ctx: &VapiContext,
+    ctx: &MessageContext,
     tenant: &Result<Option<Tenant>, StoreError>,
     call: &ToolCallRequest,
     name: &str,
@@ -43,13 +45,18 @@ pub(crate) async fn run_tool_call(
         }
         Ok(None) => (ToolOutcome::error(UNKNOWN_NUMBER), "error"),
         Ok(Some(tenant)) => {
+            let rules = ArgRules {
+                code_length: state.service.config().otp.code_length,
+            };
             let parsed = if call.name.is_empty() {
                 match call.arguments() {
-                    Some(args) => ToolCall::parse(name, &serde_json::Value::Object(args.clone())),
-                    None => ToolCall::parse(name, &serde_json::Value::Bool(false)),
+                    Some(args) => {
+                        ToolCall::parse(name, &serde_json::Value::Object(args.clone()), &rules)
+                    }
+                    None => ToolCall::parse(name, &serde_json::Value::Bool(false), &rules),
                 }
             } else {
-                call.parse()
+                call.parse(&rules)
             };
             match parsed {
                 Err(e) => (e.outcome(), "refused"),
@@ -75,7 +82,7 @@ pub(crate) async fn run_tool_call(
 
 async fn with_replay_log(
     state: &AppState,
-    ctx: &VapiContext,
+    ctx: &MessageContext,
     tenant: &Tenant,
     call: &ToolCallRequest,
     name: &str,
@@ -124,8 +131,9 @@ async fn with_replay_log(
         caller: ctx.caller.clone(),
     };
     match execute(state, &cctx, tool).await {
-        Ok((value, ok)) => {
-            let outcome = ToolOutcome::Result(OneLine::json(&value));
+        Ok(result) => {
+            let ok = result.is_ok();
+            let outcome = result.into_outcome();
             let stored = serde_json::to_string(&outcome).unwrap_or_default();
             if let Err(e) = log
                 .finish_tool_call(tenant.id, &key, &stored, state.clock.now())
@@ -145,62 +153,56 @@ async fn with_replay_log(
     }
 }
 
+/// Runs the use-case of a tool call and says its outcome to the model (booking-vapi's words).
 async fn execute(
     state: &AppState,
     ctx: &CallContext,
     tool: ToolCall,
-) -> Result<(serde_json::Value, bool), ServiceError> {
-    fn done<R: booking_core::service::ToolResult>(r: R) -> (serde_json::Value, bool) {
-        (r.to_json(), r.ok())
-    }
+) -> Result<ToolResult, ServiceError> {
+    let zone = &ctx.tenant.config.zone;
+    let done = |outcome: &dyn Speak| outcome.speak(zone);
     let s = &state.service;
-    // A code passed as a JSON number lost its leading zeros: they come back at this length.
-    let code_length = usize::from(s.config().otp.code_length.get());
     Ok(match tool {
         ToolCall::CheckAvailability {
             service,
             date,
             after,
-        } => done(s.check_availability(ctx, &service, date, after).await?),
+        } => done(&s.check_availability(ctx, &service, date, after).await?),
         ToolCall::ReserveSlot {
             start,
             service,
             caller_name,
             phone,
-        } => done(
-            s.reserve_slot(ctx, &start, &service, &caller_name, phone)
-                .await?,
-        ),
-        ToolCall::SendOtp { hold_id, phone } => done(s.send_otp(ctx, hold_id, phone).await?),
-        ToolCall::VerifyOtp { hold_id, code } => done(
-            s.verify_otp(ctx, hold_id, &code.for_length(code_length))
-                .await?,
-        ),
+        } => {
+            let input = ReserveSlot {
+                start,
+                service,
+                caller_name,
+                phone,
+            };
+            done(&s.reserve_slot(ctx, input).await?)
+        }
+        ToolCall::SendOtp { hold_id, phone } => done(&s.send_otp(ctx, hold_id, phone).await?),
+        ToolCall::VerifyOtp { hold_id, code } => done(&s.verify_otp(ctx, hold_id, &code).await?),
         ToolCall::SendConfirmationSms { appointment_id } => {
-            done(s.send_confirmation_sms(ctx, appointment_id).await?)
+            done(&s.send_confirmation_sms(ctx, appointment_id).await?)
         }
         ToolCall::CancelAppointment {
             appointment_id,
             code,
-        } => {
-            let code = code.map(|c| c.for_length(code_length));
-            done(
-                s.cancel_appointment(ctx, appointment_id, code.as_deref())
-                    .await?,
-            )
-        }
+        } => done(
+            &s.cancel_appointment(ctx, appointment_id, code.as_ref())
+                .await?,
+        ),
         ToolCall::RescheduleAppointment {
             appointment_id,
             new_start,
             code,
-        } => {
-            let code = code.map(|c| c.for_length(code_length));
-            done(
-                s.reschedule_appointment(ctx, appointment_id, &new_start, code.as_deref())
-                    .await?,
-            )
-        }
-        ToolCall::CaptureLead(lead) => done(s.capture_lead(ctx, &lead).await?),
+        } => done(
+            &s.reschedule_appointment(ctx, appointment_id, &new_start, code.as_ref())
+                .await?,
+        ),
+        ToolCall::CaptureLead(lead) => done(&s.capture_lead(ctx, &lead).await?),
     })
 }
 

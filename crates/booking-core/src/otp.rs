@@ -236,18 +236,45 @@ impl OtpPolicy {
         OtpCode(code)
     }
 
-    /// The digits of a code as read back by a caller ("123 456", "12-34-56"), if it has the
-    /// configured number of digits and nothing but digits, spaces and dashes.
-    pub fn normalise_code(&self, input: &str) -> Option<OtpCode> {
-        let mut digits = String::with_capacity(input.len());
-        for c in input.trim().chars() {
-            match c {
-                '0'..='9' => digits.push(c),
-                ' ' | '-' | '.' => {}
-                _ => return None,
-            }
-        }
-        (digits.len() == usize::from(self.code_length.get())).then_some(OtpCode(digits))
+    /// The code a caller read back, if it has the configured number of digits. One of another
+    /// length is no guess at all (no try is used up for it).
+    pub fn code_of(&self, attempt: &OtpAttempt) -> Option<OtpCode> {
+        (attempt.0.len() == usize::from(self.code_length.get())).then(|| OtpCode(attempt.0.clone()))
+    }
+}
+
+/// A code as the caller read it back: one to [`OtpAttempt::MAX_DIGITS`] digits, not yet checked
+/// against the clinic's code length. The edge that reads the caller's words makes it, once
+/// (booking-vapi for the voice model). Debug never shows the digits.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OtpAttempt(String);
+
+impl OtpAttempt {
+    pub const MAX_DIGITS: usize = 12;
+
+    /// Digits as said, in order ("056765"); `None` for anything but one to `MAX_DIGITS` digits.
+    pub fn from_digits(digits: &str) -> Option<Self> {
+        (!digits.is_empty()
+            && digits.len() <= Self::MAX_DIGITS
+            && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| Self(digits.to_owned()))
+    }
+
+    /// A code that reached us as a number, which cannot keep leading zeros (`56765` for
+    /// `056765`): padded with zeros to `length`, its only reading.
+    pub fn from_number(n: u64, length: CodeLength) -> Option<Self> {
+        let digits = format!("{n:0width$}", width = usize::from(length.get()));
+        Self::from_digits(&digits)
+    }
+
+    pub fn digits(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for OtpAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OtpAttempt({} digits)", self.0.len())
     }
 }
 
@@ -387,14 +414,34 @@ mod tests {
     }
 
     #[test]
-    fn spoken_codes_are_normalised() {
+    fn an_attempt_is_a_code_only_at_the_policys_length() {
         let p = OtpPolicy::default();
-        assert_eq!(p.normalise_code(" 123 456 ").unwrap().as_str(), "123456");
-        assert_eq!(p.normalise_code("12-34-56").unwrap().as_str(), "123456");
-        assert!(p.normalise_code("12345").is_none());
-        assert!(p.normalise_code("1234567").is_none());
-        assert!(p.normalise_code("12345a").is_none());
-        assert!(p.normalise_code("").is_none());
+        let attempt = |s: &str| OtpAttempt::from_digits(s).unwrap();
+        assert_eq!(p.code_of(&attempt("123456")).unwrap().as_str(), "123456");
+        assert!(p.code_of(&attempt("12345")).is_none());
+        assert!(p.code_of(&attempt("1234567")).is_none());
+        assert!(OtpAttempt::from_digits("12345a").is_none());
+        assert!(OtpAttempt::from_digits("123 456").is_none());
+        assert!(OtpAttempt::from_digits("").is_none());
+        assert!(OtpAttempt::from_digits("1234567890123").is_none());
+        assert_eq!(format!("{:?}", attempt("123456")), "OtpAttempt(6 digits)");
+    }
+
+    #[test]
+    fn a_code_sent_as_a_number_gets_its_leading_zeros_back() {
+        let six = CodeLength::new(6).unwrap();
+        let four = CodeLength::new(4).unwrap();
+        assert_eq!(
+            OtpAttempt::from_number(56765, six).unwrap().digits(),
+            "056765"
+        );
+        assert_eq!(OtpAttempt::from_number(7, four).unwrap().digits(), "0007");
+        // Longer than the policy: kept as is, and refused as a code of the wrong length.
+        assert_eq!(
+            OtpAttempt::from_number(1234567, six).unwrap().digits(),
+            "1234567"
+        );
+        assert!(OtpAttempt::from_number(1_000_000_000_000, six).is_none());
     }
 
     #[test]
@@ -403,8 +450,13 @@ mod tests {
         let other_key = OtpHasher::new(vec![2u8; 32]).unwrap();
         let c1 = ChallengeId::from_random_bytes([1; 16]);
         let c2 = ChallengeId::from_random_bytes([2; 16]);
-        let code = OtpPolicy::default().normalise_code("123456").unwrap();
-        let wrong = OtpPolicy::default().normalise_code("123457").unwrap();
+        let p = OtpPolicy::default();
+        let code = p
+            .code_of(&OtpAttempt::from_digits("123456").unwrap())
+            .unwrap();
+        let wrong = p
+            .code_of(&OtpAttempt::from_digits("123457").unwrap())
+            .unwrap();
         let stored = h.hash(c1, &code);
         assert!(h.verify(c1, &code, &stored));
         assert!(!h.verify(c1, &wrong, &stored));

@@ -83,15 +83,10 @@ pub trait TenantStore: Send + Sync {
     async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
     /// The tenant a called number belongs to.
     async fn tenant_by_called_number(&self, number: &PhoneNumber) -> StoreResult<Option<Tenant>>;
-    async fn tenant_by_vapi_phone_number_id(
-        &self,
-        id: &VapiPhoneNumberId,
-    ) -> StoreResult<Option<Tenant>>;
+    /// The tenant whose voice line (a number the voice platform answers) has this id.
+    async fn tenant_by_voice_line_id(&self, id: &VapiPhoneNumberId) -> StoreResult<Option<Tenant>>;
     /// The tenant that registered this saved Vapi assistant.
-    async fn tenant_by_vapi_assistant_id(
-        &self,
-        id: &VapiAssistantId,
-    ) -> StoreResult<Option<Tenant>>;
+    async fn tenant_by_assistant_id(&self, id: &VapiAssistantId) -> StoreResult<Option<Tenant>>;
     /// The tenant that texts from this number, directly or as one of its Messaging Service's
     /// numbers (an inbound text's `To`). A number belongs to one tenant at most.
     async fn tenant_by_sms_number(&self, number: &PhoneNumber) -> StoreResult<Option<Tenant>>;

@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use booking_core::booking::{BookingStatus, Interval};
 use booking_core::memory::MemoryStore;
-use booking_core::otp::OtpHasher;
+use booking_core::otp::{OtpAttempt, OtpHasher};
 use booking_core::outbox::{DedupeKey, MessageKind, MessageStatus};
 use booking_core::ports::{BookingStore, Clock, OutboxStore, TenantStore};
 use booking_core::service::{
-    BookingService, CallContext, CancelOutcome, RescheduleOutcome, ReserveOutcome, ServiceConfig,
+    BookingService, CallContext, CancelOutcome, RescheduleOutcome, ReserveOutcome, ReserveSlot,
+    ServiceConfig, VerifyOutcome,
 };
 use booking_core::start::SlotStart;
 use booking_core::testing::{
@@ -132,7 +133,15 @@ impl World {
         let ctx = &self.callers[caller].0;
         let out = self
             .service
-            .reserve_slot(ctx, &start, service, "Caller", None)
+            .reserve_slot(
+                ctx,
+                ReserveSlot {
+                    start,
+                    service: service.into(),
+                    caller_name: "Caller".into(),
+                    phone: None,
+                },
+            )
             .await
             .unwrap();
         if let ReserveOutcome::Held { hold_id, .. } = out {
@@ -158,7 +167,10 @@ impl World {
             (true, Some(code)) => code,
             _ => "000000".to_owned(),
         };
-        self.service.verify_otp(ctx, *hold, &code).await.unwrap();
+        self.service
+            .verify_otp(ctx, *hold, &attempt(&code))
+            .await
+            .unwrap();
     }
 
     async fn apply(&mut self, op: &Op) {
@@ -176,15 +188,15 @@ impl World {
                     .await
                     .unwrap_or_else(|| "000000".into());
                 let (a, b) = join2(
-                    self.service.verify_otp(ctx, hold, &code),
-                    self.service.verify_otp(ctx, hold, &code),
+                    self.service.verify_otp(ctx, hold, &attempt(&code)),
+                    self.service.verify_otp(ctx, hold, &attempt(&code)),
                 )
                 .await;
                 let (a, b) = (a.unwrap(), b.unwrap());
-                use booking_core::service::ToolResult;
+                let confirmed = |v: &VerifyOutcome| matches!(v, VerifyOutcome::Confirmed { .. });
                 assert_eq!(
-                    a.ok(),
-                    b.ok(),
+                    confirmed(&a),
+                    confirmed(&b),
                     "two verifies of one code disagree: {a:?} / {b:?}"
                 );
             }
@@ -202,7 +214,7 @@ impl World {
                 for _ in 0..3 {
                     let out = self
                         .service
-                        .cancel_appointment(ctx, id, code.as_deref())
+                        .cancel_appointment(ctx, id, code.as_deref().map(attempt).as_ref())
                         .await
                         .unwrap();
                     match out {
@@ -224,7 +236,12 @@ impl World {
                 for _ in 0..3 {
                     let out = self
                         .service
-                        .reschedule_appointment(ctx, id, &start, code.as_deref())
+                        .reschedule_appointment(
+                            ctx,
+                            id,
+                            &start,
+                            code.as_deref().map(attempt).as_ref(),
+                        )
                         .await
                         .unwrap();
                     match out {
@@ -354,4 +371,8 @@ async fn the_operations_do_what_they_say() {
             ("2030-03-05T18:00:00Z".to_owned(), BookingStatus::Confirmed),
         ]
     );
+}
+
+fn attempt(code: &str) -> OtpAttempt {
+    OtpAttempt::from_digits(code).expect("digits")
 }

@@ -45,7 +45,7 @@ async fn a_full_configuration_survives_the_round_trip() {
     let vapi = called.vapi_phone_number_id.as_ref().unwrap();
     assert_eq!(
         store
-            .tenant_by_vapi_phone_number_id(vapi)
+            .tenant_by_voice_line_id(vapi)
             .await
             .unwrap()
             .unwrap()

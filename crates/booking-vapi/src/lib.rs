@@ -4,6 +4,8 @@
 //!
 //! - [`parse_server_message`] reads a webhook body into a [`ServerMessage`].
 //! - [`ToolCallRequest::parse`] / [`ToolCall::parse`] read a tool call into a typed [`ToolCall`].
+//! - [`Speak`] says a use-case's outcome to the model as a [`ToolResult`]: every sentence the
+//!   model hears about a booking is in [`speech`].
 //! - [`ToolReplies`], [`ToolResult`] and [`ToolOutcome`] build the `{"results": [...]}` answer.
 //! - [`compose_assistant`] builds `{"assistant": {...}}`; [`unknown_number_error`] the refusal.
 //! - [`CATALOGUE`] defines every tool once.
@@ -14,6 +16,7 @@ pub mod error;
 mod lenient;
 pub mod message;
 pub mod reply;
+pub mod speech;
 pub mod tools;
 
 pub use assistant::{
@@ -26,11 +29,12 @@ pub use catalogue::{
 };
 pub use error::VapiError;
 pub use message::{
-    AssistantRequest, CallContext, EndOfCallReport, OtherMessage, ServerMessage, StatusUpdate,
+    AssistantRequest, EndOfCallReport, MessageContext, OtherMessage, ServerMessage, StatusUpdate,
     StructuredData, ToolCallRequest, ToolCallsMessage, parse_server_message,
 };
 pub use reply::{
     OneLine, ToolOutcome, ToolReplies, ToolReply, ToolResult, acknowledged, assistant_error,
     unknown_number_error,
 };
-pub use tools::{OtpCodeArg, SlotStart, ToolArgError, ToolCall};
+pub use speech::{SlotOffer, Speak};
+pub use tools::{ArgRules, SlotStart, ToolArgError, ToolCall};

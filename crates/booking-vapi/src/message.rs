@@ -21,7 +21,7 @@ use crate::assistant::{LEAD_OUTPUT_NAME, SUMMARY_OUTPUT_NAME};
 use crate::catalogue::ToolName;
 use crate::error::VapiError;
 use crate::lenient::{self, DigitsHidden, at, first_key, hidden_opt, str_at};
-use crate::tools::{ToolArgError, ToolCall, normalize_arguments};
+use crate::tools::{ArgRules, ToolArgError, ToolCall, normalize_arguments};
 
 /// At most this many tool calls of one message are run; the rest are answered with an error.
 pub const MAX_TOOL_CALLS: usize = 32;
@@ -49,7 +49,7 @@ impl ServerMessage {
         let message = at(body, &["message"])
             .filter(|m| m.is_object())
             .ok_or(VapiError::NotAnEnvelope)?;
-        let context = CallContext::from_message(message);
+        let context = MessageContext::from_message(message);
         let kind = str_at(message, &["type"]).unwrap_or("");
         Ok(match kind {
             "assistant-request" => ServerMessage::AssistantRequest(AssistantRequest { context }),
@@ -83,7 +83,7 @@ impl ServerMessage {
     }
 
     /// Who called whom, on which call.
-    pub fn context(&self) -> &CallContext {
+    pub fn context(&self) -> &MessageContext {
         match self {
             ServerMessage::AssistantRequest(m) => &m.context,
             ServerMessage::ToolCalls(m) => &m.context,
@@ -101,9 +101,11 @@ impl<'de> Deserialize<'de> for ServerMessage {
     }
 }
 
-/// What every message tells about the call. Each field is `None` when absent or unusable.
+/// What every message tells about the call (Vapi's ids and numbers, as sent; the clinic and the
+/// caller the use-cases see are booking-core's `CallContext`). Each field is `None` when absent
+/// or unusable.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CallContext {
+pub struct MessageContext {
     /// `message.call.id`.
     pub call_id: Option<CallId>,
     /// `message.call.phoneNumberId`. (The `phoneNumber` object Vapi sends has no id: Vapi's
@@ -121,7 +123,7 @@ pub struct CallContext {
     pub timestamp: Option<Timestamp>,
 }
 
-impl CallContext {
+impl MessageContext {
     fn from_message(m: &Value) -> Self {
         let phone = |path: &[&str]| str_at(m, path).and_then(|s| PhoneNumber::parse(s).ok());
         Self {
@@ -141,13 +143,13 @@ impl CallContext {
 /// `assistant-request`: answer with an assistant or an error within 7.5 s.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AssistantRequest {
-    pub context: CallContext,
+    pub context: MessageContext,
 }
 
 /// `status-update`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatusUpdate {
-    pub context: CallContext,
+    pub context: MessageContext,
     /// "ringing", "in-progress", "ended"...
     pub status: Option<String>,
     pub ended_reason: Option<String>,
@@ -156,14 +158,14 @@ pub struct StatusUpdate {
 /// A type we do not act on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OtherMessage {
-    pub context: CallContext,
+    pub context: MessageContext,
     pub kind: String,
 }
 
 /// `tool-calls`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ToolCallsMessage {
-    pub context: CallContext,
+    pub context: MessageContext,
     /// In the order Vapi sent them; the reply must keep it.
     pub calls: Vec<ToolCallRequest>,
     /// Entries beyond [`MAX_TOOL_CALLS`], in order: not run, but each still answered (with an
@@ -175,7 +177,7 @@ pub struct ToolCallsMessage {
 }
 
 impl ToolCallsMessage {
-    fn from_message(m: &Value, context: CallContext) -> Self {
+    fn from_message(m: &Value, context: MessageContext) -> Self {
         // `toolCallList` is the current field. Older payloads carry `toolCalls`, and
         // `toolWithToolCallList[].toolCall` repeats the same calls: the first list present is
         // used, never several (that would answer each call twice).
@@ -272,14 +274,14 @@ impl ToolCallRequest {
     }
 
     /// The call, typed; or why it cannot be carried out (see [`ToolArgError::outcome`]).
-    pub fn parse(&self) -> Result<ToolCall, ToolArgError> {
+    pub fn parse(&self, rules: &ArgRules) -> Result<ToolCall, ToolArgError> {
         let tool =
             ToolName::parse(&self.name).ok_or_else(|| ToolArgError::unknown_tool(&self.name))?;
         let args = self
             .arguments
             .as_ref()
             .ok_or(ToolArgError::Unreadable { tool })?;
-        ToolCall::from_arguments(tool, args)
+        ToolCall::from_arguments(tool, args, rules)
     }
 }
 
@@ -400,7 +402,7 @@ impl fmt::Debug for StructuredData {
 /// `end-of-call-report`.
 #[derive(Clone, PartialEq)]
 pub struct EndOfCallReport {
-    pub context: CallContext,
+    pub context: MessageContext,
     /// `endedReason`, else `call.endedReason`.
     pub ended_reason: Option<String>,
     /// `startedAt`, else `call.startedAt`.
@@ -420,7 +422,7 @@ pub struct EndOfCallReport {
 }
 
 impl EndOfCallReport {
-    fn from_message(m: &Value, context: CallContext) -> Self {
+    fn from_message(m: &Value, context: MessageContext) -> Self {
         let when = |keys: &[&[&str]]| {
             keys.iter()
                 .find_map(|p| at(m, p).and_then(lenient::timestamp))
@@ -606,12 +608,12 @@ mod tests {
         }
         assert!(tc.calls[4].arguments().is_none());
         assert!(matches!(
-            tc.calls[4].parse(),
+            tc.calls[4].parse(&ArgRules::default()),
             Err(ToolArgError::Unreadable { .. })
         ));
         assert!(tc.calls[5].arguments().unwrap().is_empty());
         assert!(matches!(
-            tc.calls[5].parse(),
+            tc.calls[5].parse(&ArgRules::default()),
             Err(ToolArgError::Missing { arg: "hold_id", .. })
         ));
     }

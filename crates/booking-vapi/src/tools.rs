@@ -11,6 +11,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use booking_core::calls::CapturedLead;
+use booking_core::otp::{CodeLength, OtpAttempt};
 use booking_core::{BookingId, PhoneNumber};
 use jiff::Timestamp;
 use jiff::civil::{Date, DateTime, Time};
@@ -43,7 +44,7 @@ pub enum ToolCall {
     },
     VerifyOtp {
         hold_id: BookingId,
-        code: OtpCodeArg,
+        code: OtpAttempt,
     },
     SendConfirmationSms {
         appointment_id: BookingId,
@@ -52,30 +53,43 @@ pub enum ToolCall {
         /// `None`: the caller's next upcoming appointment.
         appointment_id: Option<BookingId>,
         /// The code texted to the number on the appointment; `None` asks for one to be texted.
-        code: Option<OtpCodeArg>,
+        code: Option<OtpAttempt>,
     },
     RescheduleAppointment {
         /// `None`: the caller's next upcoming appointment.
         appointment_id: Option<BookingId>,
         new_start: SlotStart,
         /// As for `CancelAppointment`.
-        code: Option<OtpCodeArg>,
+        code: Option<OtpAttempt>,
     },
     CaptureLead(CapturedLead),
+}
+
+/// What reading a tool call needs to know about the clinic: how many digits its codes have (a
+/// code the model sends as a JSON number lost its leading zeros and gets them back to this
+/// length).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ArgRules {
+    pub code_length: CodeLength,
 }
 
 impl ToolCall {
     /// Reads a call of the tool `name`. `arguments` may be an object, a JSON string holding an
     /// object, or null/absent (no arguments).
-    pub fn parse(name: &str, arguments: &Value) -> Result<Self, ToolArgError> {
+    pub fn parse(name: &str, arguments: &Value, rules: &ArgRules) -> Result<Self, ToolArgError> {
         let tool = ToolName::parse(name).ok_or_else(|| ToolArgError::unknown_tool(name))?;
         let map = normalize_arguments(arguments).ok_or(ToolArgError::Unreadable { tool })?;
-        Self::from_arguments(tool, &map)
+        Self::from_arguments(tool, &map, rules)
     }
 
     /// Reads the arguments of a known tool.
-    pub fn from_arguments(tool: ToolName, map: &Map<String, Value>) -> Result<Self, ToolArgError> {
+    pub fn from_arguments(
+        tool: ToolName,
+        map: &Map<String, Value>,
+        rules: &ArgRules,
+    ) -> Result<Self, ToolArgError> {
         let a = Args { tool, map };
+        let read_code = |v: &Value, _: ArgKind| read_code(v, rules.code_length);
         Ok(match tool {
             ToolName::CheckAvailability => ToolCall::CheckAvailability {
                 service: a.required(arg::SERVICE, read_text)?,
@@ -205,43 +219,6 @@ impl fmt::Debug for ToolCall {
 /// the clocks change is the domain's ([`SlotStart::resolve`]).
 pub use booking_core::start::SlotStart;
 
-/// The digits of a verification code as the model passed them. Debug never shows them.
-#[derive(Clone, PartialEq, Eq)]
-pub struct OtpCodeArg {
-    digits: String,
-    from_number: bool,
-}
-
-impl OtpCodeArg {
-    pub const MAX_DIGITS: usize = 12;
-
-    pub fn digits(&self) -> &str {
-        &self.digits
-    }
-
-    /// Whether the model passed a JSON number, which loses leading zeros (`012345` → `12345`).
-    pub fn from_number(&self) -> bool {
-        self.from_number
-    }
-
-    /// The code to check against one of `len` digits: a number that lost its leading zeros gets
-    /// them back (a JSON number cannot keep them, so that is its only reading); anything else is
-    /// returned as passed.
-    pub fn for_length(&self, len: usize) -> String {
-        if self.from_number && self.digits.len() < len {
-            format!("{}{}", "0".repeat(len - self.digits.len()), self.digits)
-        } else {
-            self.digits.clone()
-        }
-    }
-}
-
-impl fmt::Debug for OtpCodeArg {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "OtpCodeArg({} digits)", self.digits.len())
-    }
-}
-
 /// Why a tool call cannot be carried out as sent. `Display` is one sentence the model can act on
 /// (never quoting the value it passed).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -343,7 +320,7 @@ impl Args<'_> {
     fn optional<T>(
         &self,
         name: &'static str,
-        read: fn(&Value, ArgKind) -> Option<T>,
+        read: impl Fn(&Value, ArgKind) -> Option<T>,
     ) -> Result<Option<T>, ToolArgError> {
         match self.get(name) {
             None => Ok(None),
@@ -359,7 +336,7 @@ impl Args<'_> {
     fn required<T>(
         &self,
         name: &'static str,
-        read: fn(&Value, ArgKind) -> Option<T>,
+        read: impl Fn(&Value, ArgKind) -> Option<T>,
     ) -> Result<T, ToolArgError> {
         self.optional(name, read)?.ok_or(ToolArgError::Missing {
             tool: self.tool,
@@ -487,23 +464,21 @@ fn read_phone(v: &Value, _: ArgKind) -> Option<PhoneNumber> {
     PhoneNumber::parse(&s).ok()
 }
 
-fn read_code(v: &Value, _: ArgKind) -> Option<OtpCodeArg> {
-    let (digits, from_number) = match v {
+/// A code as the caller read it: a string of digits (spoken or with separators) as said; a JSON
+/// number, which cannot keep leading zeros, padded to the clinic's code length.
+fn read_code(v: &Value, length: CodeLength) -> Option<OtpAttempt> {
+    match v {
         Value::Number(n) => {
             let whole = n.as_u64().or_else(|| {
                 n.as_f64()
                     .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1e12)
                     .map(|f| f as u64)
             })?;
-            (whole.to_string(), true)
+            OtpAttempt::from_number(whole, length)
         }
-        Value::String(s) => (spoken_digits(s)?, false),
-        _ => return None,
-    };
-    (!digits.is_empty() && digits.len() <= OtpCodeArg::MAX_DIGITS).then_some(OtpCodeArg {
-        digits,
-        from_number,
-    })
+        Value::String(s) => OtpAttempt::from_digits(&spoken_digits(s)?),
+        _ => None,
+    }
 }
 
 /// The digits of `"123 456"`, `"12-34-56"`, `"one two three four"` or `"4 oh 7 2"`.
@@ -531,7 +506,7 @@ fn spoken_digits(s: &str) -> Option<String> {
             };
             out.push(d);
         }
-        if out.len() > OtpCodeArg::MAX_DIGITS {
+        if out.len() > OtpAttempt::MAX_DIGITS {
             return None;
         }
     }
@@ -548,7 +523,7 @@ mod tests {
     const HOLD: &str = "0b7a4c1e-2f3d-4a5b-8c6d-7e8f9a0b1c2d";
 
     fn parse(name: &str, args: Value) -> Result<ToolCall, ToolArgError> {
-        ToolCall::parse(name, &args)
+        ToolCall::parse(name, &args, &ArgRules::default())
     }
 
     fn sample(kind: ArgKind) -> Value {
@@ -573,7 +548,7 @@ mod tests {
                 .iter()
                 .map(|a| (a.name.to_owned(), sample(a.kind)))
                 .collect();
-            let call = ToolCall::from_arguments(spec.name, &full)
+            let call = ToolCall::from_arguments(spec.name, &full, &ArgRules::default())
                 .unwrap_or_else(|e| panic!("{}: {e}", spec.name));
             assert_eq!(call.tool(), spec.name);
             let only_required: Map<String, Value> = full
@@ -582,14 +557,14 @@ mod tests {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             assert!(
-                ToolCall::from_arguments(spec.name, &only_required).is_ok(),
+                ToolCall::from_arguments(spec.name, &only_required, &ArgRules::default()).is_ok(),
                 "{}",
                 spec.name
             );
             for a in spec.args {
                 let mut without = full.clone();
                 without.remove(a.name);
-                let r = ToolCall::from_arguments(spec.name, &without);
+                let r = ToolCall::from_arguments(spec.name, &without, &ArgRules::default());
                 if a.required {
                     assert_eq!(
                         r,
@@ -609,7 +584,7 @@ mod tests {
                     let mut bad = full.clone();
                     bad.insert(a.name.to_owned(), json!({"not": "usable"}));
                     assert_eq!(
-                        ToolCall::from_arguments(spec.name, &bad),
+                        ToolCall::from_arguments(spec.name, &bad, &ArgRules::default()),
                         Err(ToolArgError::Invalid {
                             tool: spec.name,
                             arg: a.name
@@ -625,14 +600,14 @@ mod tests {
 
     #[test]
     fn codes_as_numbers_strings_and_words() {
-        for (input, digits, from_number) in [
-            (json!(123456), "123456", true),
-            (json!("123456"), "123456", false),
-            (json!("123 456"), "123456", false),
-            (json!(" 12-34-56 "), "123456", false),
-            (json!("one two three four five six"), "123456", false),
-            (json!("0 4 oh 7"), "0407", false),
-            (json!(123456.0), "123456", true),
+        for (input, digits) in [
+            (json!(123456), "123456"),
+            (json!("123456"), "123456"),
+            (json!("123 456"), "123456"),
+            (json!(" 12-34-56 "), "123456"),
+            (json!("one two three four five six"), "123456"),
+            (json!("0 4 oh 7"), "0407"),
+            (json!(123456.0), "123456"),
         ] {
             let call = parse(
                 "verify_otp",
@@ -643,7 +618,6 @@ mod tests {
                 panic!("{input}")
             };
             assert_eq!(code.digits(), digits, "{input}");
-            assert_eq!(code.from_number(), from_number, "{input}");
         }
         for bad in [
             json!("12a456"),
@@ -666,14 +640,37 @@ mod tests {
     }
 
     #[test]
-    fn a_number_code_gets_its_leading_zeros_back() {
-        let call = parse("verify_otp", json!({"hold_id": HOLD, "code": 12345})).unwrap();
-        let ToolCall::VerifyOtp { code, .. } = call else {
-            panic!()
+    fn a_number_code_gets_its_leading_zeros_back_to_the_clinics_length() {
+        // 056765 sent by the model as the JSON number 56765.
+        let code_of = |args: Value, digits: u8| {
+            let rules = ArgRules {
+                code_length: CodeLength::new(digits).unwrap(),
+            };
+            match ToolCall::parse("verify_otp", &args, &rules).unwrap() {
+                ToolCall::VerifyOtp { code, .. } => code,
+                other => panic!("{other:?}"),
+            }
         };
-        assert_eq!(code.for_length(6), "012345");
-        assert_eq!(code.for_length(4), "12345");
-        assert_eq!(format!("{code:?}"), "OtpCodeArg(5 digits)");
+        let number = json!({"hold_id": HOLD, "code": 56765});
+        assert_eq!(code_of(number.clone(), 6).digits(), "056765");
+        assert_eq!(code_of(number.clone(), 8).digits(), "00056765");
+        // Longer than the clinic's codes: left as passed, for the service to refuse by length.
+        assert_eq!(code_of(number, 4).digits(), "56765");
+        // Text keeps what was said: a leading zero is there or it is not.
+        let text = json!({"hold_id": HOLD, "code": "56765"});
+        assert_eq!(code_of(text, 6).digits(), "56765");
+        // The same for a phone change's code.
+        let rules = ArgRules::default();
+        let cancel = json!({"code": 1234});
+        match ToolCall::parse("cancel_appointment", &cancel, &rules).unwrap() {
+            ToolCall::CancelAppointment {
+                code: Some(code), ..
+            } => {
+                assert_eq!(code.digits(), "001234");
+                assert_eq!(format!("{code:?}"), "OtpAttempt(6 digits)");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

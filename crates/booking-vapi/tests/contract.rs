@@ -19,8 +19,8 @@ mod vapi_schema;
 use booking_core::ToolCallId;
 use booking_core::tenant::Secret;
 use booking_vapi::{
-    AssistantOptions, ServerAuth, ToolName, ToolOutcome, ToolReplies, ToolResult, assistant_error,
-    compose_assistant, parse_server_message, unknown_number_error,
+    ArgRules, AssistantOptions, ServerAuth, ToolName, ToolOutcome, ToolReplies, ToolResult,
+    assistant_error, compose_assistant, parse_server_message, unknown_number_error,
 };
 use common::{hostile_prompts, tenant};
 use jiff::civil::date;
@@ -127,7 +127,7 @@ fn tool_replies() -> Vec<(String, Value)> {
     };
     let mut r = ToolReplies::new();
     for call in &m.calls {
-        let outcome = match call.parse() {
+        let outcome = match call.parse(&ArgRules::default()) {
             Ok(_) => ToolResult::ok("ok").into(),
             Err(e) => e.outcome(),
         };

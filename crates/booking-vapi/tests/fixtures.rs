@@ -5,7 +5,7 @@ mod common;
 
 use booking_core::BookingId;
 use booking_vapi::{
-    ServerMessage, ToolCall, ToolName, ToolOutcome, ToolReplies, ToolResult, VapiError,
+    ArgRules, ServerMessage, ToolCall, ToolName, ToolOutcome, ToolReplies, ToolResult, VapiError,
     parse_server_message,
 };
 use common::{APPOINTMENT_ID, HOLD_ID, fixture, fixtures};
@@ -83,7 +83,7 @@ fn tool_calls_with_object_arguments_and_iso_timestamp() {
     assert_eq!(tc.skipped, 0);
     assert_eq!(tc.calls[0].id.as_str(), "call_Qx81mZt2");
     assert_eq!(
-        tc.calls[0].parse().unwrap(),
+        tc.calls[0].parse(&ArgRules::default()).unwrap(),
         ToolCall::CheckAvailability {
             service: "Teeth Whitening".into(),
             date: Some(jiff::civil::date(2026, 11, 26)),
@@ -103,7 +103,7 @@ fn tool_calls_with_string_arguments() {
         service,
         caller_name,
         phone: None,
-    } = tc.calls[0].parse().unwrap()
+    } = tc.calls[0].parse(&ArgRules::default()).unwrap()
     else {
         panic!()
     };
@@ -122,7 +122,11 @@ fn flattened_parallel_calls_keep_their_order_and_reply_in_it() {
         panic!()
     };
     assert_eq!(tc.context.timestamp, None);
-    let parsed: Vec<ToolCall> = tc.calls.iter().map(|c| c.parse().unwrap()).collect();
+    let parsed: Vec<ToolCall> = tc
+        .calls
+        .iter()
+        .map(|c| c.parse(&ArgRules::default()).unwrap())
+        .collect();
     assert_eq!(
         parsed,
         [
@@ -227,7 +231,7 @@ fn debug_output_carries_no_secret_and_no_full_number() {
         let mut dbg = format!("{m:?}\n{m:#?}");
         if let ServerMessage::ToolCalls(tc) = &m {
             for c in &tc.calls {
-                dbg.push_str(&format!("{c:?}{:?}", c.parse()));
+                dbg.push_str(&format!("{c:?}{:?}", c.parse(&ArgRules::default())));
             }
         }
         if let ServerMessage::EndOfCallReport(r) = &m {
@@ -342,5 +346,5 @@ fn a_web_call_names_its_assistant_and_the_tool_names_the_call() {
     assert_eq!(tc.context.phone_number_id, None);
     assert_eq!(tc.calls.len(), 1);
     assert_eq!(tc.calls[0].name, "check_availability");
-    assert!(tc.calls[0].parse().is_ok());
+    assert!(tc.calls[0].parse(&ArgRules::default()).is_ok());
 }

@@ -9,7 +9,9 @@
 
 mod common;
 
-use booking_vapi::{ServerMessage, ToolCall, ToolName, ToolReplies, parse_server_message};
+use booking_vapi::{
+    ArgRules, ServerMessage, ToolCall, ToolName, ToolReplies, parse_server_message,
+};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use serde_json::{Map, Value, json};
@@ -278,7 +280,7 @@ fn exercise(m: &ServerMessage) {
         ServerMessage::ToolCalls(tc) => {
             let mut replies = ToolReplies::new();
             for call in &tc.calls {
-                let outcome = match call.parse() {
+                let outcome = match call.parse(&ArgRules::default()) {
                     Ok(parsed) => booking_vapi::ToolResult::ok(format!("{parsed:?}")).into(),
                     Err(e) => {
                         let said = e.to_string();
@@ -299,7 +301,7 @@ fn exercise(m: &ServerMessage) {
 }
 
 fn check_args(name: &str, args: &Value) {
-    match ToolCall::parse(name, args) {
+    match ToolCall::parse(name, args, &ArgRules::default()) {
         Ok(call) => {
             let _ = format!("{call:?}");
         }

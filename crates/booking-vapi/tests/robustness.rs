@@ -4,7 +4,7 @@
 mod common;
 
 use booking_vapi::{
-    ServerMessage, ToolCall, ToolName, ToolReplies, ToolResult, parse_server_message,
+    ArgRules, ServerMessage, ToolCall, ToolName, ToolReplies, ToolResult, parse_server_message,
 };
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
@@ -204,7 +204,7 @@ fn exercise(m: &ServerMessage) {
         ServerMessage::ToolCalls(tc) => {
             let mut replies = ToolReplies::new();
             for call in &tc.calls {
-                let outcome = match call.parse() {
+                let outcome = match call.parse(&ArgRules::default()) {
                     Ok(parsed) => {
                         let _ = format!("{parsed:?}");
                         ToolResult::ok(format!("{parsed:?}"))
@@ -283,7 +283,7 @@ proptest! {
         ],
         args in json_value(),
     ) {
-        match ToolCall::parse(&name, &args) {
+        match ToolCall::parse(&name, &args, &ArgRules::default()) {
             Ok(call) => {
                 let _ = format!("{call:?}");
             }
@@ -300,7 +300,7 @@ proptest! {
         let as_string = Value::String(args.to_string());
         let reread: Value = serde_json::from_str(&args.to_string()).unwrap();
         if args.is_object() {
-            prop_assert_eq!(ToolCall::parse(&name, &reread), ToolCall::parse(&name, &as_string));
+            prop_assert_eq!(ToolCall::parse(&name, &reread, &ArgRules::default()), ToolCall::parse(&name, &as_string, &ArgRules::default()));
         }
     }
 

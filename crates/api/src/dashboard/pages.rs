@@ -10,7 +10,7 @@ use booking_core::calls::CallRecord;
 use booking_core::messages::local_time;
 use booking_core::outbox::OutboundMessage;
 use booking_core::provider::Provider;
-use booking_core::service::{CancelOutcome, RescheduleOutcome, ToolResult};
+use booking_core::service::{CancelOutcome, RescheduleOutcome};
 use booking_core::start::SlotStart;
 use booking_core::tenant::ClinicZone;
 use booking_core::{BookingId, CallId};
@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 use super::html::{csrf_field, esc, notice, page, tel_link};
 use super::leads::lead_card;
+use super::owner_words::{cancel_notice, reschedule_notice};
 use super::respond::{DashError, html_response};
 use super::session::{Ctx, signed_in, signed_in_post};
 use super::twilio_errors::{explain_error, explain_status};
@@ -51,9 +52,16 @@ fn status_label(b: &Booking, now: Timestamp) -> &'static str {
     b.effective_status(now).as_str()
 }
 
-fn booking_card(ctx: &Ctx, b: &Booking, now: Timestamp, with_link: bool) -> String {
+/// Whether a booking card's title links to the appointment's own page.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CardTitle {
+    Linked,
+    Plain,
+}
+
+fn booking_card(ctx: &Ctx, b: &Booking, now: Timestamp, title: CardTitle) -> String {
     let zone = &ctx.tenant.config.zone;
-    let title = if with_link {
+    let title = if title == CardTitle::Linked {
         format!(
             "<a href=\"/app/appointments/{}\">{}</a>",
             b.id,
@@ -201,7 +209,7 @@ pub async fn today(
         list(
             bookings
                 .iter()
-                .map(|b| booking_card(&ctx, b, now, true))
+                .map(|b| booking_card(&ctx, b, now, CardTitle::Linked))
                 .collect(),
             "No appointments today."
         )
@@ -315,14 +323,14 @@ pub async fn appointments(
         list(
             upcoming
                 .iter()
-                .map(|b| booking_card(&ctx, b, now, true))
+                .map(|b| booking_card(&ctx, b, now, CardTitle::Linked))
                 .collect(),
             "No upcoming appointments."
         ),
         list(
             past.iter()
                 .rev()
-                .map(|b| booking_card(&ctx, b, now, true))
+                .map(|b| booking_card(&ctx, b, now, CardTitle::Linked))
                 .collect(),
             "None."
         ),
@@ -435,7 +443,7 @@ fn appointment_page(
     let zone = &ctx.tenant.config.zone;
     let mut body = format!(
         "<h1>Appointment</h1>{flash}<ul class=\"cards\">{}</ul>",
-        booking_card(ctx, b, now, false)
+        booking_card(ctx, b, now, CardTitle::Plain)
     );
     if b.effective_status(now) == BookingStatus::Confirmed && b.slot.start > now {
         let _ = write!(
@@ -505,7 +513,7 @@ pub async fn cancel(
         return Err(DashError::NotFound);
     }
     state.wake_worker();
-    let kind = if outcome.ok() { "ok" } else { "error" };
+    let (kind, said) = cancel_notice(&ctx.tenant.config.zone, &outcome);
     let b = state
         .store
         .booking(ctx.tenant.id, id)
@@ -516,7 +524,7 @@ pub async fn cancel(
         &ctx,
         &b,
         state.clock.now(),
-        &notice(kind, &outcome.message()),
+        &notice(kind.as_str(), &said),
         &choices,
     ))
 }
@@ -591,7 +599,7 @@ pub async fn reschedule(
         }
         _ => id,
     };
-    let kind = if outcome.ok() { "ok" } else { "error" };
+    let (kind, said) = reschedule_notice(&ctx.tenant.config.zone, &outcome);
     let b = state
         .store
         .booking(ctx.tenant.id, shown)
@@ -602,7 +610,7 @@ pub async fn reschedule(
         &ctx,
         &b,
         state.clock.now(),
-        &notice(kind, &outcome.message()),
+        &notice(kind.as_str(), &said),
         &choices,
     ))
 }
@@ -696,7 +704,7 @@ pub async fn call(
         list(
             booked
                 .iter()
-                .map(|b| booking_card(&ctx, b, now, true))
+                .map(|b| booking_card(&ctx, b, now, CardTitle::Linked))
                 .collect(),
             "Nothing."
         )

@@ -11,8 +11,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use booking_core::calls::CallStart;
 use booking_core::tenant::Tenant;
 use booking_vapi::{
-    AssistantOptions, CallContext as VapiContext, ServerMessage, ToolOutcome, ToolReplies,
-    acknowledged, compose_assistant, parse_server_message, unknown_number_error,
+    AssistantOptions, MessageContext, ServerMessage, ToolOutcome, ToolReplies, acknowledged,
+    compose_assistant, parse_server_message, unknown_number_error,
 };
 use serde_json::json;
 
@@ -165,7 +165,7 @@ async fn handle(
     }
 }
 
-async fn record_start(state: &AppState, tenant: &Tenant, ctx: &VapiContext) {
+async fn record_start(state: &AppState, tenant: &Tenant, ctx: &MessageContext) {
     let Some(call_id) = ctx.call_id.clone() else {
         return;
     };
@@ -181,7 +181,10 @@ async fn record_start(state: &AppState, tenant: &Tenant, ctx: &VapiContext) {
     }
 }
 
-async fn assistant_request(state: &AppState, ctx: &VapiContext) -> Result<HttpResponse, ApiError> {
+async fn assistant_request(
+    state: &AppState,
+    ctx: &MessageContext,
+) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
     // Once per call: the call starts from the clinic's current settings, and is refused when
     // the database cannot answer.

@@ -2,8 +2,9 @@
 
 use jiff::SignedDuration;
 
-/// Twilio's "authentication failed" code: the tenant's credentials are wrong.
-pub const TWILIO_BAD_CREDENTIALS: u32 = 20003;
+/// The gateway's code for refused credentials (Twilio's 20003, "authentication failed"): the
+/// tenant's credentials are wrong.
+pub const CREDENTIALS_REFUSED: u32 = 20003;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct DispatchConfig {

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use jiff::SignedDuration;
 
-use super::config::TWILIO_BAD_CREDENTIALS;
+use super::config::CREDENTIALS_REFUSED;
 use super::dispatcher::{Dispatcher, lock};
 use super::limiter::sender_key;
 use super::report::Counted;
@@ -192,14 +192,14 @@ impl Dispatcher {
                 Counted::Ambiguous,
             ),
             SendOutcome::Permanent {
-                code: Some(TWILIO_BAD_CREDENTIALS),
+                code: Some(CREDENTIALS_REFUSED),
                 message,
             } => {
                 self.store
                     .set_sms_health(
                         m.tenant,
                         &SmsHealth::NeedsAttention {
-                            code: TWILIO_BAD_CREDENTIALS,
+                            code: CREDENTIALS_REFUSED,
                             message: message.clone(),
                         },
                     )
@@ -209,7 +209,7 @@ impl Dispatcher {
                     DeliveryUpdate::Deferred {
                         until: now + cfg.paused_recheck,
                         reason: format!(
-                            "the clinic's SMS credentials were refused ({TWILIO_BAD_CREDENTIALS}): {message}"
+                            "the clinic's SMS credentials were refused ({CREDENTIALS_REFUSED}): {message}"
                         ),
                     },
                     Counted::Deferred,

@@ -27,6 +27,6 @@ mod report;
 #[cfg(all(test, feature = "testing"))]
 mod tests;
 
-pub use config::{DispatchConfig, TWILIO_BAD_CREDENTIALS};
+pub use config::{CREDENTIALS_REFUSED, DispatchConfig};
 pub use dispatcher::Dispatcher;
 pub use report::DispatchReport;

@@ -97,10 +97,7 @@ impl TenantStore for MemoryStore {
             .cloned())
     }
 
-    async fn tenant_by_vapi_phone_number_id(
-        &self,
-        id: &VapiPhoneNumberId,
-    ) -> StoreResult<Option<Tenant>> {
+    async fn tenant_by_voice_line_id(&self, id: &VapiPhoneNumberId) -> StoreResult<Option<Tenant>> {
         Ok(self
             .lock()
             .tenants
@@ -114,10 +111,7 @@ impl TenantStore for MemoryStore {
             .cloned())
     }
 
-    async fn tenant_by_vapi_assistant_id(
-        &self,
-        id: &VapiAssistantId,
-    ) -> StoreResult<Option<Tenant>> {
+    async fn tenant_by_assistant_id(&self, id: &VapiAssistantId) -> StoreResult<Option<Tenant>> {
         Ok(self
             .lock()
             .tenants

@@ -1,88 +1,59 @@
 //! What cancelling and rescheduling share: finding the caller's appointment, where its texts go,
 //! and the code that proves a caller may change it.
 
-use serde::Serialize;
+use jiff::Timestamp;
 
 use crate::booking::Booking;
 use crate::ids::{BookingId, TenantId};
-use crate::otp::ChangeProof;
+use crate::otp::{ChangeProof, OtpAttempt};
 use crate::outbox::DedupeKey;
 use crate::phone::PhoneNumber;
-use crate::service::{
-    BookingService, CallContext, ServiceResult, ToolResult, VerifyOutcome, join_or, rfc3339,
-    spoken_at,
-};
-use crate::tenant::ClinicZone;
+use crate::service::{BookingService, CallContext, CodeNotSent, ServiceResult, VerifyOutcome};
 
 /// An appointment, as read back to a caller choosing one.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AppointmentSummary {
     pub appointment_id: BookingId,
     pub service: String,
-    pub start: String,
-    pub spoken: String,
+    pub start: Timestamp,
 }
 
 impl AppointmentSummary {
-    fn of(zone: &ClinicZone, b: &Booking) -> Self {
+    fn of(b: &Booking) -> Self {
         Self {
             appointment_id: b.id,
             service: b.service.to_string(),
-            start: rfc3339(zone, b.slot.start),
-            spoken: spoken_at(zone, b.slot.start),
+            start: b.slot.start,
         }
     }
 }
 
-pub(super) fn speak_appointments(list: &[AppointmentSummary]) -> String {
-    let parts: Vec<String> = list
-        .iter()
-        .map(|a| format!("{} on {}", a.service, a.spoken))
-        .collect();
-    join_or(&parts, "and")
-}
-
-/// The answer of a phone change that needs the code texted to the appointment's number.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// A phone change that needs the code texted to the number on the appointment: it was texted.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CodeTexted {
     pub appointment_id: BookingId,
-    /// Always `true`: the model calls again with `code`.
-    pub needs_code: bool,
-    /// "+*******7621"
-    pub sent_to: String,
-    #[serde(skip)]
-    pub last_four: String,
-    #[serde(skip)]
-    pub tool: &'static str,
-}
-
-impl CodeTexted {
-    pub(super) fn message(&self) -> String {
-        format!(
-            "To protect the patient, I texted a code to the number ending in {} that is on the appointment. Ask the caller to read it out, then call {} again with the same appointment_id and the code.",
-            self.last_four, self.tool
-        )
-    }
+    pub sent_to: PhoneNumber,
 }
 
 /// Why the code passed to a phone change did not prove it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct CodeProblem {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attempts_left: Option<u32>,
-    #[serde(skip)]
-    pub reason: String,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeProblem {
+    /// Wrong, with tries left.
+    Wrong { attempts_left: u32 },
+    /// Wrong, and no tries are left.
+    NoTriesLeft,
+    /// Expired, or already used.
+    Gone,
+    /// Not the clinic's number of digits: no guess, no try used.
+    WrongLength { digits: u8 },
 }
 
-pub(super) fn not_found_message(appointments: &[AppointmentSummary]) -> String {
-    if appointments.is_empty() {
-        "I could not find an upcoming appointment for the number the caller is calling from.".into()
-    } else {
-        format!(
-            "I could not find that appointment for this caller; their upcoming appointments are {}.",
-            speak_appointments(appointments)
-        )
-    }
+/// Why a caller's appointment could not be picked.
+pub(super) enum PickFailure {
+    /// The caller ID is withheld: there is nothing to find appointments by.
+    HiddenNumber,
+    NotFound(Vec<AppointmentSummary>),
+    ChooseOne(Vec<AppointmentSummary>),
 }
 
 impl BookingService {
@@ -95,20 +66,14 @@ impl BookingService {
         let tenant = &ctx.tenant;
         let now = self.clock.now();
         let Some(caller) = &ctx.caller else {
-            return Ok(Err(PickFailure::Refused(
-                "The caller's number is hidden, so I cannot find their appointments; the clinic can help directly.".into(),
-            )));
+            return Ok(Err(PickFailure::HiddenNumber));
         };
         let upcoming = self
             .store
             .upcoming_for_phone(tenant.id, caller, now)
             .await?;
-        let summaries = || -> Vec<AppointmentSummary> {
-            upcoming
-                .iter()
-                .map(|b| AppointmentSummary::of(&tenant.config.zone, b))
-                .collect()
-        };
+        let summaries =
+            || -> Vec<AppointmentSummary> { upcoming.iter().map(AppointmentSummary::of).collect() };
         match id {
             Some(id) => {
                 let found = upcoming.iter().find(|b| b.id == id);
@@ -147,7 +112,7 @@ pub(super) enum Mover<'a> {
     Owner,
     Caller {
         ctx: &'a CallContext,
-        code: Option<&'a str>,
+        code: Option<&'a OtpAttempt>,
     },
 }
 
@@ -155,16 +120,7 @@ pub(super) enum Mover<'a> {
 pub(super) enum ChangeStop {
     NeedsCode(CodeTexted),
     CodeRefused(CodeProblem),
-    Refused(String),
-}
-
-pub(super) fn code_gone(tool: &str) -> CodeProblem {
-    CodeProblem {
-        attempts_left: None,
-        reason: format!(
-            "That code has expired or was already used; call {tool} again without a code to text a new one."
-        ),
-    }
+    CodeNotSent(CodeNotSent),
 }
 
 impl BookingService {
@@ -175,41 +131,27 @@ impl BookingService {
         &self,
         ctx: &CallContext,
         b: &Booking,
-        code: Option<&str>,
-        tool: &'static str,
+        code: Option<&OtpAttempt>,
     ) -> ServiceResult<Result<ChangeProof, ChangeStop>> {
         let tenant = &ctx.tenant;
         let now = self.clock.now();
-        if let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) {
-            let problem = |attempts_left: Option<u32>, reason: String| {
-                Ok(Err(ChangeStop::CodeRefused(CodeProblem {
-                    attempts_left,
-                    reason,
-                })))
-            };
+        if let Some(code) = code {
+            let problem = |p| Ok(Err(ChangeStop::CodeRefused(p)));
             match self.check_code(tenant.id, b.id, code, now).await? {
                 Ok(challenge) => return Ok(Ok(ChangeProof::Code(challenge.id))),
                 // No code waiting: text one, as without a code.
                 Err(VerifyOutcome::NoCode) => {}
                 Err(VerifyOutcome::WrongCode { attempts_left }) if attempts_left > 0 => {
-                    return problem(
-                        Some(attempts_left),
-                        format!(
-                            "That code is wrong; ask the caller to read it again ({attempts_left} {} left), then call {tool} again with it.",
-                            if attempts_left == 1 { "try" } else { "tries" }
-                        ),
-                    );
+                    return problem(CodeProblem::Wrong { attempts_left });
                 }
                 Err(VerifyOutcome::WrongCode { .. }) | Err(VerifyOutcome::TooManyAttempts) => {
-                    return problem(
-                        Some(0),
-                        format!(
-                            "That code is wrong and has no tries left; call {tool} again without a code to text a new one."
-                        ),
-                    );
+                    return problem(CodeProblem::NoTriesLeft);
                 }
-                Err(VerifyOutcome::CodeExpired) => return problem(None, code_gone(tool).reason),
-                Err(other) => return problem(None, other.message()),
+                Err(VerifyOutcome::Refused(crate::service::VerifyRefusal::WrongLength {
+                    digits,
+                })) => return problem(CodeProblem::WrongLength { digits }),
+                // Expired, or (not from a check) anything else: the code cannot be used.
+                Err(_) => return problem(CodeProblem::Gone),
             }
         }
         let to = self.appointment_recipient(tenant.id, b).await?;
@@ -219,18 +161,9 @@ impl BookingService {
         {
             Ok(_) => Ok(Err(ChangeStop::NeedsCode(CodeTexted {
                 appointment_id: b.id,
-                needs_code: true,
-                sent_to: to.masked(),
-                last_four: to.last_four().to_owned(),
-                tool,
+                sent_to: to,
             }))),
-            Err(refusal) => Ok(Err(ChangeStop::Refused(refusal.message()))),
+            Err(not_sent) => Ok(Err(ChangeStop::CodeNotSent(not_sent))),
         }
     }
-}
-
-pub(super) enum PickFailure {
-    Refused(String),
-    NotFound(Vec<AppointmentSummary>),
-    ChooseOne(Vec<AppointmentSummary>),
 }

@@ -2,24 +2,20 @@
 
 use jiff::civil::{Date, Time};
 use jiff::{Timestamp, ToSpan};
-use serde::Serialize;
 
 use crate::availability;
 use crate::availability::{Slot, Unbookable};
 use crate::booking::Interval;
-use crate::service::{
-    BookingService, CallContext, ServiceResult, SlotOffer, ToolResult, find_service, speak_offers,
-    unbookable_reason, unknown_service,
-};
+use crate::service::{BookingService, CallContext, ServiceResult, UnknownService, find_service};
 use crate::tenant::{Service, Tenant};
 
 /// What `check_availability` found.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AvailabilityOutcome {
     Available {
         service: String,
-        slots: Vec<SlotOffer>,
+        /// Free starts, earliest first.
+        slots: Vec<Timestamp>,
         /// A date was asked for and had nothing free: these are the nearest later times.
         requested_day_full: bool,
     },
@@ -27,41 +23,31 @@ pub enum AvailabilityOutcome {
     NoneAvailable {
         service: String,
     },
-    Refused {
-        reason: String,
+    Refused(AvailabilityRefusal),
+}
+
+/// Why `check_availability` looked for nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AvailabilityRefusal {
+    UnknownService(UnknownService),
+    /// The day asked for is before the clinic's today.
+    DayPassed {
+        day: Date,
+        today: Date,
+    },
+    /// The day asked for is past the clinic's booking horizon, which ends on `last`.
+    BeyondHorizon {
+        horizon_days: u32,
+        last: Date,
     },
 }
 
-impl ToolResult for AvailabilityOutcome {
-    fn ok(&self) -> bool {
-        matches!(self, Self::Available { .. })
-    }
-    fn message(&self) -> String {
-        match self {
-            Self::Available {
-                service,
-                slots,
-                requested_day_full,
-            } => {
-                let list = speak_offers(slots);
-                if *requested_day_full {
-                    format!(
-                        "Nothing is free for {service} on that day; the nearest free times are {list}. To hold one, call reserve_slot with its start."
-                    )
-                } else {
-                    format!(
-                        "Free times for {service}: {list}. To hold one, call reserve_slot with its start."
-                    )
-                }
-            }
-            Self::NoneAvailable { service } => {
-                format!(
-                    "There are no free times for {service} in the coming days; offer to take a message with capture_lead so the clinic can call back."
-                )
-            }
-            Self::Refused { reason } => reason.clone(),
-        }
-    }
+/// Why a start cannot be booked by the clinic's rules, with the free starts closest to it when
+/// there can be some.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgainstTheRules {
+    pub why: Unbookable,
+    pub alternatives: Vec<Timestamp>,
 }
 
 impl BookingService {
@@ -130,15 +116,15 @@ impl BookingService {
         Ok(out)
     }
 
-    /// The slot a start makes by the clinic's rules alone, or why not (a sentence) with close
-    /// alternatives where there can be some.
+    /// The slot a start makes by the clinic's rules alone, or why not with close alternatives
+    /// where there can be some.
     pub(super) async fn slot_by_the_rules(
         &self,
         tenant: &Tenant,
         svc: &Service,
         at: Timestamp,
         now: Timestamp,
-    ) -> ServiceResult<Result<Slot, (String, Vec<SlotOffer>)>> {
+    ) -> ServiceResult<Result<Slot, AgainstTheRules>> {
         match availability::slot_at(&tenant.config, svc, at, now) {
             Ok(s) => Ok(Ok(s)),
             Err(u) => {
@@ -152,7 +138,10 @@ impl BookingService {
                     }
                     Unbookable::InPast | Unbookable::BeyondHorizon { .. } => Vec::new(),
                 };
-                Ok(Err((unbookable_reason(&u), alternatives)))
+                Ok(Err(AgainstTheRules {
+                    why: u,
+                    alternatives,
+                }))
             }
         }
     }
@@ -164,7 +153,7 @@ impl BookingService {
         service: &Service,
         near: Timestamp,
         now: Timestamp,
-    ) -> ServiceResult<Vec<SlotOffer>> {
+    ) -> ServiceResult<Vec<Timestamp>> {
         let cfg = &tenant.config;
         let day = near.to_zoned_datetime(cfg.zone.tz().clone()).date();
         let window = availability::day_window(cfg, day);
@@ -189,10 +178,7 @@ impl BookingService {
             slots.truncate(self.config.alternatives);
         }
         slots.sort_by_key(|s| s.slot.start);
-        Ok(slots
-            .iter()
-            .map(|s| SlotOffer::new(&cfg.zone, s.slot.start))
-            .collect())
+        Ok(slots.iter().map(|s| s.slot.start).collect())
     }
 
     /// `check_availability(service, date?, after?)`.
@@ -207,19 +193,15 @@ impl BookingService {
         let cfg = &tenant.config;
         let now = self.clock.now();
         let Some(svc) = find_service(cfg, service) else {
-            return Ok(AvailabilityOutcome::Refused {
-                reason: unknown_service(cfg, service),
-            });
+            return Ok(AvailabilityOutcome::Refused(
+                AvailabilityRefusal::UnknownService(UnknownService::new(cfg, service)),
+            ));
         };
         let today = Self::today(cfg, now);
         let last = Self::last_bookable_day(cfg, now);
         let name = svc.name.to_string();
-        let offers = |slots: Vec<Slot>| -> Vec<SlotOffer> {
-            slots
-                .iter()
-                .map(|s| SlotOffer::new(&cfg.zone, s.slot.start))
-                .collect()
-        };
+        let offers =
+            |slots: Vec<Slot>| -> Vec<Timestamp> { slots.iter().map(|s| s.slot.start).collect() };
         match date {
             None => {
                 let slots = self
@@ -236,19 +218,17 @@ impl BookingService {
             }
             Some(day) => {
                 if day < today {
-                    return Ok(AvailabilityOutcome::Refused {
-                        reason: format!(
-                            "{day} has already passed; today is {today} at the clinic."
-                        ),
-                    });
+                    return Ok(AvailabilityOutcome::Refused(
+                        AvailabilityRefusal::DayPassed { day, today },
+                    ));
                 }
                 if day > last {
-                    return Ok(AvailabilityOutcome::Refused {
-                        reason: format!(
-                            "Appointments can be booked at most {} days ahead, up to {last}.",
-                            cfg.rules.horizon_days
-                        ),
-                    });
+                    return Ok(AvailabilityOutcome::Refused(
+                        AvailabilityRefusal::BeyondHorizon {
+                            horizon_days: cfg.rules.horizon_days,
+                            last,
+                        },
+                    ));
                 }
                 let busy = self.busy_between(tenant, svc, day, day, now).await?;
                 let on_day = availability::suggest_on_day(

@@ -10,39 +10,23 @@ use crate::outbox::{DedupeKey, MessageKind};
 use crate::ports::StoreError;
 use crate::scoring::LeadSignals;
 use crate::service::{
-    BookingService, CallContext, ServiceError, ServiceResult, ToolResult, clean_text, find_service,
+    BookingService, CallContext, ServiceError, ServiceResult, clean_text, find_service,
 };
 use crate::tenant::Tenant;
 use crate::{messages, scoring};
 
 /// What `capture_lead` did.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LeadOutcome {
-    Captured {
-        #[serde(skip)]
-        wants_callback: bool,
-    },
-    Refused {
-        reason: String,
-    },
+    Captured { wants_callback: bool },
+    Refused(LeadRefusal),
 }
 
-impl ToolResult for LeadOutcome {
-    fn ok(&self) -> bool {
-        matches!(self, Self::Captured { .. })
-    }
-    fn message(&self) -> String {
-        match self {
-            Self::Captured {
-                wants_callback: true,
-            } => "Noted; the clinic will call the caller back.".into(),
-            Self::Captured {
-                wants_callback: false,
-            } => "Noted; the clinic will see this.".into(),
-            Self::Refused { reason } => reason.clone(),
-        }
-    }
+/// Why a lead was not recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeadRefusal {
+    /// The tool call came with no call id to attach the lead to.
+    NoCall,
 }
 
 /// What `end_of_call` did.
@@ -89,9 +73,7 @@ impl BookingService {
         lead: &CapturedLead,
     ) -> ServiceResult<LeadOutcome> {
         let Some(call) = &ctx.call_id else {
-            return Ok(LeadOutcome::Refused {
-                reason: "There is no call to attach this to.".into(),
-            });
+            return Ok(LeadOutcome::Refused(LeadRefusal::NoCall));
         };
         let now = self.clock.now();
         let text = |v: &Option<String>, max| {

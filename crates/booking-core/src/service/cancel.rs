@@ -1,29 +1,27 @@
 //! `cancel_appointment` (a caller) and `cancel_booking_for_owner` (the dashboard).
 
-use serde::Serialize;
+use jiff::Timestamp;
 
 use crate::booking::{Booking, BookingStatus};
 use crate::ids::{BookingId, CallId};
 use crate::messages;
-use crate::otp::ChangeProof;
+use crate::otp::{ChangeProof, OtpAttempt};
 use crate::outbox::{DedupeKey, MessageKind};
 use crate::ports::StoreError;
 use crate::service::{
-    AppointmentSummary, BookingService, CallContext, ChangeStop, CodeProblem, CodeTexted,
-    PickFailure, ServiceResult, ToolResult, code_gone, not_found_message, speak_appointments,
-    spoken_at,
+    AppointmentSummary, BookingService, CallContext, ChangeStop, CodeNotSent, CodeProblem,
+    CodeTexted, PickFailure, ServiceResult,
 };
 use crate::tenant::Tenant;
 
-/// What `cancel_appointment` did.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
+/// What `cancel_appointment` (or the owner's cancel) did.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CancelOutcome {
     Cancelled {
         appointment_id: BookingId,
         status: BookingStatus,
         service: String,
-        spoken: String,
+        start: Timestamp,
     },
     /// The caller has several upcoming appointments: which one?
     ChooseOne {
@@ -38,34 +36,20 @@ pub enum CancelOutcome {
     NeedsCode(CodeTexted),
     /// The code passed was not the right one, or can no longer be used.
     CodeRefused(CodeProblem),
-    Refused {
-        reason: String,
-    },
+    Refused(CancelRefusal),
 }
 
-impl ToolResult for CancelOutcome {
-    fn ok(&self) -> bool {
-        matches!(self, Self::Cancelled { .. })
-    }
-    fn message(&self) -> String {
-        match self {
-            Self::Cancelled {
-                service, spoken, ..
-            } => {
-                format!(
-                    "The appointment for {service} on {spoken} is cancelled; a text confirming it is on its way."
-                )
-            }
-            Self::ChooseOne { appointments } => format!(
-                "The caller has several upcoming appointments: {}. Ask which one, then call again with its appointment_id.",
-                speak_appointments(appointments)
-            ),
-            Self::NotFound { appointments } => not_found_message(appointments),
-            Self::NeedsCode(texted) => texted.message(),
-            Self::CodeRefused(problem) => problem.reason.clone(),
-            Self::Refused { reason } => reason.clone(),
-        }
-    }
+/// Why an appointment was not cancelled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CancelRefusal {
+    /// The caller ID is withheld: there is nothing to find appointments by.
+    HiddenNumber,
+    /// The code that would prove the change could not be texted.
+    CodeNotSent(CodeNotSent),
+    /// The owner's cancel of a booking that is not a confirmed appointment (its status now).
+    NotConfirmed { status: BookingStatus },
+    /// It changed meanwhile (moved, or its hold ran out).
+    NoLongerCancellable,
 }
 
 impl BookingService {
@@ -76,22 +60,23 @@ impl BookingService {
         &self,
         ctx: &CallContext,
         appointment_id: Option<BookingId>,
-        code: Option<&str>,
+        code: Option<&OtpAttempt>,
     ) -> ServiceResult<CancelOutcome> {
         match self.pick_appointment(ctx, appointment_id).await? {
-            Ok(b) => match self
-                .caller_proof(ctx, &b, code, "cancel_appointment")
-                .await?
-            {
+            Ok(b) => match self.caller_proof(ctx, &b, code).await? {
                 Ok(proof) => {
                     self.cancel(&ctx.tenant, &b, proof, ctx.call_id.as_ref())
                         .await
                 }
                 Err(ChangeStop::NeedsCode(texted)) => Ok(CancelOutcome::NeedsCode(texted)),
                 Err(ChangeStop::CodeRefused(problem)) => Ok(CancelOutcome::CodeRefused(problem)),
-                Err(ChangeStop::Refused(reason)) => Ok(CancelOutcome::Refused { reason }),
+                Err(ChangeStop::CodeNotSent(not_sent)) => {
+                    Ok(CancelOutcome::Refused(CancelRefusal::CodeNotSent(not_sent)))
+                }
             },
-            Err(PickFailure::Refused(reason)) => Ok(CancelOutcome::Refused { reason }),
+            Err(PickFailure::HiddenNumber) => {
+                Ok(CancelOutcome::Refused(CancelRefusal::HiddenNumber))
+            }
             Err(PickFailure::NotFound(appointments)) => {
                 Ok(CancelOutcome::NotFound { appointments })
             }
@@ -111,12 +96,9 @@ impl BookingService {
             Some(b) if b.status == BookingStatus::Confirmed => {
                 self.cancel(tenant, &b, ChangeProof::Owner, None).await
             }
-            Some(b) => Ok(CancelOutcome::Refused {
-                reason: format!(
-                    "The booking is {}, not confirmed.",
-                    b.effective_status(self.clock.now()).as_str()
-                ),
-            }),
+            Some(b) => Ok(CancelOutcome::Refused(CancelRefusal::NotConfirmed {
+                status: b.effective_status(self.clock.now()),
+            })),
             None => Ok(CancelOutcome::NotFound {
                 appointments: Vec::new(),
             }),
@@ -157,12 +139,10 @@ impl BookingService {
                     Some(now_b) if now_b.status == BookingStatus::Cancelled => now_b,
                     Some(now_b) if now_b.status == BookingStatus::Confirmed => {
                         // Still booked: the code was used or ran out meanwhile.
-                        return Ok(CancelOutcome::CodeRefused(code_gone("cancel_appointment")));
+                        return Ok(CancelOutcome::CodeRefused(CodeProblem::Gone));
                     }
                     _ => {
-                        return Ok(CancelOutcome::Refused {
-                            reason: "That appointment can no longer be cancelled.".into(),
-                        });
+                        return Ok(CancelOutcome::Refused(CancelRefusal::NoLongerCancellable));
                     }
                 }
             }
@@ -172,7 +152,7 @@ impl BookingService {
             appointment_id: done.id,
             status: done.status,
             service: done.service.to_string(),
-            spoken: spoken_at(&cfg.zone, done.slot.start),
+            start: done.slot.start,
         })
     }
 }

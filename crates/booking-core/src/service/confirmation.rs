@@ -1,48 +1,32 @@
 //! `send_confirmation_sms`: the state of the confirmation text queued with the booking.
 
-use serde::Serialize;
-
 use crate::booking::BookingStatus;
 use crate::ids::BookingId;
 use crate::outbox::{DedupeKey, MessageStatus};
-use crate::service::{BookingService, CallContext, ServiceResult, ToolResult};
+use crate::service::{BookingService, CallContext, ServiceResult};
 
 /// What `send_confirmation_sms` found. It never queues a text: the confirmation was queued when
 /// the appointment was confirmed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConfirmationSmsOutcome {
     Status {
         appointment_id: BookingId,
         sms_status: MessageStatus,
     },
-    Refused {
-        reason: String,
-    },
+    Refused(ConfirmationSmsRefusal),
 }
 
-impl ToolResult for ConfirmationSmsOutcome {
-    fn ok(&self) -> bool {
-        matches!(self, Self::Status { .. })
-    }
-    fn message(&self) -> String {
-        match self {
-            Self::Status { sms_status, .. } => match sms_status {
-                MessageStatus::Pending | MessageStatus::Sending | MessageStatus::Ambiguous => {
-                    "The confirmation text is on its way; there is no need to send it again.".into()
-                }
-                MessageStatus::Queued | MessageStatus::Sent => "The confirmation text has been sent.".into(),
-                MessageStatus::Delivered => "The confirmation text was delivered.".into(),
-                MessageStatus::Suppressed => {
-                    "This number has opted out of texts, so no confirmation text was sent; the appointment still stands.".into()
-                }
-                MessageStatus::Undelivered | MessageStatus::Failed | MessageStatus::Withdrawn => {
-                    "The confirmation text could not be delivered, but the appointment still stands; the clinic will follow up.".into()
-                }
-            },
-            Self::Refused { reason } => reason.clone(),
-        }
-    }
+/// Why there is no confirmation text to report on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfirmationSmsRefusal {
+    /// No appointment with that id that this caller may see.
+    UnknownAppointment,
+    /// Only held: not confirmed yet.
+    OnlyHeld,
+    /// Cancelled, or its hold ran out.
+    NotBooked,
+    /// Confirmed, but no confirmation text is on record.
+    NoTextOnRecord,
 }
 
 impl BookingService {
@@ -55,33 +39,35 @@ impl BookingService {
     ) -> ServiceResult<ConfirmationSmsOutcome> {
         let now = self.clock.now();
         let Some(b) = self.callers_booking(ctx, appointment_id).await? else {
-            return Ok(ConfirmationSmsOutcome::Refused {
-                reason: "I could not find that appointment; use the appointment_id that verify_otp returned.".into(),
-            });
+            return Ok(ConfirmationSmsOutcome::Refused(
+                ConfirmationSmsRefusal::UnknownAppointment,
+            ));
         };
         match b.effective_status(now) {
             BookingStatus::Confirmed => {}
             BookingStatus::Held => {
-                return Ok(ConfirmationSmsOutcome::Refused {
-                    reason: "That time is only held, not booked yet; confirm it with send_otp and verify_otp first.".into(),
-                });
+                return Ok(ConfirmationSmsOutcome::Refused(
+                    ConfirmationSmsRefusal::OnlyHeld,
+                ));
             }
             _ => {
-                return Ok(ConfirmationSmsOutcome::Refused {
-                    reason:
-                        "That appointment is not booked (it was cancelled, or the hold ran out)."
-                            .into(),
-                });
+                return Ok(ConfirmationSmsOutcome::Refused(
+                    ConfirmationSmsRefusal::NotBooked,
+                ));
             }
         }
-        match self.store.message_by_key(ctx.tenant.id, &DedupeKey::confirmation(b.id)).await? {
+        match self
+            .store
+            .message_by_key(ctx.tenant.id, &DedupeKey::confirmation(b.id))
+            .await?
+        {
             Some(m) => Ok(ConfirmationSmsOutcome::Status {
                 appointment_id: b.id,
                 sms_status: m.status,
             }),
-            None => Ok(ConfirmationSmsOutcome::Refused {
-                reason: "No confirmation text is on record for that appointment; the appointment still stands and the clinic will follow up.".into(),
-            }),
+            None => Ok(ConfirmationSmsOutcome::Refused(
+                ConfirmationSmsRefusal::NoTextOnRecord,
+            )),
         }
     }
 }

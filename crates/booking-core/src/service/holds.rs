@@ -1,105 +1,73 @@
 //! `reserve_slot`: a hold on a time while the caller proves their number.
 
-use serde::Serialize;
+use jiff::Timestamp;
 
 use crate::booking::{Booking, BookingStatus, HOLD_TTL, NewHold};
 use crate::ids::BookingId;
-use crate::phone::PhoneNumber;
 use crate::ports::StoreError;
 use crate::service::{
-    BookingService, CallContext, ServiceResult, SlotOffer, ToolResult, clean_text, find_service,
-    rfc3339, speak_offers, start_instant, unknown_service,
+    AgainstTheRules, BookingService, CallContext, ReserveSlot, ServiceResult, UnknownService,
+    clean_text, find_service,
 };
-use crate::start::SlotStart;
-use crate::tenant::TenantConfig;
+use crate::start::StartProblem;
 
 /// What `reserve_slot` did.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReserveOutcome {
     Held {
         hold_id: BookingId,
-        /// RFC 3339, clinic's offset.
-        expires_at: String,
-        start: String,
-        spoken: String,
+        start: Timestamp,
+        expires_at: Timestamp,
         service: String,
     },
-    /// Someone else holds or booked it.
-    Taken { alternatives: Vec<SlotOffer> },
-    Refused {
-        reason: String,
-        #[serde(skip_serializing_if = "Vec::is_empty")]
-        alternatives: Vec<SlotOffer>,
+    /// Someone else holds or booked it; the free starts closest to it.
+    Taken {
+        alternatives: Vec<Timestamp>,
     },
+    Refused(ReserveRefusal),
 }
 
-impl ToolResult for ReserveOutcome {
-    fn ok(&self) -> bool {
-        matches!(self, Self::Held { .. })
-    }
-    fn message(&self) -> String {
-        match self {
-            Self::Held { spoken, service, .. } => format!(
-                "{spoken} for {service} is held for the next {} minutes. Now call send_otp with the hold_id to text the caller a code.",
-                HOLD_TTL.as_mins()
-            ),
-            Self::Taken { alternatives } if alternatives.is_empty() => {
-                "That time was just taken and nothing close to it is free; ask check_availability for another day.".into()
-            }
-            Self::Taken { alternatives } => {
-                format!("That time was just taken. Close free times: {}.", speak_offers(alternatives))
-            }
-            Self::Refused { reason, alternatives } if alternatives.is_empty() => reason.clone(),
-            Self::Refused { reason, alternatives } => {
-                format!("{} Close free times: {}.", reason, speak_offers(alternatives))
-            }
-        }
-    }
+/// Why `reserve_slot` held nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReserveRefusal {
+    UnknownService(UnknownService),
+    /// No caller name was given.
+    NoCallerName,
+    /// The caller ID is withheld and no number was given.
+    HiddenNumber,
+    /// The start names no instant in the clinic's zone.
+    NoSuchStart(StartProblem),
+    AgainstTheRules(AgainstTheRules),
 }
 
 impl BookingService {
-    /// `reserve_slot(start, service, caller_name)`. `phone` is the number to book under when the
-    /// caller ID is withheld (or the caller wants another); otherwise the caller ID is used.
+    /// `reserve_slot(start, service, caller_name, phone?)`: the number booked under is `phone`,
+    /// else the caller ID.
     pub async fn reserve_slot(
         &self,
         ctx: &CallContext,
-        start: &SlotStart,
-        service: &str,
-        caller_name: &str,
-        phone: Option<PhoneNumber>,
+        input: ReserveSlot,
     ) -> ServiceResult<ReserveOutcome> {
         let tenant = &ctx.tenant;
         let cfg = &tenant.config;
         let now = self.clock.now();
-        let refused = |reason: String| ReserveOutcome::Refused {
-            reason,
-            alternatives: Vec::new(),
+        let refused = |why| Ok(ReserveOutcome::Refused(why));
+        let Some(svc) = find_service(cfg, &input.service) else {
+            return refused(ReserveRefusal::UnknownService(UnknownService::new(
+                cfg,
+                &input.service,
+            )));
         };
-        let Some(svc) = find_service(cfg, service) else {
-            return Ok(refused(unknown_service(cfg, service)));
-        };
-        let name = clean_text(caller_name, 100);
+        let name = clean_text(&input.caller_name, 100);
         if name.is_empty() {
-            return Ok(refused(
-                "I need the caller's name to hold a time; ask for it and call reserve_slot again."
-                    .into(),
-            ));
+            return refused(ReserveRefusal::NoCallerName);
         }
-        let phone = match phone {
-            Some(p) => p,
-            None => match &ctx.caller {
-                Some(p) => p.clone(),
-                None => {
-                    return Ok(refused(
-                        "The caller's number is hidden; ask for a mobile number in international format (+1…) and pass it as phone.".into(),
-                    ));
-                }
-            },
+        let Some(phone) = input.phone.or_else(|| ctx.caller.clone()) else {
+            return refused(ReserveRefusal::HiddenNumber);
         };
-        let at = match start_instant(&cfg.zone, start) {
+        let at = match input.start.resolve(cfg.zone.tz()) {
             Ok(t) => t,
-            Err(reason) => return Ok(refused(reason)),
+            Err(problem) => return refused(ReserveRefusal::NoSuchStart(problem)),
         };
 
         // The same call asking again for the slot it already holds gets the same hold.
@@ -110,18 +78,13 @@ impl BookingService {
                     && b.service == svc.name
                     && b.effective_status(now) == BookingStatus::Held
             }) {
-                return Ok(self.held(cfg, b));
+                return Ok(Self::held(b));
             }
         }
 
         let slot = match self.slot_by_the_rules(tenant, svc, at, now).await? {
             Ok(s) => s,
-            Err((reason, alternatives)) => {
-                return Ok(ReserveOutcome::Refused {
-                    reason,
-                    alternatives,
-                });
-            }
+            Err(against) => return refused(ReserveRefusal::AgainstTheRules(against)),
         };
         let hold = NewHold {
             id: self.booking_id(),
@@ -142,7 +105,7 @@ impl BookingService {
             .insert_hold(&hold, now, ctx.call_id.is_some())
             .await
         {
-            Ok(b) => Ok(self.held(cfg, &b)),
+            Ok(b) => Ok(Self::held(&b)),
             Err(StoreError::SlotTaken) => Ok(ReserveOutcome::Taken {
                 alternatives: self.alternatives_near(tenant, svc, at, now).await?,
             }),
@@ -150,16 +113,11 @@ impl BookingService {
         }
     }
 
-    fn held(&self, cfg: &TenantConfig, b: &Booking) -> ReserveOutcome {
-        let offer = SlotOffer::new(&cfg.zone, b.slot.start);
+    fn held(b: &Booking) -> ReserveOutcome {
         ReserveOutcome::Held {
             hold_id: b.id,
-            expires_at: rfc3339(
-                &cfg.zone,
-                b.hold_expires_at.unwrap_or(b.created_at + HOLD_TTL),
-            ),
-            start: offer.start,
-            spoken: offer.spoken,
+            start: b.slot.start,
+            expires_at: b.hold_expires_at.unwrap_or(b.created_at + HOLD_TTL),
             service: b.service.to_string(),
         }
     }

@@ -1,9 +1,38 @@
-//! Text from the model or a form, read into what the use-cases need: a service and a start.
+//! What the use-cases take beyond ids and dates: the input of `reserve_slot`, and the service a
+//! caller named (a lookup by the clinic's rule for names, not a parse of wire text).
 
-use jiff::Timestamp;
+use crate::phone::PhoneNumber;
+use crate::start::SlotStart;
+use crate::tenant::{Service, TenantConfig};
 
-use crate::start::{SlotStart, StartProblem};
-use crate::tenant::{ClinicZone, Service, TenantConfig};
+/// `reserve_slot`'s input: a start, the service as the caller named it, the caller's name, and
+/// the number to book under when it is not the caller ID.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReserveSlot {
+    pub start: SlotStart,
+    pub service: String,
+    pub caller_name: String,
+    /// The number to book under when the caller ID is withheld (or the caller wants another);
+    /// `None` means the caller ID.
+    pub phone: Option<PhoneNumber>,
+}
+
+/// A service the clinic does not offer (or none set up): what was asked, cleaned, and the
+/// services there are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownService {
+    pub asked: String,
+    pub offered: Vec<String>,
+}
+
+impl UnknownService {
+    pub(super) fn new(config: &TenantConfig, spoken: &str) -> Self {
+        Self {
+            asked: clean_text(spoken, 80),
+            offered: config.services.iter().map(|s| s.name.to_string()).collect(),
+        }
+    }
+}
 
 /// Text from outside trimmed, control characters turned into spaces, cut at `max_chars`.
 pub(super) fn clean_text(s: &str, max_chars: usize) -> String {
@@ -50,18 +79,4 @@ pub fn find_service<'a>(config: &'a TenantConfig, spoken: &str) -> Option<&'a Se
         (Some(one), None) => Some(one),
         _ => None,
     }
-}
-
-/// The instant of a start in the clinic's zone, by [`SlotStart::resolve`]'s rule, or the sentence
-/// saying why it has none.
-pub(super) fn start_instant(zone: &ClinicZone, start: &SlotStart) -> Result<Timestamp, String> {
-    start.resolve(zone.tz()).map_err(|problem| match problem {
-        StartProblem::Skipped(dt) => format!(
-            "{} does not exist on that day because the clocks change; pick another time.",
-            dt.strftime("%-I:%M %p")
-        ),
-        StartProblem::OutOfRange => {
-            "That start is out of range; pick a time from check_availability.".to_owned()
-        }
-    })
 }

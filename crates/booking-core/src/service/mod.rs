@@ -1,10 +1,13 @@
 //! The use-cases: one [`BookingService`] over the ports, one method per thing a caller, the voice
 //! AI, Vapi, Twilio or the owner can ask for.
 //!
-//! Results are values. A business refusal (slot taken, wrong code, unknown service, a hold id the
-//! model made up) is an outcome with `ok: false` and a sentence the model can say; `Err` is kept
-//! for our own failures (the store is down). Every outcome serialises to the one-line JSON result
-//! of DESIGN.md §3 with [`ToolResult::to_json`].
+//! Inputs are typed (ids, dates, a [`crate::start::SlotStart`], an [`crate::otp::OtpAttempt`],
+//! [`ReserveSlot`]): wire text is read at the edges, never here. Results are plain data. A
+//! business refusal (slot taken, wrong code, unknown service, a hold id the model made up) is an
+//! outcome whose `Refused` variant holds one refusal enum per use-case (`ReserveRefusal`,
+//! `VerifyRefusal`, ...) with what a sentence about it needs; `Err` is kept for our own failures
+//! (the store is down). There are no words here: booking-vapi's `speech` says every outcome to
+//! the voice model, the dashboard says the owner's.
 //!
 //! The backend, not the model, decides that texts go out: `verify_otp` queues the confirmation and
 //! the reminder in the same store call that confirms, and `end_of_call` queues the hot-lead alerts
@@ -20,13 +23,12 @@
 //! - `calls`: a call's start and status, `capture_lead` and the end-of-call report;
 //! - `inbound`: texts callers send to the clinic's number.
 //!
-//! `input` reads the model's and the forms' text; `words` holds the sentences the model hears.
+//! `input` holds `reserve_slot`'s input and the lookup of the service a caller named.
 
 use std::sync::Arc;
 
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp, ToSpan};
-use serde::Serialize;
 
 use crate::ids::{BookingId, CallId, MessageId, TenantId};
 use crate::otp::{OtpHasher, OtpPolicy};
@@ -49,7 +51,6 @@ mod inbound;
 mod input;
 mod otp;
 mod reschedule;
-mod words;
 
 pub use appointments::*;
 pub use availability::*;
@@ -61,7 +62,6 @@ pub use inbound::*;
 pub use input::*;
 pub use otp::*;
 pub use reschedule::*;
-pub use words::*;
 
 /// A failure of our own: the model should say something went wrong on our side, not blame the
 /// caller.
@@ -146,25 +146,6 @@ pub fn reminder_due(
     }
     let halfway = now + (start - now) / 2;
     (now + min_gap).min(halfway).max(now)
-}
-
-/// A tool result: `ok`, a sentence for the model, and the fields of DESIGN.md §3.
-pub trait ToolResult: Serialize {
-    /// `false` for a business refusal.
-    fn ok(&self) -> bool;
-    /// One sentence the voice AI can say (or act on).
-    fn message(&self) -> String;
-    /// `{"ok": …, "message": …, <fields>}`, one JSON object; serialise it on one line.
-    fn to_json(&self) -> serde_json::Value {
-        let mut value = serde_json::to_value(self).unwrap_or_else(|_| serde_json::json!({}));
-        if !value.is_object() {
-            value = serde_json::json!({});
-        }
-        let obj = value.as_object_mut().expect("an object");
-        obj.insert("ok".into(), self.ok().into());
-        obj.insert("message".into(), self.message().into());
-        value
-    }
 }
 
 /// The use-cases. Cheap to clone (everything behind `Arc`), `Send + Sync`.

@@ -1,32 +1,24 @@
 //! `send_otp` and `verify_otp`: the code texted to the caller, and the booking it confirms.
 
 use jiff::Timestamp;
-use serde::Serialize;
 
 use crate::booking::{Booking, BookingStatus};
 use crate::ids::{BookingId, CallId, ChallengeId, TenantId};
 use crate::messages;
-use crate::otp::{Challenge, CheckClaim, NewChallenge, SendLimit};
+use crate::otp::{Challenge, CheckClaim, NewChallenge, OtpAttempt, SendLimit};
 use crate::outbox::{DedupeKey, MessageKind};
 use crate::phone::PhoneNumber;
 use crate::ports::StoreError;
-use crate::service::{
-    BookingService, CallContext, ServiceResult, SlotOffer, ToolResult, join_or, reminder_due,
-    rfc3339,
-};
-use crate::tenant::{Tenant, TenantConfig};
+use crate::service::{BookingService, CallContext, ServiceResult, reminder_due};
+use crate::tenant::Tenant;
 
 /// What `send_otp` did.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SendOtpOutcome {
     Sent {
         hold_id: BookingId,
-        /// "+*******7621"
-        sent_to: String,
-        #[serde(skip)]
-        last_four: String,
-        expires_at: String,
+        sent_to: PhoneNumber,
+        expires_at: Timestamp,
     },
     /// The hold is an appointment already: nothing to verify.
     AlreadyConfirmed {
@@ -36,42 +28,54 @@ pub enum SendOtpOutcome {
     Limited {
         limit: SendLimit,
     },
-    Refused {
-        reason: String,
-    },
+    Refused(SendOtpRefusal),
 }
 
-impl ToolResult for SendOtpOutcome {
-    fn ok(&self) -> bool {
-        matches!(self, Self::Sent { .. } | Self::AlreadyConfirmed { .. })
-    }
-    fn message(&self) -> String {
-        match self {
-            Self::Sent { last_four, .. } => format!(
-                "I texted a code to the number ending in {last_four}. Ask the caller to read it out, then call verify_otp with it."
-            ),
-            Self::AlreadyConfirmed { .. } => "This appointment is already confirmed; no code is needed.".into(),
-            Self::Limited { limit } => match limit {
-                SendLimit::PerNumber => "Too many codes were sent to that number recently; ask the caller to wait ten minutes, or offer to take a message with capture_lead.".into(),
-                SendLimit::PerCall => "No more codes can be sent during this call; offer to take a message with capture_lead so the clinic can confirm the booking.".into(),
-                SendLimit::NumbersPerCall => "Codes have been sent to too many different numbers during this call; send it to a number already used, or take a message with capture_lead.".into(),
-                SendLimit::PerTenant => "The clinic cannot send more codes right now; offer to take a message with capture_lead so the clinic can call back.".into(),
-                SendLimit::PerTenantRepeat => "The clinic is sending many codes right now and this number already had one within the hour; ask the caller to use the code already texted, or offer to take a message with capture_lead so the clinic can call back.".into(),
-            },
-            Self::Refused { reason } => reason.clone(),
+/// Why `send_otp` texted nothing (other than a send limit).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SendOtpRefusal {
+    /// No hold with that id that this caller may use.
+    UnknownHold,
+    /// The hold ran out (or was cancelled).
+    HoldExpired,
+    NotTexted(NotTexted),
+}
+
+/// Why the clinic will not text a code to a number (whatever the send limits).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotTexted {
+    /// The clinic's texting is not working (its SMS account is not set up or was refused).
+    ClinicCannotText,
+    /// The number is in no country the clinic texts codes to; `countries` are the ones it does
+    /// (none: it texts codes nowhere).
+    CountryNotAllowed { countries: Vec<String> },
+    /// The number replied STOP.
+    OptedOut,
+}
+
+/// Why no code was texted: the clinic will not text that number, or a send limit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CodeNotSent {
+    NotTexted(NotTexted),
+    Limited(SendLimit),
+}
+
+impl From<CodeNotSent> for SendOtpOutcome {
+    fn from(e: CodeNotSent) -> Self {
+        match e {
+            CodeNotSent::NotTexted(n) => SendOtpOutcome::Refused(SendOtpRefusal::NotTexted(n)),
+            CodeNotSent::Limited(limit) => SendOtpOutcome::Limited { limit },
         }
     }
 }
 
 /// What `verify_otp` did.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum VerifyOutcome {
     Confirmed {
         appointment_id: BookingId,
         status: BookingStatus,
-        start: String,
-        spoken: String,
+        start: Timestamp,
         service: String,
     },
     WrongCode {
@@ -82,38 +86,18 @@ pub enum VerifyOutcome {
     CodeExpired,
     /// No code is waiting for this hold.
     NoCode,
-    Refused {
-        reason: String,
-    },
+    Refused(VerifyRefusal),
 }
 
-impl ToolResult for VerifyOutcome {
-    fn ok(&self) -> bool {
-        matches!(self, Self::Confirmed { .. })
-    }
-    fn message(&self) -> String {
-        match self {
-            Self::Confirmed {
-                spoken, service, ..
-            } => format!(
-                "The appointment for {service} on {spoken} is confirmed; a confirmation text is on its way."
-            ),
-            Self::WrongCode { attempts_left: 0 } => {
-                "That code is wrong and it was the last try; call send_otp to text a new code."
-                    .into()
-            }
-            Self::WrongCode { attempts_left } => format!(
-                "That code is wrong; ask the caller to read it again ({attempts_left} {} left).",
-                if *attempts_left == 1 { "try" } else { "tries" }
-            ),
-            Self::TooManyAttempts => {
-                "That code had too many wrong tries; call send_otp to text a new code.".into()
-            }
-            Self::CodeExpired => "That code has expired; call send_otp to text a new one.".into(),
-            Self::NoCode => "No code is waiting for this hold; call send_otp to text one.".into(),
-            Self::Refused { reason } => reason.clone(),
-        }
-    }
+/// Why `verify_otp` checked no code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VerifyRefusal {
+    /// No hold with that id that this caller may use.
+    UnknownHold,
+    /// The hold ran out and its time is no longer kept.
+    HoldExpired,
+    /// What was read back has not the clinic's number of digits: no guess, no try used.
+    WrongLength { digits: u8 },
 }
 
 impl BookingService {
@@ -126,15 +110,9 @@ impl BookingService {
         phone: Option<PhoneNumber>,
     ) -> ServiceResult<SendOtpOutcome> {
         let tenant = &ctx.tenant;
-        let cfg = &tenant.config;
         let now = self.clock.now();
-        let refused = |reason: &str| SendOtpOutcome::Refused {
-            reason: reason.into(),
-        };
         let Some(hold) = self.callers_booking(ctx, hold_id).await? else {
-            return Ok(refused(
-                "I could not find that hold; use the hold_id that reserve_slot returned, or reserve the time again.",
-            ));
+            return Ok(SendOtpOutcome::Refused(SendOtpRefusal::UnknownHold));
         };
         match hold.effective_status(now) {
             BookingStatus::Held => {}
@@ -143,29 +121,23 @@ impl BookingService {
                     appointment_id: hold.id,
                 });
             }
-            _ => {
-                return Ok(refused(
-                    "That hold has run out; call reserve_slot again for the time the caller wants.",
-                ));
-            }
+            _ => return Ok(SendOtpOutcome::Refused(SendOtpRefusal::HoldExpired)),
         }
         let to = phone.unwrap_or_else(|| hold.caller_phone.clone());
         let call = ctx.call_id.as_ref().or(hold.call_id.as_ref());
         match self.text_code(tenant, &hold, &to, call, now).await? {
             Ok(stored) => Ok(SendOtpOutcome::Sent {
                 hold_id: hold.id,
-                sent_to: to.masked(),
-                last_four: to.last_four().to_owned(),
-                expires_at: rfc3339(&cfg.zone, stored.expires_at),
+                sent_to: to,
+                expires_at: stored.expires_at,
             }),
-            Err(refusal) => Ok(refusal),
+            Err(not_sent) => Ok(not_sent.into()),
         }
     }
 
     /// Texts a new code for `booking` to `to`: the clinic must be able to text, the number must
     /// not have opted out and must be in a country the clinic allows, and the send limits must
-    /// allow it (the store decides them, under a lock, with the code's own insert). The refusal
-    /// is a `send_otp` outcome (`Limited` or `Refused`).
+    /// allow it (the store decides them, under a lock, with the code's own insert).
     pub(super) async fn text_code(
         &self,
         tenant: &Tenant,
@@ -173,30 +145,18 @@ impl BookingService {
         to: &PhoneNumber,
         call: Option<&CallId>,
         now: Timestamp,
-    ) -> ServiceResult<Result<Challenge, SendOtpOutcome>> {
+    ) -> ServiceResult<Result<Challenge, CodeNotSent>> {
         let cfg = &tenant.config;
-        let refused = |reason: String| Ok(Err(SendOtpOutcome::Refused { reason }));
+        let refused = |why| Ok(Err(CodeNotSent::NotTexted(why)));
         if !matches!(tenant.sms_health, crate::tenant::SmsHealth::Ok) {
-            return refused(
-                "The clinic cannot send text messages right now, so this cannot be confirmed by code; offer to take a message with capture_lead so the clinic calls back.".into(),
-            );
+            return refused(NotTexted::ClinicCannotText);
         }
         if !cfg.allows_code_to(to) {
-            let countries: Vec<String> =
-                cfg.code_countries().iter().map(|c| c.to_string()).collect();
-            return refused(if countries.is_empty() {
-                "The clinic does not text codes to that number; offer to take a message with capture_lead so the clinic calls back.".into()
-            } else {
-                format!(
-                    "The clinic texts codes only to mobile numbers in {}; ask for a mobile number from there, or offer to take a message with capture_lead.",
-                    join_or(&countries, "or")
-                )
-            });
+            let countries = cfg.code_countries().iter().map(|c| c.to_string()).collect();
+            return refused(NotTexted::CountryNotAllowed { countries });
         }
         if self.store.is_opted_out(tenant.id, to).await? {
-            return refused(
-                "That number has opted out of the clinic's texts (it replied STOP); ask for another mobile number, or the caller can text START to opt back in.".into(),
-            );
+            return refused(NotTexted::OptedOut);
         }
         let policy = &self.config.otp;
         let code = policy.generate_code(self.random.as_ref());
@@ -226,18 +186,18 @@ impl BookingService {
             .store
             .create_challenge(&challenge, &text, policy)
             .await?
-            .map_err(|limit| SendOtpOutcome::Limited { limit }))
+            .map_err(CodeNotSent::Limited))
     }
 
     /// Checks a code read back for the live code of `booking`. The check is counted by the store
     /// before the code is compared, so that no number of concurrent guesses gets more than
     /// `max_checks` comparisons. `Ok(challenge)` when it is right (the caller then consumes it
-    /// with the change it proves); otherwise the refusal, as `verify_otp` words it.
+    /// with the change it proves); otherwise the refusal, as `verify_otp` has it.
     pub(super) async fn check_code(
         &self,
         tenant: TenantId,
         booking: BookingId,
-        code: &str,
+        code: &OtpAttempt,
         now: Timestamp,
     ) -> ServiceResult<Result<Challenge, VerifyOutcome>> {
         let policy = &self.config.otp;
@@ -250,14 +210,11 @@ impl BookingService {
         if challenge.expires_at <= now {
             return Ok(Err(VerifyOutcome::CodeExpired));
         }
-        let Some(code) = policy.normalise_code(code) else {
+        let Some(code) = policy.code_of(code) else {
             // Not a code at all: no guess was made, so no try is used up.
-            return Ok(Err(VerifyOutcome::Refused {
-                reason: format!(
-                    "The code has {} digits; ask the caller to read it again.",
-                    policy.code_length.get()
-                ),
-            }));
+            return Ok(Err(VerifyOutcome::Refused(VerifyRefusal::WrongLength {
+                digits: policy.code_length.get(),
+            })));
         };
         let checks = match self
             .store
@@ -281,13 +238,11 @@ impl BookingService {
         }
     }
 
-    fn confirmed(&self, cfg: &TenantConfig, b: &Booking) -> VerifyOutcome {
-        let offer = SlotOffer::new(&cfg.zone, b.slot.start);
+    fn confirmed(b: &Booking) -> VerifyOutcome {
         VerifyOutcome::Confirmed {
             appointment_id: b.id,
             status: BookingStatus::Confirmed,
-            start: offer.start,
-            spoken: offer.spoken,
+            start: b.slot.start,
             service: b.service.to_string(),
         }
     }
@@ -300,32 +255,25 @@ impl BookingService {
         &self,
         ctx: &CallContext,
         hold_id: BookingId,
-        code: &str,
+        code: &OtpAttempt,
     ) -> ServiceResult<VerifyOutcome> {
         let tenant = &ctx.tenant;
         let cfg = &tenant.config;
         let now = self.clock.now();
         let Some(hold) = self.callers_booking(ctx, hold_id).await? else {
-            return Ok(VerifyOutcome::Refused {
-                reason: "I could not find that hold; use the hold_id that reserve_slot returned."
-                    .into(),
-            });
+            return Ok(VerifyOutcome::Refused(VerifyRefusal::UnknownHold));
         };
         match hold.effective_status(now) {
             BookingStatus::Held => {}
-            BookingStatus::Confirmed => return Ok(self.confirmed(cfg, &hold)),
-            _ => {
-                return Ok(VerifyOutcome::Refused {
-                    reason: "That hold has run out and the time is no longer kept; call reserve_slot again.".into(),
-                });
-            }
+            BookingStatus::Confirmed => return Ok(Self::confirmed(&hold)),
+            _ => return Ok(VerifyOutcome::Refused(VerifyRefusal::HoldExpired)),
         }
         let challenge = match self.check_code(tenant.id, hold.id, code, now).await? {
             Ok(c) => c,
             // A concurrent verify may have just used the code and confirmed the hold.
             Err(VerifyOutcome::NoCode) => {
                 return match self.store.booking(tenant.id, hold.id).await? {
-                    Some(b) if b.status == BookingStatus::Confirmed => Ok(self.confirmed(cfg, &b)),
+                    Some(b) if b.status == BookingStatus::Confirmed => Ok(Self::confirmed(&b)),
                     _ => Ok(VerifyOutcome::NoCode),
                 };
             }
@@ -372,15 +320,15 @@ impl BookingService {
             )
             .await
         {
-            Ok(b) => Ok(self.confirmed(cfg, &b)),
+            Ok(b) => Ok(Self::confirmed(&b)),
             // A concurrent verify may have won: read what the hold is now.
             Err(StoreError::WrongState { .. }) | Err(StoreError::NotFound) => {
                 match self.store.booking(tenant.id, hold.id).await? {
-                    Some(b) if b.status == BookingStatus::Confirmed => Ok(self.confirmed(cfg, &b)),
-                    Some(b) if b.effective_status(now) == BookingStatus::Held => Ok(VerifyOutcome::CodeExpired),
-                    _ => Ok(VerifyOutcome::Refused {
-                        reason: "That hold has run out and the time is no longer kept; call reserve_slot again.".into(),
-                    }),
+                    Some(b) if b.status == BookingStatus::Confirmed => Ok(Self::confirmed(&b)),
+                    Some(b) if b.effective_status(now) == BookingStatus::Held => {
+                        Ok(VerifyOutcome::CodeExpired)
+                    }
+                    _ => Ok(VerifyOutcome::Refused(VerifyRefusal::HoldExpired)),
                 }
             }
             Err(e) => Err(e.into()),

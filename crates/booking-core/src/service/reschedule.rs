@@ -1,25 +1,23 @@
 //! `reschedule_appointment` (a caller) and `reschedule_booking_for_owner` (the dashboard).
 
-use serde::Serialize;
+use jiff::Timestamp;
 
 use crate::booking::{Booking, BookingStatus, NewAppointment};
 use crate::ids::BookingId;
 use crate::messages;
-use crate::otp::ChangeProof;
+use crate::otp::{ChangeProof, OtpAttempt};
 use crate::outbox::{DedupeKey, MessageKind};
 use crate::ports::StoreError;
-use crate::provider::{Provider, ProviderId};
+use crate::provider::{Provider, ProviderId, ProviderName};
 use crate::service::{
-    AppointmentSummary, BookingService, CallContext, ChangeStop, CodeProblem, CodeTexted, Mover,
-    PickFailure, ServiceResult, SlotOffer, ToolResult, code_gone, not_found_message, reminder_due,
-    speak_appointments, speak_offers, start_instant,
+    AgainstTheRules, AppointmentSummary, BookingService, CallContext, ChangeStop, CodeNotSent,
+    CodeProblem, CodeTexted, Mover, PickFailure, ServiceResult, reminder_due,
 };
-use crate::start::SlotStart;
-use crate::tenant::Tenant;
+use crate::start::{SlotStart, StartProblem};
+use crate::tenant::{ServiceName, Tenant};
 
-/// What `reschedule_appointment` did.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
+/// What `reschedule_appointment` (or the owner's move) did.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RescheduleOutcome {
     Rescheduled {
         /// The new appointment.
@@ -27,11 +25,11 @@ pub enum RescheduleOutcome {
         previous_appointment_id: BookingId,
         status: BookingStatus,
         service: String,
-        start: String,
-        spoken: String,
+        start: Timestamp,
     },
+    /// The new time is taken; the free starts closest to it.
     Taken {
-        alternatives: Vec<SlotOffer>,
+        alternatives: Vec<Timestamp>,
     },
     ChooseOne {
         appointments: Vec<AppointmentSummary>,
@@ -44,41 +42,40 @@ pub enum RescheduleOutcome {
     NeedsCode(CodeTexted),
     /// The code passed was not the right one, or can no longer be used.
     CodeRefused(CodeProblem),
-    Refused {
-        reason: String,
-        #[serde(skip_serializing_if = "Vec::is_empty")]
-        alternatives: Vec<SlotOffer>,
-    },
+    Refused(RescheduleRefusal),
 }
 
-impl ToolResult for RescheduleOutcome {
-    fn ok(&self) -> bool {
-        matches!(self, Self::Rescheduled { .. })
-    }
-    fn message(&self) -> String {
-        match self {
-            Self::Rescheduled { service, spoken, .. } => {
-                format!("The appointment for {service} is moved to {spoken}; a text with the new time is on its way.")
-            }
-            Self::Taken { alternatives } if alternatives.is_empty() => {
-                "That time is taken and nothing close to it is free; ask check_availability for another day.".into()
-            }
-            Self::Taken { alternatives } => {
-                format!("That time is taken. Close free times: {}.", speak_offers(alternatives))
-            }
-            Self::ChooseOne { appointments } => format!(
-                "The caller has several upcoming appointments: {}. Ask which one to move, then call again with its appointment_id.",
-                speak_appointments(appointments)
-            ),
-            Self::NotFound { appointments } => not_found_message(appointments),
-            Self::NeedsCode(texted) => texted.message(),
-            Self::CodeRefused(problem) => problem.reason.clone(),
-            Self::Refused { reason, alternatives } if alternatives.is_empty() => reason.clone(),
-            Self::Refused { reason, alternatives } => {
-                format!("{} Close free times: {}.", reason, speak_offers(alternatives))
-            }
-        }
-    }
+/// Why an appointment was not moved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RescheduleRefusal {
+    /// The caller ID is withheld: there is nothing to find appointments by.
+    HiddenNumber,
+    /// The code that would prove the change could not be texted.
+    CodeNotSent(CodeNotSent),
+    /// The owner's move of a booking that is not a confirmed appointment (its status now).
+    NotConfirmed {
+        status: BookingStatus,
+    },
+    /// The clinic no longer offers the appointment's service.
+    ServiceGone {
+        service: String,
+    },
+    /// The new start names no instant in the clinic's zone.
+    NoSuchStart(StartProblem),
+    /// The new start is the appointment's own.
+    SameTime,
+    AgainstTheRules(AgainstTheRules),
+    /// It changed meanwhile (cancelled or moved).
+    NoLongerMovable,
+    /// The owner's move to a provider who is retired or does not perform the service.
+    NotTheirService {
+        provider: ProviderName,
+        service: ServiceName,
+    },
+    /// The owner's move to a provider whose daily or weekly limit the new time would pass.
+    ProviderFull {
+        provider: ProviderName,
+    },
 }
 
 impl BookingService {
@@ -90,17 +87,16 @@ impl BookingService {
         ctx: &CallContext,
         appointment_id: Option<BookingId>,
         new_start: &SlotStart,
-        code: Option<&str>,
+        code: Option<&OtpAttempt>,
     ) -> ServiceResult<RescheduleOutcome> {
         match self.pick_appointment(ctx, appointment_id).await? {
             Ok(b) => {
                 self.reschedule(&ctx.tenant, &b, new_start, Mover::Caller { ctx, code })
                     .await
             }
-            Err(PickFailure::Refused(reason)) => Ok(RescheduleOutcome::Refused {
-                reason,
-                alternatives: Vec::new(),
-            }),
+            Err(PickFailure::HiddenNumber) => {
+                Ok(RescheduleOutcome::Refused(RescheduleRefusal::HiddenNumber))
+            }
             Err(PickFailure::NotFound(appointments)) => {
                 Ok(RescheduleOutcome::NotFound { appointments })
             }
@@ -112,9 +108,9 @@ impl BookingService {
 
     /// The owner moves an appointment from the dashboard (same rules as a caller), to another
     /// provider when `provider` names one (`None`: the provider it is with). A provider who is
-    /// not the clinic's, is retired or does not perform the service is refused; the new time is
-    /// checked against that provider's hours and limits, and the database has the last word on
-    /// their calendar.
+    /// not the clinic's is `NotFound`; one who is retired or does not perform the service is
+    /// refused; the new time is checked against that provider's hours and limits, and the
+    /// database has the last word on their calendar.
     pub async fn reschedule_booking_for_owner(
         &self,
         tenant: &Tenant,
@@ -133,27 +129,25 @@ impl BookingService {
                             config: p.schedule(&tenant.config),
                             ..tenant.clone()
                         };
-                        self.reschedule_to(&theirs, tenant, &b, new_start, &p).await
+                        self.move_booking(&theirs, tenant, &b, new_start, Mover::Owner, Some(&p))
+                            .await
                     }
-                    Some(p) => Ok(RescheduleOutcome::Refused {
-                        reason: format!(
-                            "{} does not take {} appointments (retired, or not one of their services).",
-                            p.name, b.service
-                        ),
-                        alternatives: Vec::new(),
-                    }),
+                    Some(p) => Ok(RescheduleOutcome::Refused(
+                        RescheduleRefusal::NotTheirService {
+                            provider: p.name,
+                            service: b.service.clone(),
+                        },
+                    )),
                     None => Ok(RescheduleOutcome::NotFound {
                         appointments: Vec::new(),
                     }),
                 }
             }
-            Some(b) => Ok(RescheduleOutcome::Refused {
-                reason: format!(
-                    "The booking is {}, not confirmed.",
-                    b.effective_status(self.clock.now()).as_str()
-                ),
-                alternatives: Vec::new(),
-            }),
+            Some(b) => Ok(RescheduleOutcome::Refused(
+                RescheduleRefusal::NotConfirmed {
+                    status: b.effective_status(self.clock.now()),
+                },
+            )),
             None => Ok(RescheduleOutcome::NotFound {
                 appointments: Vec::new(),
             }),
@@ -171,20 +165,8 @@ impl BookingService {
             .await
     }
 
-    /// The owner's move to another provider: `schedule` is the clinic with that provider's
-    /// hours (see [`crate::provider::Provider::schedule`]).
-    async fn reschedule_to(
-        &self,
-        schedule: &Tenant,
-        tenant: &Tenant,
-        old: &Booking,
-        new_start: &SlotStart,
-        to: &Provider,
-    ) -> ServiceResult<RescheduleOutcome> {
-        self.move_booking(schedule, tenant, old, new_start, Mover::Owner, Some(to))
-            .await
-    }
-
+    /// The move; `target` is the provider to move it to (`None`: the one it is with), and
+    /// `schedule` the clinic as that provider works (see [`Provider::schedule`]).
     async fn move_booking(
         &self,
         schedule: &Tenant,
@@ -196,31 +178,22 @@ impl BookingService {
     ) -> ServiceResult<RescheduleOutcome> {
         let cfg = &tenant.config;
         let now = self.clock.now();
-        let refused = |reason: String| RescheduleOutcome::Refused {
-            reason,
-            alternatives: Vec::new(),
-        };
+        let refused = RescheduleOutcome::Refused;
         let Some(svc) = cfg.service(old.service.as_str()) else {
-            return Ok(refused(format!(
-                "The clinic no longer offers {} for booking; the clinic can help directly.",
-                old.service
-            )));
+            return Ok(refused(RescheduleRefusal::ServiceGone {
+                service: old.service.to_string(),
+            }));
         };
-        let at = match start_instant(&cfg.zone, new_start) {
+        let at = match new_start.resolve(cfg.zone.tz()) {
             Ok(t) => t,
-            Err(reason) => return Ok(refused(reason)),
+            Err(problem) => return Ok(refused(RescheduleRefusal::NoSuchStart(problem))),
         };
         if at == old.slot.start && target.is_none() {
-            return Ok(refused("The appointment is already at that time.".into()));
+            return Ok(refused(RescheduleRefusal::SameTime));
         }
         let slot = match self.slot_by_the_rules(schedule, svc, at, now).await? {
             Ok(s) => s,
-            Err((reason, alternatives)) => {
-                return Ok(RescheduleOutcome::Refused {
-                    reason,
-                    alternatives,
-                });
-            }
+            Err(against) => return Ok(refused(RescheduleRefusal::AgainstTheRules(against))),
         };
         let (proof, call) = match mover {
             Mover::Owner => (ChangeProof::Owner, None),
@@ -236,10 +209,7 @@ impl BookingService {
                         alternatives: self.alternatives_near(tenant, svc, at, now).await?,
                     });
                 }
-                match self
-                    .caller_proof(ctx, old, code, "reschedule_appointment")
-                    .await?
-                {
+                match self.caller_proof(ctx, old, code).await? {
                     Ok(proof) => (proof, ctx.call_id.as_ref()),
                     Err(ChangeStop::NeedsCode(texted)) => {
                         return Ok(RescheduleOutcome::NeedsCode(texted));
@@ -247,7 +217,9 @@ impl BookingService {
                     Err(ChangeStop::CodeRefused(problem)) => {
                         return Ok(RescheduleOutcome::CodeRefused(problem));
                     }
-                    Err(ChangeStop::Refused(reason)) => return Ok(refused(reason)),
+                    Err(ChangeStop::CodeNotSent(not_sent)) => {
+                        return Ok(refused(RescheduleRefusal::CodeNotSent(not_sent)));
+                    }
                 }
             }
         };
@@ -311,34 +283,29 @@ impl BookingService {
             .reschedule_booking(tenant.id, old.id, proof, &new, now, &withdraw, &texts)
             .await
         {
-            Ok(b) => {
-                let offer = SlotOffer::new(&cfg.zone, b.slot.start);
-                Ok(RescheduleOutcome::Rescheduled {
-                    appointment_id: b.id,
-                    previous_appointment_id: old.id,
-                    status: b.status,
-                    service: b.service.to_string(),
-                    start: offer.start,
-                    spoken: offer.spoken,
-                })
-            }
+            Ok(b) => Ok(RescheduleOutcome::Rescheduled {
+                appointment_id: b.id,
+                previous_appointment_id: old.id,
+                status: b.status,
+                service: b.service.to_string(),
+                start: b.slot.start,
+            }),
             Err(StoreError::SlotTaken) => Ok(RescheduleOutcome::Taken {
                 alternatives: self.alternatives_near(tenant, svc, at, now).await?,
             }),
-            Err(StoreError::LimitReached) => Ok(refused(format!(
-                "{} has no room for another appointment then (their daily or weekly limit).",
-                target.map_or_else(|| "The provider".to_owned(), |p| p.name.to_string())
-            ))),
+            Err(StoreError::LimitReached) => match target {
+                Some(p) => Ok(refused(RescheduleRefusal::ProviderFull {
+                    provider: p.name.clone(),
+                })),
+                None => Err(StoreError::LimitReached.into()),
+            },
             Err(StoreError::WrongState { .. }) | Err(StoreError::NotFound) => {
                 match self.store.booking(tenant.id, old.id).await? {
                     // Still booked: the code was used or ran out meanwhile.
-                    Some(b) if b.status == BookingStatus::Confirmed => Ok(
-                        RescheduleOutcome::CodeRefused(code_gone("reschedule_appointment")),
-                    ),
-                    _ => Ok(refused(
-                        "That appointment can no longer be moved (it was cancelled or moved meanwhile)."
-                            .into(),
-                    )),
+                    Some(b) if b.status == BookingStatus::Confirmed => {
+                        Ok(RescheduleOutcome::CodeRefused(CodeProblem::Gone))
+                    }
+                    _ => Ok(refused(RescheduleRefusal::NoLongerMovable)),
                 }
             }
             Err(e) => Err(e.into()),

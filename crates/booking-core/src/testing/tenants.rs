@@ -47,28 +47,28 @@ pub async fn tenants_round_trip<S: Store + ?Sized>(store: &S) {
         .clone()
         .expect("vapi id");
     let by_vapi = store
-        .tenant_by_vapi_phone_number_id(&vapi)
+        .tenant_by_voice_line_id(&vapi)
         .await
         .expect("by vapi id");
     check!(
         "tenants_round_trip",
         by_vapi.map(|t| t.id) == Some(id),
-        "tenant_by_vapi_phone_number_id"
+        "tenant_by_voice_line_id"
     );
     let assistant = config.vapi_assistant_ids[0].clone();
     let by_assistant = store
-        .tenant_by_vapi_assistant_id(&assistant)
+        .tenant_by_assistant_id(&assistant)
         .await
         .expect("by assistant id");
     check!(
         "tenants_round_trip",
         by_assistant.map(|t| t.id) == Some(id),
-        "tenant_by_vapi_assistant_id"
+        "tenant_by_assistant_id"
     );
     check!(
         "tenants_round_trip",
         store
-            .tenant_by_vapi_assistant_id(&VapiAssistantId::parse("asst-nobody").expect("valid"))
+            .tenant_by_assistant_id(&VapiAssistantId::parse("asst-nobody").expect("valid"))
             .await
             .expect("by assistant id")
             .is_none(),
@@ -193,7 +193,7 @@ pub async fn tenants_round_trip<S: Store + ?Sized>(store: &S) {
     check!(
         "tenants_round_trip",
         store
-            .tenant_by_vapi_assistant_id(&assistant)
+            .tenant_by_assistant_id(&assistant)
             .await
             .expect("by assistant id")
             .map(|t| t.id)

@@ -573,10 +573,7 @@ impl TenantStore for PgStore {
         self.tenant_where_id(id).await
     }
 
-    async fn tenant_by_vapi_phone_number_id(
-        &self,
-        id: &VapiPhoneNumberId,
-    ) -> StoreResult<Option<Tenant>> {
+    async fn tenant_by_voice_line_id(&self, id: &VapiPhoneNumberId) -> StoreResult<Option<Tenant>> {
         let tenant = self
             .run(async {
                 let mut conn = self.conn().await?;
@@ -591,10 +588,7 @@ impl TenantStore for PgStore {
         self.tenant_where_id(tenant).await
     }
 
-    async fn tenant_by_vapi_assistant_id(
-        &self,
-        id: &VapiAssistantId,
-    ) -> StoreResult<Option<Tenant>> {
+    async fn tenant_by_assistant_id(&self, id: &VapiAssistantId) -> StoreResult<Option<Tenant>> {
         #[derive(QueryableByName)]
         struct Owner {
             #[diesel(sql_type = SqlUuid)]

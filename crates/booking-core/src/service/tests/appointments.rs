@@ -18,8 +18,6 @@ async fn cancel_the_callers_only_appointment() {
         panic!("{out:?}")
     };
     assert_eq!((*appointment_id, *status), (id, BookingStatus::Cancelled));
-    let v = one_line_json(&out);
-    assert_eq!(v["status"], "cancelled");
     assert_eq!(
         h.by_key(&DedupeKey::reminder(id)).await.unwrap().status,
         MessageStatus::Withdrawn
@@ -129,14 +127,16 @@ async fn reschedule_moves_the_appointment_in_one_go() {
     let RescheduleOutcome::Rescheduled {
         appointment_id: new,
         previous_appointment_id,
-        spoken,
+        start,
+        status,
         ..
     } = &out
     else {
         panic!("{out:?}")
     };
     assert_eq!(*previous_appointment_id, old);
-    assert_eq!(spoken, "Tuesday March 5 at 10:30 AM");
+    assert_eq!(local(*start), tue(10, 30));
+    assert_eq!(*status, BookingStatus::Confirmed);
     assert_eq!(h.status(old).await, BookingStatus::Cancelled);
     assert_eq!(h.status(*new).await, BookingStatus::Confirmed);
     assert_eq!(
@@ -150,9 +150,6 @@ async fn reschedule_moves_the_appointment_in_one_go() {
         h.by_key(&DedupeKey::reminder(*new)).await.unwrap().status,
         MessageStatus::Pending
     );
-    let v = one_line_json(&out);
-    assert_eq!(v["appointment_id"], new.to_string());
-    assert_eq!(v["status"], "confirmed");
     // The new appointment's confirmation is what send_confirmation_sms reports.
     let s = h.service.send_confirmation_sms(&ctx, *new).await.unwrap();
     assert!(s.ok(), "{s:?}");

@@ -116,7 +116,12 @@ async fn lead_signals_come_from_capture_lead_the_report_and_history() {
     };
     let out = h.service.capture_lead(&c.ctx, &lead).await.unwrap();
     assert!(
-        out.ok() && out.message().contains("call the caller back"),
+        matches!(
+            out,
+            LeadOutcome::Captured {
+                wants_callback: true
+            }
+        ),
         "{out:?}"
     );
     let call = c.ctx.call_id.clone().unwrap();

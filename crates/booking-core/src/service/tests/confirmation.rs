@@ -17,7 +17,6 @@ async fn confirmation_sms_reports_and_never_queues() {
                 sms_status: MessageStatus::Pending
             }
         );
-        assert_eq!(one_line_json(&out)["sms_status"], "pending");
     }
     assert_eq!(h.messages().await.len(), before);
     // Delivered, as Twilio reports it.
@@ -55,7 +54,6 @@ async fn confirmation_sms_reports_and_never_queues() {
             ..
         }
     ));
-    assert!(out.message().contains("delivered"));
 }
 
 #[tokio::test]
@@ -65,7 +63,10 @@ async fn confirmation_sms_refuses_holds_strangers_and_nonsense() {
     let hold = h.reserve(&c, &tue(10, 0)).await;
     let out = h.service.send_confirmation_sms(&c.ctx, hold).await.unwrap();
     assert!(
-        matches!(&out, ConfirmationSmsOutcome::Refused { reason } if reason.contains("verify_otp")),
+        matches!(
+            &out,
+            ConfirmationSmsOutcome::Refused(ConfirmationSmsRefusal::OnlyHeld)
+        ),
         "{out:?}"
     );
     let booked = h.book(&h.caller(), &tue(14, 0)).await;

@@ -7,18 +7,19 @@ use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 
+use crate::availability::Unbookable;
 use crate::booking::{BookingStatus, HOLD_TTL};
 use crate::calls::{CallReport, CallStart, CapturedLead};
 use crate::ids::{BookingId, CallId, MessageSid};
 use crate::memory::MemoryStore;
 use crate::messages::InboundKeyword;
-use crate::otp::{OtpHasher, OtpPolicy, RateWindow, SendLimit};
+use crate::otp::{OtpAttempt, OtpHasher, OtpPolicy, RateWindow, SendLimit};
 use crate::outbox::{DedupeKey, DeliveryUpdate, MessageKind, MessageStatus, OutboundMessage};
 use crate::phone::PhoneNumber;
 use crate::ports::{BookingStore, CallStore, ContactStore, OutboxStore, TenantStore};
 use crate::scoring::{self, LeadSignals, ScoreWeights};
 use crate::service::*;
-use crate::start::SlotStart;
+use crate::start::{SlotStart, StartProblem};
 use crate::tenant::{KeywordReplies, SmsHealth, SmsSender, Tenant};
 use crate::testing::{
     ManualClock, SeededRandom, base_time, create_tenant, join2, random_call_id, random_phone,
@@ -149,7 +150,7 @@ impl Harness {
         };
         let code = self.newest_code().await;
         self.service
-            .cancel_appointment(ctx, Some(texted.appointment_id), Some(&code))
+            .cancel_appointment(ctx, Some(texted.appointment_id), Some(&attempt(&code)))
             .await
             .unwrap()
     }
@@ -175,7 +176,7 @@ impl Harness {
                 ctx,
                 Some(texted.appointment_id),
                 &at(new_start),
-                Some(&code),
+                Some(&attempt(&code)),
             )
             .await
             .unwrap()
@@ -219,7 +220,10 @@ impl Harness {
     async fn reserve(&self, c: &Caller, start: &str) -> BookingId {
         match self
             .service
-            .reserve_slot(&c.ctx, &at(start), "Teeth Whitening", "Ada Lovelace", None)
+            .reserve_slot(
+                &c.ctx,
+                slot(&at(start), "Teeth Whitening", "Ada Lovelace", None),
+            )
             .await
             .unwrap()
         {
@@ -234,7 +238,12 @@ impl Harness {
         let sent = self.service.send_otp(&c.ctx, hold, None).await.unwrap();
         assert!(matches!(sent, SendOtpOutcome::Sent { .. }), "{sent:?}");
         let code = self.last_code(&c.phone).await;
-        match self.service.verify_otp(&c.ctx, hold, &code).await.unwrap() {
+        match self
+            .service
+            .verify_otp(&c.ctx, hold, &attempt(&code))
+            .await
+            .unwrap()
+        {
             VerifyOutcome::Confirmed { appointment_id, .. } => appointment_id,
             other => panic!("not confirmed: {other:?}"),
         }
@@ -262,11 +271,75 @@ fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
 }
 
-fn one_line_json<T: ToolResult>(r: &T) -> serde_json::Value {
-    let v = r.to_json();
-    let line = serde_json::to_string(&v).unwrap();
-    assert!(!line.contains('\n'), "{line}");
-    assert_eq!(v["ok"], serde_json::Value::Bool(r.ok()));
-    assert!(!r.message().is_empty() && !r.message().contains('\n'));
-    v
+/// `reserve_slot`'s input.
+fn slot(
+    start: &SlotStart,
+    service: &str,
+    caller_name: &str,
+    phone: Option<PhoneNumber>,
+) -> ReserveSlot {
+    ReserveSlot {
+        start: *start,
+        service: service.into(),
+        caller_name: caller_name.into(),
+        phone,
+    }
+}
+
+/// An instant as RFC 3339 on the test clinic's clock (New York).
+fn local(t: Timestamp) -> String {
+    t.to_zoned_datetime(jiff::tz::TimeZone::get("America/New_York").unwrap())
+        .strftime("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
+}
+
+/// Whether an outcome is what was asked for (what the model is told as `ok`).
+trait Done {
+    fn ok(&self) -> bool;
+}
+
+impl Done for AvailabilityOutcome {
+    fn ok(&self) -> bool {
+        matches!(self, Self::Available { .. })
+    }
+}
+impl Done for ReserveOutcome {
+    fn ok(&self) -> bool {
+        matches!(self, Self::Held { .. })
+    }
+}
+impl Done for SendOtpOutcome {
+    fn ok(&self) -> bool {
+        matches!(self, Self::Sent { .. } | Self::AlreadyConfirmed { .. })
+    }
+}
+impl Done for VerifyOutcome {
+    fn ok(&self) -> bool {
+        matches!(self, Self::Confirmed { .. })
+    }
+}
+impl Done for ConfirmationSmsOutcome {
+    fn ok(&self) -> bool {
+        matches!(self, Self::Status { .. })
+    }
+}
+impl Done for LeadOutcome {
+    fn ok(&self) -> bool {
+        matches!(self, Self::Captured { .. })
+    }
+}
+impl Done for CancelOutcome {
+    fn ok(&self) -> bool {
+        matches!(self, Self::Cancelled { .. })
+    }
+}
+impl Done for RescheduleOutcome {
+    fn ok(&self) -> bool {
+        matches!(self, Self::Rescheduled { .. })
+    }
+}
+
+/// A code as the caller reads it back.
+fn attempt(code: &str) -> OtpAttempt {
+    OtpAttempt::from_digits(code).expect("digits")
 }

@@ -11,10 +11,7 @@ async fn send_otp_texts_the_caller_id() {
     let SendOtpOutcome::Sent { sent_to, .. } = &out else {
         panic!("{out:?}")
     };
-    assert_eq!(sent_to, &c.phone.masked());
-    assert!(out.message().contains(c.phone.last_four()));
-    let v = one_line_json(&out);
-    assert_eq!(v["sent_to"], c.phone.masked());
+    assert_eq!(sent_to, &c.phone);
     let otps: Vec<_> = h
         .messages()
         .await
@@ -41,12 +38,16 @@ async fn send_otp_to_another_mobile() {
         .await
         .unwrap();
     assert!(
-        matches!(&out, SendOtpOutcome::Sent { sent_to, .. } if *sent_to == other.masked()),
+        matches!(&out, SendOtpOutcome::Sent { sent_to, .. } if *sent_to == other),
         "{out:?}"
     );
     // The confirmation goes to the number that proved itself.
     let code = h.last_code(&other).await;
-    let v = h.service.verify_otp(&c.ctx, hold, &code).await.unwrap();
+    let v = h
+        .service
+        .verify_otp(&c.ctx, hold, &attempt(&code))
+        .await
+        .unwrap();
     assert!(v.ok(), "{v:?}");
     assert_eq!(
         h.by_key(&DedupeKey::confirmation(hold)).await.unwrap().to,
@@ -84,7 +85,10 @@ async fn send_otp_refuses_an_opted_out_number_and_a_clinic_that_cannot_text() {
         .unwrap();
     let out = h.service.send_otp(&c.ctx, hold, None).await.unwrap();
     assert!(
-        matches!(&out, SendOtpOutcome::Refused { reason } if reason.contains("STOP")),
+        matches!(
+            &out,
+            SendOtpOutcome::Refused(SendOtpRefusal::NotTexted(NotTexted::OptedOut))
+        ),
         "{out:?}"
     );
 
@@ -104,7 +108,10 @@ async fn send_otp_refuses_an_opted_out_number_and_a_clinic_that_cannot_text() {
     };
     let out = h.service.send_otp(&ctx, hold, None).await.unwrap();
     assert!(
-        matches!(&out, SendOtpOutcome::Refused { reason } if reason.contains("capture_lead")),
+        matches!(
+            &out,
+            SendOtpOutcome::Refused(SendOtpRefusal::NotTexted(NotTexted::ClinicCannotText))
+        ),
         "{out:?}"
     );
     assert!(h.messages().await.is_empty());
@@ -128,7 +135,7 @@ async fn send_otp_texts_only_the_countries_the_clinic_allows() {
             .await
             .unwrap();
         assert!(
-            matches!(&out, SendOtpOutcome::Refused { reason } if reason.contains("US")),
+            matches!(&out, SendOtpOutcome::Refused(SendOtpRefusal::NotTexted(NotTexted::CountryNotAllowed { countries })) if countries.iter().any(|c| c == "US")),
             "{abroad}: {out:?}"
         );
     }
@@ -288,7 +295,11 @@ async fn verify_confirms_and_queues_the_confirmation_and_reminder_together() {
     h.service.send_otp(&c.ctx, hold, None).await.unwrap();
     let code = h.last_code(&c.phone).await;
     h.clock.advance(SignedDuration::from_mins(2));
-    let out = h.service.verify_otp(&c.ctx, hold, &code).await.unwrap();
+    let out = h
+        .service
+        .verify_otp(&c.ctx, hold, &attempt(&code))
+        .await
+        .unwrap();
     let VerifyOutcome::Confirmed {
         appointment_id,
         status,
@@ -299,9 +310,6 @@ async fn verify_confirms_and_queues_the_confirmation_and_reminder_together() {
     };
     assert_eq!(*appointment_id, hold);
     assert_eq!(*status, BookingStatus::Confirmed);
-    let v = one_line_json(&out);
-    assert_eq!(v["appointment_id"], hold.to_string());
-    assert_eq!(v["status"], "confirmed");
     assert_eq!(h.status(hold).await, BookingStatus::Confirmed);
     let conf = h.by_key(&DedupeKey::confirmation(hold)).await.unwrap();
     assert_eq!(conf.kind, MessageKind::Confirmation);
@@ -325,7 +333,11 @@ async fn verify_again_answers_the_same_and_queues_nothing() {
     let id = h.book(&c, &tue(10, 0)).await;
     let before = h.messages().await.len();
     for code in ["000000", "123456"] {
-        let out = h.service.verify_otp(&c.ctx, id, code).await.unwrap();
+        let out = h
+            .service
+            .verify_otp(&c.ctx, id, &attempt(code))
+            .await
+            .unwrap();
         assert!(
             matches!(out, VerifyOutcome::Confirmed { appointment_id, .. } if appointment_id == id),
             "{out:?}"
@@ -344,8 +356,8 @@ async fn concurrent_verifies_confirm_once() {
     h.service.send_otp(&c.ctx, hold, None).await.unwrap();
     let code = h.last_code(&c.phone).await;
     let (a, b) = join2(
-        h.service.verify_otp(&c.ctx, hold, &code),
-        h.service.verify_otp(&c.ctx, hold, &code),
+        h.service.verify_otp(&c.ctx, hold, &attempt(&code)),
+        h.service.verify_otp(&c.ctx, hold, &attempt(&code)),
     )
     .await;
     let (a, b) = (a.unwrap(), b.unwrap());
@@ -369,30 +381,45 @@ async fn wrong_codes_count_down_then_the_code_is_dead() {
         "111111"
     };
     // Not a code at all: no try is used.
-    let out = h.service.verify_otp(&c.ctx, hold, "12 34").await.unwrap();
+    let out = h
+        .service
+        .verify_otp(&c.ctx, hold, &attempt("1234"))
+        .await
+        .unwrap();
     assert!(
-        matches!(&out, VerifyOutcome::Refused { reason } if reason.contains("6 digits")),
+        matches!(
+            &out,
+            VerifyOutcome::Refused(VerifyRefusal::WrongLength { digits: 6 })
+        ),
         "{out:?}"
     );
     for left in (0..5).rev() {
-        let out = h.service.verify_otp(&c.ctx, hold, wrong).await.unwrap();
+        let out = h
+            .service
+            .verify_otp(&c.ctx, hold, &attempt(wrong))
+            .await
+            .unwrap();
         assert_eq!(
             out,
             VerifyOutcome::WrongCode {
                 attempts_left: left
             }
         );
-        if left == 4 {
-            assert_eq!(one_line_json(&out)["attempts_left"], 4);
-        }
     }
-    let out = h.service.verify_otp(&c.ctx, hold, &right).await.unwrap();
+    let out = h
+        .service
+        .verify_otp(&c.ctx, hold, &attempt(&right))
+        .await
+        .unwrap();
     assert_eq!(out, VerifyOutcome::TooManyAttempts);
-    assert!(out.message().contains("send_otp"));
     // A new code works.
     h.service.send_otp(&c.ctx, hold, None).await.unwrap();
     let fresh = h.last_code(&c.phone).await;
-    let out = h.service.verify_otp(&c.ctx, hold, &fresh).await.unwrap();
+    let out = h
+        .service
+        .verify_otp(&c.ctx, hold, &attempt(&fresh))
+        .await
+        .unwrap();
     assert!(out.ok(), "{out:?}");
 }
 
@@ -407,10 +434,18 @@ async fn a_new_code_replaces_the_old_one() {
     h.service.send_otp(&c.ctx, hold, None).await.unwrap();
     let new = h.last_code(&c.phone).await;
     if old != new {
-        let out = h.service.verify_otp(&c.ctx, hold, &old).await.unwrap();
+        let out = h
+            .service
+            .verify_otp(&c.ctx, hold, &attempt(&old))
+            .await
+            .unwrap();
         assert!(matches!(out, VerifyOutcome::WrongCode { .. }), "{out:?}");
     }
-    let out = h.service.verify_otp(&c.ctx, hold, &new).await.unwrap();
+    let out = h
+        .service
+        .verify_otp(&c.ctx, hold, &attempt(&new))
+        .await
+        .unwrap();
     assert!(out.ok(), "{out:?}");
 }
 
@@ -426,20 +461,32 @@ async fn expired_codes_and_holds() {
     .await;
     let c = h.caller();
     let hold = h.reserve(&c, &tue(10, 0)).await;
-    let out = h.service.verify_otp(&c.ctx, hold, "123456").await.unwrap();
+    let out = h
+        .service
+        .verify_otp(&c.ctx, hold, &attempt("123456"))
+        .await
+        .unwrap();
     assert_eq!(out, VerifyOutcome::NoCode);
     h.service.send_otp(&c.ctx, hold, None).await.unwrap();
     let code = h.last_code(&c.phone).await;
     h.clock.advance(SignedDuration::from_mins(3));
-    let out = h.service.verify_otp(&c.ctx, hold, &code).await.unwrap();
+    let out = h
+        .service
+        .verify_otp(&c.ctx, hold, &attempt(&code))
+        .await
+        .unwrap();
     assert_eq!(out, VerifyOutcome::CodeExpired);
     h.service.send_otp(&c.ctx, hold, None).await.unwrap();
     let code = h.last_code(&c.phone).await;
     // The hold runs out (10 minutes after it was made) before this code does.
     h.clock.advance(SignedDuration::from_mins(7));
-    let out = h.service.verify_otp(&c.ctx, hold, &code).await.unwrap();
+    let out = h
+        .service
+        .verify_otp(&c.ctx, hold, &attempt(&code))
+        .await
+        .unwrap();
     assert!(
-        matches!(&out, VerifyOutcome::Refused { reason } if reason.contains("reserve_slot")),
+        matches!(&out, VerifyOutcome::Refused(VerifyRefusal::HoldExpired)),
         "{out:?}"
     );
     let out = h.service.send_otp(&c.ctx, hold, None).await.unwrap();

@@ -26,7 +26,7 @@ async fn another_clinics_caller_gets_nothing_from_our_ids() {
     assert!(!h.service.send_otp(&ctx, hold, None).await.unwrap().ok());
     assert!(
         !h.service
-            .verify_otp(&ctx, hold, "123456")
+            .verify_otp(&ctx, hold, &attempt("123456"))
             .await
             .unwrap()
             .ok()
