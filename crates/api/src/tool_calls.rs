@@ -167,18 +167,24 @@ async fn execute(
             service,
             date,
             after,
-        } => done(&s.check_availability(ctx, &service, date, after).await?),
+            provider,
+        } => done(
+            &s.check_availability(ctx, &service, date, after, provider.as_deref())
+                .await?,
+        ),
         ToolCall::ReserveSlot {
             start,
             service,
             caller_name,
             phone,
+            provider,
         } => {
             let input = ReserveSlot {
                 start,
                 service,
                 caller_name,
                 phone,
+                provider,
             };
             done(&s.reserve_slot(ctx, input).await?)
         }

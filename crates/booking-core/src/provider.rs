@@ -346,6 +346,16 @@ impl Tenant {
             .collect()
     }
 
+    /// The name texts give for who an appointment on `calendar` is with: the provider's, when
+    /// the clinic has more than one provider (a clinic that is one provider is named already).
+    pub fn provider_to_name(&self, calendar: ProviderId) -> Option<ProviderName> {
+        let all = self.providers();
+        if all.len() < 2 {
+            return None;
+        }
+        all.into_iter().find(|p| p.id == calendar).map(|p| p.name)
+    }
+
     /// The provider with this id (retired ones included).
     pub fn provider(&self, id: ProviderId) -> Option<Provider> {
         self.providers().into_iter().find(|p| p.id == id)

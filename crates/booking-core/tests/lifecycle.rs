@@ -140,6 +140,7 @@ impl World {
                     service: service.into(),
                     caller_name: "Caller".into(),
                     phone: None,
+                    provider: None,
                 },
             )
             .await

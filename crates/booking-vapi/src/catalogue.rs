@@ -87,6 +87,7 @@ pub mod arg {
     pub const SERVICE_INTEREST: &str = "service_interest";
     pub const WANTS_CALLBACK: &str = "wants_callback";
     pub const NOTES: &str = "notes";
+    pub const PROVIDER: &str = "provider";
 }
 
 /// Field names of the one-line JSON results (besides `ok` and `message`), per DESIGN.md §3.
@@ -105,6 +106,8 @@ pub mod field {
     pub const ATTEMPTS_LEFT: &str = "attempts_left";
     pub const SMS_STATUS: &str = "sms_status";
     pub const NEEDS_CODE: &str = "needs_code";
+    pub const PROVIDERS: &str = "providers";
+    pub const PROVIDER: &str = "provider";
 }
 
 /// What kind of value an argument holds, which decides both its JSON Schema and how leniently it
@@ -225,6 +228,12 @@ const CHANGE_CODE_ARG: ArgSpec = opt(
     "The code texted to the number on the appointment, as the caller read it. Omit it the first time: that call texts the code.",
 );
 
+const PROVIDER_ARG: ArgSpec = opt(
+    arg::PROVIDER,
+    ArgKind::Text { max_chars: 80 },
+    "Only if the caller asked for a particular person or room (\"with Dr. Lee\"): their name as the caller said it. Omit it when anyone will do.",
+);
+
 /// Every tool, in the order the model is given them.
 pub static CATALOGUE: [ToolSpec; 8] = [
     ToolSpec {
@@ -244,8 +253,9 @@ pub static CATALOGUE: [ToolSpec; 8] = [
                 ArgKind::TimeOfDay,
                 "Only times at or after this time of day, HH:MM on a 24-hour clock, in clinic time.",
             ),
+            PROVIDER_ARG,
         ],
-        result_fields: &[field::SLOTS],
+        result_fields: &[field::SLOTS, field::PROVIDERS],
         request_start: "Let me check the schedule.",
         request_failed: "Sorry, I couldn't reach the schedule just now.",
         request_delayed: "Still checking the schedule, one moment.",
@@ -273,8 +283,14 @@ pub static CATALOGUE: [ToolSpec; 8] = [
                 ArgKind::Phone,
                 "Only if the caller's number is hidden or they want to book under another mobile: that number in international format, for example +14155550123.",
             ),
+            PROVIDER_ARG,
         ],
-        result_fields: &[field::HOLD_ID, field::EXPIRES_AT, field::ALTERNATIVES],
+        result_fields: &[
+            field::HOLD_ID,
+            field::EXPIRES_AT,
+            field::PROVIDER,
+            field::ALTERNATIVES,
+        ],
         request_start: "Let me hold that time for you.",
         request_failed: "Sorry, I couldn't hold that time just now.",
         request_delayed: "Just a moment longer while I hold that time.",

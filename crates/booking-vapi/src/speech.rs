@@ -11,6 +11,7 @@ use booking_core::availability::Unbookable;
 use booking_core::booking::HOLD_TTL;
 use booking_core::otp::SendLimit;
 use booking_core::outbox::MessageStatus;
+use booking_core::provider::ProviderName;
 use booking_core::service::{
     AgainstTheRules, AppointmentSummary, AvailabilityOutcome, AvailabilityRefusal, CancelOutcome,
     CancelRefusal, CodeNotSent, CodeProblem, CodeTexted, ConfirmationSmsOutcome,
@@ -18,6 +19,7 @@ use booking_core::service::{
     RescheduleRefusal, ReserveOutcome, ReserveRefusal, SendOtpOutcome, SendOtpRefusal,
     UnknownService, VerifyOutcome, VerifyRefusal,
 };
+use booking_core::service::{FreeStart, ProviderProblem};
 use booking_core::start::StartProblem;
 use booking_core::tenant::ClinicZone;
 use jiff::Timestamp;
@@ -38,6 +40,9 @@ pub struct SlotOffer {
     pub start: String,
     /// "Thursday November 26 at 2:00 PM"
     pub spoken: String,
+    /// Who is free at that start (a slot from `check_availability`); absent elsewhere.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub providers: Vec<String>,
     #[serde(skip)]
     day: String,
     #[serde(skip)]
@@ -52,6 +57,7 @@ impl SlotOffer {
         Self {
             start: z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
             spoken: format!("{day} at {time}"),
+            providers: Vec::new(),
             day,
             time,
         }
@@ -60,6 +66,48 @@ impl SlotOffer {
 
 fn offers(zone: &ClinicZone, at: &[Timestamp]) -> Vec<SlotOffer> {
     at.iter().map(|t| SlotOffer::new(zone, *t)).collect()
+}
+
+/// Free starts with who is free at each.
+fn free_offers(zone: &ClinicZone, free: &[FreeStart]) -> Vec<SlotOffer> {
+    free.iter()
+        .map(|f| SlotOffer {
+            providers: f.providers.iter().map(|p| p.to_string()).collect(),
+            ..SlotOffer::new(zone, f.start)
+        })
+        .collect()
+}
+
+fn provider_problem(p: &ProviderProblem) -> String {
+    let names = |v: &[ProviderName]| {
+        let v: Vec<&str> = v.iter().map(ProviderName::as_str).collect();
+        join_or(&v, "and")
+    };
+    match p {
+        ProviderProblem::Unknown { asked, known } => format!(
+            "No one called {asked:?} works here; the people who take appointments are {}. Ask who the caller means, or omit provider for anyone free.",
+            names(known)
+        ),
+        ProviderProblem::Several(who) => format!(
+            "Several people match that name: {}. Ask which one the caller means and pass their full name as provider.",
+            names(who)
+        ),
+        ProviderProblem::DoesNotPerform {
+            provider,
+            service,
+            who_does,
+        } if who_does.is_empty() => format!(
+            "{provider} does not do {service}, and no one here does at the moment; offer to take a message with capture_lead."
+        ),
+        ProviderProblem::DoesNotPerform {
+            provider,
+            service,
+            who_does,
+        } => format!(
+            "{provider} does not do {service}; {} does. Offer them instead, or omit provider for anyone free.",
+            names(who_does)
+        ),
+    }
 }
 
 /// "Thursday November 26 at 9:00 AM or 2:00 PM, and Friday November 27 at 10:00 AM"
@@ -211,7 +259,7 @@ impl Speak for AvailabilityOutcome {
                 slots,
                 requested_day_full,
             } => {
-                let slots = offers(zone, slots);
+                let slots = free_offers(zone, slots);
                 let list = speak_offers(&slots);
                 let message = if *requested_day_full {
                     format!(
@@ -243,6 +291,7 @@ impl Speak for AvailabilityOutcome {
                     AvailabilityRefusal::BeyondHorizon { horizon_days, last } => format!(
                         "Appointments can be booked at most {horizon_days} days ahead, up to {last}."
                     ),
+                    AvailabilityRefusal::Provider(p) => provider_problem(p),
                 },
                 &[],
             ),
@@ -258,16 +307,18 @@ impl Speak for ReserveOutcome {
                 start,
                 expires_at,
                 service,
+                provider,
             } => {
                 let offer = SlotOffer::new(zone, *start);
                 done(
                     "held",
                     format!(
-                        "{} for {service} is held for the next {} minutes. Now call send_otp with the hold_id to text the caller a code.",
+                        "{} for {service} with {provider} is held for the next {} minutes. Now call send_otp with the hold_id to text the caller a code.",
                         offer.spoken,
                         HOLD_TTL.as_mins()
                     ),
                 )
+                .field("provider", provider.as_str())
                 .field("hold_id", hold_id)
                 .field("expires_at", SlotOffer::new(zone, *expires_at).start)
                 .field("start", offer.start)
@@ -298,6 +349,7 @@ impl Speak for ReserveOutcome {
                 ),
                 ReserveRefusal::NoSuchStart(p) => refused(no_such_start(p), &[]),
                 ReserveRefusal::AgainstTheRules(a) => against_the_rules(zone, a),
+                ReserveRefusal::Provider(p) => refused(provider_problem(p), &[]),
             },
         }
     }
@@ -708,6 +760,16 @@ mod tests {
     }
 
     /// The one line Vapi gets, read back; `message` is one line and `ok` matches.
+    fn free(at: &str, who: &[&str]) -> FreeStart {
+        FreeStart {
+            start: ts(at),
+            providers: who
+                .iter()
+                .map(|n| ProviderName::parse(n).unwrap())
+                .collect(),
+        }
+    }
+
     fn said(outcome: &dyn Speak) -> Value {
         let line = outcome.speak(&ny()).to_line();
         assert!(!line.as_str().contains('\n'), "{line}");
@@ -719,9 +781,9 @@ mod tests {
         let out = AvailabilityOutcome::Available {
             service: "Checkup".into(),
             slots: vec![
-                ts("2030-03-04T16:00:00Z"),
-                ts("2030-03-04T19:00:00Z"),
-                ts("2030-03-05T15:00:00Z"),
+                free("2030-03-04T16:00:00Z", &["Dr. Lee", "Maria"]),
+                free("2030-03-04T19:00:00Z", &["Maria"]),
+                free("2030-03-05T15:00:00Z", &["Dr. Lee"]),
             ],
             requested_day_full: false,
         };
@@ -729,6 +791,8 @@ mod tests {
         assert_eq!(v["ok"], json!(true));
         assert_eq!(v["outcome"], json!("available"));
         assert_eq!(v["slots"][0]["start"], json!("2030-03-04T11:00:00-05:00"));
+        assert_eq!(v["slots"][0]["providers"], json!(["Dr. Lee", "Maria"]));
+        assert_eq!(v["slots"][1]["providers"], json!(["Maria"]));
         assert_eq!(v["slots"][0]["spoken"], json!("Monday March 4 at 11:00 AM"));
         assert_eq!(
             v["message"],
@@ -738,7 +802,7 @@ mod tests {
         );
         let full = AvailabilityOutcome::Available {
             service: "Checkup".into(),
-            slots: vec![ts("2030-03-11T14:00:00Z")],
+            slots: vec![free("2030-03-11T14:00:00Z", &["Dr. Lee"])],
             requested_day_full: true,
         };
         assert!(
@@ -812,8 +876,11 @@ mod tests {
             start: ts("2030-03-05T15:00:00Z"),
             expires_at: ts("2030-03-04T14:10:00Z"),
             service: "Teeth Whitening".into(),
+            provider: ProviderName::parse("Dr. Lee").unwrap(),
         });
         assert_eq!(held["outcome"], json!("held"));
+        assert_eq!(held["provider"], json!("Dr. Lee"));
+        assert!(held["message"].as_str().unwrap().contains("with Dr. Lee"));
         assert_eq!(held["hold_id"], json!(id.to_string()));
         assert_eq!(held["expires_at"], json!("2030-03-04T09:10:00-05:00"));
         assert_eq!(held["spoken"], json!("Tuesday March 5 at 10:00 AM"));

@@ -28,6 +28,8 @@ pub enum ToolCall {
         service: String,
         date: Option<Date>,
         after: Option<Time>,
+        /// The person or room asked for, as said; `None`: anyone.
+        provider: Option<String>,
     },
     ReserveSlot {
         start: SlotStart,
@@ -36,6 +38,8 @@ pub enum ToolCall {
         /// The mobile to book under when the caller ID is hidden (or the caller wants another);
         /// `None` means the caller ID.
         phone: Option<PhoneNumber>,
+        /// The person or room asked for, as said; `None`: anyone free.
+        provider: Option<String>,
     },
     SendOtp {
         hold_id: BookingId,
@@ -95,12 +99,14 @@ impl ToolCall {
                 service: a.required(arg::SERVICE, read_text)?,
                 date: a.optional(arg::DATE, read_date)?,
                 after: a.optional(arg::AFTER, read_time_of_day)?,
+                provider: a.optional(arg::PROVIDER, read_text)?,
             },
             ToolName::ReserveSlot => ToolCall::ReserveSlot {
                 start: a.required(arg::START, read_slot_start)?,
                 service: a.required(arg::SERVICE, read_text)?,
                 caller_name: a.required(arg::CALLER_NAME, read_text)?,
                 phone: a.optional(arg::PHONE, read_phone)?,
+                provider: a.optional(arg::PROVIDER, read_text)?,
             },
             ToolName::SendOtp => ToolCall::SendOtp {
                 hold_id: a.required(arg::HOLD_ID, read_booking_id)?,
@@ -154,23 +160,27 @@ impl fmt::Debug for ToolCall {
                 service,
                 date,
                 after,
+                provider,
             } => f
                 .debug_struct("CheckAvailability")
                 .field("service", &DigitsHidden(service))
                 .field("date", date)
                 .field("after", after)
+                .field("provider", &hidden_opt(provider))
                 .finish(),
             ToolCall::ReserveSlot {
                 start,
                 service,
                 caller_name,
                 phone,
+                provider,
             } => f
                 .debug_struct("ReserveSlot")
                 .field("start", start)
                 .field("service", &DigitsHidden(service))
                 .field("caller_name", &DigitsHidden(caller_name))
                 .field("phone", phone)
+                .field("provider", &hidden_opt(provider))
                 .finish(),
             ToolCall::SendOtp { hold_id, phone } => f
                 .debug_struct("SendOtp")

@@ -88,6 +88,7 @@ fn tool_calls_with_object_arguments_and_iso_timestamp() {
             service: "Teeth Whitening".into(),
             date: Some(jiff::civil::date(2026, 11, 26)),
             after: None,
+            provider: None,
         }
     );
 }
@@ -103,6 +104,7 @@ fn tool_calls_with_string_arguments() {
         service,
         caller_name,
         phone: None,
+        provider: None,
     } = tc.calls[0].parse(&ArgRules::default()).unwrap()
     else {
         panic!()

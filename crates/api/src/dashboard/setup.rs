@@ -103,12 +103,12 @@ pub(super) fn simulated_texts(
         (
             "Confirmation".to_owned(),
             caller_gets.clone(),
-            confirmation_text(&cfg.name, &cfg.zone, &service.0, start),
+            confirmation_text(&cfg.name, &cfg.zone, &service.0, None, start),
         ),
         (
             "Reminder, 24 hours before".to_owned(),
             caller_gets,
-            reminder_text(&cfg.name, &cfg.zone, &service.0, start),
+            reminder_text(&cfg.name, &cfg.zone, &service.0, None, start),
         ),
     ];
     let alert_to = if cfg.alert_numbers.is_empty() {

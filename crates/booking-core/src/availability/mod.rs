@@ -19,10 +19,15 @@
 
 mod busy;
 mod dst;
+mod providers;
 mod slots;
 #[cfg(test)]
 mod tests;
 
 pub use busy::busy_window;
 pub use dst::day_window;
+pub use providers::{
+    ProviderSlot, free_slots_by_provider, limits_window, suggest_on_day_by_provider, try_order,
+    within_limits,
+};
 pub use slots::{Slot, Unbookable, free_slots, slot_at, suggest_on_day};

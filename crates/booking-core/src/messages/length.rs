@@ -1,5 +1,6 @@
 //! How long a text is (GSM-7 or UCS-2 segments), and how outside text is made to fit.
 
+use crate::provider::ProviderName;
 use crate::tenant::{ClinicName, ServiceName};
 
 /// How a text will be encoded and how many segments it costs.
@@ -181,6 +182,14 @@ pub(super) const CALLER_FLOOR: usize = 12;
 
 pub(super) fn clinic_field(clinic: &ClinicName) -> Field {
     Field::new(clinic.as_str(), CLINIC_FLOOR).capped(SEGMENTS_MAX_CHARS)
+}
+
+/// The least of a provider's name a text keeps ("Dr. Lee" whole; a long name cut with "…").
+pub(super) const PROVIDER_FLOOR: usize = 12;
+
+/// The provider's name in a text, when the clinic has several; absent otherwise.
+pub(super) fn provider_field(provider: Option<&ProviderName>) -> Option<Field> {
+    provider.map(|p| Field::new(p.as_str(), PROVIDER_FLOOR).capped(SEGMENTS_MAX_CHARS))
 }
 
 pub(super) fn service_field(service: &ServiceName) -> Field {

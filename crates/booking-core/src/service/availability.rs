@@ -4,18 +4,78 @@ use jiff::civil::{Date, Time};
 use jiff::{Timestamp, ToSpan};
 
 use crate::availability;
-use crate::availability::{Slot, Unbookable};
-use crate::booking::Interval;
+use crate::availability::{ProviderSlot, Slot, Unbookable};
+use crate::booking::{Interval, Occupied};
+use crate::provider::{Provider, ProviderMatch, ProviderName, match_provider};
 use crate::service::{BookingService, CallContext, ServiceResult, UnknownService, find_service};
 use crate::tenant::{Service, Tenant};
+
+/// A free start and the providers free at it, in the clinic's order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FreeStart {
+    pub start: Timestamp,
+    pub providers: Vec<ProviderName>,
+}
+
+/// Why the provider a caller asked for cannot be looked at or booked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProviderProblem {
+    /// No active provider has that name (or id); `known` are the clinic's active providers.
+    Unknown {
+        asked: String,
+        known: Vec<ProviderName>,
+    },
+    /// Several providers fit the words: ask which.
+    Several(Vec<ProviderName>),
+    /// The provider does not perform the service; `who_does` are those who do.
+    DoesNotPerform {
+        provider: ProviderName,
+        service: String,
+        who_does: Vec<ProviderName>,
+    },
+}
+
+/// The providers a request may be booked with: the one asked for (if they perform the
+/// service), else every active provider who performs it, in the clinic's order.
+pub(super) fn candidates(
+    tenant: &Tenant,
+    service: &Service,
+    asked: Option<&str>,
+) -> Result<Vec<Provider>, ProviderProblem> {
+    let all = tenant.providers();
+    let Some(asked) = asked.map(str::trim).filter(|a| !a.is_empty()) else {
+        return Ok(tenant.providers_for(service));
+    };
+    match match_provider(&all, asked) {
+        ProviderMatch::One(p) if p.offers(&service.name) => Ok(vec![p]),
+        ProviderMatch::One(p) => Err(ProviderProblem::DoesNotPerform {
+            provider: p.name,
+            service: service.name.to_string(),
+            who_does: tenant
+                .providers_for(service)
+                .into_iter()
+                .map(|p| p.name)
+                .collect(),
+        }),
+        ProviderMatch::Several(names) => Err(ProviderProblem::Several(names)),
+        ProviderMatch::None => Err(ProviderProblem::Unknown {
+            asked: crate::service::clean_text(asked, 80),
+            known: all
+                .into_iter()
+                .filter(Provider::is_active)
+                .map(|p| p.name)
+                .collect(),
+        }),
+    }
+}
 
 /// What `check_availability` found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AvailabilityOutcome {
     Available {
         service: String,
-        /// Free starts, earliest first.
-        slots: Vec<Timestamp>,
+        /// Free starts, earliest first, each with who is free at it.
+        slots: Vec<FreeStart>,
         /// A date was asked for and had nothing free: these are the nearest later times.
         requested_day_full: bool,
     },
@@ -40,6 +100,7 @@ pub enum AvailabilityRefusal {
         horizon_days: u32,
         last: Date,
     },
+    Provider(ProviderProblem),
 }
 
 /// Why a start cannot be booked by the clinic's rules, with the free starts closest to it when
@@ -51,27 +112,36 @@ pub struct AgainstTheRules {
 }
 
 impl BookingService {
-    /// The busy intervals that matter to `service` slots starting from `first` to `last`
-    /// (local dates): the days widened by the buffers and the service, so that a booking just
-    /// past midnight is seen by a late slot whose time runs into it.
-    async fn busy_between(
+    /// The occupying bookings of `providers` that matter to `service` slots starting from
+    /// `first` to `last` (local dates): the days widened by the buffers and the service (a
+    /// booking just past midnight is seen by a late slot whose time runs into it), and by the
+    /// providers' limits (whole weeks for a weekly limit).
+    pub(super) async fn occupied_between(
         &self,
         tenant: &Tenant,
         service: &Service,
+        providers: &[Provider],
         first: Date,
         last: Date,
         now: Timestamp,
-    ) -> ServiceResult<Vec<Interval>> {
+    ) -> ServiceResult<Vec<Occupied>> {
         let cfg = &tenant.config;
         let start = availability::day_window(cfg, first).start;
         let end = availability::day_window(cfg, last).end;
-        match Interval::new(start, end) {
-            Some(w) => {
-                let w = availability::busy_window(cfg, service, w);
-                Ok(self.store.busy(tenant.id, w, now).await?)
-            }
-            None => Ok(Vec::new()),
+        let Some(days) = Interval::new(start, end) else {
+            return Ok(Vec::new());
+        };
+        if providers.is_empty() {
+            return Ok(Vec::new());
         }
+        let slots = availability::busy_window(cfg, service, days);
+        let limits = availability::limits_window(cfg, providers, first, last);
+        let window = Interval {
+            start: slots.start.min(limits.start),
+            end: slots.end.max(limits.end),
+        };
+        let ids: Vec<_> = providers.iter().map(|p| p.id).collect();
+        Ok(self.store.occupied(tenant.id, &ids, window, now).await?)
     }
 
     /// Suggestions from `first` on, day by day up to `days` days (within the horizon), until
@@ -80,11 +150,12 @@ impl BookingService {
         &self,
         tenant: &Tenant,
         service: &Service,
+        providers: &[Provider],
         first: Date,
         after: Option<Time>,
         days: u32,
         now: Timestamp,
-    ) -> ServiceResult<Vec<Slot>> {
+    ) -> ServiceResult<Vec<ProviderSlot>> {
         let cfg = &tenant.config;
         let horizon_end = Self::last_bookable_day(cfg, now);
         let last = first
@@ -93,14 +164,17 @@ impl BookingService {
         if first > last {
             return Ok(Vec::new());
         }
-        let busy = self.busy_between(tenant, service, first, last, now).await?;
+        let busy = self
+            .occupied_between(tenant, service, providers, first, last, now)
+            .await?;
         let want = self.config.suggestions.max(1);
-        let mut out: Vec<Slot> = Vec::new();
+        let mut out: Vec<ProviderSlot> = Vec::new();
         let mut day = first;
         while day <= last && out.len() < want {
-            let found = availability::suggest_on_day(
+            let found = availability::suggest_on_day_by_provider(
                 cfg,
                 service,
+                providers,
                 day,
                 after,
                 &busy,
@@ -116,41 +190,64 @@ impl BookingService {
         Ok(out)
     }
 
-    /// The slot a start makes by the clinic's rules alone, or why not with close alternatives
-    /// where there can be some.
+    /// The slot a start makes by the clinic's rules alone (hours, grid, notice, horizon) for at
+    /// least one of `providers` on their own hours, with those it is within the hours of; or why
+    /// not, with close alternatives where there can be some.
     pub(super) async fn slot_by_the_rules(
         &self,
         tenant: &Tenant,
         svc: &Service,
+        providers: &[Provider],
         at: Timestamp,
         now: Timestamp,
-    ) -> ServiceResult<Result<Slot, AgainstTheRules>> {
-        match availability::slot_at(&tenant.config, svc, at, now) {
-            Ok(s) => Ok(Ok(s)),
-            Err(u) => {
-                let alternatives = match u {
-                    Unbookable::Closed
-                    | Unbookable::OffGrid { .. }
-                    | Unbookable::RepeatedTime
-                    | Unbookable::TooSoon { .. } => {
-                        self.alternatives_near(tenant, svc, at.max(now), now)
-                            .await?
-                    }
-                    Unbookable::InPast | Unbookable::BeyondHorizon { .. } => Vec::new(),
-                };
-                Ok(Err(AgainstTheRules {
-                    why: u,
-                    alternatives,
-                }))
+    ) -> ServiceResult<Result<(Slot, Vec<Provider>), AgainstTheRules>> {
+        let cfg = &tenant.config;
+        let mut first_refusal = None;
+        let mut slot = None;
+        let mut working = Vec::new();
+        for p in providers {
+            match availability::slot_at(&p.schedule(cfg), svc, at, now) {
+                Ok(s) => {
+                    slot = Some(s);
+                    working.push(p.clone());
+                }
+                Err(u) => {
+                    first_refusal.get_or_insert(u);
+                }
             }
         }
+        if let Some(s) = slot {
+            return Ok(Ok((s, working)));
+        }
+        // The clinic's own refusal says best why (too soon, off the grid); a start the clinic is
+        // open at but none of these providers works is "closed" for them.
+        let u = match availability::slot_at(cfg, svc, at, now) {
+            Err(u) => u,
+            Ok(_) => first_refusal.unwrap_or(Unbookable::Closed),
+        };
+        let alternatives = match u {
+            Unbookable::Closed
+            | Unbookable::OffGrid { .. }
+            | Unbookable::RepeatedTime
+            | Unbookable::TooSoon { .. } => {
+                self.alternatives_near(tenant, svc, providers, at.max(now), now)
+                    .await?
+            }
+            Unbookable::InPast | Unbookable::BeyondHorizon { .. } => Vec::new(),
+        };
+        Ok(Err(AgainstTheRules {
+            why: u,
+            alternatives,
+        }))
     }
 
-    /// Free starts closest to `near` on its local day, else the next suggestions after it.
+    /// Free starts (over `providers`) closest to `near` on its local day, else the next
+    /// suggestions after it.
     pub(super) async fn alternatives_near(
         &self,
         tenant: &Tenant,
         service: &Service,
+        providers: &[Provider],
         near: Timestamp,
         now: Timestamp,
     ) -> ServiceResult<Vec<Timestamp>> {
@@ -158,36 +255,43 @@ impl BookingService {
         let day = near.to_zoned_datetime(cfg.zone.tz().clone()).date();
         let window = availability::day_window(cfg, day);
         let busy = self
-            .store
-            .busy(
-                tenant.id,
-                availability::busy_window(cfg, service, window),
-                now,
-            )
+            .occupied_between(tenant, service, providers, day, day, now)
             .await?;
-        let mut slots = availability::free_slots(cfg, service, window, &busy, now);
-        slots.retain(|s| s.slot.start != near);
-        slots.sort_by_key(|s| (s.slot.start - near).abs());
+        let mut slots =
+            availability::free_slots_by_provider(cfg, service, providers, window, &busy, now);
+        slots.retain(|s| s.slot.slot.start != near);
+        slots.sort_by_key(|s| (s.slot.slot.start - near).abs());
         slots.truncate(self.config.alternatives);
         if slots.is_empty() {
             let today = Self::today(cfg, now);
             let from = day.tomorrow().unwrap_or(day).max(today);
             slots = self
-                .suggest_from(tenant, service, from, None, self.config.search_days, now)
+                .suggest_from(
+                    tenant,
+                    service,
+                    providers,
+                    from,
+                    None,
+                    self.config.search_days,
+                    now,
+                )
                 .await?;
             slots.truncate(self.config.alternatives);
         }
-        slots.sort_by_key(|s| s.slot.start);
-        Ok(slots.iter().map(|s| s.slot.start).collect())
+        let mut starts: Vec<Timestamp> = slots.iter().map(|s| s.slot.slot.start).collect();
+        starts.sort();
+        Ok(starts)
     }
 
-    /// `check_availability(service, date?, after?)`.
+    /// `check_availability(service, date?, after?, provider?)`: over every provider who performs
+    /// the service, or only the one asked for.
     pub async fn check_availability(
         &self,
         ctx: &CallContext,
         service: &str,
         date: Option<Date>,
         after: Option<Time>,
+        provider: Option<&str>,
     ) -> ServiceResult<AvailabilityOutcome> {
         let tenant = &ctx.tenant;
         let cfg = &tenant.config;
@@ -197,15 +301,43 @@ impl BookingService {
                 AvailabilityRefusal::UnknownService(UnknownService::new(cfg, service)),
             ));
         };
+        let providers = match candidates(tenant, svc, provider) {
+            Ok(p) => p,
+            Err(problem) => {
+                return Ok(AvailabilityOutcome::Refused(AvailabilityRefusal::Provider(
+                    problem,
+                )));
+            }
+        };
         let today = Self::today(cfg, now);
         let last = Self::last_bookable_day(cfg, now);
         let name = svc.name.to_string();
-        let offers =
-            |slots: Vec<Slot>| -> Vec<Timestamp> { slots.iter().map(|s| s.slot.start).collect() };
+        let offers = |slots: Vec<ProviderSlot>| -> Vec<FreeStart> {
+            slots
+                .into_iter()
+                .map(|s| FreeStart {
+                    start: s.slot.slot.start,
+                    providers: s
+                        .providers
+                        .iter()
+                        .filter_map(|id| providers.iter().find(|p| p.id == *id))
+                        .map(|p| p.name.clone())
+                        .collect(),
+                })
+                .collect()
+        };
         match date {
             None => {
                 let slots = self
-                    .suggest_from(tenant, svc, today, after, self.config.search_days, now)
+                    .suggest_from(
+                        tenant,
+                        svc,
+                        &providers,
+                        today,
+                        after,
+                        self.config.search_days,
+                        now,
+                    )
                     .await?;
                 if slots.is_empty() {
                     return Ok(AvailabilityOutcome::NoneAvailable { service: name });
@@ -230,10 +362,13 @@ impl BookingService {
                         },
                     ));
                 }
-                let busy = self.busy_between(tenant, svc, day, day, now).await?;
-                let on_day = availability::suggest_on_day(
+                let busy = self
+                    .occupied_between(tenant, svc, &providers, day, day, now)
+                    .await?;
+                let on_day = availability::suggest_on_day_by_provider(
                     cfg,
                     svc,
+                    &providers,
                     day,
                     after,
                     &busy,
@@ -249,8 +384,16 @@ impl BookingService {
                 }
                 let later = match day.tomorrow() {
                     Ok(next) => {
-                        self.suggest_from(tenant, svc, next, None, self.config.search_days, now)
-                            .await?
+                        self.suggest_from(
+                            tenant,
+                            svc,
+                            &providers,
+                            next,
+                            None,
+                            self.config.search_days,
+                            now,
+                        )
+                        .await?
                     }
                     Err(_) => Vec::new(),
                 };

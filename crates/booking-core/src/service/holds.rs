@@ -2,14 +2,17 @@
 
 use jiff::Timestamp;
 
+use crate::availability;
 use crate::booking::{Booking, BookingStatus, HOLD_TTL, NewHold};
 use crate::ids::BookingId;
 use crate::ports::StoreError;
+use crate::provider::ProviderName;
 use crate::service::{
-    AgainstTheRules, BookingService, CallContext, ReserveSlot, ServiceResult, UnknownService,
-    clean_text, find_service,
+    AgainstTheRules, BookingService, CallContext, ProviderProblem, ReserveSlot, ServiceResult,
+    UnknownService, candidates, clean_text, find_service,
 };
 use crate::start::StartProblem;
+use crate::tenant::Tenant;
 
 /// What `reserve_slot` did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,8 +22,11 @@ pub enum ReserveOutcome {
         start: Timestamp,
         expires_at: Timestamp,
         service: String,
+        /// Who the appointment is with.
+        provider: ProviderName,
     },
-    /// Someone else holds or booked it; the free starts closest to it.
+    /// Someone else holds or booked it (with every provider who could take it); the free starts
+    /// closest to it.
     Taken {
         alternatives: Vec<Timestamp>,
     },
@@ -38,6 +44,8 @@ pub enum ReserveRefusal {
     /// The start names no instant in the clinic's zone.
     NoSuchStart(StartProblem),
     AgainstTheRules(AgainstTheRules),
+    /// The provider asked for is unknown, ambiguous or does not perform the service.
+    Provider(ProviderProblem),
 }
 
 impl BookingService {
@@ -69,6 +77,11 @@ impl BookingService {
             Ok(t) => t,
             Err(problem) => return refused(ReserveRefusal::NoSuchStart(problem)),
         };
+        let asked = input.provider.as_deref().filter(|p| !p.trim().is_empty());
+        let providers = match candidates(tenant, svc, asked) {
+            Ok(p) => p,
+            Err(problem) => return refused(ReserveRefusal::Provider(problem)),
+        };
 
         // The same call asking again for the slot it already holds gets the same hold.
         if let Some(call) = &ctx.call_id {
@@ -77,48 +90,76 @@ impl BookingService {
                 b.slot.start == at
                     && b.service == svc.name
                     && b.effective_status(now) == BookingStatus::Held
+                    && providers.iter().any(|p| p.id == b.calendar)
             }) {
-                return Ok(Self::held(b));
+                return Ok(Self::held(tenant, b));
             }
         }
 
-        let slot = match self.slot_by_the_rules(tenant, svc, at, now).await? {
+        let (slot, working) = match self
+            .slot_by_the_rules(tenant, svc, &providers, at, now)
+            .await?
+        {
             Ok(s) => s,
             Err(against) => return refused(ReserveRefusal::AgainstTheRules(against)),
         };
-        let hold = NewHold {
-            id: self.booking_id(),
-            tenant: tenant.id,
-            calendar: tenant.calendar(),
-            limits: Vec::new(),
-            service: svc.name.clone(),
-            slot: slot.slot,
-            blocked: slot.blocked,
-            caller_name: name,
-            caller_phone: phone,
-            call_id: ctx.call_id.clone(),
-            created_at: now,
-            hold_expires_at: now + HOLD_TTL,
-        };
+        // Who to try, in order: those free at the start by what we read now (the store has the
+        // last word), the least busy that day first (see availability::try_order).
+        let date = cfg.zone.tz().to_datetime(at).date();
+        let busy = self
+            .occupied_between(tenant, svc, &working, date, date, now)
+            .await?;
+        let free: Vec<_> = working
+            .into_iter()
+            .filter(|p| {
+                !busy
+                    .iter()
+                    .any(|o| o.calendar == p.id && o.blocked.overlaps(&slot.blocked))
+                    && availability::within_limits(p, cfg, at, &busy)
+            })
+            .collect();
+        let id = self.booking_id();
+        let holds: Vec<NewHold> = availability::try_order(cfg, &free, at, &busy)
+            .into_iter()
+            .map(|p| NewHold {
+                id,
+                tenant: tenant.id,
+                calendar: p.id,
+                limits: p.limits_at(cfg, at),
+                service: svc.name.clone(),
+                slot: slot.slot,
+                blocked: slot.blocked,
+                caller_name: name.clone(),
+                caller_phone: phone.clone(),
+                call_id: ctx.call_id.clone(),
+                created_at: now,
+                hold_expires_at: now + HOLD_TTL,
+            })
+            .collect();
         match self
             .store
-            .insert_hold(&hold, now, ctx.call_id.is_some())
+            .insert_first_free_hold(&holds, now, ctx.call_id.is_some())
             .await
         {
-            Ok(b) => Ok(Self::held(&b)),
-            Err(StoreError::SlotTaken) => Ok(ReserveOutcome::Taken {
-                alternatives: self.alternatives_near(tenant, svc, at, now).await?,
-            }),
+            Ok(b) => Ok(Self::held(tenant, &b)),
+            Err(StoreError::SlotTaken) | Err(StoreError::LimitReached) => {
+                Ok(ReserveOutcome::Taken {
+                    alternatives: self
+                        .alternatives_near(tenant, svc, &providers, at, now)
+                        .await?,
+                })
+            }
             Err(e) => Err(e.into()),
         }
     }
 
-    fn held(b: &Booking) -> ReserveOutcome {
+    fn held(tenant: &Tenant, b: &Booking) -> ReserveOutcome {
         ReserveOutcome::Held {
             hold_id: b.id,
             start: b.slot.start,
             expires_at: b.hold_expires_at.unwrap_or(b.created_at + HOLD_TTL),
             service: b.service.to_string(),
+            provider: provider_name(tenant, b),
         }
     }
 
@@ -136,4 +177,13 @@ impl BookingService {
         let same_caller = ctx.caller.as_ref() == Some(&b.caller_phone);
         Ok((same_call || same_caller).then_some(b))
     }
+}
+
+/// The name of the provider a booking is with (the clinic's name for a calendar that is no
+/// provider's, which only a corrupt row could have).
+pub fn provider_name(tenant: &Tenant, b: &Booking) -> ProviderName {
+    tenant
+        .provider(b.calendar)
+        .map(|p| p.name)
+        .unwrap_or_else(|| crate::provider::Provider::whole_clinic(tenant.id, &tenant.config).name)
 }

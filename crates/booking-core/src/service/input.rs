@@ -15,6 +15,8 @@ pub struct ReserveSlot {
     /// The number to book under when the caller ID is withheld (or the caller wants another);
     /// `None` means the caller ID.
     pub phone: Option<PhoneNumber>,
+    /// The provider the caller asked for, as said (or an id); `None`: anyone free.
+    pub provider: Option<String>,
 }
 
 /// A service the clinic does not offer (or none set up): what was asked, cleaned, and the

@@ -282,12 +282,13 @@ impl BookingService {
 
         let start = hold.slot.start;
         let to = &challenge.phone;
+        let with = tenant.provider_to_name(hold.calendar);
         let confirmation = self.new_message(
             tenant.id,
             MessageKind::Confirmation,
             DedupeKey::confirmation(hold.id),
             to,
-            messages::confirmation_text(&cfg.name, &cfg.zone, &hold.service, start),
+            messages::confirmation_text(&cfg.name, &cfg.zone, &hold.service, with.as_ref(), start),
             now,
             Some(hold.id),
             hold.call_id.as_ref(),
@@ -298,7 +299,7 @@ impl BookingService {
             MessageKind::Reminder,
             DedupeKey::reminder(hold.id),
             to,
-            messages::reminder_text(&cfg.name, &cfg.zone, &hold.service, start),
+            messages::reminder_text(&cfg.name, &cfg.zone, &hold.service, with.as_ref(), start),
             reminder_due(
                 now,
                 start,

@@ -125,11 +125,7 @@ impl BookingService {
                 };
                 match tenant.provider(to) {
                     Some(p) if p.offers(&b.service) => {
-                        let theirs = Tenant {
-                            config: p.schedule(&tenant.config),
-                            ..tenant.clone()
-                        };
-                        self.move_booking(&theirs, tenant, &b, new_start, Mover::Owner, Some(&p))
+                        self.move_booking(tenant, &b, new_start, Mover::Owner, Some(&p))
                             .await
                     }
                     Some(p) => Ok(RescheduleOutcome::Refused(
@@ -161,15 +157,13 @@ impl BookingService {
         new_start: &SlotStart,
         mover: Mover<'_>,
     ) -> ServiceResult<RescheduleOutcome> {
-        self.move_booking(tenant, tenant, old, new_start, mover, None)
-            .await
+        self.move_booking(tenant, old, new_start, mover, None).await
     }
 
-    /// The move; `target` is the provider to move it to (`None`: the one it is with), and
-    /// `schedule` the clinic as that provider works (see [`Provider::schedule`]).
+    /// The move; `target` is the provider the owner moves it to (`None`: as below, the one it
+    /// is with).
     async fn move_booking(
         &self,
-        schedule: &Tenant,
         tenant: &Tenant,
         old: &Booking,
         new_start: &SlotStart,
@@ -191,22 +185,49 @@ impl BookingService {
         if at == old.slot.start && target.is_none() {
             return Ok(refused(RescheduleRefusal::SameTime));
         }
-        let slot = match self.slot_by_the_rules(schedule, svc, at, now).await? {
+        // A move keeps the provider (while they are active and perform the service).
+        let providers: Vec<_> = match (target, tenant.provider(old.calendar)) {
+            (Some(to), _) => vec![to.clone()],
+            (None, Some(p)) if p.offers(&svc.name) => vec![p],
+            (None, _) => tenant.providers_for(svc),
+        };
+        let (slot, working) = match self
+            .slot_by_the_rules(tenant, svc, &providers, at, now)
+            .await?
+        {
             Ok(s) => s,
             Err(against) => return Ok(refused(RescheduleRefusal::AgainstTheRules(against))),
+        };
+        let Some(provider) = working
+            .iter()
+            .find(|p| p.id == old.calendar)
+            .or(working.first())
+            .cloned()
+        else {
+            return Ok(refused(RescheduleRefusal::AgainstTheRules(
+                AgainstTheRules {
+                    why: crate::availability::Unbookable::Closed,
+                    alternatives: Vec::new(),
+                },
+            )));
         };
         let (proof, call) = match mover {
             Mover::Owner => (ChangeProof::Owner, None),
             Mover::Caller { ctx, code } => {
                 // No code is texted for a move that cannot happen (the store still has the last
                 // word when it is made).
-                let busy = self.store.busy(tenant.id, slot.blocked, now).await?;
+                let busy = self
+                    .store
+                    .occupied(tenant.id, &[provider.id], slot.blocked, now)
+                    .await?;
                 if busy
                     .iter()
-                    .any(|i| *i != old.blocked && i.overlaps(&slot.blocked))
+                    .any(|o| o.blocked != old.blocked && o.blocked.overlaps(&slot.blocked))
                 {
                     return Ok(RescheduleOutcome::Taken {
-                        alternatives: self.alternatives_near(tenant, svc, at, now).await?,
+                        alternatives: self
+                            .alternatives_near(tenant, svc, &providers, at, now)
+                            .await?,
                     });
                 }
                 match self.caller_proof(ctx, old, code).await? {
@@ -226,10 +247,8 @@ impl BookingService {
         let new = NewAppointment {
             id: self.booking_id(),
             tenant: tenant.id,
-            calendar: target.map_or(old.calendar, |p| p.id),
-            limits: target
-                .map(|p| p.limits_at(cfg, slot.slot.start))
-                .unwrap_or_default(),
+            calendar: provider.id,
+            limits: provider.limits_at(cfg, slot.slot.start),
             service: old.service.clone(),
             slot: slot.slot,
             blocked: slot.blocked,
@@ -252,6 +271,7 @@ impl BookingService {
                     &cfg.name,
                     &cfg.zone,
                     &old.service,
+                    tenant.provider_to_name(provider.id).as_ref(),
                     old.slot.start,
                     slot.slot.start,
                 ),
@@ -265,7 +285,13 @@ impl BookingService {
                 MessageKind::Reminder,
                 DedupeKey::reminder(new.id),
                 &to,
-                messages::reminder_text(&cfg.name, &cfg.zone, &old.service, slot.slot.start),
+                messages::reminder_text(
+                    &cfg.name,
+                    &cfg.zone,
+                    &old.service,
+                    tenant.provider_to_name(provider.id).as_ref(),
+                    slot.slot.start,
+                ),
                 reminder_due(
                     now,
                     slot.slot.start,
@@ -290,15 +316,18 @@ impl BookingService {
                 service: b.service.to_string(),
                 start: b.slot.start,
             }),
-            Err(StoreError::SlotTaken) => Ok(RescheduleOutcome::Taken {
-                alternatives: self.alternatives_near(tenant, svc, at, now).await?,
-            }),
-            Err(StoreError::LimitReached) => match target {
-                Some(p) => Ok(refused(RescheduleRefusal::ProviderFull {
-                    provider: p.name.clone(),
-                })),
-                None => Err(StoreError::LimitReached.into()),
-            },
+            Err(StoreError::LimitReached) if target.is_some() => {
+                Ok(refused(RescheduleRefusal::ProviderFull {
+                    provider: provider.name.clone(),
+                }))
+            }
+            Err(StoreError::SlotTaken) | Err(StoreError::LimitReached) => {
+                Ok(RescheduleOutcome::Taken {
+                    alternatives: self
+                        .alternatives_near(tenant, svc, &providers, at, now)
+                        .await?,
+                })
+            }
             Err(StoreError::WrongState { .. }) | Err(StoreError::NotFound) => {
                 match self.store.booking(tenant.id, old.id).await? {
                     // Still booked: the code was used or ran out meanwhile.

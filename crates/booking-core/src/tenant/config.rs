@@ -75,7 +75,7 @@ pub struct TenantConfig {
     #[serde(default)]
     pub otp_allowed_countries: Vec<Country>,
     /// The people and chairs appointments are booked with, retired ones included (see
-    /// [`crate::provider`]); empty: the clinic is one provider ([`crate::tenant::Tenant::providers`]).
+    /// [`crate::provider`]); empty: the clinic is one provider ([`Tenant::providers`]).
     #[serde(default)]
     pub providers: Vec<crate::provider::Provider>,
 }

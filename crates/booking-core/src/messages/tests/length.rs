@@ -114,10 +114,25 @@ fn texts_with_the_longest_names_still_fit() {
         &c,
         &zone("America/New_York"),
         &s,
+        None,
         ts("2026-11-26T17:30:00Z"),
     );
     assert!(conf.contains(&long_service[..SERVICE_FLOOR]), "{conf}");
     assert!(conf.contains("Thu, Nov 26 at 12:30 PM EST"), "{conf}");
+    // With the longest names everywhere, the provider keeps at least their floor.
+    let p = super::long_provider();
+    let conf = confirmation_text(
+        &c,
+        &zone("America/New_York"),
+        &s,
+        Some(&p),
+        ts("2026-11-26T17:30:00Z"),
+    );
+    assert!(fits(&conf), "{conf}");
+    assert!(
+        conf.contains(&format!(" with {}", &p.as_str()[..PROVIDER_FLOOR])),
+        "{conf}"
+    );
 }
 
 #[test]
@@ -136,6 +151,7 @@ fn typographic_characters_in_names_do_not_force_ucs_2() {
         &c,
         &zone("Europe/London"),
         &service("Check-up"),
+        None,
         ts("2026-06-15T09:00:00Z"),
     );
     assert!(text.contains("Zoë's Dental"));

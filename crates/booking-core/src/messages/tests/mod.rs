@@ -4,7 +4,7 @@ mod texts;
 
 use jiff::Timestamp;
 
-use super::length::{CLINIC_FLOOR, SERVICE_FLOOR, gsm_septets, plain};
+use super::length::{CLINIC_FLOOR, PROVIDER_FLOOR, SERVICE_FLOOR, gsm_septets, plain};
 use super::time::numeric_offset;
 use crate::calls::{LeadScore, ScoreReason};
 use crate::phone::PhoneNumber;
@@ -77,10 +77,29 @@ fn all_texts(c: &ClinicName, s: &ServiceName) -> Vec<(&'static str, bool, String
     };
     vec![
         ("otp", true, otp_text(c, "123456")),
-        ("confirmation", true, confirmation_text(c, &z, s, t1)),
-        ("reminder", true, reminder_text(c, &z, s, t1)),
+        ("confirmation", true, confirmation_text(c, &z, s, None, t1)),
+        ("reminder", true, reminder_text(c, &z, s, None, t1)),
         ("cancellation", true, cancellation_text(c, &z, s, t1)),
-        ("rescheduled", true, rescheduled_text(c, &z, s, t1, t2)),
+        (
+            "rescheduled",
+            true,
+            rescheduled_text(c, &z, s, None, t1, t2),
+        ),
+        (
+            "confirmation with a provider",
+            true,
+            confirmation_text(c, &z, s, Some(&long_provider()), t1),
+        ),
+        (
+            "reminder with a provider",
+            true,
+            reminder_text(c, &z, s, Some(&long_provider()), t1),
+        ),
+        (
+            "rescheduled with a provider",
+            true,
+            rescheduled_text(c, &z, s, Some(&long_provider()), t1, t2),
+        ),
         ("opt-out", true, opt_out_reply(c)),
         ("opt-in", true, opt_in_reply(c)),
         ("help", true, help_reply(c, Some(&caller))),
@@ -109,4 +128,12 @@ fn all_texts(c: &ClinicName, s: &ServiceName) -> Vec<(&'static str, bool, String
         ),
         ("test", false, test_text(c)),
     ]
+}
+
+/// A provider's name as long as one may be (80 characters).
+pub(super) fn long_provider() -> crate::provider::ProviderName {
+    crate::provider::ProviderName::parse(
+        "Dr. Alexandria Montgomery-Worthington, Senior Dental Hygienist and Implant Lead",
+    )
+    .expect("a valid provider name")
 }

@@ -79,11 +79,11 @@ fn booking_texts_name_the_clinic_service_and_local_time() {
     );
     let t = ts("2026-11-26T19:00:00Z");
     assert_eq!(
-        confirmation_text(&c, &z, &s, t),
+        confirmation_text(&c, &z, &s, None, t),
         "Smile Dental: your Teeth Whitening appointment is confirmed for Thu, Nov 26 at 2:00 PM EST. \
          To change or cancel it, call us. Reply STOP to opt out."
     );
-    let reminder = reminder_text(&c, &z, &s, t);
+    let reminder = reminder_text(&c, &z, &s, None, t);
     assert!(reminder.starts_with("Reminder from Smile Dental: "));
     assert!(reminder.contains("Teeth Whitening appointment is on Thu, Nov 26 at 2:00 PM EST"));
     let cancelled = cancellation_text(&c, &z, &s, t);
@@ -91,7 +91,7 @@ fn booking_texts_name_the_clinic_service_and_local_time() {
         cancelled.contains("Thu, Nov 26 at 2:00 PM EST is cancelled"),
         "{cancelled}"
     );
-    let moved = rescheduled_text(&c, &z, &s, t, ts("2026-12-01T15:30:00Z"));
+    let moved = rescheduled_text(&c, &z, &s, None, t, ts("2026-12-01T15:30:00Z"));
     assert!(
         moved.contains("moved to Tue, Dec 1 at 10:30 AM EST (it was Thu, Nov 26 at 2:00 PM EST)"),
         "{moved}"

@@ -10,7 +10,7 @@ async fn availability_without_a_date_starts_today_after_the_notice() {
     let c = h.caller();
     let out = h
         .service
-        .check_availability(&c.ctx, "Teeth Whitening", None, None)
+        .check_availability(&c.ctx, "Teeth Whitening", None, None, None)
         .await
         .unwrap();
     let AvailabilityOutcome::Available {
@@ -21,6 +21,7 @@ async fn availability_without_a_date_starts_today_after_the_notice() {
     else {
         panic!("{out:?}");
     };
+    let slots = &starts(slots);
     assert!(!requested_day_full);
     assert!(!slots.is_empty() && slots.len() <= 4, "{slots:?}");
     // 09:00 now, 2 hours' notice: 11:00 at the earliest, today.
@@ -37,12 +38,13 @@ async fn availability_without_a_date_moves_to_the_next_open_day() {
     h.clock.set(ts("2030-03-08T21:00:00Z"));
     let out = h
         .service
-        .check_availability(&h.caller().ctx, "Teeth Whitening", None, None)
+        .check_availability(&h.caller().ctx, "Teeth Whitening", None, None, None)
         .await
         .unwrap();
     let AvailabilityOutcome::Available { slots, .. } = &out else {
         panic!("{out:?}")
     };
+    let slots = &starts(slots);
     // Monday after the spring-forward: EDT.
     assert!(
         local(slots[0]).starts_with("2030-03-11T09:00:00-04:00"),
@@ -73,12 +75,13 @@ async fn availability_looks_as_far_as_the_horizon() {
     ctx.tenant = tenant;
     let out = h
         .service
-        .check_availability(&ctx, "Checkup", None, None)
+        .check_availability(&ctx, "Checkup", None, None, None)
         .await
         .unwrap();
     let AvailabilityOutcome::Available { slots, .. } = &out else {
         panic!("{out:?}")
     };
+    let slots = &starts(slots);
     assert!(
         local(slots[0]).starts_with("2030-03-25T09:00"),
         "{:?}",
@@ -88,7 +91,7 @@ async fn availability_looks_as_far_as_the_horizon() {
     ctx.tenant.config.rules.horizon_days = 10;
     let out = h
         .service
-        .check_availability(&ctx, "Checkup", None, None)
+        .check_availability(&ctx, "Checkup", None, None, None)
         .await
         .unwrap();
     assert!(
@@ -108,6 +111,7 @@ async fn availability_on_a_date_after_a_time() {
             "teeth whitening",
             Some(date(2030, 3, 5)),
             Some(time(14, 0, 0, 0)),
+            None,
         )
         .await
         .unwrap();
@@ -119,6 +123,7 @@ async fn availability_on_a_date_after_a_time() {
     else {
         panic!("{out:?}")
     };
+    let slots = &starts(slots);
     assert!(!requested_day_full);
     for s in slots {
         assert!(local(*s).starts_with("2030-03-05T"), "{}", local(*s));
@@ -138,12 +143,14 @@ async fn availability_skips_held_times() {
             "Teeth Whitening",
             Some(date(2030, 3, 5)),
             Some(time(9, 0, 0, 0)),
+            None,
         )
         .await
         .unwrap();
     let AvailabilityOutcome::Available { slots, .. } = &out else {
         panic!("{out:?}")
     };
+    let slots = &starts(slots);
     let (busy_start, busy_end) = (ts(&tue(10, 0)), ts(&tue(11, 0)));
     for s in slots {
         let end = *s + SignedDuration::from_hours(1);
@@ -194,12 +201,14 @@ async fn availability_sees_bookings_just_past_the_day() {
             "Teeth Whitening",
             Some(date(2030, 3, 5)),
             Some(time(21, 0, 0, 0)),
+            None,
         )
         .await
         .unwrap();
     let AvailabilityOutcome::Available { slots, .. } = &out else {
         panic!("{out:?}")
     };
+    let slots = &starts(slots);
     let held = ts("2030-03-06T00:00:00-05:00");
     assert!(!slots.is_empty());
     for s in slots {
@@ -216,7 +225,13 @@ async fn availability_on_a_closed_day_offers_the_next_days() {
     let h = harness().await;
     let out = h
         .service
-        .check_availability(&h.caller().ctx, "Checkup", Some(date(2030, 3, 9)), None)
+        .check_availability(
+            &h.caller().ctx,
+            "Checkup",
+            Some(date(2030, 3, 9)),
+            None,
+            None,
+        )
         .await
         .unwrap();
     let AvailabilityOutcome::Available {
@@ -227,6 +242,7 @@ async fn availability_on_a_closed_day_offers_the_next_days() {
     else {
         panic!("{out:?}")
     };
+    let slots = &starts(slots);
     assert!(requested_day_full);
     assert!(local(slots[0]).starts_with("2030-03-11T"), "{:?}", slots[0]);
 }
@@ -237,7 +253,7 @@ async fn availability_refuses_what_it_cannot_read_or_serve() {
     let ctx = h.caller().ctx;
     let svc = &h.service;
     let unknown = svc
-        .check_availability(&ctx, "Haircut", None, None)
+        .check_availability(&ctx, "Haircut", None, None, None)
         .await
         .unwrap();
     let AvailabilityOutcome::Refused(AvailabilityRefusal::UnknownService(u)) = &unknown else {
@@ -253,7 +269,7 @@ async fn availability_refuses_what_it_cannot_read_or_serve() {
         date(2031, 3, 5), // beyond the 60-day horizon
     ] {
         let out = svc
-            .check_availability(&ctx, "Checkup", Some(day), None)
+            .check_availability(&ctx, "Checkup", Some(day), None, None)
             .await
             .unwrap();
         assert!(
@@ -270,9 +286,14 @@ async fn availability_refuses_what_it_cannot_read_or_serve() {
     // "whitening" is unambiguous; "consult" too.
     for spoken in ["whitening", "Implant consultation"] {
         let out = svc
-            .check_availability(&ctx, spoken, None, None)
+            .check_availability(&ctx, spoken, None, None, None)
             .await
             .unwrap();
         assert!(out.ok(), "{spoken}: {out:?}");
     }
+}
+
+/// The free starts' times.
+fn starts(slots: &[FreeStart]) -> Vec<Timestamp> {
+    slots.iter().map(|s| s.start).collect()
 }

@@ -283,6 +283,7 @@ fn slot(
         service: service.into(),
         caller_name: caller_name.into(),
         phone,
+        provider: None,
     }
 }
 
