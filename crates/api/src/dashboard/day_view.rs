@@ -16,8 +16,6 @@ use super::html::esc;
 const AXIS: i64 = 52;
 const COLUMN: i64 = 150;
 const HEADER: i64 = 28;
-/// Pixels per minute.
-const SCALE_NUM: i64 = 1;
 
 /// Minutes since local midnight of `t` on `date` (clamped to the day).
 fn minute_of(tenant: &Tenant, date: Date, t: Timestamp) -> i64 {
@@ -87,7 +85,8 @@ pub(super) fn day_view(
     }
     let first = (first / 60) * 60;
     let last = (last + 59) / 60 * 60;
-    let y = |minute: i64| HEADER + (minute - first) * SCALE_NUM;
+    // One pixel a minute.
+    let y = |minute: i64| HEADER + (minute - first);
     let width = AXIS + COLUMN * cols.len() as i64;
     let height = y(last) + 4;
     let mut svg = String::new();
