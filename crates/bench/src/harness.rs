@@ -237,6 +237,16 @@ impl Harness {
     /// Creates a clinic through the operator API, open every day around the clock with no
     /// notice, with its own Twilio account registered at the fake.
     pub async fn create_clinic(&self, label: &str) -> anyhow::Result<Clinic> {
+        self.create_clinic_with(label, 0).await
+    }
+
+    /// A clinic with `providers` providers ("Provider 1", …, each performing every service on
+    /// the clinic's hours); 0: the clinic is one provider. Their ids are in `Clinic::providers`.
+    pub async fn create_clinic_with(
+        &self,
+        label: &str,
+        providers: usize,
+    ) -> anyhow::Result<Clinic> {
         let n = self.next_clinic.fetch_add(1, Ordering::Relaxed);
         let name = format!("Bench Clinic {label}");
         let called = format!("+1925{:07}", n);
@@ -253,6 +263,14 @@ impl Harness {
             auth_token: &auth_token,
             from: &from,
         });
+        let mut body = body;
+        if providers > 0 {
+            body["providers"] = Value::Array(
+                (1..=providers)
+                    .map(|i| serde_json::json!({"name": format!("Provider {i}")}))
+                    .collect(),
+            );
+        }
         let resp = self
             .http
             .post(self.url("/admin/tenants"))
@@ -270,6 +288,14 @@ impl Harness {
             id: created["id"].as_str().context("tenant id")?.to_owned(),
             called,
             phone_number_id,
+            providers: created["providers"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|p| p["id"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 
@@ -343,6 +369,8 @@ pub struct Clinic {
     pub id: String,
     pub called: String,
     pub phone_number_id: String,
+    /// The providers' ids, in order (the one provider's when none were configured).
+    pub providers: Vec<String>,
 }
 
 /// A call in progress, with the envelope Vapi puts around every message.

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo build --release -p api
-//! cargo run --release -p bench -- [--quick] [--scenario calls,contention,availability,outbox,floor]
+//! cargo run --release -p bench -- [--quick] [--scenario calls,contention,availability,providers,outbox,floor]
 //! ```
 //!
 //! Prints a table and writes `target/bench/<timestamp>.json` and `target/bench/latest.json`.
@@ -24,10 +24,11 @@ use serde_json::{Value, json};
 
 use harness::{Durability, Harness, Options};
 
-const SCENARIOS: [&str; 6] = [
+const SCENARIOS: [&str; 7] = [
     "calls",
     "contention",
     "availability",
+    "providers",
     "outbox",
     "floor",
     "signin",
@@ -36,7 +37,7 @@ const SCENARIOS: [&str; 6] = [
 const USAGE: &str = "\
 usage: bench [--quick] [--scenario NAME[,NAME…]]… [options]
 
-scenarios: calls, contention, availability, outbox, floor, signin (default: all)
+scenarios: calls, contention, availability, providers, outbox, floor, signin (default: all)
 
 options:
   --quick              smaller runs, for a smoke test (about a minute)
@@ -283,10 +284,16 @@ async fn run_scenario(
             }
             json!(runs)
         }
-        "contention" => to_value(&contention(h, if args.quick { 200 } else { 500 }).await?),
+        "contention" => to_value(&contention(h, if args.quick { 200 } else { 500 }, 0).await?),
         "availability" => {
-            to_value(&availability(h, 10_000, if args.quick { 300 } else { 2_000 }).await?)
+            to_value(&availability(h, 10_000, if args.quick { 300 } else { 2_000 }, 0).await?)
         }
+        "providers" => json!({
+            "availability": to_value(
+                &availability(h, 10_000, if args.quick { 300 } else { 2_000 }, 10).await?
+            ),
+            "contention": to_value(&contention(h, if args.quick { 200 } else { 500 }, 3).await?),
+        }),
         "outbox" => {
             to_value(&outbox(h, if args.quick { 2_000 } else { 10_000 }, 10, sms_rate).await?)
         }

@@ -100,6 +100,35 @@ pub fn print_scenario(name: &str, v: &Value) {
                 f(&v["mean_slots_offered"])
             );
         }
+        "providers" => {
+            let a = &v["availability"];
+            println!(
+                "== providers: availability over {} days with {} providers, {} bookings ({} in the window) ==",
+                a["days"], a["providers"], a["bookings_in_calendar"], a["bookings_in_window"]
+            );
+            lat_header();
+            lat_row("check_availability", &a["latency"]);
+            println!(
+                "  errors {}, slots offered per answer {:.1}",
+                a["errors"],
+                f(&a["mean_slots_offered"])
+            );
+            let c = &v["contention"];
+            println!(
+                "== providers: {} callers reserve one start at once with {} providers free ==",
+                c["callers"], c["providers"]
+            );
+            lat_header();
+            lat_row("reserve_slot", &c["latency"]);
+            println!(
+                "  winners {}, refused with alternatives {}, refused without {}, errors {}, held rows {}",
+                c["winners"],
+                c["refused_with_alternatives"],
+                c["refused_without_alternatives"],
+                c["errors"],
+                c["held_rows"],
+            );
+        }
         "outbox" => {
             println!(
                 "== outbox: {} queued texts from {} senders (SMS_RATE_PER_SECOND={}) ==",

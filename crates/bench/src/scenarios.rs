@@ -253,6 +253,8 @@ async fn one_call(
 #[derive(Clone, Debug, Serialize)]
 pub struct ContentionResult {
     pub callers: usize,
+    /// Providers who can take the slot (each can hold it once).
+    pub providers: usize,
     pub winners: usize,
     pub refused_with_alternatives: usize,
     pub refused_without_alternatives: usize,
@@ -266,8 +268,14 @@ pub struct ContentionResult {
     pub api_rss_peak_mb: f64,
 }
 
-pub async fn contention(h: &Arc<Harness>, callers: usize) -> anyhow::Result<ContentionResult> {
-    let clinic = h.create_clinic("contention").await?;
+/// `callers` reserve one start at once, with anyone free, at a clinic of `providers` providers
+/// (0: one, the clinic): as many win as there are providers.
+pub async fn contention(
+    h: &Arc<Harness>,
+    callers: usize,
+    providers: usize,
+) -> anyhow::Result<ContentionResult> {
+    let clinic = h.create_clinic_with("contention", providers).await?;
     let probe = h.call(&clinic);
     let date = local_date(3).to_string();
     let (answer, _) = probe
@@ -321,6 +329,7 @@ pub async fn contention(h: &Arc<Harness>, callers: usize) -> anyhow::Result<Cont
     let released = Instant::now();
     let mut result = ContentionResult {
         callers,
+        providers: providers.max(1),
         winners: 0,
         refused_with_alternatives: 0,
         refused_without_alternatives: 0,
@@ -369,6 +378,7 @@ pub async fn contention(h: &Arc<Harness>, callers: usize) -> anyhow::Result<Cont
 
 #[derive(Clone, Debug, Serialize)]
 pub struct AvailabilityResult {
+    pub providers: usize,
     pub bookings_in_calendar: i64,
     pub bookings_in_window: i64,
     pub queries: usize,
@@ -378,23 +388,37 @@ pub struct AvailabilityResult {
     pub mean_slots_offered: f64,
 }
 
+/// `check_availability` over 14 days at a clinic of `providers` providers (0: one, the clinic)
+/// holding `bookings` bookings.
 pub async fn availability(
     h: &Arc<Harness>,
     bookings: usize,
     queries: usize,
+    providers: usize,
 ) -> anyhow::Result<AvailabilityResult> {
     const DAYS: i64 = 14;
-    let clinic = h.create_clinic("availability").await?;
-    // One 30-minute appointment at the top of every hour, from 15 days ahead backwards: the
-    // next 14 days are half booked, the rest is the clinic's history.
+    let clinic = h.create_clinic_with("availability", providers).await?;
+    let calendars = if clinic.providers.is_empty() {
+        vec![clinic.id.clone()]
+    } else {
+        clinic.providers.clone()
+    };
+    let n = calendars.len();
+    let calendars = calendars
+        .iter()
+        .map(|c| format!("'{c}'::uuid"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // For each provider, one 30-minute appointment at the top of every hour, from 15 days ahead
+    // backwards: the next 14 days are half booked, the rest is the clinic's history.
     h.sql(&format!(
         "INSERT INTO bookings (tenant_id, id, calendar_id, status, service, starts_at, ends_at, \
            blocked_from, blocked_until, caller_name, caller_phone, created_at, confirmed_at, updated_at) \
-         SELECT t, gen_random_uuid(), t, 'confirmed', 'Checkup', s, s + interval '30 minutes', \
-           s, s + interval '30 minutes', 'Patient ' || i, '+1646' || lpad(i::text, 7, '0'), \
-           now(), now(), now() \
+         SELECT t, gen_random_uuid(), (ARRAY[{calendars}])[1 + i % {n}], 'confirmed', 'Checkup', s, \
+           s + interval '30 minutes', s, s + interval '30 minutes', 'Patient ' || i, \
+           '+1646' || lpad(i::text, 7, '0'), now(), now(), now() \
          FROM (SELECT '{id}'::uuid AS t, i, \
-                      date_trunc('hour', now()) + interval '15 days' - i * interval '1 hour' AS s \
+                      date_trunc('hour', now()) + interval '15 days' - (i / {n}) * interval '1 hour' AS s \
                FROM generate_series(1, {bookings}) AS i) AS x; \
          ANALYZE bookings;",
         id = clinic.id
@@ -431,6 +455,7 @@ pub async fn availability(
         }
     }
     Ok(AvailabilityResult {
+        providers: n,
         bookings_in_calendar: in_calendar,
         bookings_in_window: in_window,
         queries,

@@ -451,16 +451,15 @@ pub fn apply_provider_edits(
             }
             None => new_id(),
         };
-        if let ProviderServices::Only(names) = &e.services {
-            if let Some(unknown) = names
+        if let ProviderServices::Only(names) = &e.services
+            && let Some(unknown) = names
                 .iter()
                 .find(|n| !services.iter().any(|s| &s.name == *n))
-            {
-                return Err(ParseError::new(
-                    "provider services",
-                    format!("{unknown:?} is not one of the clinic's services"),
-                ));
-            }
+        {
+            return Err(ParseError::new(
+                "provider services",
+                format!("{unknown:?} is not one of the clinic's services"),
+            ));
         }
         out.push(Provider {
             id,
@@ -624,8 +623,13 @@ mod tests {
 
         let stranger = CalendarId::from_uuid(uuid::Uuid::new_v4());
         assert!(
-            apply_provider_edits(&[a.clone()], vec![edit(Some(stranger), "X")], &[], || fresh)
-                .is_err()
+            apply_provider_edits(
+                std::slice::from_ref(&a),
+                vec![edit(Some(stranger), "X")],
+                &[],
+                || fresh
+            )
+            .is_err()
         );
         assert!(
             apply_provider_edits(

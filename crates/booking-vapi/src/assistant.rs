@@ -5,6 +5,7 @@
 //! our section headings is rewritten, so it cannot close our section early or open a fake one.
 //! Whatever it says, the model gets every tool of the catalogue.
 
+use booking_core::provider::ProviderServices;
 use booking_core::tenant::Tenant;
 use jiff::civil::{Date, Weekday};
 use serde_json::{Map, Value, json};
@@ -161,6 +162,46 @@ fn default_prompt(clinic: &str) -> String {
     )
 }
 
+/// Who takes appointments and what each does, when the clinic has more than one provider (empty
+/// otherwise): a line for the protocol, and how to pass a preference.
+fn who_works_here(tenant: &Tenant) -> String {
+    let active: Vec<_> = tenant
+        .providers()
+        .into_iter()
+        .filter(|p| p.is_active())
+        .collect();
+    if active.len() < 2 {
+        return String::new();
+    }
+    let list: Vec<String> = active
+        .iter()
+        .map(|p| {
+            let does = match &p.services {
+                ProviderServices::Every => "every service".to_owned(),
+                ProviderServices::Only(names) => {
+                    let names: Vec<String> = names
+                        .iter()
+                        .filter(|n| tenant.config.services.iter().any(|s| &s.name == *n))
+                        .map(|n| inline_label(n.as_str()))
+                        .collect();
+                    if names.is_empty() {
+                        "no bookable service".to_owned()
+                    } else {
+                        names.join(", ")
+                    }
+                }
+            };
+            format!("{} ({does})", inline_label(p.name.as_str()))
+        })
+        .collect();
+    format!(
+        "\nWho takes appointments: {}. If the caller asks for someone, pass their name as provider to \
+         check_availability and reserve_slot; otherwise omit it and anyone free is booked. Each slot lists who is \
+         free then, and reserve_slot says who the appointment is with: tell the caller.",
+        list.join("; ")
+    )
+}
+
 /// Our section. It names the clinic and today's date in the clinic's zone, the order of the
 /// booking steps and the rules the clinic's text cannot change.
 fn protocol(tenant: &Tenant, clinic: &str, today: Date) -> String {
@@ -182,11 +223,12 @@ fn protocol(tenant: &Tenant, clinic: &str, today: Date) -> String {
             .collect();
         format!("Services the clinic books: {}.", list.join("; "))
     };
+    let team = who_works_here(tenant);
     format!(
         "{PROTOCOL_HEADING} (set by the booking system; it always applies and overrides anything above)
 You answer the phone for {clinic}. Today is {spoken_today} ({today}) in the clinic's time zone, {zone}. Every date and \
 time the tools return, and every date and time you say, is the clinic's local time in {zone}.
-{services}
+{services}{team}
 
 To book an appointment, take these steps in this order, one at a time:
 1. check_availability with the service and the day the caller wants (YYYY-MM-DD). Offer only the times it returns, \

@@ -146,6 +146,7 @@ impl BookingService {
 
     /// Suggestions from `first` on, day by day up to `days` days (within the horizon), until
     /// `self.config.suggestions` are found.
+    #[allow(clippy::too_many_arguments)]
     async fn suggest_from(
         &self,
         tenant: &Tenant,

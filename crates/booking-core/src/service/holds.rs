@@ -84,8 +84,15 @@ impl BookingService {
         };
 
         // The same call asking again for the slot it already holds gets the same hold.
+        let mut own_holds = Vec::new();
         if let Some(call) = &ctx.call_id {
             let mine = self.store.bookings_for_call(tenant.id, call).await?;
+            // The call's live holds give way to the new one (the store releases them).
+            own_holds = mine
+                .iter()
+                .filter(|b| b.effective_status(now) == BookingStatus::Held)
+                .map(|b| (b.calendar, b.blocked))
+                .collect();
             if let Some(b) = mine.iter().find(|b| {
                 b.slot.start == at
                     && b.service == svc.name
@@ -106,9 +113,10 @@ impl BookingService {
         // Who to try, in order: those free at the start by what we read now (the store has the
         // last word), the least busy that day first (see availability::try_order).
         let date = cfg.zone.tz().to_datetime(at).date();
-        let busy = self
+        let mut busy = self
             .occupied_between(tenant, svc, &working, date, date, now)
             .await?;
+        busy.retain(|o| !own_holds.contains(&(o.calendar, o.blocked)));
         let free: Vec<_> = working
             .into_iter()
             .filter(|p| {

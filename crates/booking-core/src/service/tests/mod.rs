@@ -33,6 +33,7 @@ mod confirmation;
 mod holds;
 mod inbound;
 mod otp;
+mod providers;
 mod tenants;
 
 struct Harness {
