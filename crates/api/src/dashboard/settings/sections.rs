@@ -42,7 +42,7 @@ pub(super) fn form(
     )
 }
 
-pub(in crate::dashboard) fn clinic_form(ctx: &Ctx, next: Option<&str>) -> String {
+pub(super) fn clinic_form(ctx: &Ctx, next: Option<&str>) -> String {
     let c = &ctx.tenant.config;
     let alerts: Vec<&str> = c.alert_numbers.iter().map(PhoneNumber::as_str).collect();
     let allowed: Vec<&str> = c.otp_allowed_countries.iter().map(|c| c.as_str()).collect();
@@ -88,7 +88,7 @@ pub(in crate::dashboard) fn clinic_form(ctx: &Ctx, next: Option<&str>) -> String
     form(ctx, "clinic", next, &fields, "Save clinic")
 }
 
-pub(in crate::dashboard) fn numbers_form(ctx: &Ctx, next: Option<&str>) -> String {
+pub(crate) fn numbers_form(ctx: &Ctx, next: Option<&str>) -> String {
     let text: Vec<String> = ctx
         .tenant
         .config
@@ -122,7 +122,7 @@ pub(in crate::dashboard) fn numbers_form(ctx: &Ctx, next: Option<&str>) -> Strin
     form(ctx, "numbers", next, &fields, "Save numbers")
 }
 
-pub(in crate::dashboard) fn hours_fields(ctx: &Ctx) -> String {
+pub(crate) fn hours_fields(ctx: &Ctx) -> String {
     let c = &ctx.tenant.config;
     let mut out = String::from("<fieldset><legend>Opening hours</legend>");
     for (i, (k, label)) in DAYS.iter().enumerate() {
@@ -145,7 +145,7 @@ pub(in crate::dashboard) fn hours_fields(ctx: &Ctx) -> String {
     out
 }
 
-pub(in crate::dashboard) fn services_fields(ctx: &Ctx) -> String {
+pub(crate) fn services_fields(ctx: &Ctx) -> String {
     let text: Vec<String> = ctx
         .tenant
         .config
@@ -165,11 +165,11 @@ pub(in crate::dashboard) fn services_fields(ctx: &Ctx) -> String {
     )
 }
 
-pub(in crate::dashboard) fn hours_form(ctx: &Ctx, next: Option<&str>) -> String {
+pub(super) fn hours_form(ctx: &Ctx, next: Option<&str>) -> String {
     form(ctx, "hours", next, &hours_fields(ctx), "Save hours")
 }
 
-pub(in crate::dashboard) fn services_form(ctx: &Ctx, next: Option<&str>) -> String {
+pub(super) fn services_form(ctx: &Ctx, next: Option<&str>) -> String {
     form(
         ctx,
         "services",
@@ -202,11 +202,7 @@ pub(super) fn rules_form(ctx: &Ctx, next: Option<&str>) -> String {
     form(ctx, "rules", next, &fields, "Save booking rules")
 }
 
-pub(in crate::dashboard) fn twilio_form(
-    ctx: &Ctx,
-    sms: Option<&SmsAccount>,
-    next: Option<&str>,
-) -> String {
+pub(crate) fn twilio_form(ctx: &Ctx, sms: Option<&SmsAccount>, next: Option<&str>) -> String {
     let (sid, key, from, ms) = match sms {
         Some(a) => (
             a.account_sid.as_str(),
@@ -282,7 +278,7 @@ pub(in crate::dashboard) fn twilio_form(
     form(ctx, "twilio", next, &fields, "Save Twilio account")
 }
 
-pub(in crate::dashboard) fn test_sms_form(ctx: &Ctx) -> String {
+pub(crate) fn test_sms_form(ctx: &Ctx) -> String {
     let to = ctx
         .tenant
         .config
