@@ -6,6 +6,7 @@
 
 mod fields;
 mod pages;
+mod provider_forms;
 mod sections;
 mod test_sms;
 #[cfg(test)]
@@ -15,7 +16,7 @@ pub(super) use sections::{
     hours_fields, numbers_form, services_fields, test_sms_form, twilio_form,
 };
 
-pub(super) use fields::{DAYS, overrides_text, parse_overrides, parse_ranges, ranges_text};
-pub(super) use pages::refused;
+pub(crate) use pages::refused;
 pub use pages::{page, save};
+pub(crate) use provider_forms::Draft;
 pub use test_sms::test_sms;

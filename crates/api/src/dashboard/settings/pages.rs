@@ -34,11 +34,11 @@ pub(super) async fn render(
 }
 
 /// Settings with a list of problems on top, 400, and the provider form the owner sent as sent.
-pub(in crate::dashboard) async fn refused(
+pub(crate) async fn refused(
     ctx: &Ctx,
     state: &AppState,
     problems: &[String],
-    draft: Option<&crate::dashboard::providers::Draft>,
+    draft: Option<&super::provider_forms::Draft>,
 ) -> Result<HttpResponse, DashError> {
     render_with(
         ctx,
@@ -65,7 +65,7 @@ async fn render_with(
     state: &AppState,
     flash: &str,
     status: StatusCode,
-    draft: Option<&crate::dashboard::providers::Draft>,
+    draft: Option<&super::provider_forms::Draft>,
 ) -> Result<HttpResponse, DashError> {
     let sms = state.store.sms_account(ctx.tenant.id).await?;
     let body = format!(
@@ -86,7 +86,7 @@ async fn render_with(
         numbers = numbers_form(ctx, None),
         hours = hours_form(ctx, None),
         services = services_form(ctx, None),
-        providers = crate::dashboard::providers::section(ctx, draft),
+        providers = super::provider_forms::section(ctx, draft),
         rules = rules_form(ctx, None),
         prompt = prompt_section(ctx, state),
     );
