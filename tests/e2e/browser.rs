@@ -327,3 +327,143 @@ async fn walk(
     c.goto(&app.url("/app/settings")).await.expect("goto");
     wait_path(&c, "/app/login").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn providers_in_settings_and_the_day_view_on_a_phone() {
+    let driver = start_driver().await;
+    let app = TestApp::spawn().await;
+    let clinic = app
+        .create_clinic_with("Smile Dental", 23, |body| {
+            body["providers"] = json!([
+                {"name": "Dr. Lee"},
+                {"name": "Hygienist Maria", "services": ["Checkup"]},
+            ]);
+        })
+        .await;
+    let (status, _) = app
+        .create_owner(&clinic, "ann@smile.example", OWNER_PASSWORD)
+        .await;
+    assert_eq!(status, 201);
+    let call = app.call(&clinic, "+15558880023");
+    let (appointment, _) = book(&call, "Checkup").await;
+    drop(call);
+
+    let c = browser(&driver).await;
+    let app = Arc::new(app);
+    let steps = tokio::spawn(providers_walk(c.clone(), app.clone(), clinic, appointment));
+    let outcome = steps.await;
+    let _ = c.close().await;
+    if let Ok(app) = Arc::try_unwrap(app) {
+        app.stop().await;
+    }
+    drop(driver);
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn providers_walk(c: Client, app: Arc<TestApp>, clinic: Clinic, appointment: String) {
+    c.goto(&app.url("/app")).await.expect("goto");
+    wait_path(&c, "/app/login").await;
+    fill(&c, "input[name=email]", "ann@smile.example").await;
+    fill(&c, "input[name=password]", OWNER_PASSWORD).await;
+    click(&c, "form button[type=submit]").await;
+    wait_path(&c, "/app/setup/1").await;
+
+    // Add a third provider through the form, with their own Monday hours and a daily limit.
+    c.goto(&app.url("/app/settings")).await.expect("goto");
+    click(&c, "#providers > details > summary").await;
+    fill(&c, "#provider-new input[name=name]", "Laser Room").await;
+    click(&c, "#provider-new input[name=services_from][value=list]").await;
+    click(
+        &c,
+        "#provider-new input[name=service][value='Teeth Whitening']",
+    )
+    .await;
+    click(&c, "#provider-new input[name=hours_from][value=own]").await;
+    fill(&c, "#provider-new input[name=hours_mon]", "10:00-14:00").await;
+    fill(&c, "#provider-new input[name=max_per_day]", "4").await;
+    click(&c, "#provider-new button[type=submit]").await;
+    wait_path(&c, "/app/settings?saved=1").await;
+    let (_, tenant) = app
+        .admin(
+            reqwest::Method::GET,
+            &format!("/admin/tenants/{}", clinic.id),
+            None,
+        )
+        .await;
+    let laser = &tenant["providers"][2];
+    assert_eq!(laser["name"], json!("Laser Room"), "{tenant}");
+    assert_eq!(laser["services"], json!(["Teeth Whitening"]));
+    assert_eq!(laser["weekly_hours"]["mon"], json!([["10:00", "14:00"]]));
+    assert_eq!(laser["max_per_day"], json!(4));
+    // The saved provider's form shows what was saved.
+    let id = laser["id"].as_str().unwrap();
+    let value = |css: String| {
+        let c = c.clone();
+        async move {
+            c.find(Locator::Css(&css))
+                .await
+                .unwrap_or_else(|e| panic!("{css}: {e}"))
+                .prop("value")
+                .await
+                .expect("value")
+                .unwrap_or_default()
+        }
+    };
+    assert_eq!(
+        value(format!("#provider-{id} input[name=name]")).await,
+        "Laser Room"
+    );
+    assert_eq!(
+        value(format!("#provider-{id} input[name=hours_mon]")).await,
+        "10:00-14:00"
+    );
+    assert_eq!(
+        value(format!("#provider-{id} input[name=max_per_day]")).await,
+        "4"
+    );
+
+    // Today on a phone: three columns, the appointment in one of them, the picture scrolling
+    // sideways inside its box rather than widening the page.
+    c.goto(&app.url("/app")).await.expect("goto");
+    wait_text(&c, "h1", 5, |t| t.starts_with("Today")).await;
+    let columns = c
+        .find_all(Locator::Css("svg.dayview g.column"))
+        .await
+        .expect("columns");
+    assert_eq!(columns.len(), 3);
+    let booked = c
+        .find(Locator::Css(&format!(
+            "svg.dayview a[href='/app/appointments/{appointment}']"
+        )))
+        .await
+        .expect("the appointment in the picture");
+    let rect = booked
+        .find(Locator::Css("rect"))
+        .await
+        .expect("its box")
+        .rectangle()
+        .await
+        .expect("geometry");
+    assert!(rect.2 > 0.0 && rect.3 > 0.0, "{rect:?}");
+    let widths = c
+        .execute(
+            "const d = document.querySelector('div.dayview'); \
+             return [d.scrollWidth, d.clientWidth, document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await
+        .expect("widths");
+    let w: Vec<f64> = widths
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(
+        w[0] > w[1],
+        "the picture scrolls sideways in its box: {w:?}"
+    );
+    assert!(w[2] <= w[3], "the page itself does not: {w:?}");
+}

@@ -1159,3 +1159,325 @@ async fn an_owner_marks_no_shows_and_the_callers_next_call_mentions_them() {
     );
     app.stop().await;
 }
+
+/// The clinic's providers as the operator API lists them: (id, name, retired).
+async fn providers_of(app: &TestApp, clinic: &booking_e2e::Clinic) -> Vec<(String, String, bool)> {
+    let (_, t) = app
+        .admin(
+            reqwest::Method::GET,
+            &format!("/admin/tenants/{}", clinic.id),
+            None,
+        )
+        .await;
+    t["providers"]
+        .as_array()
+        .expect("providers")
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap().to_owned(),
+                p["name"].as_str().unwrap().to_owned(),
+                p["retired"] == json!(true),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_adds_edits_retires_and_brings_back_providers() {
+    let app = TestApp::spawn().await;
+    let clinic = app.create_clinic("Smile Dental", 31).await;
+    let other = app.create_clinic("Other Clinic", 32).await;
+    app.create_owner(&clinic, "ann@smile.example", OWNER_PASSWORD)
+        .await;
+    let owner = app.sign_in("ann@smile.example", OWNER_PASSWORD).await;
+    let (status, page) = owner.get("/app/settings").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("id=\"providers\""), "{page}");
+    let first = providers_of(&app, &clinic).await;
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0].1, "Smile Dental");
+
+    // Add Dr. Lee: only whitening, own hours on Monday only, at most 3 a day.
+    let (status, _) = owner
+        .post(
+            "/app/providers",
+            &[
+                ("name", "Dr. Lee"),
+                ("services_from", "list"),
+                ("service", "Teeth Whitening"),
+                ("hours_from", "own"),
+                ("hours_mon", "09:00-12:00, 13:00-17:00"),
+                ("date_overrides", "2031-12-25 closed vacation"),
+                ("max_per_day", "3"),
+                ("max_per_week", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, t) = app
+        .admin(
+            reqwest::Method::GET,
+            &format!("/admin/tenants/{}", clinic.id),
+            None,
+        )
+        .await;
+    let lee = &t["providers"][1];
+    assert_eq!(lee["name"], json!("Dr. Lee"));
+    assert_eq!(lee["services"], json!(["Teeth Whitening"]));
+    assert_eq!(
+        lee["weekly_hours"],
+        json!({"mon": [["09:00", "12:00"], ["13:00", "17:00"]]})
+    );
+    assert_eq!(lee["date_overrides"][0]["date"], json!("2031-12-25"));
+    assert_eq!(lee["max_per_day"], json!(3));
+    assert_eq!(lee["max_per_week"], json!(null));
+    let lee_id = lee["id"].as_str().unwrap().to_owned();
+
+    // A refused save says why in the form's words and keeps what was typed.
+    let (status, page) = owner
+        .post(
+            &format!("/app/providers/{lee_id}"),
+            &[
+                ("name", "Dr. Ann Lee"),
+                ("services_from", "every"),
+                ("hours_from", "own"),
+                ("hours_mon", "25:00-26:00"),
+                ("max_per_day", "lots"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 400, "{page}");
+    assert!(
+        page.contains("Most appointments a day must be a whole number"),
+        "{page}"
+    );
+    assert!(page.contains("value=\"Dr. Ann Lee\""), "{page}");
+    assert!(page.contains("value=\"25:00-26:00\""), "{page}");
+    assert!(page.contains("value=\"lots\""), "{page}");
+    let (status, page) = owner
+        .post(
+            &format!("/app/providers/{lee_id}"),
+            &[
+                ("name", "Dr. Ann Lee"),
+                ("hours_from", "own"),
+                ("hours_mon", "25:00-26:00"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("Hours:"), "{page}");
+    let (status, page) = owner
+        .post(
+            "/app/providers",
+            &[("name", "Lee"), ("services_from", "every")],
+        )
+        .await;
+    assert_eq!(status, 400, "a second Lee: {page}");
+    assert!(page.contains("used twice"), "{page}");
+    assert_eq!(providers_of(&app, &clinic).await.len(), 2, "nothing saved");
+
+    // Rename.
+    let (status, _) = owner
+        .post(
+            &format!("/app/providers/{lee_id}"),
+            &[
+                ("name", "Dr. Ann Lee"),
+                ("services_from", "every"),
+                ("hours_from", "clinic"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let now = providers_of(&app, &clinic).await;
+    assert_eq!(now[1], (lee_id.clone(), "Dr. Ann Lee".to_owned(), false));
+
+    // Retire the clinic's first provider: listed apart, brought back.
+    let first_id = &now[0].0;
+    let (status, _) = owner
+        .post(&format!("/app/providers/{first_id}/retire"), &[])
+        .await;
+    assert_eq!(status, 303);
+    assert!(providers_of(&app, &clinic).await[0].2, "retired");
+    let (_, page) = owner.get("/app/settings").await;
+    assert!(page.contains("<h3>Retired</h3>"), "{page}");
+    // The last active one cannot be retired.
+    let (status, page) = owner
+        .post(&format!("/app/providers/{lee_id}/retire"), &[])
+        .await;
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("at least one provider"), "{page}");
+    let (status, _) = owner
+        .post(&format!("/app/providers/{first_id}/restore"), &[])
+        .await;
+    assert_eq!(status, 303);
+    assert!(!providers_of(&app, &clinic).await[0].2, "back");
+
+    // Another clinic's provider id, in the path or in the appointments filter: 404, and
+    // nothing changes on either side.
+    let theirs = providers_of(&app, &other).await;
+    let their_id = &theirs[0].0;
+    for path in [
+        format!("/app/providers/{their_id}"),
+        format!("/app/providers/{their_id}/retire"),
+        format!("/app/providers/{their_id}/restore"),
+        "/app/providers/not-an-id".to_owned(),
+    ] {
+        let (status, _) = owner
+            .post(&path, &[("name", "Taken Over"), ("services_from", "every")])
+            .await;
+        assert_eq!(status, 404, "{path}");
+    }
+    let (status, _) = owner
+        .get(&format!("/app/appointments?provider={their_id}"))
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(providers_of(&app, &other).await, theirs);
+    assert_eq!(providers_of(&app, &clinic).await.len(), 2);
+    // Without the CSRF token nothing is saved.
+    let (status, _) = owner
+        .post(
+            "/app/providers",
+            &[
+                ("csrf", "wrong"),
+                ("name", "Sam"),
+                ("services_from", "every"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(providers_of(&app, &clinic).await.len(), 2);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_sees_providers_and_moves_an_appointment_to_another_one_once() {
+    let app = TestApp::spawn().await;
+    let clinic = app
+        .create_clinic_with("Smile Dental", 33, |body| {
+            body["providers"] = json!([
+                {"name": "Dr. Lee"},
+                {"name": "Hygienist Maria", "services": ["Checkup"]},
+                {"name": "Laser Room", "services": ["Teeth Whitening"]},
+            ]);
+        })
+        .await;
+    let other = app.create_clinic("Other Clinic", 34).await;
+    app.create_owner(&clinic, "ann@smile.example", OWNER_PASSWORD)
+        .await;
+    let ids = providers_of(&app, &clinic).await;
+    let (lee, maria, laser) = (&ids[0].0, &ids[1].0, &ids[2].0);
+    let call = app.call(&clinic, "+15557770031");
+    let (appointment, _) = book(&call, "Checkup").await;
+    let owner = app.sign_in("ann@smile.example", OWNER_PASSWORD).await;
+
+    // Today: one column per active provider; the appointment in its provider's column.
+    let (_, today) = owner.get("/app").await;
+    assert!(today.contains("data-columns=\"3\""), "{today}");
+    let mut booked_with = String::new();
+    for (id, _, _) in &ids {
+        let n = app
+            .db
+            .execute(&format!(
+                "SELECT 1 FROM bookings WHERE id = '{appointment}' AND calendar_id = '{id}'"
+            ))
+            .await;
+        if n == 1 {
+            booked_with = id.clone();
+        }
+    }
+    assert!(!booked_with.is_empty(), "booked with one of the providers");
+    assert!(
+        today.contains(&format!(
+            "href=\"/app/appointments/{appointment}\" class=\"booking confirmed\" data-provider=\"{booked_with}\""
+        )),
+        "{today}"
+    );
+    let name_of = |id: &str| ids.iter().find(|p| p.0 == id).unwrap().1.clone();
+    let (_, list) = owner.get("/app/appointments").await;
+    assert!(
+        list.contains(&format!("with {}", name_of(&booked_with))),
+        "{list}"
+    );
+    // The filter: only that provider's appointments.
+    let (status, mine) = owner
+        .get(&format!("/app/appointments?provider={booked_with}"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(mine.contains(&appointment));
+    let elsewhere = if booked_with == *lee { maria } else { lee };
+    let (_, theirs) = owner
+        .get(&format!("/app/appointments?provider={elsewhere}"))
+        .await;
+    assert!(!theirs.contains(&appointment), "{theirs}");
+
+    // The reschedule form offers who performs a checkup (not the laser room).
+    let (_, detail) = owner.get(&format!("/app/appointments/{appointment}")).await;
+    assert!(!detail.contains(&format!("value=\"{laser}\"")), "{detail}");
+    let marker = "name=\"new_start\" required value=\"";
+    let i = detail.find(marker).expect("reschedule form") + marker.len();
+    let start = detail[i..i + 16].to_owned();
+    let (_, checked) = owner
+        .get(&format!(
+            "/app/appointments/{appointment}?new_start={start}&check=1"
+        ))
+        .await;
+    assert!(
+        checked.contains(&format!("value=\"{elsewhere}\"")),
+        "{checked}"
+    );
+
+    // Another clinic's provider, or the laser room (no checkups): nothing moves.
+    let their_provider = providers_of(&app, &other).await[0].0.clone();
+    let (status, _) = owner
+        .post(
+            &format!("/app/appointments/{appointment}/reschedule"),
+            &[("new_start", &start), ("provider", &their_provider)],
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, page) = owner
+        .post(
+            &format!("/app/appointments/{appointment}/reschedule"),
+            &[("new_start", &start), ("provider", laser)],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("does not take Checkup"), "{page}");
+
+    // Two submits of the same move at once: one moves it, the other finds it moved.
+    let path = format!("/app/appointments/{appointment}/reschedule");
+    let fields = [
+        ("new_start", start.as_str()),
+        ("provider", elsewhere.as_str()),
+    ];
+    let (a, b) = tokio::join!(owner.post(&path, &fields), owner.post(&path, &fields));
+    let moved = [&a, &b]
+        .iter()
+        .filter(|(_, page)| page.contains("moved to"))
+        .count();
+    assert_eq!(moved, 1, "{} / {}", a.1, b.1);
+    let rows = app
+        .db
+        .execute(&format!(
+            "SELECT 1 FROM bookings WHERE status = 'confirmed' AND calendar_id = '{elsewhere}' \
+             AND rescheduled_from = '{appointment}'"
+        ))
+        .await;
+    assert_eq!(rows, 1, "one appointment, with the new provider");
+    let old = app
+        .db
+        .execute(&format!(
+            "SELECT 1 FROM bookings WHERE id = '{appointment}' AND status = 'cancelled'"
+        ))
+        .await;
+    assert_eq!(old, 1);
+    let (_, today) = owner.get("/app").await;
+    assert!(
+        today.contains(&format!(
+            "class=\"booking confirmed\" data-provider=\"{elsewhere}\""
+        )),
+        "{today}"
+    );
+    app.stop().await;
+}

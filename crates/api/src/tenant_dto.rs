@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use booking_core::country::Country;
 use booking_core::ports::SmsAccountChange;
 use booking_core::provider::{
-    BookingCap, ProviderEdit, ProviderId, ProviderName, ProviderServices, ProviderStatus,
+    BookingCap, Provider, ProviderEdit, ProviderId, ProviderName, ProviderServices, ProviderStatus,
     apply_provider_edits, prune_services,
 };
 use booking_core::tenant::{
@@ -752,25 +752,28 @@ impl TenantView {
                 .map(|c| c.to_string())
                 .collect(),
             otp_countries_in_effect: c.code_countries().iter().map(|c| c.to_string()).collect(),
-            providers: t
-                .providers()
-                .iter()
-                .map(|p| ProviderJson {
-                    id: Some(p.id.to_string()),
-                    name: p.name.to_string(),
-                    services: match &p.services {
-                        ProviderServices::Every => None,
-                        ProviderServices::Only(names) => {
-                            Some(names.iter().map(|n| n.to_string()).collect())
-                        }
-                    },
-                    weekly_hours: p.weekly_hours.as_ref().map(week_json),
-                    date_overrides: Some(overrides_json(&p.date_overrides)),
-                    max_per_day: p.max_per_day.map(BookingCap::get),
-                    max_per_week: p.max_per_week.map(BookingCap::get),
-                    retired: Some(!p.is_active()),
-                })
-                .collect(),
+            providers: t.providers().iter().map(ProviderJson::from).collect(),
+        }
+    }
+}
+
+impl From<&Provider> for ProviderJson {
+    /// A provider as `GET` returns it, and as a whole-list edit sends it back unchanged.
+    fn from(p: &Provider) -> Self {
+        ProviderJson {
+            id: Some(p.id.to_string()),
+            name: p.name.to_string(),
+            services: match &p.services {
+                ProviderServices::Every => None,
+                ProviderServices::Only(names) => {
+                    Some(names.iter().map(|n| n.to_string()).collect())
+                }
+            },
+            weekly_hours: p.weekly_hours.as_ref().map(week_json),
+            date_overrides: Some(overrides_json(&p.date_overrides)),
+            max_per_day: p.max_per_day.map(BookingCap::get),
+            max_per_week: p.max_per_week.map(BookingCap::get),
+            retired: Some(!p.is_active()),
         }
     }
 }

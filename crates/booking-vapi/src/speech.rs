@@ -729,6 +729,14 @@ impl Speak for RescheduleOutcome {
                         .into(),
                     &[],
                 ),
+                // Only the owner moves an appointment to another provider.
+                RescheduleRefusal::NotTheirService { .. } | RescheduleRefusal::ProviderFull { .. } => {
+                    refused(
+                        "That appointment cannot be moved that way; the clinic can help directly."
+                            .into(),
+                        &[],
+                    )
+                }
             },
         }
     }

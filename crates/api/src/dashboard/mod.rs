@@ -2,6 +2,7 @@
 //! all served from the binary. Every page takes the clinic from the signed-in session; an id of
 //! another clinic's row answers 404. See docs/user-flow.md for each screen and button.
 
+mod day_view;
 mod html;
 mod leads;
 mod login;
@@ -10,6 +11,7 @@ mod owners;
 mod pages;
 pub mod password_checks;
 pub mod passwords;
+mod providers;
 mod respond;
 pub mod session;
 mod settings;
@@ -80,6 +82,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/calls/{id}", web::get().to(pages::call))
             .route("/settings", web::get().to(settings::page))
             .route("/settings/{section}", web::post().to(settings::save))
+            .route("/providers", web::post().to(providers::add))
+            .route("/providers/{id}", web::post().to(providers::save))
+            .route("/providers/{id}/retire", web::post().to(providers::retire))
+            .route(
+                "/providers/{id}/restore",
+                web::post().to(providers::restore),
+            )
             .route("/test-sms", web::post().to(settings::test_sms))
             .route("/setup", web::get().to(setup::start))
             .route("/setup/done", web::post().to(setup::done))

@@ -118,6 +118,12 @@ pub(super) fn reschedule_notice(
                 "That appointment can no longer be moved (it was cancelled or moved meanwhile)."
                     .into()
             }
+            RescheduleRefusal::NotTheirService { provider, service } => format!(
+                "{provider} does not take {service} appointments (retired, or not one of their services)."
+            ),
+            RescheduleRefusal::ProviderFull { provider } => format!(
+                "{provider} has no room for another appointment then (their daily or weekly limit)."
+            ),
             RescheduleRefusal::HiddenNumber | RescheduleRefusal::CodeNotSent(_) => {
                 CHANGED_MEANWHILE.into()
             }

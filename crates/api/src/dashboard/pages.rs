@@ -6,10 +6,12 @@ use std::fmt::Write;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use booking_core::attendance::{Attendance, may_mark};
+use booking_core::availability;
 use booking_core::booking::{Booking, BookingStatus, Interval};
 use booking_core::calls::CallRecord;
 use booking_core::messages::local_time;
 use booking_core::outbox::OutboundMessage;
+use booking_core::provider::Provider;
 use booking_core::service::{CancelOutcome, MarkOutcome, RescheduleOutcome};
 use booking_core::start::SlotStart;
 use booking_core::tenant::ClinicZone;
@@ -142,13 +144,23 @@ fn booking_card(ctx: &Ctx, b: &Booking, now: Timestamp, title: CardTitle, marks:
     format!(
         "<li class=\"card booking {status}\"><h3>{title}</h3>\
          <p><strong>{service}</strong> for {name}</p>\
+         <p class=\"provider\">with {provider}</p>\
          <p>{phone}{no_shows} · <span class=\"status\">{status}</span>{attendance}</p></li>",
         status = status_label(b, now),
+        provider = esc(&provider_name(ctx, b)),
         service = esc(b.service.as_str()),
         name = esc(&b.caller_name),
         phone = tel_link(b.caller_phone.as_str()),
         no_shows = marks.no_shows_of(&b.caller_phone),
     )
+}
+
+/// The name of the provider a booking is with ("the clinic" for a calendar the clinic no longer
+/// lists, which only a row older than providers could be in).
+fn provider_name(ctx: &Ctx, b: &Booking) -> String {
+    ctx.tenant
+        .provider(b.calendar)
+        .map_or_else(|| "the clinic".to_owned(), |p| p.name.to_string())
 }
 
 fn call_card(ctx: &Ctx, c: &CallRecord, marks: &Marks) -> String {
@@ -231,6 +243,8 @@ pub async fn today(
     let zone = &ctx.tenant.config.zone;
     let window = days(zone, now, 0, 1);
     let mut bookings = state.store.list_bookings(ctx.tenant.id, window).await?;
+    let date = zone.tz().to_datetime(now).date();
+    let picture = super::day_view::day_view(&ctx.tenant, date, &bookings, now);
     bookings.retain(|b| b.effective_status(now) == BookingStatus::Confirmed);
     bookings.sort_by_key(|b| b.slot.start);
     let calls = state.store.list_calls(ctx.tenant.id, 200).await?;
@@ -251,7 +265,6 @@ pub async fn today(
     let callers: Vec<&PhoneNumber> = todays.iter().filter_map(|c| c.caller.as_ref()).collect();
     let marks = Marks::load(&state, &ctx, &booked, &callers).await?;
     let mut body = String::new();
-    let date = zone.tz().to_datetime(now).date();
     let _ = write!(
         body,
         "<h1>Today, {}</h1>",
@@ -260,6 +273,10 @@ pub async fn today(
     if let booking_core::tenant::SmsHealth::NeedsAttention { code, .. } = &ctx.tenant.sms_health {
         body.push_str(&notice("error", &explain_error(*code)));
     }
+    let _ = write!(
+        body,
+        "<section><h2>The day by provider</h2>{picture}</section>"
+    );
     let _ = write!(
         body,
         "<section><h2>Appointments ({})</h2>{}</section>",
@@ -293,11 +310,65 @@ pub async fn today(
     ))
 }
 
+#[derive(Deserialize)]
+pub struct AppointmentsQuery {
+    provider: Option<String>,
+}
+
+/// The provider filter of the appointments list: links, the chosen one marked.
+fn provider_filter(ctx: &Ctx, chosen: Option<booking_core::provider::ProviderId>) -> String {
+    let providers = ctx.tenant.providers();
+    if providers.len() < 2 {
+        return String::new();
+    }
+    let link = |href: String, label: &str, current: bool| {
+        format!(
+            "<li><a href=\"{}\"{}>{}</a></li>",
+            esc(&href),
+            if current {
+                " aria-current=\"true\""
+            } else {
+                ""
+            },
+            esc(label)
+        )
+    };
+    let mut out = String::from("<nav class=\"filter\" aria-label=\"Provider\"><ul>");
+    out.push_str(&link(
+        "/app/appointments".into(),
+        "Everyone",
+        chosen.is_none(),
+    ));
+    for p in &providers {
+        let label = if p.is_active() {
+            p.name.to_string()
+        } else {
+            format!("{} (retired)", p.name)
+        };
+        out.push_str(&link(
+            format!("/app/appointments?provider={}", p.id),
+            &label,
+            chosen == Some(p.id),
+        ));
+    }
+    out.push_str("</ul></nav>");
+    out
+}
+
 pub async fn appointments(
     req: HttpRequest,
     state: web::Data<AppState>,
+    query: web::Query<AppointmentsQuery>,
 ) -> Result<HttpResponse, DashError> {
     let ctx = signed_in(&req, &state).await?;
+    // Another clinic's provider, or no provider at all, is not found.
+    let chosen = match query.provider.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => {
+            let id = raw.parse().map_err(|_| DashError::NotFound)?;
+            Some(ctx.tenant.provider(id).ok_or(DashError::NotFound)?)
+        }
+    };
     let now = state.clock.now();
     let zone = &ctx.tenant.config.zone;
     let horizon = i64::from(ctx.tenant.config.rules.horizon_days.max(1)) + 1;
@@ -311,13 +382,21 @@ pub async fn appointments(
             BookingStatus::Confirmed | BookingStatus::Cancelled
         )
     });
+    if let Some(p) = &chosen {
+        bookings.retain(|b| b.calendar == p.id);
+    }
     bookings.sort_by_key(|b| b.slot.start);
     let (upcoming, past): (Vec<&Booking>, Vec<&Booking>) =
         bookings.iter().partition(|b| b.slot.end > now);
     let all: Vec<&Booking> = bookings.iter().collect();
     let marks = Marks::load(&state, &ctx, &all, &[]).await?;
     let body = format!(
-        "<h1>Appointments</h1><section><h2>Upcoming</h2>{}</section><section><h2>Last 7 days</h2>{}</section>",
+        "<h1>Appointments{}</h1>{}<section><h2>Upcoming</h2>{}</section><section><h2>Last 7 days</h2>{}</section>",
+        chosen
+            .as_ref()
+            .map(|p| format!(" with {}", esc(p.name.as_str())))
+            .unwrap_or_default(),
+        provider_filter(&ctx, chosen.as_ref().map(|p| p.id)),
         list(
             upcoming
                 .iter()
@@ -343,18 +422,106 @@ fn booking_id(raw: &str) -> Result<BookingId, DashError> {
     raw.parse().map_err(|_| DashError::NotFound)
 }
 
-async fn appointment_page(
+/// What the reschedule form offers: the start it shows and the providers it lists.
+struct MoveChoices {
+    /// The clinic's wall clock, as the date-time field takes it.
+    start: String,
+    /// Whether `providers` were checked free at `start` (else: those who perform the service).
+    checked: bool,
+    providers: Vec<Provider>,
+}
+
+/// The providers an appointment can be moved to: active, performing its service, and when a new
+/// start is given, working then and with nothing booked over it (the booking being moved aside).
+/// The move itself is checked again by the use-case and the database.
+async fn move_choices(
     state: &AppState,
     ctx: &Ctx,
     b: &Booking,
-    flash: &str,
-) -> Result<HttpResponse, DashError> {
+    wanted: Option<&str>,
+) -> Result<MoveChoices, DashError> {
+    let cfg = &ctx.tenant.config;
     let now = state.clock.now();
+    let mut providers: Vec<Provider> = ctx
+        .tenant
+        .providers()
+        .into_iter()
+        .filter(|p| p.offers(&b.service))
+        .collect();
+    let local_now = cfg.zone.tz().to_datetime(b.slot.start);
+    let at = wanted
+        .and_then(form_start)
+        .and_then(|s| s.resolve(cfg.zone.tz()).ok());
+    let Some(at) = at else {
+        return Ok(MoveChoices {
+            start: local_now.strftime("%Y-%m-%dT%H:%M").to_string(),
+            checked: false,
+            providers,
+        });
+    };
+    let mut free = Vec::new();
+    if let Some(svc) = cfg.service(b.service.as_str()) {
+        for p in providers.drain(..) {
+            let Ok(slot) = availability::slot_at(&p.schedule(cfg), svc, at, now) else {
+                continue;
+            };
+            let taken = state
+                .store
+                .occupied(ctx.tenant.id, &[p.id], slot.blocked, now)
+                .await?
+                .iter()
+                .any(|o| !(o.calendar == b.calendar && o.blocked == b.blocked));
+            if !taken {
+                free.push(p);
+            }
+        }
+    }
+    Ok(MoveChoices {
+        start: cfg
+            .zone
+            .tz()
+            .to_datetime(at)
+            .strftime("%Y-%m-%dT%H:%M")
+            .to_string(),
+        checked: true,
+        providers: free,
+    })
+}
+
+fn provider_select(ctx: &Ctx, b: &Booking, choices: &MoveChoices) -> String {
+    let mut out = format!(
+        "<label>With<select name=\"provider\"><option value=\"\">{} (as now)</option>",
+        esc(&provider_name(ctx, b))
+    );
+    for p in choices.providers.iter().filter(|p| p.id != b.calendar) {
+        let _ = write!(
+            out,
+            "<option value=\"{}\">{}</option>",
+            p.id,
+            esc(p.name.as_str())
+        );
+    }
+    out.push_str("</select>");
+    out.push_str(if choices.checked {
+        "<small>Listed: who performs this service and is free at the new start.</small></label>"
+    } else {
+        "<small>Listed: who performs this service. Pick the new start and check who is free.</small></label>"
+    });
+    out
+}
+
+fn appointment_page(
+    ctx: &Ctx,
+    b: &Booking,
+    now: Timestamp,
+    flash: &str,
+    choices: &MoveChoices,
+    marks: &Marks,
+) -> HttpResponse {
     let zone = &ctx.tenant.config.zone;
-    let marks = Marks::load(state, ctx, &[b], &[]).await?;
     let mut body = format!(
         "<h1>Appointment</h1>{flash}<ul class=\"cards\">{}</ul>",
-        booking_card(ctx, b, now, CardTitle::Plain, &marks)
+        booking_card(ctx, b, now, CardTitle::Plain, marks)
     );
     if may_mark(b, now).is_ok() {
         let current = marks.attendance.get(&b.id).copied();
@@ -380,32 +547,40 @@ async fn appointment_page(
         );
     }
     if b.effective_status(now) == BookingStatus::Confirmed && b.slot.start > now {
-        let local = zone.tz().to_datetime(b.slot.start);
         let _ = write!(
             body,
             "<section><h2>Move it</h2>\
-             <form method=\"post\" action=\"/app/appointments/{id}/reschedule\">{csrf}\
+             <form method=\"post\" action=\"/app/appointments/{id}/reschedule\" id=\"reschedule\">{csrf}\
              <label>New start ({zone_name})<input type=\"datetime-local\" name=\"new_start\" required value=\"{value}\"></label>\
-             <button type=\"submit\">Reschedule and text the caller</button></form></section>\
+             {select}\
+             <button type=\"submit\">Reschedule and text the caller</button>\
+             <button type=\"submit\" formmethod=\"get\" formaction=\"/app/appointments/{id}\" class=\"secondary\" name=\"check\" value=\"1\">Check who is free then</button></form></section>\
              <section><h2>Cancel it</h2>\
              <form method=\"post\" action=\"/app/appointments/{id}/cancel\">{csrf}\
              <button type=\"submit\" class=\"danger\" hx-confirm=\"Cancel this appointment and text the caller?\">Cancel and text the caller</button></form></section>",
             id = b.id,
             csrf = csrf_field(&ctx.session.csrf_token),
             zone_name = esc(zone.name()),
-            value = esc(&local.strftime("%Y-%m-%dT%H:%M").to_string()),
+            value = esc(&choices.start),
+            select = provider_select(ctx, b, choices),
         );
     }
-    Ok(html_response(
+    html_response(
         StatusCode::OK,
         page("Appointment", Some(&ctx.frame("/app/appointments")), &body),
-    ))
+    )
+}
+
+#[derive(Deserialize)]
+pub struct AppointmentQuery {
+    new_start: Option<String>,
 }
 
 pub async fn appointment(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
+    query: web::Query<AppointmentQuery>,
 ) -> Result<HttpResponse, DashError> {
     let ctx = signed_in(&req, &state).await?;
     let id = booking_id(&path)?;
@@ -414,7 +589,16 @@ pub async fn appointment(
         .booking(ctx.tenant.id, id)
         .await?
         .ok_or(DashError::NotFound)?;
-    appointment_page(&state, &ctx, &b, "").await
+    let choices = move_choices(&state, &ctx, &b, query.new_start.as_deref()).await?;
+    let marks = Marks::load(&state, &ctx, &[&b], &[]).await?;
+    Ok(appointment_page(
+        &ctx,
+        &b,
+        state.clock.now(),
+        "",
+        &choices,
+        &marks,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -444,7 +628,16 @@ pub async fn cancel(
         .booking(ctx.tenant.id, id)
         .await?
         .ok_or(DashError::NotFound)?;
-    appointment_page(&state, &ctx, &b, &notice(kind.as_str(), &said)).await
+    let choices = move_choices(&state, &ctx, &b, None).await?;
+    let marks = Marks::load(&state, &ctx, &[&b], &[]).await?;
+    Ok(appointment_page(
+        &ctx,
+        &b,
+        state.clock.now(),
+        &notice(kind.as_str(), &said),
+        &choices,
+        &marks,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -479,7 +672,16 @@ pub async fn attendance(
         .booking(ctx.tenant.id, id)
         .await?
         .ok_or(DashError::NotFound)?;
-    appointment_page(&state, &ctx, &b, &notice(kind.as_str(), &said)).await
+    let choices = move_choices(&state, &ctx, &b, None).await?;
+    let marks = Marks::load(&state, &ctx, &[&b], &[]).await?;
+    Ok(appointment_page(
+        &ctx,
+        &b,
+        state.clock.now(),
+        &notice(kind.as_str(), &said),
+        &choices,
+        &marks,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -487,6 +689,9 @@ pub struct RescheduleForm {
     csrf: Option<String>,
     #[serde(default)]
     new_start: String,
+    /// The provider to move it to; empty or absent: the one it is with.
+    #[serde(default)]
+    provider: String,
 }
 
 /// The form's new start: the clinic's wall clock as the date-time field sends it
@@ -511,26 +716,38 @@ pub async fn reschedule(
 ) -> Result<HttpResponse, DashError> {
     let ctx = signed_in_post(&req, &state, form.csrf.as_deref()).await?;
     let id = booking_id(&path)?;
+    // Another clinic's provider (or not an id at all) is not found, and nothing moves.
+    let provider = match form.provider.trim() {
+        "" => None,
+        raw => {
+            let id = raw.parse().map_err(|_| DashError::NotFound)?;
+            Some(ctx.tenant.provider(id).ok_or(DashError::NotFound)?.id)
+        }
+    };
     let Some(new_start) = form_start(&form.new_start) else {
         let b = state
             .store
             .booking(ctx.tenant.id, id)
             .await?
             .ok_or(DashError::NotFound)?;
-        return appointment_page(
-            &state,
+        let choices = move_choices(&state, &ctx, &b, None).await?;
+        let marks = Marks::load(&state, &ctx, &[&b], &[]).await?;
+        let marks = Marks::load(&state, &ctx, &[&b], &[]).await?;
+        return Ok(appointment_page(
             &ctx,
             &b,
+            state.clock.now(),
             &notice(
                 "error",
                 "That is not a date and time; pick the new start in the date-time field.",
             ),
-        )
-        .await;
+            &choices,
+            &marks,
+        ));
     };
     let outcome = state
         .service
-        .reschedule_booking_for_owner(&ctx.tenant, id, &new_start)
+        .reschedule_booking_for_owner(&ctx.tenant, id, &new_start, provider)
         .await?;
     let shown = match &outcome {
         RescheduleOutcome::NotFound { .. } => return Err(DashError::NotFound),
@@ -546,7 +763,16 @@ pub async fn reschedule(
         .booking(ctx.tenant.id, shown)
         .await?
         .ok_or(DashError::NotFound)?;
-    appointment_page(&state, &ctx, &b, &notice(kind.as_str(), &said)).await
+    let choices = move_choices(&state, &ctx, &b, None).await?;
+    let marks = Marks::load(&state, &ctx, &[&b], &[]).await?;
+    Ok(appointment_page(
+        &ctx,
+        &b,
+        state.clock.now(),
+        &notice(kind.as_str(), &said),
+        &choices,
+        &marks,
+    ))
 }
 
 pub async fn messages(

@@ -9,12 +9,13 @@ use crate::messages;
 use crate::otp::{ChangeProof, OtpAttempt};
 use crate::outbox::{DedupeKey, MessageKind};
 use crate::ports::StoreError;
+use crate::provider::{Provider, ProviderId, ProviderName};
 use crate::service::{
     AgainstTheRules, AppointmentSummary, BookingService, CallContext, ChangeStop, CodeNotSent,
     CodeProblem, CodeTexted, Mover, PickFailure, ServiceResult, reminder_due,
 };
 use crate::start::{SlotStart, StartProblem};
-use crate::tenant::Tenant;
+use crate::tenant::{ServiceName, Tenant};
 
 /// What `reschedule_appointment` (or the owner's move) did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +68,15 @@ pub enum RescheduleRefusal {
     AgainstTheRules(AgainstTheRules),
     /// It changed meanwhile (cancelled or moved).
     NoLongerMovable,
+    /// The owner's move to a provider who is retired or does not perform the service.
+    NotTheirService {
+        provider: ProviderName,
+        service: ServiceName,
+    },
+    /// The owner's move to a provider whose daily or weekly limit the new time would pass.
+    ProviderFull {
+        provider: ProviderName,
+    },
 }
 
 impl BookingService {
@@ -97,16 +107,38 @@ impl BookingService {
         }
     }
 
-    /// The owner moves an appointment from the dashboard (same rules as a caller).
+    /// The owner moves an appointment from the dashboard (same rules as a caller), to another
+    /// provider when `provider` names one (`None`: the provider it is with). A provider who is
+    /// not the clinic's is `NotFound`; one who is retired or does not perform the service is
+    /// refused; the new time is checked against that provider's hours and limits, and the
+    /// database has the last word on their calendar.
     pub async fn reschedule_booking_for_owner(
         &self,
         tenant: &Tenant,
         id: BookingId,
         new_start: &SlotStart,
+        provider: Option<ProviderId>,
     ) -> ServiceResult<RescheduleOutcome> {
         match self.store.booking(tenant.id, id).await? {
             Some(b) if b.status == BookingStatus::Confirmed => {
-                self.reschedule(tenant, &b, new_start, Mover::Owner).await
+                let Some(to) = provider.filter(|p| *p != b.calendar) else {
+                    return self.reschedule(tenant, &b, new_start, Mover::Owner).await;
+                };
+                match tenant.provider(to) {
+                    Some(p) if p.offers(&b.service) => {
+                        self.move_booking(tenant, &b, new_start, Mover::Owner, Some(&p))
+                            .await
+                    }
+                    Some(p) => Ok(RescheduleOutcome::Refused(
+                        RescheduleRefusal::NotTheirService {
+                            provider: p.name,
+                            service: b.service.clone(),
+                        },
+                    )),
+                    None => Ok(RescheduleOutcome::NotFound {
+                        appointments: Vec::new(),
+                    }),
+                }
             }
             Some(b) => Ok(RescheduleOutcome::Refused(
                 RescheduleRefusal::NotConfirmed {
@@ -126,6 +158,19 @@ impl BookingService {
         new_start: &SlotStart,
         mover: Mover<'_>,
     ) -> ServiceResult<RescheduleOutcome> {
+        self.move_booking(tenant, old, new_start, mover, None).await
+    }
+
+    /// The move; `target` is the provider the owner moves it to (`None`: as below, the one it
+    /// is with).
+    async fn move_booking(
+        &self,
+        tenant: &Tenant,
+        old: &Booking,
+        new_start: &SlotStart,
+        mover: Mover<'_>,
+        target: Option<&Provider>,
+    ) -> ServiceResult<RescheduleOutcome> {
         let cfg = &tenant.config;
         let now = self.clock.now();
         let refused = RescheduleOutcome::Refused;
@@ -138,13 +183,14 @@ impl BookingService {
             Ok(t) => t,
             Err(problem) => return Ok(refused(RescheduleRefusal::NoSuchStart(problem))),
         };
-        if at == old.slot.start {
+        if at == old.slot.start && target.is_none() {
             return Ok(refused(RescheduleRefusal::SameTime));
         }
         // A move keeps the provider (while they are active and perform the service).
-        let providers: Vec<_> = match tenant.provider(old.calendar) {
-            Some(p) if p.offers(&svc.name) => vec![p],
-            _ => tenant.providers_for(svc),
+        let providers: Vec<_> = match (target, tenant.provider(old.calendar)) {
+            (Some(to), _) => vec![to.clone()],
+            (None, Some(p)) if p.offers(&svc.name) => vec![p],
+            (None, _) => tenant.providers_for(svc),
         };
         let (slot, working) = match self
             .slot_by_the_rules(tenant, svc, &providers, at, now)
@@ -275,6 +321,11 @@ impl BookingService {
                 service: b.service.to_string(),
                 start: b.slot.start,
             }),
+            Err(StoreError::LimitReached) if target.is_some() => {
+                Ok(refused(RescheduleRefusal::ProviderFull {
+                    provider: provider.name.clone(),
+                }))
+            }
             Err(StoreError::SlotTaken) | Err(StoreError::LimitReached) => {
                 Ok(RescheduleOutcome::Taken {
                     alternatives: self

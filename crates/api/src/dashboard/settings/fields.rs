@@ -7,7 +7,7 @@ use booking_core::tenant::{DayHours, SmsAccount};
 
 use crate::tenant_dto::{DateOverrideJson, PhoneNumberJson, ServiceJson, TenantInput, TwilioJson};
 
-pub(super) const DAYS: [(&str, &str); 7] = [
+pub(crate) const DAYS: [(&str, &str); 7] = [
     ("mon", "Monday"),
     ("tue", "Tuesday"),
     ("wed", "Wednesday"),
@@ -26,7 +26,7 @@ pub(super) fn hhmm(t: jiff::civil::Time) -> String {
 }
 
 /// "09:00-12:00, 13:00-17:00"; empty when closed.
-pub(super) fn ranges_text(h: &DayHours) -> String {
+pub(crate) fn ranges_text(h: &DayHours) -> String {
     h.ranges()
         .iter()
         .map(|r| format!("{}-{}", hhmm(r.start()), hhmm(r.end())))
@@ -35,7 +35,7 @@ pub(super) fn ranges_text(h: &DayHours) -> String {
 }
 
 /// The inverse of [`ranges_text`]; "closed" or nothing is a closed day.
-pub(super) fn parse_ranges(s: &str) -> Vec<[String; 2]> {
+pub(crate) fn parse_ranges(s: &str) -> Vec<[String; 2]> {
     let s = s.trim();
     if s.is_empty() || s.eq_ignore_ascii_case("closed") {
         return Vec::new();
@@ -104,7 +104,24 @@ pub(super) fn lines(s: &str) -> impl Iterator<Item = &str> {
 }
 
 /// "2030-12-25 closed Christmas" or "2030-12-24 09:00-12:00 short day".
-pub(super) fn parse_overrides(s: &str) -> Vec<DateOverrideJson> {
+/// The inverse of [`parse_overrides`]: one date a line.
+pub(crate) fn overrides_text(list: &[booking_core::tenant::DateOverride]) -> String {
+    list.iter()
+        .map(|o| {
+            let hours = if o.hours.is_closed() {
+                "closed".to_owned()
+            } else {
+                ranges_text(&o.hours).replace(' ', "")
+            };
+            format!("{} {} {}", o.date, hours, o.note.as_deref().unwrap_or(""))
+                .trim_end()
+                .to_owned()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub(crate) fn parse_overrides(s: &str) -> Vec<DateOverrideJson> {
     lines(s)
         .map(|l| {
             let mut words = l.split_whitespace();

@@ -6,6 +6,7 @@
 
 mod fields;
 mod pages;
+mod provider_forms;
 mod sections;
 mod test_sms;
 #[cfg(test)]
@@ -15,5 +16,7 @@ pub(super) use sections::{
     hours_fields, numbers_form, services_fields, test_sms_form, twilio_form,
 };
 
+pub(crate) use pages::refused;
 pub use pages::{page, save};
+pub(crate) use provider_forms::Draft;
 pub use test_sms::test_sms;

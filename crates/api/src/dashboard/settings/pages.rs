@@ -30,6 +30,43 @@ pub(super) async fn render(
     flash: &str,
     status: StatusCode,
 ) -> Result<HttpResponse, DashError> {
+    render_with(ctx, state, flash, status, None).await
+}
+
+/// Settings with a list of problems on top, 400, and the provider form the owner sent as sent.
+pub(crate) async fn refused(
+    ctx: &Ctx,
+    state: &AppState,
+    problems: &[String],
+    draft: Option<&super::provider_forms::Draft>,
+) -> Result<HttpResponse, DashError> {
+    render_with(
+        ctx,
+        state,
+        &not_saved(problems),
+        StatusCode::BAD_REQUEST,
+        draft,
+    )
+    .await
+}
+
+fn not_saved(problems: &[String]) -> String {
+    let mut flash =
+        String::from("<div class=\"notice error\" role=\"alert\"><p>Not saved:</p><ul>");
+    for p in problems {
+        let _ = write!(flash, "<li>{}</li>", esc(p));
+    }
+    flash.push_str("</ul></div>");
+    flash
+}
+
+async fn render_with(
+    ctx: &Ctx,
+    state: &AppState,
+    flash: &str,
+    status: StatusCode,
+    draft: Option<&super::provider_forms::Draft>,
+) -> Result<HttpResponse, DashError> {
     let sms = state.store.sms_account(ctx.tenant.id).await?;
     let body = format!(
         "<h1>Settings</h1>{flash}\
@@ -38,6 +75,7 @@ pub(super) async fn render(
          <section><h2>Phone numbers</h2>{numbers}</section>\
          <section><h2>Hours</h2>{hours}</section>\
          <section><h2>Services</h2>{services}</section>\
+         <section id=\"providers\"><h2>Providers</h2>{providers}</section>\
          <section><h2>Booking rules</h2>{rules}</section>\
          <section><h2>What the AI is told</h2>{prompt}</section>\
          <section><h2>Walk-through</h2><p><a href=\"/app/setup/1\">Run the first-time walk-through again</a></p></section>",
@@ -48,6 +86,7 @@ pub(super) async fn render(
         numbers = numbers_form(ctx, None),
         hours = hours_form(ctx, None),
         services = services_form(ctx, None),
+        providers = super::provider_forms::section(ctx, draft),
         rules = rules_form(ctx, None),
         prompt = prompt_section(ctx, state),
     );
@@ -116,11 +155,5 @@ pub async fn save(
             }
         },
     };
-    let mut flash =
-        String::from("<div class=\"notice error\" role=\"alert\"><p>Not saved:</p><ul>");
-    for p in &problems {
-        let _ = write!(flash, "<li>{}</li>", esc(p));
-    }
-    flash.push_str("</ul></div>");
-    render(&ctx, &state, &flash, StatusCode::BAD_REQUEST).await
+    render(&ctx, &state, &not_saved(&problems), StatusCode::BAD_REQUEST).await
 }

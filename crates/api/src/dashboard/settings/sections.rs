@@ -4,7 +4,7 @@ use booking_core::PhoneNumber;
 use booking_core::tenant::{KeywordReplies, SmsAccount, SmsHealth, SmsSender, Tenant};
 use booking_vapi::{AssistantOptions, compose_assistant, system_prompt};
 
-use super::fields::{DAYS, RULES, ranges_text};
+use super::fields::{DAYS, RULES, overrides_text, ranges_text};
 use crate::dashboard::html::{csrf_field, esc, notice};
 use crate::dashboard::session::Ctx;
 use crate::dashboard::twilio_errors::explain_error;
@@ -135,24 +135,10 @@ pub(crate) fn hours_fields(ctx: &Ctx) -> String {
         ));
     }
     out.push_str("<small>Like 09:00-12:00, 13:00-17:00. Empty means closed.</small></fieldset>");
-    let overrides: Vec<String> = c
-        .date_overrides
-        .iter()
-        .map(|o| {
-            let hours = if o.hours.is_closed() {
-                "closed".to_owned()
-            } else {
-                ranges_text(&o.hours).replace(' ', "")
-            };
-            format!("{} {} {}", o.date, hours, o.note.as_deref().unwrap_or(""))
-                .trim_end()
-                .to_owned()
-        })
-        .collect();
     out.push_str(&textarea(
         "date_overrides",
         "Date overrides",
-        &overrides.join("\n"),
+        &overrides_text(&c.date_overrides),
         3,
         "One per line: 2030-12-25 closed Christmas, or 2030-12-24 09:00-12:00 short day",
     ));

@@ -190,7 +190,7 @@ async fn owner_reschedules_from_the_dashboard() {
     let old = h.book(&h.caller(), &tue(10, 0)).await;
     let out = h
         .service
-        .reschedule_booking_for_owner(&h.tenant, old, &at(&tue(15, 0)))
+        .reschedule_booking_for_owner(&h.tenant, old, &at(&tue(15, 0)), None)
         .await
         .unwrap();
     assert!(out.ok(), "{out:?}");
