@@ -732,7 +732,6 @@ pub async fn reschedule(
             .ok_or(DashError::NotFound)?;
         let choices = move_choices(&state, &ctx, &b, None).await?;
         let marks = Marks::load(&state, &ctx, &[&b], &[]).await?;
-        let marks = Marks::load(&state, &ctx, &[&b], &[]).await?;
         return Ok(appointment_page(
             &ctx,
             &b,
