@@ -18,6 +18,7 @@ use crate::ports::{InboundPurpose, StoreError, StoreResult, ToolCallKey};
 use crate::tenant::{SmsAccount, SmsSender, Tenant, TenantConfig};
 
 mod bookings;
+mod calendars;
 mod calls;
 mod contacts;
 mod otp;
@@ -48,6 +49,8 @@ struct State {
     early_statuses: Vec<(TenantId, String, MessageStatus, Option<u32>)>,
     /// Inbound text counts: window start and count.
     inbound_counts: HashMap<(TenantId, InboundPurpose, Option<PhoneNumber>), (Timestamp, u32)>,
+    /// Outside calendars: links, busy time, sync state, write queue.
+    calendars: calendars::Calendars,
 }
 
 struct Contact {

@@ -475,6 +475,7 @@ where
 
 mod appointments;
 mod bookings;
+mod calendars;
 mod calls;
 mod contacts;
 mod isolation;
@@ -485,6 +486,7 @@ mod tool_calls;
 
 pub use appointments::*;
 pub use bookings::*;
+pub use calendars::*;
 pub use calls::*;
 pub use contacts::*;
 pub use isolation::*;
