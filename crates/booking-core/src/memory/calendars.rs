@@ -248,15 +248,14 @@ impl CalendarSyncStore for MemoryStore {
             let wanted = (b.status == BookingStatus::Confirmed).then(|| OurEvent::for_booking(b));
             let row_key = (b.tenant, b.calendar, b.id);
             match st.calendars.writes.get_mut(&row_key) {
-                Some(row) => {
-                    if row.write.wanted != wanted {
-                        row.write.wanted = wanted;
-                        row.write.version += 1;
-                        row.write.next_attempt_at = now;
-                        row.write.attempts = 0;
-                        changed += 1;
-                    }
+                Some(row) if row.write.wanted != wanted => {
+                    row.write.wanted = wanted;
+                    row.write.version += 1;
+                    row.write.next_attempt_at = now;
+                    row.write.attempts = 0;
+                    changed += 1;
                 }
+                Some(_) => {}
                 None if wanted.is_some() && b.slot.end > since => {
                     st.calendars.writes.insert(
                         row_key,

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use crate::booking::{Booking, Interval};
 use crate::error::ParseError;
 use crate::ids::{BookingId, CalendarId, TenantId};
-use crate::tenant::Secret;
+use crate::tenant::{ClinicZone, Secret};
 
 /// The address of a calendar server or of one calendar on it. HTTPS only, except plain HTTP to
 /// this machine (a loopback address or `localhost`: local servers in tests and development).
@@ -195,6 +195,9 @@ pub struct CalendarLink {
     /// The calendar collection (not the server): what the owner picked after discovery.
     pub url: CalendarUrl,
     pub credentials: CalendarCredentials,
+    /// The clinic's time zone, for the events that name none: all-day events and floating
+    /// times block the clinic's day.
+    pub zone: ClinicZone,
 }
 
 /// A calendar found on a server, for the owner to pick.

@@ -47,6 +47,7 @@ fn link_for(t: &Tenant, password: &str) -> CalendarLink {
             username: "ada".into(),
             password: Secret::new(password),
         },
+        zone: t.config.zone.clone(),
     }
 }
 

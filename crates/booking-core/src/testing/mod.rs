@@ -370,7 +370,8 @@ pub async fn futures_join_all<F: Future>(futures: impl IntoIterator<Item = F>) -
     out.into_iter().map(|v| v.expect("finished")).collect()
 }
 
-async fn confirmed<S: Store + ?Sized>(
+/// A hold confirmed (its code created and consumed on the way), its two texts queued; its id.
+pub async fn confirmed<S: Store + ?Sized>(
     store: &S,
     tenant: &Tenant,
     blocked: Interval,
