@@ -29,6 +29,7 @@ struct LinkRow {
     health: SyncHealth,
     last_synced_at: Option<Timestamp>,
     consecutive_failures: u32,
+    linked_at: Timestamp,
     next_sync_at: Timestamp,
     claim: Option<(uuid::Uuid, Timestamp)>,
     token: Option<String>,
@@ -51,6 +52,7 @@ impl LinkRow {
             health: self.health.clone(),
             last_synced_at: self.last_synced_at,
             consecutive_failures: self.consecutive_failures,
+            linked_at: self.linked_at,
         }
     }
 }
@@ -67,6 +69,7 @@ impl CalendarSyncStore for MemoryStore {
                 health: SyncHealth::Waiting,
                 last_synced_at: None,
                 consecutive_failures: 0,
+                linked_at: now,
                 next_sync_at: now,
                 claim: None,
                 token: None,

@@ -129,12 +129,14 @@ pub struct CalendarStatus {
     pub last_synced_at: Option<Timestamp>,
     /// Syncs that failed in a row since the last one that worked.
     pub consecutive_failures: u32,
+    /// When the calendar was linked (or linked again).
+    pub linked_at: Timestamp,
 }
 
 impl CalendarStatus {
     /// How old the busy time we hold is at `now` (since linking, when it never synced).
-    pub fn lag(&self, now: Timestamp, linked_at: Timestamp) -> SignedDuration {
-        now.duration_since(self.last_synced_at.unwrap_or(linked_at))
+    pub fn lag(&self, now: Timestamp) -> SignedDuration {
+        now.duration_since(self.last_synced_at.unwrap_or(self.linked_at))
             .max(SignedDuration::ZERO)
     }
 

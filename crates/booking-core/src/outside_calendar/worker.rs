@@ -236,3 +236,140 @@ pub fn conflicts<'a>(
         .map(|b| b.id)
         .collect()
 }
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::memory::MemoryStore;
+    use crate::outside_calendar::link::{
+        CalendarCredentials, CalendarLink, CalendarUrl, FoundCalendar, OurEvent, OurEventUid,
+    };
+    use crate::outside_calendar::sync::{
+        CalendarChanges, ChangeScope, OutsideResource, SyncHealth, SyncPoint,
+    };
+    use crate::testing::{self, ManualClock};
+
+    /// A calendar server in memory that answers what it is told to.
+    struct ScriptedCalendar {
+        answer: Mutex<Result<Vec<Interval>, CalendarProblem>>,
+        seen: Mutex<Vec<SyncPoint>>,
+    }
+
+    #[async_trait]
+    impl OutsideCalendar for ScriptedCalendar {
+        async fn find_calendars(
+            &self,
+            _: &CalendarUrl,
+            _: &CalendarCredentials,
+        ) -> Result<Vec<FoundCalendar>, CalendarProblem> {
+            Ok(Vec::new())
+        }
+        async fn changes(
+            &self,
+            _: &CalendarLink,
+            since: &SyncPoint,
+            horizon: Interval,
+        ) -> Result<CalendarChanges, CalendarProblem> {
+            self.seen.lock().unwrap().push(since.clone());
+            let busy = self.answer.lock().unwrap().clone()?;
+            Ok(CalendarChanges {
+                scope: ChangeScope::Everything,
+                changed: vec![OutsideResource {
+                    href: "/c/1.ics".into(),
+                    etag: "\"1\"".into(),
+                    busy,
+                }],
+                removed: Vec::new(),
+                token: Some("t".into()),
+                expanded_until: horizon.end,
+            })
+        }
+        async fn write_event(&self, _: &CalendarLink, _: &OurEvent) -> Result<(), CalendarProblem> {
+            Ok(())
+        }
+        async fn remove_event(
+            &self,
+            _: &CalendarLink,
+            _: &OurEventUid,
+        ) -> Result<(), CalendarProblem> {
+            Ok(())
+        }
+    }
+
+    /// Synced twice per staleness bound while the server answers; refused credentials are
+    /// tried again only at the backoff cap; the busy time of the last good sync is kept.
+    #[tokio::test]
+    async fn syncs_within_the_bound_and_backs_off_on_refusal() {
+        let store = Arc::new(MemoryStore::new());
+        let clock = Arc::new(ManualClock::new(testing::base_time()));
+        let t = testing::create_tenant(store.as_ref(), "Worker Clinic").await;
+        let link = CalendarLink {
+            tenant: t.id,
+            calendar: t.calendar(),
+            url: CalendarUrl::parse("https://cal.example.com/x/").unwrap(),
+            credentials: CalendarCredentials::Token(crate::tenant::Secret::new("t")),
+            zone: t.config.zone.clone(),
+        };
+        store.link_calendar(&link, clock.now()).await.unwrap();
+        let busy = testing::span(0, 60);
+        let outside = Arc::new(ScriptedCalendar {
+            answer: Mutex::new(Ok(vec![busy])),
+            seen: Mutex::new(Vec::new()),
+        });
+        let config = CalendarSyncConfig::default();
+        let worker = CalendarWorker::new(
+            store.clone(),
+            outside.clone(),
+            clock.clone(),
+            config.clone(),
+        );
+        let window = testing::span(-600, 2000);
+
+        assert_eq!(worker.step().await.unwrap().synced, 1);
+        assert_eq!(
+            store
+                .outside_busy(t.id, t.calendar(), window)
+                .await
+                .unwrap(),
+            [busy]
+        );
+        // Half the bound later it is due again, and starts from the stored sync point.
+        clock.advance(config.staleness_bound / 2 - SignedDuration::from_secs(1));
+        assert_eq!(worker.step().await.unwrap().synced, 0);
+        clock.advance(SignedDuration::from_secs(1));
+        assert_eq!(worker.step().await.unwrap().synced, 1);
+        let seen = outside.seen.lock().unwrap().clone();
+        assert!(seen[0].is_start());
+        assert_eq!(seen[1].token.as_deref(), Some("t"));
+
+        *outside.answer.lock().unwrap() = Err(CalendarProblem::Refused { status: 401 });
+        clock.advance(config.staleness_bound / 2);
+        let report = worker.step().await.unwrap();
+        assert_eq!(report.sync_failures, ["wrong_credentials"]);
+        let status = store
+            .calendar_status(t.id, t.calendar())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            status.health,
+            SyncHealth::Failing(CalendarProblem::Refused { status: 401 })
+        );
+        assert_eq!(
+            store
+                .outside_busy(t.id, t.calendar(), window)
+                .await
+                .unwrap(),
+            [busy],
+            "the last good busy time is kept"
+        );
+        clock.advance(config.backoff_cap - SignedDuration::from_secs(1));
+        assert!(worker.step().await.unwrap().is_idle(), "not hammered");
+        clock.advance(SignedDuration::from_secs(1));
+        assert_eq!(worker.step().await.unwrap().sync_failures.len(), 1);
+    }
+}

@@ -107,6 +107,12 @@ pub async fn calendar_links_round_trip<S: CalendarTestStore + ?Sized>(store: &S)
     assert_eq!(status.health, SyncHealth::Waiting, "[{N}]");
     assert_eq!(status.last_synced_at, None, "[{N}]");
     assert_eq!(status.url, link.url, "[{N}]");
+    assert_eq!(status.linked_at, now, "[{N}]");
+    assert_eq!(
+        status.lag(now + SignedDuration::from_secs(90)),
+        SignedDuration::from_secs(90),
+        "[{N}] never synced: as old as the link"
+    );
     // Another clinic's calendar id reaches nothing.
     assert_eq!(
         store

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod bookings;
+mod calendars;
 mod calls;
 mod keys;
 mod ops;
@@ -12,6 +13,7 @@ mod sms_routes;
 mod tenant_children;
 mod tenants;
 
+pub(crate) use calendars::calendar_tables;
 pub use keys::KeyMismatch;
 
 use std::fmt;
