@@ -44,7 +44,7 @@ impl CalendarUrl {
             Some(i) => rest.split_at(i),
             None => (rest, "/"),
         };
-        if path.starts_with(['?', '#']) || path.contains('#') {
+        if path.contains(['?', '#']) {
             return Err(ParseError::new(WHAT, "must not have a query or a fragment"));
         }
         if authority.contains('@') {

@@ -759,16 +759,20 @@ impl CalendarSyncStore for PgStore {
             .run(async {
                 let mut conn = self.conn().await?;
                 conn.transaction::<_, Fail, _>(async |conn| {
+                    // The link is tested in a subquery, not joined: a join would lock the
+                    // link's row too, and concurrent claimers would then skip every write of
+                    // that calendar instead of only the rows another claimer holds.
                     let due: Vec<(Uuid, Uuid, Uuid)> = w::table
-                        .inner_join(
-                            l::table.on(l::tenant_id
-                                .eq(w::tenant_id)
-                                .and(l::calendar_id.eq(w::calendar_id))),
-                        )
+                        .filter(diesel::dsl::exists(
+                            l::table
+                                .filter(l::tenant_id.eq(w::tenant_id))
+                                .filter(l::calendar_id.eq(w::calendar_id))
+                                .filter(held_keys!(&held))
+                                .select(l::tenant_id),
+                        ))
                         .filter(w::written_version.is_distinct_from(w::version.nullable()))
                         .filter(w::next_attempt_at.le(ts(now)))
                         .filter(w::lease_until.is_null().or(w::lease_until.le(ts(now))))
-                        .filter(held_keys!(&held))
                         .order(w::next_attempt_at)
                         .limit(limit)
                         .select((w::tenant_id, w::calendar_id, w::booking_id))
