@@ -74,6 +74,12 @@ const BUILD_AND_DATABASE: &[Requirement] = &[
     },
 ];
 
+const CALENDAR_SERVER: &[Requirement] = &[Requirement {
+    package: "radicale",
+    why: "a CalDAV server: the calendar tests run against a private one, and `cargo xtask dev` can link the demo clinic to one",
+    present: || on_path("radicale"),
+}];
+
 const BROWSER: &[Requirement] = &[
     Requirement {
         package: "chromium",
@@ -93,7 +99,10 @@ impl Purpose {
             Purpose::RunLocally => &[],
             Purpose::WholeSuite => BROWSER,
         };
-        BUILD_AND_DATABASE.iter().chain(browser)
+        BUILD_AND_DATABASE
+            .iter()
+            .chain(CALENDAR_SERVER)
+            .chain(browser)
     }
 }
 
@@ -214,6 +223,7 @@ mod tests {
             .collect();
         assert!(suite.contains(&"chromium") && suite.contains(&"chromium-driver"));
         assert!(!local.contains(&"chromium"));
+        assert!(suite.contains(&"radicale") && local.contains(&"radicale"));
         assert!(local.iter().all(|p| suite.contains(p)));
     }
 

@@ -72,6 +72,13 @@ pub struct Config {
     pub trusted_proxy_hops: u32,
     /// Password checks run at once (`SIGN_IN_CONCURRENCY`): each holds about 19 MiB.
     pub sign_in_concurrency: u32,
+    /// The clinics' own calendars: busy time is never older than this while their servers
+    /// answer (`CALENDAR_STALENESS_SECONDS`, default 60).
+    pub calendar_staleness: Duration,
+    /// How far ahead recurring events are expanded (`CALENDAR_HORIZON_DAYS`, default 120).
+    pub calendar_horizon_days: u32,
+    /// One request to a calendar server (`CALENDAR_TIMEOUT_MS`, default 20000).
+    pub calendar_timeout: Duration,
 }
 
 /// The variables and what they mean, for `--help` and for refusal messages.
@@ -160,6 +167,18 @@ pub const VARIABLES: &[(&str, &str)] = &[
     (
         "SMS_RECHECK_MS",
         "default 60000: the soonest a send with no clear answer is looked up at Twilio before any resend (later ones back off like retries)",
+    ),
+    (
+        "CALENDAR_STALENESS_SECONDS",
+        "default 60: clinics' own calendars are synced at least this often (twice per period) while their servers answer",
+    ),
+    (
+        "CALENDAR_HORIZON_DAYS",
+        "default 120: how far ahead recurring events of clinics' calendars are expanded into busy time",
+    ),
+    (
+        "CALENDAR_TIMEOUT_MS",
+        "default 20000: how long one request to a clinic's calendar server may take",
     ),
     (
         "SMS_CLAIM_LEASE_MS",
@@ -406,6 +425,30 @@ impl Config {
             16,
             &mut problems,
         ) as u32;
+        let calendar_staleness = Duration::from_secs(number(
+            &get("CALENDAR_STALENESS_SECONDS"),
+            "CALENDAR_STALENESS_SECONDS",
+            60,
+            10,
+            3600,
+            &mut problems,
+        ));
+        let calendar_horizon_days = number(
+            &get("CALENDAR_HORIZON_DAYS"),
+            "CALENDAR_HORIZON_DAYS",
+            120,
+            7,
+            730,
+            &mut problems,
+        ) as u32;
+        let calendar_timeout = Duration::from_millis(number(
+            &get("CALENDAR_TIMEOUT_MS"),
+            "CALENDAR_TIMEOUT_MS",
+            20_000,
+            100,
+            120_000,
+            &mut problems,
+        ));
         if sms_retry_cap < sms_retry_base {
             problems.push("SMS_RETRY_CAP_MS must not be less than SMS_RETRY_BASE_MS".into());
         }
@@ -452,6 +495,9 @@ impl Config {
             twilio_timeout,
             trusted_proxy_hops,
             sign_in_concurrency,
+            calendar_staleness,
+            calendar_horizon_days,
+            calendar_timeout,
         })
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cached_tenants;
+pub mod calendar_sync;
 pub mod call_tenant;
 pub mod config;
 pub mod dashboard;

@@ -84,6 +84,31 @@ const HELP: &[(&str, &str, &str)] = &[
         "gauge",
         "Appointments confirmed in the last 12 hours, all tenants.",
     ),
+    (
+        "calendar_syncs_total",
+        "counter",
+        "Syncs of clinics' own calendars, by result (ok, unreachable, wrong_credentials, not_found, bad_data).",
+    ),
+    (
+        "calendar_writes_total",
+        "counter",
+        "Appointments written to (or removed from) clinics' own calendars, by result (written, or the problem).",
+    ),
+    (
+        "calendar_sync_lag_seconds",
+        "gauge",
+        "Age of the oldest calendar busy time held: seconds since the least recently synced link last synced.",
+    ),
+    (
+        "calendar_links_stale",
+        "gauge",
+        "Linked calendars whose busy time is older than the staleness bound.",
+    ),
+    (
+        "calendar_links",
+        "gauge",
+        "Linked calendars by health (ok, not_synced_yet, unreachable, wrong_credentials, not_found, bad_data).",
+    ),
 ];
 
 impl Metrics {

@@ -11,6 +11,7 @@ use anyhow::Context;
 use booking_core::accounts::AccountStore;
 use booking_core::dispatch::{DispatchConfig, Dispatcher};
 use booking_core::otp::OtpHasher;
+use booking_core::outside_calendar::{CalendarSyncConfig, CalendarSyncStore, CalendarWorker};
 use booking_core::ports::{Clock, Random, SmsGateway, Store};
 use booking_core::service::{BookingService, ServiceConfig};
 use booking_postgres::{PgConfig, PgStore};
@@ -42,6 +43,7 @@ pub struct Running {
     server: ServerHandle,
     server_task: tokio::task::JoinHandle<std::io::Result<()>>,
     worker_task: Option<tokio::task::JoinHandle<()>>,
+    calendar_task: Option<tokio::task::JoinHandle<()>>,
     reports_task: tokio::task::JoinHandle<()>,
     stop_worker: watch::Sender<bool>,
 }
@@ -56,6 +58,9 @@ impl Running {
         if let Some(w) = self.worker_task {
             let _ = w.await;
         }
+        if let Some(c) = self.calendar_task {
+            let _ = c.await;
+        }
         let _ = self.reports_task.await;
     }
 
@@ -66,6 +71,9 @@ impl Running {
         let _ = self.stop_worker.send(true);
         if let Some(w) = self.worker_task {
             let _ = w.await;
+        }
+        if let Some(c) = self.calendar_task {
+            let _ = c.await;
         }
         let _ = self.reports_task.await;
     }
@@ -149,7 +157,7 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
         clock.clone(),
         random.clone(),
         DispatchConfig {
-            worker: worker_id,
+            worker: worker_id.clone(),
             per_sender_per_second: f64::from(config.sms_rate_per_second),
             per_sender_burst: config.sms_rate_per_second.max(3),
             concurrency: config.sms_send_concurrency,
@@ -160,6 +168,26 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
             ..DispatchConfig::default()
         },
     ));
+
+    // The clinics' own calendars: synced into busy time and written to in the background.
+    let calendar_store: Arc<dyn CalendarSyncStore> = pg.clone();
+    let calendar_worker = CalendarWorker::new(
+        calendar_store.clone(),
+        Arc::new(booking_caldav::CalDav::new(booking_caldav::CalDavConfig {
+            request_timeout: config.calendar_timeout,
+            connect_timeout: config.calendar_timeout.min(Duration::from_secs(5)),
+            ..booking_caldav::CalDavConfig::default()
+        })),
+        clock.clone(),
+        CalendarSyncConfig {
+            worker: format!("calendar-{worker_id}"),
+            staleness_bound: signed(config.calendar_staleness),
+            horizon: jiff::SignedDuration::from_hours(24 * i64::from(config.calendar_horizon_days)),
+            // A claim outlives the slowest sync: discovery of changes plus reading them.
+            lease: signed(config.calendar_timeout * 6),
+            ..CalendarSyncConfig::default()
+        },
+    );
 
     let metrics = Arc::new(Metrics::default());
     let wake = Arc::new(Notify::new());
@@ -207,6 +235,15 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
 
     let (stop_worker, stop_rx) = watch::channel(false);
     let reports_task = tokio::spawn(retry_held_reports(state.clone(), stop_rx.clone()));
+    let calendar_task = config.run_worker.then(|| {
+        tokio::spawn(crate::calendar_sync::calendar_loop(
+            calendar_worker,
+            calendar_store,
+            state.clock.clone(),
+            state.metrics.clone(),
+            stop_rx.clone(),
+        ))
+    });
     let worker_task = config
         .run_worker
         .then(|| tokio::spawn(worker_loop(dispatcher, state.clone(), wake, stop_rx)));
@@ -218,6 +255,7 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
         server: handle,
         server_task,
         worker_task,
+        calendar_task,
         reports_task,
         stop_worker,
     })

@@ -15,6 +15,7 @@ pub mod memory;
 pub mod messages;
 pub mod otp;
 pub mod outbox;
+pub mod outside_calendar;
 pub mod phone;
 pub mod ports;
 pub mod provider;

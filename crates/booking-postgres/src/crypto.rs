@@ -272,6 +272,117 @@ pub(crate) fn open_secrets(
     ))
 }
 
+/// What identifies a calendar link's credentials; bound to their ciphertext as associated
+/// data, so that credentials moved to another clinic's or calendar's row do not decrypt.
+#[derive(Clone, Copy)]
+pub(crate) struct CalendarIdentity {
+    pub(crate) tenant: TenantId,
+    pub(crate) calendar: booking_core::CalendarId,
+}
+
+impl CalendarIdentity {
+    fn aad(&self) -> Vec<u8> {
+        let mut aad = b"booking-postgres/calendar_links/v1\0".to_vec();
+        aad.extend_from_slice(self.tenant.as_uuid().as_bytes());
+        aad.extend_from_slice(self.calendar.as_uuid().as_bytes());
+        aad
+    }
+}
+
+/// A calendar link's credentials, as encrypted (the user name too: nothing of them is shown).
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum CalendarSecret {
+    Password { username: String, password: String },
+    Token { token: String },
+}
+
+pub(crate) fn seal_calendar_credentials(
+    key: &MasterKey,
+    row: &CalendarIdentity,
+    credentials: &booking_core::outside_calendar::CalendarCredentials,
+) -> Result<Sealed, StoreError> {
+    use booking_core::outside_calendar::CalendarCredentials as C;
+    let secret = match credentials {
+        C::Password { username, password } => CalendarSecret::Password {
+            username: username.clone(),
+            password: password.expose().to_owned(),
+        },
+        C::Token(token) => CalendarSecret::Token {
+            token: token.expose().to_owned(),
+        },
+    };
+    let plain = serde_json::to_vec(&secret)
+        .map_err(|e| StoreError::Internal(format!("could not encode credentials: {e}")))?;
+    seal_with_aad(key, &row.aad(), &plain)
+}
+
+pub(crate) fn open_calendar_credentials(
+    keys: &Keyring,
+    row: &CalendarIdentity,
+    key_id: &str,
+    nonce: &[u8],
+    ciphertext: &[u8],
+) -> Result<booking_core::outside_calendar::CalendarCredentials, StoreError> {
+    use booking_core::outside_calendar::CalendarCredentials as C;
+    let key = keys.find(key_id).ok_or_else(|| {
+        StoreError::Internal(format!(
+            "the calendar credentials of tenant {} are under master key {key_id}, which this server does not have",
+            row.tenant
+        ))
+    })?;
+    let plain = open_with_aad(key, &row.aad(), nonce, ciphertext).map_err(|_| {
+        StoreError::Internal(format!(
+            "stored calendar credentials of tenant {} do not decrypt under master key {} (wrong key, or a tampered row)",
+            row.tenant, key.id
+        ))
+    })?;
+    let secret: CalendarSecret = serde_json::from_slice(&plain)
+        .map_err(|e| StoreError::Internal(format!("decrypted credentials are malformed: {e}")))?;
+    Ok(match secret {
+        CalendarSecret::Password { username, password } => C::Password {
+            username,
+            password: Secret::new(password),
+        },
+        CalendarSecret::Token { token } => C::Token(Secret::new(token)),
+    })
+}
+
+fn seal_with_aad(key: &MasterKey, aad: &[u8], plain: &[u8]) -> Result<Sealed, StoreError> {
+    let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+    let ciphertext = key
+        .cipher()
+        .encrypt(&nonce, Payload { msg: plain, aad })
+        .map_err(|_| StoreError::Internal("could not encrypt credentials".into()))?;
+    Ok(Sealed {
+        key_id: key.id.clone(),
+        nonce: nonce.to_vec(),
+        ciphertext,
+    })
+}
+
+fn open_with_aad(
+    key: &MasterKey,
+    aad: &[u8],
+    nonce: &[u8],
+    ciphertext: &[u8],
+) -> Result<Vec<u8>, StoreError> {
+    if nonce.len() != 24 {
+        return Err(StoreError::Internal(
+            "stored credentials have a malformed nonce".into(),
+        ));
+    }
+    key.cipher()
+        .decrypt(
+            XNonce::from_slice(nonce),
+            Payload {
+                msg: ciphertext,
+                aad,
+            },
+        )
+        .map_err(|_| StoreError::Internal("credentials do not decrypt".into()))
+}
+
 /// The text every key's check value holds.
 const CHECK_TEXT: &[u8] = b"booking-postgres master key check";
 
@@ -394,10 +505,68 @@ pub async fn rotate_key(
                 .await?;
             report.rotated += 1;
         }
+        rotate_calendar_credentials(conn, old, new, &mut report).await?;
         Ok(report)
     })
     .await
     .map_err(Fail::into_store)
+}
+
+/// The calendar links' credentials, re-encrypted like the Twilio ones (see [`rotate_key`]).
+async fn rotate_calendar_credentials(
+    conn: &mut AsyncPgConnection,
+    old: &MasterKey,
+    new: &MasterKey,
+    report: &mut RotationReport,
+) -> Result<(), Fail> {
+    use crate::store::calendar_tables::calendar_links as l;
+    type Row = (uuid::Uuid, uuid::Uuid, String, Vec<u8>, Vec<u8>);
+    let rows: Vec<Row> = l::table
+        .select((
+            l::tenant_id,
+            l::calendar_id,
+            l::key_id,
+            l::nonce,
+            l::ciphertext,
+        ))
+        .order((l::tenant_id, l::calendar_id))
+        .for_update()
+        .load(conn)
+        .await?;
+    for (tenant, calendar, key_id, nonce, ciphertext) in rows {
+        let identity = CalendarIdentity {
+            tenant: TenantId::from_uuid(tenant),
+            calendar: booking_core::CalendarId::from_uuid(calendar),
+        };
+        if key_id == new.id {
+            open_with_aad(new, &identity.aad(), &nonce, &ciphertext)?;
+            report.already_current += 1;
+            continue;
+        }
+        if key_id != old.id {
+            return Err(StoreError::Internal(format!(
+                "the calendar credentials of tenant {tenant} are under master key {key_id}, neither {} nor {}; nothing was changed",
+                old.id, new.id
+            ))
+            .into());
+        }
+        let plain = open_with_aad(old, &identity.aad(), &nonce, &ciphertext)?;
+        let sealed = seal_with_aad(new, &identity.aad(), &plain)?;
+        diesel::update(
+            l::table
+                .filter(l::tenant_id.eq(tenant))
+                .filter(l::calendar_id.eq(calendar)),
+        )
+        .set((
+            l::key_id.eq(&sealed.key_id),
+            l::nonce.eq(&sealed.nonce),
+            l::ciphertext.eq(&sealed.ciphertext),
+        ))
+        .execute(conn)
+        .await?;
+        report.rotated += 1;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

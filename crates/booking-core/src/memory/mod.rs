@@ -19,6 +19,7 @@ use crate::tenant::{SmsAccount, SmsSender, Tenant, TenantConfig};
 
 mod attendance;
 mod bookings;
+mod calendars;
 mod calls;
 mod contacts;
 mod otp;
@@ -54,6 +55,8 @@ struct State {
     test_texts: HashMap<TenantId, Vec<Timestamp>>,
     /// Attended and no-show marks by booking.
     attendance: HashMap<(TenantId, BookingId), crate::attendance::Attendance>,
+    /// Outside calendars: links, busy time, sync state, write queue.
+    calendars: calendars::Calendars,
 }
 
 struct Contact {

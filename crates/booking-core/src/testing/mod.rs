@@ -373,7 +373,8 @@ pub async fn futures_join_all<F: Future>(futures: impl IntoIterator<Item = F>) -
     out.into_iter().map(|v| v.expect("finished")).collect()
 }
 
-async fn confirmed<S: Store + ?Sized>(
+/// A hold confirmed (its code created and consumed on the way), its two texts queued; its id.
+pub async fn confirmed<S: Store + ?Sized>(
     store: &S,
     tenant: &Tenant,
     blocked: Interval,
@@ -490,6 +491,7 @@ where
 mod appointments;
 mod attendance;
 mod bookings;
+mod calendars;
 mod calls;
 mod contacts;
 mod isolation;
@@ -503,6 +505,7 @@ mod tool_calls;
 pub use appointments::*;
 pub use attendance::*;
 pub use bookings::*;
+pub use calendars::*;
 pub use calls::*;
 pub use contacts::*;
 pub use isolation::*;

@@ -4,6 +4,7 @@
 mod accounts;
 mod attendance;
 mod bookings;
+mod calendars;
 mod calls;
 mod keys;
 mod ops;
@@ -14,6 +15,7 @@ mod tenant_children;
 mod tenants;
 mod test_texts;
 
+pub(crate) use calendars::calendar_tables;
 pub use keys::KeyMismatch;
 
 use std::fmt;

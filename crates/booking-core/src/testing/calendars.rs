@@ -1,0 +1,779 @@
+//! Outside calendars: links, busy time replaced per sync, sync claims, and the write queue
+//! (claimed once under concurrency, retried with backoff, never lost, never written twice).
+
+use std::collections::HashSet;
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::{base_time, confirmed, create_tenant, futures_join_all, random_phone, span};
+use crate::booking::Interval;
+use crate::ids::CalendarId;
+use crate::otp::ChangeProof;
+use crate::outside_calendar::link::{CalendarCredentials, CalendarLink, CalendarUrl, OurEventUid};
+use crate::outside_calendar::ports::CalendarSyncStore;
+use crate::outside_calendar::sync::{
+    CalendarChanges, CalendarProblem, ChangeScope, OutsideResource, SyncHealth, SyncResult,
+};
+use crate::outside_calendar::writes::WriteOutcome;
+use crate::ports::{Store, StoreError};
+use crate::tenant::{Secret, Tenant};
+
+/// A store with every port, the outside calendar's included.
+pub trait CalendarTestStore: Store + CalendarSyncStore {}
+impl<T: Store + CalendarSyncStore> CalendarTestStore for T {}
+
+/// The outside-calendar checks, each on a fresh store from `make`.
+pub async fn run_calendar_checks<S, F, Fut>(make: F)
+where
+    S: CalendarTestStore,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = S>,
+{
+    calendar_links_round_trip(&make().await).await;
+    calendar_busy_replaced_per_sync(&make().await).await;
+    calendar_sync_claims_once(&make().await).await;
+    calendar_writes_follow_bookings(&make().await).await;
+    calendar_write_claimed_once_under_concurrency(&make().await).await;
+    calendar_write_retried_never_lost(&make().await).await;
+    calendar_write_changed_in_flight_is_written_again(&make().await).await;
+}
+
+fn link_for(t: &Tenant, password: &str) -> CalendarLink {
+    CalendarLink {
+        tenant: t.id,
+        calendar: t.calendar(),
+        url: CalendarUrl::parse("https://cal.example.com/dav/ada/work/").expect("valid url"),
+        credentials: CalendarCredentials::Password {
+            username: "ada".into(),
+            password: Secret::new(password),
+        },
+        zone: t.config.zone.clone(),
+    }
+}
+
+fn resource(href: &str, etag: &str, busy: &[Interval]) -> OutsideResource {
+    OutsideResource {
+        href: href.into(),
+        etag: etag.into(),
+        busy: busy.to_vec(),
+    }
+}
+
+fn synced(
+    scope: ChangeScope,
+    changed: Vec<OutsideResource>,
+    removed: &[&str],
+    token: &str,
+    now: Timestamp,
+) -> SyncResult {
+    SyncResult::Synced {
+        changes: CalendarChanges {
+            scope,
+            changed,
+            removed: removed.iter().map(|s| s.to_string()).collect(),
+            token: Some(token.into()),
+            expanded_until: now + SignedDuration::from_hours(24 * 120),
+        },
+        next_sync_at: now + SignedDuration::from_secs(30),
+    }
+}
+
+fn sorted(mut v: Vec<Interval>) -> Vec<Interval> {
+    v.sort();
+    v
+}
+
+fn day() -> Interval {
+    Interval::new(span(-600, 1).start, span(0, 24 * 60).end).expect("non-empty")
+}
+
+pub async fn calendar_links_round_trip<S: CalendarTestStore + ?Sized>(store: &S) {
+    const N: &str = "calendar_links_round_trip";
+    let now = base_time();
+    let t = create_tenant(store, "Calendar Clinic").await;
+    let other = create_tenant(store, "Other Clinic").await;
+    let link = link_for(&t, "app-password-1");
+    store.link_calendar(&link, now).await.expect("link");
+    assert_eq!(
+        store.calendar_link(t.id, t.calendar()).await.expect("read"),
+        Some(link.clone()),
+        "[{N}] the link reads back with its credentials"
+    );
+    let status = store
+        .calendar_status(t.id, t.calendar())
+        .await
+        .expect("status")
+        .expect("a status");
+    assert_eq!(status.health, SyncHealth::Waiting, "[{N}]");
+    assert_eq!(status.last_synced_at, None, "[{N}]");
+    assert_eq!(status.url, link.url, "[{N}]");
+    assert_eq!(status.linked_at, now, "[{N}]");
+    assert_eq!(
+        status.lag(now + SignedDuration::from_secs(90)),
+        SignedDuration::from_secs(90),
+        "[{N}] never synced: as old as the link"
+    );
+    // Another clinic's calendar id reaches nothing.
+    assert_eq!(
+        store
+            .calendar_link(other.id, t.calendar())
+            .await
+            .expect("read"),
+        None,
+        "[{N}] another tenant reads no link"
+    );
+    assert_eq!(
+        store
+            .calendar_status(other.id, t.calendar())
+            .await
+            .expect("read"),
+        None,
+        "[{N}]"
+    );
+    let mut stranger = link.clone();
+    stranger.tenant = crate::testing::random_tenant_id();
+    assert_eq!(
+        store.link_calendar(&stranger, now).await,
+        Err(StoreError::NotFound),
+        "[{N}] a link for a tenant that does not exist"
+    );
+    // Relinking with a new password replaces it.
+    let relinked = link_for(&t, "app-password-2");
+    store.link_calendar(&relinked, now).await.expect("relink");
+    assert_eq!(
+        store.calendar_link(t.id, t.calendar()).await.expect("read"),
+        Some(relinked),
+        "[{N}]"
+    );
+    assert_eq!(
+        store
+            .calendar_statuses()
+            .await
+            .expect("all")
+            .iter()
+            .filter(|s| s.tenant == t.id)
+            .count(),
+        1,
+        "[{N}] one link per calendar"
+    );
+    assert!(
+        store
+            .unlink_calendar(t.id, t.calendar())
+            .await
+            .expect("unlink"),
+        "[{N}]"
+    );
+    assert!(
+        !store
+            .unlink_calendar(t.id, t.calendar())
+            .await
+            .expect("unlink"),
+        "[{N}]"
+    );
+    assert_eq!(
+        store.calendar_link(t.id, t.calendar()).await.expect("read"),
+        None,
+        "[{N}]"
+    );
+}
+
+pub async fn calendar_busy_replaced_per_sync<S: CalendarTestStore + ?Sized>(store: &S) {
+    const N: &str = "calendar_busy_replaced_per_sync";
+    let now = base_time();
+    let t = create_tenant(store, "Busy Clinic").await;
+    let other = create_tenant(store, "Other Busy Clinic").await;
+    store
+        .link_calendar(&link_for(&t, "pw"), now)
+        .await
+        .expect("link");
+    store
+        .link_calendar(&link_for(&other, "pw"), now)
+        .await
+        .expect("link");
+    let lease = now + SignedDuration::from_mins(2);
+
+    let claims = store.claim_due_syncs(now, 100, lease).await.expect("claim");
+    let claim = claims
+        .iter()
+        .find(|c| c.link.tenant == t.id)
+        .expect("the new link is due at once")
+        .clone();
+    assert!(
+        claim.since.is_start(),
+        "[{N}] the first sync starts from nothing"
+    );
+    let (a, b, c) = (span(0, 60), span(120, 30), span(300, 60));
+    let first = synced(
+        ChangeScope::Everything,
+        vec![
+            resource("/c/a.ics", "\"1\"", &[a]),
+            resource("/c/b.ics", "\"1\"", &[b, c]),
+        ],
+        &[],
+        "token-1",
+        now,
+    );
+    assert!(
+        store
+            .record_sync(&claim, &first, now)
+            .await
+            .expect("record"),
+        "[{N}]"
+    );
+    assert_eq!(
+        sorted(
+            store
+                .outside_busy(t.id, t.calendar(), day())
+                .await
+                .expect("busy")
+        ),
+        vec![a, b, c],
+        "[{N}] the first sync's busy time"
+    );
+    assert!(
+        store
+            .outside_busy(other.id, other.calendar(), day())
+            .await
+            .expect("busy")
+            .is_empty(),
+        "[{N}] another clinic's calendar sees none of it"
+    );
+    assert!(
+        store
+            .outside_busy(other.id, t.calendar(), day())
+            .await
+            .expect("busy")
+            .is_empty(),
+        "[{N}] nor through this clinic's calendar id"
+    );
+    let status = store
+        .calendar_status(t.id, t.calendar())
+        .await
+        .expect("s")
+        .expect("s");
+    assert_eq!(status.health, SyncHealth::Healthy, "[{N}]");
+    assert_eq!(status.last_synced_at, Some(now), "[{N}]");
+
+    // Not due again before its time; then due with the token and the etags.
+    let later = now + SignedDuration::from_secs(31);
+    assert!(
+        store
+            .claim_due_syncs(now + SignedDuration::from_secs(1), 100, lease)
+            .await
+            .expect("claim")
+            .iter()
+            .all(|c| c.link.tenant != t.id),
+        "[{N}] not due before next_sync_at"
+    );
+    let claim = store
+        .claim_due_syncs(later, 100, later + SignedDuration::from_mins(2))
+        .await
+        .expect("claim")
+        .into_iter()
+        .find(|c| c.link.tenant == t.id)
+        .expect("due again");
+    assert_eq!(claim.since.token.as_deref(), Some("token-1"), "[{N}]");
+    assert_eq!(claim.since.known.len(), 2, "[{N}] {:?}", claim.since.known);
+    assert_eq!(
+        claim.since.known.get("/c/b.ics").map(String::as_str),
+        Some("\"1\""),
+        "[{N}]"
+    );
+
+    // A patch: b changed (one interval left), a removed.
+    let patch = synced(
+        ChangeScope::SinceLastSync,
+        vec![resource("/c/b.ics", "\"2\"", &[c])],
+        &["/c/a.ics"],
+        "token-2",
+        later,
+    );
+    assert!(
+        store
+            .record_sync(&claim, &patch, later)
+            .await
+            .expect("record"),
+        "[{N}]"
+    );
+    assert_eq!(
+        sorted(
+            store
+                .outside_busy(t.id, t.calendar(), day())
+                .await
+                .expect("busy")
+        ),
+        vec![c],
+        "[{N}] a patch replaces the changed resource's busy time and drops the removed one"
+    );
+    // A full sync replaces everything.
+    let again = later + SignedDuration::from_secs(31);
+    let claim = store
+        .claim_due_syncs(again, 100, again + SignedDuration::from_mins(2))
+        .await
+        .expect("claim")
+        .into_iter()
+        .find(|c| c.link.tenant == t.id)
+        .expect("due again");
+    let full = synced(
+        ChangeScope::Everything,
+        vec![resource("/c/d.ics", "\"1\"", &[a])],
+        &[],
+        "token-3",
+        again,
+    );
+    assert!(
+        store
+            .record_sync(&claim, &full, again)
+            .await
+            .expect("record"),
+        "[{N}]"
+    );
+    assert_eq!(
+        store
+            .outside_busy(t.id, t.calendar(), day())
+            .await
+            .expect("busy"),
+        vec![a],
+        "[{N}] a full sync replaces all"
+    );
+    // The window filters.
+    let outside_window = Interval::new(span(600, 1).start, span(600, 60).end).expect("window");
+    assert!(
+        store
+            .outside_busy(t.id, t.calendar(), outside_window)
+            .await
+            .expect("busy")
+            .is_empty(),
+        "[{N}]"
+    );
+    // Relinking forgets the old link's busy time.
+    store
+        .link_calendar(&link_for(&t, "pw2"), again)
+        .await
+        .expect("relink");
+    assert!(
+        store
+            .outside_busy(t.id, t.calendar(), day())
+            .await
+            .expect("busy")
+            .is_empty(),
+        "[{N}] a new link starts without the old one's busy time"
+    );
+}
+
+pub async fn calendar_sync_claims_once<S: CalendarTestStore + ?Sized>(store: &S) {
+    const N: &str = "calendar_sync_claims_once";
+    let now = base_time();
+    let t = create_tenant(store, "Claim Clinic").await;
+    store
+        .link_calendar(&link_for(&t, "pw"), now)
+        .await
+        .expect("link");
+    let lease = now + SignedDuration::from_mins(2);
+    let results = futures_join_all((0..10).map(|_| store.claim_due_syncs(now, 10, lease))).await;
+    let mine: usize = results
+        .into_iter()
+        .map(|r| {
+            r.expect("claim")
+                .iter()
+                .filter(|c| c.link.tenant == t.id)
+                .count()
+        })
+        .sum();
+    assert_eq!(mine, 1, "[{N}] ten concurrent claims take the link once");
+
+    // The lease lapses: another worker takes it over; the first claim is then stale.
+    let after = lease + SignedDuration::from_secs(1);
+    let first_claim_token = {
+        let again = store
+            .claim_due_syncs(after, 10, after + SignedDuration::from_mins(2))
+            .await
+            .expect("claim");
+        again
+            .into_iter()
+            .find(|c| c.link.tenant == t.id)
+            .expect("taken over after its lease")
+    };
+    let mut stale = first_claim_token.clone();
+    stale.claim_token = uuid::Uuid::new_v4();
+    let failed = SyncResult::Failed {
+        problem: CalendarProblem::Refused { status: 401 },
+        next_sync_at: after + SignedDuration::from_mins(5),
+    };
+    assert!(
+        !store
+            .record_sync(&stale, &failed, after)
+            .await
+            .expect("record"),
+        "[{N}] a stale claim records nothing"
+    );
+    assert!(
+        store
+            .record_sync(&first_claim_token, &failed, after)
+            .await
+            .expect("record"),
+        "[{N}]"
+    );
+    let status = store
+        .calendar_status(t.id, t.calendar())
+        .await
+        .expect("s")
+        .expect("s");
+    assert_eq!(
+        status.health,
+        SyncHealth::Failing(CalendarProblem::Refused { status: 401 }),
+        "[{N}]"
+    );
+    assert_eq!(status.consecutive_failures, 1, "[{N}]");
+    assert_eq!(status.last_synced_at, None, "[{N}]");
+    assert!(
+        store
+            .claim_due_syncs(after + SignedDuration::from_mins(1), 10, lease)
+            .await
+            .expect("claim")
+            .iter()
+            .all(|c| c.link.tenant != t.id),
+        "[{N}] a failed link waits for its next try"
+    );
+}
+
+pub async fn calendar_writes_follow_bookings<S: CalendarTestStore + ?Sized>(store: &S) {
+    const N: &str = "calendar_writes_follow_bookings";
+    let now = base_time();
+    let t = create_tenant(store, "Write Clinic").await;
+    let unlinked = create_tenant(store, "Unlinked Clinic").await;
+    let phone = random_phone();
+    let booked = confirmed(store, &t, span(0, 60), &phone, now).await;
+    confirmed(store, &unlinked, span(0, 60), &random_phone(), now).await;
+    // Nothing is queued for a calendar without a link.
+    store.queue_booking_writes(now).await.expect("queue");
+    assert!(
+        store
+            .calendar_writes(t.id, t.calendar())
+            .await
+            .expect("writes")
+            .is_empty(),
+        "[{N}] no link, no writes"
+    );
+    store
+        .link_calendar(&link_for(&t, "pw"), now)
+        .await
+        .expect("link");
+    assert!(
+        store.queue_booking_writes(now).await.expect("queue") >= 1,
+        "[{N}]"
+    );
+    assert_eq!(
+        store.queue_booking_writes(now).await.expect("queue"),
+        0,
+        "[{N}] idempotent"
+    );
+    assert!(
+        store
+            .calendar_writes(unlinked.id, unlinked.calendar())
+            .await
+            .expect("writes")
+            .is_empty(),
+        "[{N}] the unlinked clinic has none"
+    );
+    let writes = store
+        .calendar_writes(t.id, t.calendar())
+        .await
+        .expect("writes");
+    assert_eq!(writes.len(), 1, "[{N}]");
+    let w = &writes[0];
+    assert_eq!(w.booking, booked, "[{N}]");
+    assert_eq!(w.uid, OurEventUid::for_booking(booked), "[{N}]");
+    let event = w.wanted.as_ref().expect("wanted in the calendar");
+    assert_eq!(event.slot, span(0, 60), "[{N}]");
+    assert!(
+        event.summary.contains("Ada Lovelace"),
+        "[{N}] {}",
+        event.summary
+    );
+    assert!(!w.is_done(), "[{N}]");
+
+    let lease = now + SignedDuration::from_mins(2);
+    let claims = store
+        .claim_calendar_writes(now, 10, lease, "w1")
+        .await
+        .expect("claim");
+    let claim = claims
+        .into_iter()
+        .find(|c| c.write.booking == booked)
+        .expect("due at once");
+    assert_eq!(
+        claim.link.tenant, t.id,
+        "[{N}] the claim carries its own link"
+    );
+    assert!(
+        store
+            .record_calendar_write(&claim, &WriteOutcome::Written, now)
+            .await
+            .expect("r"),
+        "[{N}]"
+    );
+    let w = store
+        .calendar_writes(t.id, t.calendar())
+        .await
+        .expect("writes")
+        .remove(0);
+    assert!(w.is_done(), "[{N}] written");
+    assert!(
+        store
+            .claim_calendar_writes(now, 10, lease, "w1")
+            .await
+            .expect("claim")
+            .iter()
+            .all(|c| c.write.booking != booked),
+        "[{N}] a done write is not claimed again"
+    );
+
+    // Cancelled: the event must go.
+    store
+        .cancel_booking(t.id, booked, ChangeProof::Owner, now, &[], &[])
+        .await
+        .expect("cancel");
+    assert_eq!(
+        store.queue_booking_writes(now).await.expect("queue"),
+        1,
+        "[{N}]"
+    );
+    let w = store
+        .calendar_writes(t.id, t.calendar())
+        .await
+        .expect("writes")
+        .remove(0);
+    assert_eq!(
+        w.wanted, None,
+        "[{N}] a cancelled booking wants its event gone"
+    );
+    assert_eq!(w.version, 2, "[{N}]");
+    assert!(!w.is_done(), "[{N}]");
+    let claim = store
+        .claim_calendar_writes(now, 10, lease, "w1")
+        .await
+        .expect("claim")
+        .into_iter()
+        .find(|c| c.write.booking == booked)
+        .expect("due");
+    assert_eq!(claim.write.wanted, None, "[{N}]");
+    assert!(
+        store
+            .record_calendar_write(&claim, &WriteOutcome::Written, now)
+            .await
+            .expect("r"),
+        "[{N}]"
+    );
+    assert!(
+        store.calendar_writes(t.id, t.calendar()).await.expect("w")[0].is_done(),
+        "[{N}]"
+    );
+}
+
+pub async fn calendar_write_claimed_once_under_concurrency<S: CalendarTestStore + ?Sized>(
+    store: &S,
+) {
+    const N: &str = "calendar_write_claimed_once_under_concurrency";
+    let now = base_time();
+    let t = create_tenant(store, "Race Clinic").await;
+    for i in 0..5 {
+        confirmed(store, &t, span(i * 90, 60), &random_phone(), now).await;
+    }
+    store
+        .link_calendar(&link_for(&t, "pw"), now)
+        .await
+        .expect("link");
+    // Twenty workers queue and claim at once.
+    let queued = futures_join_all((0..20).map(|_| store.queue_booking_writes(now))).await;
+    let queued: u32 = queued.into_iter().map(|r| r.expect("queue")).sum();
+    assert_eq!(
+        queued, 5,
+        "[{N}] each booking queued once, whatever the concurrency"
+    );
+    let lease = now + SignedDuration::from_mins(2);
+    let workers: Vec<String> = (0..20).map(|i| format!("w{i}")).collect();
+    let claims = futures_join_all(
+        workers
+            .iter()
+            .map(|w| store.claim_calendar_writes(now, 2, lease, w)),
+    )
+    .await;
+    let mut seen = HashSet::new();
+    let mut total = 0;
+    for c in claims {
+        for claim in c
+            .expect("claim")
+            .into_iter()
+            .filter(|c| c.write.tenant == t.id)
+        {
+            total += 1;
+            assert!(
+                seen.insert(claim.write.booking),
+                "[{N}] a write went to two workers"
+            );
+        }
+    }
+    assert_eq!(total, 5, "[{N}] every write claimed exactly once");
+}
+
+pub async fn calendar_write_retried_never_lost<S: CalendarTestStore + ?Sized>(store: &S) {
+    const N: &str = "calendar_write_retried_never_lost";
+    let now = base_time();
+    let t = create_tenant(store, "Retry Clinic").await;
+    let booked = confirmed(store, &t, span(0, 60), &random_phone(), now).await;
+    store
+        .link_calendar(&link_for(&t, "pw"), now)
+        .await
+        .expect("link");
+    store.queue_booking_writes(now).await.expect("queue");
+    let mut at = now;
+    for attempt in 1..=3u32 {
+        let claim = store
+            .claim_calendar_writes(at, 10, at + SignedDuration::from_mins(2), "w")
+            .await
+            .expect("claim")
+            .into_iter()
+            .find(|c| c.write.booking == booked)
+            .unwrap_or_else(|| panic!("[{N}] due again for attempt {attempt}"));
+        assert_eq!(claim.write.attempts, attempt - 1, "[{N}]");
+        let next = at + SignedDuration::from_secs(5 * i64::from(attempt));
+        let retry = WriteOutcome::Retry {
+            problem: CalendarProblem::Unreachable {
+                detail: "connection refused".into(),
+            },
+            next_attempt_at: next,
+        };
+        assert!(
+            store
+                .record_calendar_write(&claim, &retry, at)
+                .await
+                .expect("r"),
+            "[{N}]"
+        );
+        assert!(
+            store
+                .claim_calendar_writes(next - SignedDuration::from_secs(1), 10, next, "w")
+                .await
+                .expect("claim")
+                .iter()
+                .all(|c| c.write.booking != booked),
+            "[{N}] not due before its backoff ends"
+        );
+        at = next;
+    }
+    let w = store
+        .calendar_writes(t.id, t.calendar())
+        .await
+        .expect("w")
+        .remove(0);
+    assert_eq!(w.attempts, 3, "[{N}]");
+    assert!(
+        matches!(w.last_problem, Some(CalendarProblem::Unreachable { .. })),
+        "[{N}] the problem is kept for the owner"
+    );
+    // A worker that dies with its claim: the lease runs out and the write is claimed again.
+    let claim = store
+        .claim_calendar_writes(at, 10, at + SignedDuration::from_mins(2), "dies")
+        .await
+        .expect("claim")
+        .into_iter()
+        .find(|c| c.write.booking == booked)
+        .expect("due");
+    let after_lease = at + SignedDuration::from_mins(3);
+    let taken_over = store
+        .claim_calendar_writes(
+            after_lease,
+            10,
+            after_lease + SignedDuration::from_mins(2),
+            "w2",
+        )
+        .await
+        .expect("claim")
+        .into_iter()
+        .find(|c| c.write.booking == booked)
+        .expect("[calendar_write_retried_never_lost] a lapsed claim is taken over");
+    assert!(
+        !store
+            .record_calendar_write(&claim, &WriteOutcome::Written, after_lease)
+            .await
+            .expect("r"),
+        "[{N}] the dead worker's late outcome is ignored"
+    );
+    assert!(
+        store
+            .record_calendar_write(&taken_over, &WriteOutcome::Written, after_lease)
+            .await
+            .expect("r"),
+        "[{N}]"
+    );
+    let w = store
+        .calendar_writes(t.id, t.calendar())
+        .await
+        .expect("w")
+        .remove(0);
+    assert!(
+        w.is_done() && w.attempts == 0 && w.last_problem.is_none(),
+        "[{N}] {w:?}"
+    );
+}
+
+pub async fn calendar_write_changed_in_flight_is_written_again<S: CalendarTestStore + ?Sized>(
+    store: &S,
+) {
+    const N: &str = "calendar_write_changed_in_flight_is_written_again";
+    let now = base_time();
+    let t = create_tenant(store, "Flight Clinic").await;
+    let booked = confirmed(store, &t, span(0, 60), &random_phone(), now).await;
+    store
+        .link_calendar(&link_for(&t, "pw"), now)
+        .await
+        .expect("link");
+    store.queue_booking_writes(now).await.expect("queue");
+    let claim = store
+        .claim_calendar_writes(now, 10, now + SignedDuration::from_mins(2), "w")
+        .await
+        .expect("claim")
+        .into_iter()
+        .find(|c| c.write.booking == booked)
+        .expect("due");
+    // Cancelled while the write of the event is in flight.
+    store
+        .cancel_booking(t.id, booked, ChangeProof::Owner, now, &[], &[])
+        .await
+        .expect("cancel");
+    store.queue_booking_writes(now).await.expect("queue");
+    assert!(
+        store
+            .record_calendar_write(&claim, &WriteOutcome::Written, now)
+            .await
+            .expect("r"),
+        "[{N}]"
+    );
+    let w = store
+        .calendar_writes(t.id, t.calendar())
+        .await
+        .expect("w")
+        .remove(0);
+    assert_eq!(w.written_version, Some(1), "[{N}]");
+    assert!(!w.is_done(), "[{N}] the removal is still to do");
+    let claim = store
+        .claim_calendar_writes(now, 10, now + SignedDuration::from_mins(2), "w")
+        .await
+        .expect("claim")
+        .into_iter()
+        .find(|c| c.write.booking == booked)
+        .expect("the removal is due");
+    assert_eq!(claim.write.wanted, None, "[{N}]");
+    assert_eq!(claim.write.version, 2, "[{N}]");
+    // Unlinking drops writes not yet done; a calendar id of another clinic claims nothing.
+    let other = create_tenant(store, "Other Flight Clinic").await;
+    assert!(
+        store
+            .calendar_writes(other.id, CalendarId::default_for(t.id))
+            .await
+            .expect("w")
+            .is_empty(),
+        "[{N}] another tenant sees no writes"
+    );
+}
