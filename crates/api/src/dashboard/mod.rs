@@ -6,6 +6,7 @@ mod day_view;
 mod html;
 mod leads;
 mod login;
+mod marks;
 mod owner_words;
 mod owners;
 mod pages;

@@ -1,6 +1,5 @@
 //! Today, Appointments (list, cancel, reschedule, attended or no-show), Messages and Calls.
 
-use std::collections::HashMap;
 use std::fmt::Write;
 
 use actix_web::http::StatusCode;
@@ -21,6 +20,7 @@ use serde::Deserialize;
 
 use super::html::{csrf_field, esc, notice, page, tel_link};
 use super::leads::lead_card;
+use super::marks::Marks;
 use super::owner_words::{attendance_label, attendance_notice, cancel_notice, reschedule_notice};
 use super::respond::{DashError, html_response};
 use super::session::{Ctx, signed_in, signed_in_post};
@@ -52,65 +52,6 @@ pub(super) fn duration_text(secs: Option<u32>) -> String {
 
 fn status_label(b: &Booking, now: Timestamp) -> &'static str {
     b.effective_status(now).as_str()
-}
-
-/// The attended and no-show marks of the bookings on a page, and the no-shows of the numbers on
-/// it: two queries per page.
-#[derive(Default)]
-pub(super) struct Marks {
-    attendance: HashMap<BookingId, Attendance>,
-    no_shows: HashMap<PhoneNumber, u32>,
-}
-
-impl Marks {
-    pub(super) async fn load(
-        state: &AppState,
-        ctx: &Ctx,
-        bookings: &[&Booking],
-        callers: &[&PhoneNumber],
-    ) -> Result<Self, DashError> {
-        let ids: Vec<BookingId> = bookings.iter().map(|b| b.id).collect();
-        let mut phones: Vec<PhoneNumber> = bookings
-            .iter()
-            .map(|b| b.caller_phone.clone())
-            .chain(callers.iter().map(|p| (*p).clone()))
-            .collect();
-        phones.sort();
-        phones.dedup();
-        let attendance = if ids.is_empty() {
-            HashMap::new()
-        } else {
-            state
-                .store
-                .attendance_of(ctx.tenant.id, &ids)
-                .await?
-                .into_iter()
-                .collect()
-        };
-        let no_shows = if phones.is_empty() {
-            HashMap::new()
-        } else {
-            state
-                .store
-                .no_show_counts(ctx.tenant.id, &phones)
-                .await?
-                .into_iter()
-                .collect()
-        };
-        Ok(Self {
-            attendance,
-            no_shows,
-        })
-    }
-
-    /// "· 2 no-shows" after a contact's number, nothing for a contact without any.
-    fn no_shows_of(&self, phone: &PhoneNumber) -> String {
-        match self.no_shows.get(phone).copied().unwrap_or(0) {
-            0 => String::new(),
-            1 => " · <span class=\"no-shows\">1 no-show</span>".to_owned(),
-            n => format!(" · <span class=\"no-shows\">{n} no-shows</span>"),
-        }
-    }
 }
 
 /// Whether a booking card's title links to the appointment's own page.
@@ -571,6 +512,32 @@ fn appointment_page(
     )
 }
 
+/// An appointment's page after a look or an action: the booking as it is now, the providers the
+/// move form offers (free at `wanted`, when given) and its attendance marks.
+async fn show_appointment(
+    state: &AppState,
+    ctx: &Ctx,
+    id: BookingId,
+    wanted: Option<&str>,
+    flash: &str,
+) -> Result<HttpResponse, DashError> {
+    let b = state
+        .store
+        .booking(ctx.tenant.id, id)
+        .await?
+        .ok_or(DashError::NotFound)?;
+    let choices = move_choices(state, ctx, &b, wanted).await?;
+    let marks = Marks::load(state, ctx, &[&b], &[]).await?;
+    Ok(appointment_page(
+        ctx,
+        &b,
+        state.clock.now(),
+        flash,
+        &choices,
+        &marks,
+    ))
+}
+
 #[derive(Deserialize)]
 pub struct AppointmentQuery {
     new_start: Option<String>,
@@ -584,21 +551,7 @@ pub async fn appointment(
 ) -> Result<HttpResponse, DashError> {
     let ctx = signed_in(&req, &state).await?;
     let id = booking_id(&path)?;
-    let b = state
-        .store
-        .booking(ctx.tenant.id, id)
-        .await?
-        .ok_or(DashError::NotFound)?;
-    let choices = move_choices(&state, &ctx, &b, query.new_start.as_deref()).await?;
-    let marks = Marks::load(&state, &ctx, &[&b], &[]).await?;
-    Ok(appointment_page(
-        &ctx,
-        &b,
-        state.clock.now(),
-        "",
-        &choices,
-        &marks,
-    ))
+    show_appointment(&state, &ctx, id, query.new_start.as_deref(), "").await
 }
 
 #[derive(Deserialize)]
@@ -623,21 +576,7 @@ pub async fn cancel(
     }
     state.wake_worker();
     let (kind, said) = cancel_notice(&ctx.tenant.config.zone, &outcome);
-    let b = state
-        .store
-        .booking(ctx.tenant.id, id)
-        .await?
-        .ok_or(DashError::NotFound)?;
-    let choices = move_choices(&state, &ctx, &b, None).await?;
-    let marks = Marks::load(&state, &ctx, &[&b], &[]).await?;
-    Ok(appointment_page(
-        &ctx,
-        &b,
-        state.clock.now(),
-        &notice(kind.as_str(), &said),
-        &choices,
-        &marks,
-    ))
+    show_appointment(&state, &ctx, id, None, &notice(kind.as_str(), &said)).await
 }
 
 #[derive(Deserialize)]
@@ -667,21 +606,7 @@ pub async fn attendance(
         return Err(DashError::NotFound);
     }
     let (kind, said) = attendance_notice(outcome);
-    let b = state
-        .store
-        .booking(ctx.tenant.id, id)
-        .await?
-        .ok_or(DashError::NotFound)?;
-    let choices = move_choices(&state, &ctx, &b, None).await?;
-    let marks = Marks::load(&state, &ctx, &[&b], &[]).await?;
-    Ok(appointment_page(
-        &ctx,
-        &b,
-        state.clock.now(),
-        &notice(kind.as_str(), &said),
-        &choices,
-        &marks,
-    ))
+    show_appointment(&state, &ctx, id, None, &notice(kind.as_str(), &said)).await
 }
 
 #[derive(Deserialize)]
@@ -725,24 +650,17 @@ pub async fn reschedule(
         }
     };
     let Some(new_start) = form_start(&form.new_start) else {
-        let b = state
-            .store
-            .booking(ctx.tenant.id, id)
-            .await?
-            .ok_or(DashError::NotFound)?;
-        let choices = move_choices(&state, &ctx, &b, None).await?;
-        let marks = Marks::load(&state, &ctx, &[&b], &[]).await?;
-        return Ok(appointment_page(
+        return show_appointment(
+            &state,
             &ctx,
-            &b,
-            state.clock.now(),
+            id,
+            None,
             &notice(
                 "error",
                 "That is not a date and time; pick the new start in the date-time field.",
             ),
-            &choices,
-            &marks,
-        ));
+        )
+        .await;
     };
     let outcome = state
         .service
@@ -757,21 +675,7 @@ pub async fn reschedule(
         _ => id,
     };
     let (kind, said) = reschedule_notice(&ctx.tenant.config.zone, &outcome);
-    let b = state
-        .store
-        .booking(ctx.tenant.id, shown)
-        .await?
-        .ok_or(DashError::NotFound)?;
-    let choices = move_choices(&state, &ctx, &b, None).await?;
-    let marks = Marks::load(&state, &ctx, &[&b], &[]).await?;
-    Ok(appointment_page(
-        &ctx,
-        &b,
-        state.clock.now(),
-        &notice(kind.as_str(), &said),
-        &choices,
-        &marks,
-    ))
+    show_appointment(&state, &ctx, shown, None, &notice(kind.as_str(), &said)).await
 }
 
 pub async fn messages(
