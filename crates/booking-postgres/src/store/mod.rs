@@ -8,6 +8,7 @@ mod calendars;
 mod calls;
 mod keys;
 mod ops;
+mod otp;
 mod outbox;
 mod rows;
 mod sms_routes;

@@ -1,0 +1,247 @@
+//! One-time codes on PostgreSQL: a challenge stored with its text under the send limits, and
+//! each check counted before the code is compared.
+
+use async_trait::async_trait;
+use booking_core::otp::{Challenge, CheckClaim, NewChallenge, OtpPolicy, SendCounts, SendLimit};
+use booking_core::outbox::NewMessage;
+use booking_core::ports::{OtpStore, StoreResult};
+use booking_core::{BookingId, CallId, ChallengeId, PhoneNumber, TenantId};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use jiff::Timestamp;
+use uuid::Uuid;
+
+use super::PgStore;
+use super::bookings::lock_booking;
+use super::outbox::{check_messages, enqueue_in};
+use super::rows::ChallengeRow;
+use crate::convert::{from_ts, ts};
+use crate::error::Fail;
+use crate::fixed::{Bind, Fixed};
+use crate::schema::otp_challenges as ch;
+
+/// The class of the advisory locks that serialise the code sends of a tenant (`otp_`), so that
+/// the counts a send is checked against cannot change until it is stored.
+const OTP_SEND_LOCK_CLASS: i32 = 0x6f74_705f;
+
+async fn send_counts_in(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    phone: &PhoneNumber,
+    call: Option<&CallId>,
+    since: Timestamp,
+) -> Result<(SendCounts, bool), Fail> {
+    #[derive(QueryableByName)]
+    struct Counts {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        to_number: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        by_tenant: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        in_call: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        distinct_in_call: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        to_number_in_call: i64,
+    }
+    let c: Counts = Fixed::new(
+        "SELECT recent.to_number, recent.by_tenant, in_call.n AS in_call, in_call.distinct_numbers AS distinct_in_call,
+                in_call.to_number AS to_number_in_call
+         FROM (SELECT count(*) FILTER (WHERE phone = ?) AS to_number, count(*) AS by_tenant
+               FROM otp_challenges WHERE tenant_id = ? AND created_at >= ?) AS recent,
+              (SELECT count(*) AS n, count(DISTINCT phone) AS distinct_numbers,
+                      count(*) FILTER (WHERE phone = ?) AS to_number
+               FROM otp_challenges WHERE tenant_id = ? AND ?::text IS NOT NULL AND call_id = ?) AS in_call",
+        [
+            Bind::Text(phone.as_str()),
+            Bind::Uuid(tenant),
+            Bind::Timestamp(ts(since)),
+            Bind::Text(phone.as_str()),
+            Bind::Uuid(tenant),
+            Bind::OptionalText(call.map(CallId::as_str)),
+            Bind::OptionalText(call.map(CallId::as_str)),
+        ],
+    )
+    .get_result(conn)
+    .await?;
+    let n = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
+    Ok((
+        SendCounts {
+            to_number: n(c.to_number),
+            in_call: n(c.in_call),
+            distinct_numbers_in_call: n(c.distinct_in_call),
+            by_tenant: n(c.by_tenant),
+        },
+        c.to_number_in_call > 0,
+    ))
+}
+
+/// The status a booking has at `now` (a held booking whose hold ran out is expired).
+
+#[async_trait]
+impl OtpStore for PgStore {
+    async fn create_challenge(
+        &self,
+        challenge: &NewChallenge,
+        message: &NewMessage,
+        policy: &OtpPolicy,
+    ) -> StoreResult<Result<Challenge, SendLimit>> {
+        check_messages(challenge.tenant, std::slice::from_ref(message))?;
+        let (t, bid) = (*challenge.tenant.as_uuid(), *challenge.booking.as_uuid());
+        let (to, call, now) = (
+            &challenge.phone,
+            challenge.call_id.as_ref(),
+            challenge.created_at,
+        );
+        let row = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                conn.transaction::<_, Fail, _>(async |conn| {
+                    // The tenant's sends take turns from here to the commit: the counts below
+                    // cannot change before this code is stored (or refused).
+                    Fixed::new(
+                        "SELECT pg_advisory_xact_lock(?, hashtext(?::text))",
+                        [Bind::Int(OTP_SEND_LOCK_CLASS), Bind::Uuid(t)],
+                    )
+                    .execute(conn)
+                    .await?;
+                    // Locking the booking makes concurrent sends for it take turns, so that
+                    // exactly one challenge stays active.
+                    let booking = lock_booking(conn, t, bid).await?;
+                    let (number_counts, texted_in_call) =
+                        send_counts_in(conn, t, to, call, now - policy.per_number.window).await?;
+                    let (tenant_counts, _) =
+                        send_counts_in(conn, t, to, call, now - policy.per_tenant.window).await?;
+                    let known = texted_in_call || booking.caller_phone == to.as_str();
+                    if let Err(limit) = policy.check_send(&number_counts, &tenant_counts, known) {
+                        return Ok(Err(limit));
+                    }
+                    diesel::update(
+                        ch::table
+                            .filter(ch::tenant_id.eq(t))
+                            .filter(ch::booking_id.eq(bid))
+                            .filter(ch::consumed_at.is_null())
+                            .filter(ch::superseded_at.is_null()),
+                    )
+                    .set(ch::superseded_at.eq(ts(challenge.created_at)))
+                    .execute(conn)
+                    .await?;
+                    let row: ChallengeRow = diesel::insert_into(ch::table)
+                        .values((
+                            ch::tenant_id.eq(t),
+                            ch::id.eq(challenge.id.as_uuid()),
+                            ch::booking_id.eq(bid),
+                            ch::call_id.eq(challenge.call_id.as_ref().map(CallId::as_str)),
+                            ch::phone.eq(challenge.phone.as_str()),
+                            ch::code_hash.eq(challenge.code_hash.0.as_slice()),
+                            ch::created_at.eq(ts(challenge.created_at)),
+                            ch::expires_at.eq(ts(challenge.expires_at)),
+                        ))
+                        .returning(ChallengeRow::as_returning())
+                        .get_result(conn)
+                        .await?;
+                    enqueue_in(conn, std::slice::from_ref(message)).await?;
+                    Ok(Ok(row))
+                })
+                .await
+            })
+            .await?;
+        match row {
+            Ok(row) => row.into_domain().map(Ok),
+            Err(limit) => Ok(Err(limit)),
+        }
+    }
+
+    async fn active_challenge(
+        &self,
+        tenant: TenantId,
+        booking: BookingId,
+    ) -> StoreResult<Option<Challenge>> {
+        let row = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                Ok(ch::table
+                    .filter(ch::tenant_id.eq(tenant.as_uuid()))
+                    .filter(ch::booking_id.eq(booking.as_uuid()))
+                    .filter(ch::consumed_at.is_null())
+                    .filter(ch::superseded_at.is_null())
+                    .order((ch::created_at.desc(), ch::seq))
+                    .select(ChallengeRow::as_select())
+                    .first(&mut conn)
+                    .await
+                    .optional()?)
+            })
+            .await?;
+        row.map(ChallengeRow::into_domain).transpose()
+    }
+
+    async fn begin_check(
+        &self,
+        tenant: TenantId,
+        challenge: ChallengeId,
+        now: Timestamp,
+        max_checks: u32,
+    ) -> StoreResult<CheckClaim> {
+        let max = crate::convert::i32_of("max checks", max_checks)?;
+        let (t, id) = (*tenant.as_uuid(), *challenge.as_uuid());
+        let claim = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                // One statement: the count and the limit are decided by the row as it is when
+                // the update takes it, whatever else runs at once.
+                let counted: Option<i32> = diesel::update(
+                    ch::table
+                        .find((t, id))
+                        .filter(ch::consumed_at.is_null())
+                        .filter(ch::superseded_at.is_null())
+                        .filter(ch::expires_at.gt(ts(now)))
+                        .filter(ch::failed_checks.lt(max)),
+                )
+                .set(ch::failed_checks.eq(ch::failed_checks + 1))
+                .returning(ch::failed_checks)
+                .get_result(&mut conn)
+                .await
+                .optional()?;
+                if let Some(n) = counted {
+                    return Ok(Ok(n));
+                }
+                // Not counted: say why.
+                let row: Option<(
+                    Option<chrono::DateTime<chrono::Utc>>,
+                    Option<chrono::DateTime<chrono::Utc>>,
+                    chrono::DateTime<chrono::Utc>,
+                )> = ch::table
+                    .find((t, id))
+                    .select((ch::consumed_at, ch::superseded_at, ch::expires_at))
+                    .first(&mut conn)
+                    .await
+                    .optional()?;
+                Ok(Err(row))
+            })
+            .await?;
+        Ok(match claim {
+            Ok(n) => CheckClaim::Counted {
+                checks: crate::convert::u32_of("checks", n)?,
+            },
+            Err(Some((None, None, expires))) if from_ts(expires)? <= now => CheckClaim::Expired,
+            Err(Some((None, None, _))) => CheckClaim::Exhausted,
+            Err(_) => CheckClaim::Gone,
+        })
+    }
+
+    async fn send_counts(
+        &self,
+        tenant: TenantId,
+        phone: &PhoneNumber,
+        call: Option<&CallId>,
+        since: Timestamp,
+    ) -> StoreResult<SendCounts> {
+        let (counts, _) = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                send_counts_in(&mut conn, *tenant.as_uuid(), phone, call, since).await
+            })
+            .await?;
+        Ok(counts)
+    }
+}
