@@ -10,6 +10,7 @@ pub mod country;
 pub mod dispatch;
 pub mod error;
 pub mod ids;
+pub mod link_token;
 #[cfg(feature = "memory")]
 pub mod memory;
 pub mod messages;
