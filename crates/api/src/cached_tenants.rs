@@ -19,7 +19,7 @@ use booking_core::TenantId;
 use booking_core::booking::{Booking, Interval, NewAppointment, NewHold, Occupied};
 use booking_core::calls::{CallRecord, CallStart, CapturedLead, FinishOutcome, FinishedCall};
 use booking_core::ids::{
-    BookingId, CalendarId, CallId, ChallengeId, MessageId, VapiAssistantId, VapiPhoneNumberId,
+    AssistantId, BookingId, CalendarId, CallId, ChallengeId, MessageId, VoiceLineId,
 };
 use booking_core::otp::{
     Challenge, ChangeProof, CheckClaim, NewChallenge, OtpPolicy, RateWindow, SendCounts, SendLimit,
@@ -45,9 +45,9 @@ const MAX_ENTRIES: usize = 10_000;
 /// One way to find the clinic of a call.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Key {
-    PhoneNumberId(VapiPhoneNumberId),
+    PhoneNumberId(VoiceLineId),
     Called(PhoneNumber),
-    AssistantId(VapiAssistantId),
+    AssistantId(AssistantId),
 }
 
 #[derive(Default)]
@@ -127,9 +127,9 @@ impl CachedTenants {
     /// store: the assistant-request starts a call from the clinic's current settings.
     pub fn forget_call(
         &self,
-        phone_number_id: Option<&VapiPhoneNumberId>,
+        phone_number_id: Option<&VoiceLineId>,
         called: Option<&PhoneNumber>,
-        assistant_id: Option<&VapiAssistantId>,
+        assistant_id: Option<&AssistantId>,
     ) {
         let keys = [
             phone_number_id.map(|i| Key::PhoneNumberId(i.clone())),
@@ -173,10 +173,10 @@ impl TenantStore for CachedTenants {
     async fn tenant_by_called_number(&self, number: &PhoneNumber) -> StoreResult<Option<Tenant>> {
         self.lookup(Key::Called(number.clone())).await
     }
-    async fn tenant_by_voice_line_id(&self, id: &VapiPhoneNumberId) -> StoreResult<Option<Tenant>> {
+    async fn tenant_by_voice_line_id(&self, id: &VoiceLineId) -> StoreResult<Option<Tenant>> {
         self.lookup(Key::PhoneNumberId(id.clone())).await
     }
-    async fn tenant_by_assistant_id(&self, id: &VapiAssistantId) -> StoreResult<Option<Tenant>> {
+    async fn tenant_by_assistant_id(&self, id: &AssistantId) -> StoreResult<Option<Tenant>> {
         self.lookup(Key::AssistantId(id.clone())).await
     }
     async fn tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
@@ -255,14 +255,6 @@ impl BookingStore for CachedTenants {
         self.inner
             .confirm_hold(tenant, id, challenge, now, messages)
             .await
-    }
-    async fn release_hold(
-        &self,
-        tenant: TenantId,
-        id: BookingId,
-        now: Timestamp,
-    ) -> StoreResult<Booking> {
-        self.inner.release_hold(tenant, id, now).await
     }
     async fn cancel_booking(
         &self,

@@ -58,9 +58,9 @@ pub async fn resolve_tenant(
 
 /// One way to find a clinic from a message.
 enum Lookup<'a> {
-    PhoneNumberId(&'a booking_core::VapiPhoneNumberId),
+    PhoneNumberId(&'a booking_core::VoiceLineId),
     Called(&'a booking_core::PhoneNumber),
-    AssistantId(&'a booking_core::VapiAssistantId),
+    AssistantId(&'a booking_core::AssistantId),
 }
 
 async fn lookup(state: &AppState, by: Lookup<'_>) -> Result<Option<Tenant>, StoreError> {

@@ -14,7 +14,7 @@ use booking_core::tenant::{
     KeywordReplies, OpenRange, Secret, Service, ServiceName, SmsAccount, SmsHealth, SmsSender,
     SystemPrompt, Tenant, TenantConfig, WeeklyHours,
 };
-use booking_core::{ParseError, PhoneNumber, VapiAssistantId, VapiPhoneNumberId};
+use booking_core::{AssistantId, ParseError, PhoneNumber, VoiceLineId};
 use jiff::civil::{Date, Weekday};
 use serde::{Deserialize, Serialize};
 
@@ -364,7 +364,7 @@ impl TenantInput {
                         Some(id) => errs
                             .parse(
                                 format!("phone_numbers[{i}].vapi_phone_number_id"),
-                                VapiPhoneNumberId::parse(id),
+                                VoiceLineId::parse(id),
                             )
                             .map(Some),
                         None => Some(None),
@@ -616,7 +616,7 @@ fn sms_account(errs: &mut FieldErrors, t: &TwilioJson) -> Option<SmsAccount> {
 pub const MAX_VAPI_ASSISTANTS: usize = 20;
 
 /// Vapi assistant ids, each once, in the order given (`vapi_assistant_ids[i]` names a bad one).
-pub fn parse_assistant_ids(errs: &mut FieldErrors, list: &[String]) -> Vec<VapiAssistantId> {
+pub fn parse_assistant_ids(errs: &mut FieldErrors, list: &[String]) -> Vec<AssistantId> {
     if list.len() > MAX_VAPI_ASSISTANTS {
         errs.push(
             "vapi_assistant_ids",
@@ -624,12 +624,10 @@ pub fn parse_assistant_ids(errs: &mut FieldErrors, list: &[String]) -> Vec<VapiA
         );
         return Vec::new();
     }
-    let mut out: Vec<VapiAssistantId> = Vec::new();
+    let mut out: Vec<AssistantId> = Vec::new();
     for (i, id) in list.iter().enumerate() {
-        if let Some(id) = errs.parse(
-            format!("vapi_assistant_ids[{i}]"),
-            VapiAssistantId::parse(id),
-        ) && !out.contains(&id)
+        if let Some(id) = errs.parse(format!("vapi_assistant_ids[{i}]"), AssistantId::parse(id))
+            && !out.contains(&id)
         {
             out.push(id);
         }

@@ -146,15 +146,17 @@ text_id!(
     128
 );
 text_id!(
-    /// Vapi's id of a phone number (`message.call.phoneNumberId`).
-    VapiPhoneNumberId,
+    /// The phone line a call came in on, as the voice platform names it (Vapi's phone-number
+    /// id, `message.call.phoneNumberId`).
+    VoiceLineId,
     "Vapi phone number id",
     128
 );
 text_id!(
-    /// Vapi's id of a saved assistant (`message.call.assistantId`). A call from Vapi's dashboard
-    /// or web widget has no phone number; the clinic is found by this id instead.
-    VapiAssistantId,
+    /// The voice platform's id of a saved assistant (Vapi's `message.call.assistantId`). A call
+    /// from Vapi's dashboard or web widget has no phone number; the clinic is found by this id
+    /// instead.
+    AssistantId,
     "Vapi assistant id",
     128
 );

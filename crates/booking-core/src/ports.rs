@@ -15,8 +15,7 @@ use crate::booking::{Booking, Interval, NewAppointment, NewHold, Occupied};
 use crate::calls::{CallRecord, CallStart, CapturedLead, FinishOutcome, FinishedCall};
 use crate::ids::CalendarId;
 use crate::ids::{
-    BookingId, CallId, ChallengeId, MessageId, TenantId, ToolCallId, VapiAssistantId,
-    VapiPhoneNumberId,
+    AssistantId, BookingId, CallId, ChallengeId, MessageId, TenantId, ToolCallId, VoiceLineId,
 };
 use crate::otp::{
     Challenge, ChangeProof, CheckClaim, NewChallenge, OtpPolicy, RateWindow, SendCounts, SendLimit,
@@ -87,9 +86,9 @@ pub trait TenantStore: Send + Sync {
     /// The tenant a called number belongs to.
     async fn tenant_by_called_number(&self, number: &PhoneNumber) -> StoreResult<Option<Tenant>>;
     /// The tenant whose voice line (a number the voice platform answers) has this id.
-    async fn tenant_by_voice_line_id(&self, id: &VapiPhoneNumberId) -> StoreResult<Option<Tenant>>;
+    async fn tenant_by_voice_line_id(&self, id: &VoiceLineId) -> StoreResult<Option<Tenant>>;
     /// The tenant that registered this saved Vapi assistant.
-    async fn tenant_by_assistant_id(&self, id: &VapiAssistantId) -> StoreResult<Option<Tenant>>;
+    async fn tenant_by_assistant_id(&self, id: &AssistantId) -> StoreResult<Option<Tenant>>;
     /// The tenant that texts from this number, directly or as one of its Messaging Service's
     /// numbers (an inbound text's `To`). A number belongs to one tenant at most.
     async fn tenant_by_sms_number(&self, number: &PhoneNumber) -> StoreResult<Option<Tenant>>;
@@ -182,14 +181,6 @@ pub trait BookingStore: Send + Sync {
         challenge: ChallengeId,
         now: Timestamp,
         messages: &[NewMessage],
-    ) -> StoreResult<Booking>;
-
-    /// Held → released. `WrongState` otherwise.
-    async fn release_hold(
-        &self,
-        tenant: TenantId,
-        id: BookingId,
-        now: Timestamp,
     ) -> StoreResult<Booking>;
 
     /// In one unit of work: confirmed → cancelled, the `proof` code consumed (see

@@ -31,7 +31,6 @@ checks!(
     confirm_expired_refused,
     confirm_needs_live_challenge,
     concurrent_confirms_one_wins,
-    release_hold_only_live,
     cancel_frees_slot_and_withdraws,
     reschedule_is_atomic,
     booking_queries,

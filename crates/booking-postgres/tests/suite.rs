@@ -27,7 +27,6 @@ suite!(
     confirm_expired_refused,
     confirm_needs_live_challenge,
     concurrent_confirms_one_wins,
-    release_hold_only_live,
     cancel_frees_slot_and_withdraws,
     reschedule_is_atomic,
     booking_queries,

@@ -12,7 +12,7 @@
 use std::fmt;
 
 use booking_core::calls::{CallReport, CapturedLead};
-use booking_core::{CallId, PhoneNumber, ToolCallId, VapiAssistantId, VapiPhoneNumberId};
+use booking_core::{AssistantId, CallId, PhoneNumber, ToolCallId, VoiceLineId};
 use jiff::Timestamp;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
@@ -110,7 +110,7 @@ pub struct MessageContext {
     pub call_id: Option<CallId>,
     /// `message.call.phoneNumberId`. (The `phoneNumber` object Vapi sends has no id: Vapi's
     /// own numbers are known only by this field.)
-    pub phone_number_id: Option<VapiPhoneNumberId>,
+    pub phone_number_id: Option<VoiceLineId>,
     /// The number that was called: `message.phoneNumber.number`.
     pub called: Option<PhoneNumber>,
     /// The caller: `message.call.customer.number`, else `message.customer.number`. `None` for a
@@ -118,7 +118,7 @@ pub struct MessageContext {
     pub caller: Option<PhoneNumber>,
     /// `message.call.assistantId`: the saved Vapi assistant the call runs, if any (a test call
     /// from Vapi's dashboard or web widget has this and no phone number).
-    pub assistant_id: Option<VapiAssistantId>,
+    pub assistant_id: Option<AssistantId>,
     /// `message.timestamp` (milliseconds, fractional or not, or ISO text).
     pub timestamp: Option<Timestamp>,
 }
@@ -129,9 +129,9 @@ impl MessageContext {
         Self {
             call_id: str_at(m, &["call", "id"]).and_then(|s| CallId::parse(s).ok()),
             phone_number_id: str_at(m, &["call", "phoneNumberId"])
-                .and_then(|s| VapiPhoneNumberId::parse(s).ok()),
+                .and_then(|s| VoiceLineId::parse(s).ok()),
             assistant_id: str_at(m, &["call", "assistantId"])
-                .and_then(|s| VapiAssistantId::parse(s).ok()),
+                .and_then(|s| AssistantId::parse(s).ok()),
             called: phone(&["phoneNumber", "number"]),
             caller: phone(&["call", "customer", "number"])
                 .or_else(|| phone(&["customer", "number"])),

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::ids::{TenantId, VapiAssistantId, VapiPhoneNumberId};
+use crate::ids::{AssistantId, TenantId, VoiceLineId};
 use crate::memory::MemoryStore;
 use crate::phone::PhoneNumber;
 use crate::ports::{SmsAccountChange, StoreError, StoreResult, TenantStore};
@@ -97,7 +97,7 @@ impl TenantStore for MemoryStore {
             .cloned())
     }
 
-    async fn tenant_by_voice_line_id(&self, id: &VapiPhoneNumberId) -> StoreResult<Option<Tenant>> {
+    async fn tenant_by_voice_line_id(&self, id: &VoiceLineId) -> StoreResult<Option<Tenant>> {
         Ok(self
             .lock()
             .tenants
@@ -111,7 +111,7 @@ impl TenantStore for MemoryStore {
             .cloned())
     }
 
-    async fn tenant_by_assistant_id(&self, id: &VapiAssistantId) -> StoreResult<Option<Tenant>> {
+    async fn tenant_by_assistant_id(&self, id: &AssistantId) -> StoreResult<Option<Tenant>> {
         Ok(self
             .lock()
             .tenants

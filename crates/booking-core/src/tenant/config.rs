@@ -9,14 +9,14 @@ use super::names::{ClinicName, Service};
 use super::rules::{BookingRules, HotLeadThreshold};
 use crate::country::Country;
 use crate::error::ParseError;
-use crate::ids::{CalendarId, TenantId, VapiAssistantId, VapiPhoneNumberId};
+use crate::ids::{AssistantId, CalendarId, TenantId, VoiceLineId};
 use crate::phone::PhoneNumber;
 
 /// A number the clinic is called on, and the id Vapi gives it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CalledNumber {
     pub number: PhoneNumber,
-    pub vapi_phone_number_id: Option<VapiPhoneNumberId>,
+    pub vapi_phone_number_id: Option<VoiceLineId>,
 }
 
 /// The owner's prompt for the AI, as typed. Anything goes (it is composed under our own booking
@@ -62,7 +62,7 @@ pub struct TenantConfig {
     /// Vapi's dashboard or web widget) is found by the assistant id Vapi sends. Each id belongs
     /// to one clinic only.
     #[serde(default)]
-    pub vapi_assistant_ids: Vec<VapiAssistantId>,
+    pub vapi_assistant_ids: Vec<AssistantId>,
     pub alert_numbers: Vec<PhoneNumber>,
     pub hot_lead_threshold: HotLeadThreshold,
     pub services: Vec<Service>,

@@ -24,9 +24,7 @@ use jiff::civil::Weekday;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::booking::{BookingStatus, HOLD_TTL, Interval, NewHold};
-use crate::ids::{
-    BookingId, CallId, ChallengeId, MessageId, TenantId, VapiAssistantId, VapiPhoneNumberId,
-};
+use crate::ids::{AssistantId, BookingId, CallId, ChallengeId, MessageId, TenantId, VoiceLineId};
 use crate::otp::{Challenge, CodeHash, NewChallenge, OtpPolicy, RateWindow};
 use crate::outbox::{DedupeKey, MessageKind, NewMessage};
 use crate::phone::PhoneNumber;
@@ -174,11 +172,11 @@ pub fn tenant_config(name: &str) -> TenantConfig {
         called_numbers: vec![CalledNumber {
             number: random_phone(),
             vapi_phone_number_id: Some(
-                VapiPhoneNumberId::parse(&uuid::Uuid::new_v4().to_string()).expect("valid id"),
+                VoiceLineId::parse(&uuid::Uuid::new_v4().to_string()).expect("valid id"),
             ),
         }],
         vapi_assistant_ids: vec![
-            VapiAssistantId::parse(&uuid::Uuid::new_v4().to_string()).expect("valid id"),
+            AssistantId::parse(&uuid::Uuid::new_v4().to_string()).expect("valid id"),
         ],
         alert_numbers: vec![random_phone()],
         hot_lead_threshold: HotLeadThreshold::default(),
@@ -451,7 +449,6 @@ where
     confirm_expired_refused(&make().await).await;
     confirm_needs_live_challenge(&make().await).await;
     concurrent_confirms_one_wins(&make().await).await;
-    release_hold_only_live(&make().await).await;
     cancel_frees_slot_and_withdraws(&make().await).await;
     reschedule_is_atomic(&make().await).await;
     booking_queries(&make().await).await;

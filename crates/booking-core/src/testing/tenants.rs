@@ -1,6 +1,6 @@
 //! Clinics: their settings, numbers and texting accounts.
 
-use crate::ids::VapiAssistantId;
+use crate::ids::AssistantId;
 use crate::ports::{SmsAccountChange, Store, StoreError};
 use crate::tenant::{ClinicName, KeywordReplies, SmsHealth, SmsSender};
 use crate::testing::{
@@ -68,7 +68,7 @@ pub async fn tenants_round_trip<S: Store + ?Sized>(store: &S) {
     check!(
         "tenants_round_trip",
         store
-            .tenant_by_assistant_id(&VapiAssistantId::parse("asst-nobody").expect("valid"))
+            .tenant_by_assistant_id(&AssistantId::parse("asst-nobody").expect("valid"))
             .await
             .expect("by assistant id")
             .is_none(),

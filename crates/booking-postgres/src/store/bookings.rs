@@ -395,34 +395,6 @@ impl BookingStore for PgStore {
         row.into_domain()
     }
 
-    async fn release_hold(
-        &self,
-        tenant: TenantId,
-        id: BookingId,
-        now: Timestamp,
-    ) -> StoreResult<Booking> {
-        let (t, bid) = (*tenant.as_uuid(), *id.as_uuid());
-        let row = self
-            .run(async {
-                let mut conn = self.conn().await?;
-                conn.transaction::<_, Fail, _>(async |conn| {
-                    let row = lock_booking(conn, t, bid).await?;
-                    let status = effective(&row, now)?;
-                    if status != BookingStatus::Held {
-                        return Err(wrong_state(status));
-                    }
-                    Ok(diesel::update(b::table.find((t, bid)))
-                        .set((b::status.eq("released"), b::updated_at.eq(ts(now))))
-                        .returning(BookingRow::as_returning())
-                        .get_result(conn)
-                        .await?)
-                })
-                .await
-            })
-            .await?;
-        row.into_domain()
-    }
-
     async fn cancel_booking(
         &self,
         tenant: TenantId,

@@ -13,7 +13,7 @@ use booking_core::tenant::{
     KeywordReplies, Minutes, OpenRange, Service, ServiceName, SmsAccount, SmsHealth, SmsSender,
     SystemPrompt, Tenant, TenantConfig, WeeklyHours,
 };
-use booking_core::{CalendarId, PhoneNumber, TenantId, VapiAssistantId, VapiPhoneNumberId};
+use booking_core::{AssistantId, CalendarId, PhoneNumber, TenantId, VoiceLineId};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Int4, Nullable, Text, Uuid as SqlUuid};
@@ -240,8 +240,7 @@ async fn load_tenants(
                     vapi_phone_number_id: vapi
                         .as_deref()
                         .map(|v| {
-                            VapiPhoneNumberId::parse(v)
-                                .map_err(|e| corrupt("Vapi phone number id", e))
+                            VoiceLineId::parse(v).map_err(|e| corrupt("Vapi phone number id", e))
                         })
                         .transpose()?,
                 })
@@ -251,7 +250,7 @@ async fn load_tenants(
             .iter()
             .filter(|a| a.tenant_id == id)
             .map(|a| {
-                VapiAssistantId::parse(&a.assistant_id).map_err(|e| corrupt("Vapi assistant id", e))
+                AssistantId::parse(&a.assistant_id).map_err(|e| corrupt("Vapi assistant id", e))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let alert_numbers = alerts
@@ -573,7 +572,7 @@ impl TenantStore for PgStore {
         self.tenant_where_id(id).await
     }
 
-    async fn tenant_by_voice_line_id(&self, id: &VapiPhoneNumberId) -> StoreResult<Option<Tenant>> {
+    async fn tenant_by_voice_line_id(&self, id: &VoiceLineId) -> StoreResult<Option<Tenant>> {
         let tenant = self
             .run(async {
                 let mut conn = self.conn().await?;
@@ -588,7 +587,7 @@ impl TenantStore for PgStore {
         self.tenant_where_id(tenant).await
     }
 
-    async fn tenant_by_assistant_id(&self, id: &VapiAssistantId) -> StoreResult<Option<Tenant>> {
+    async fn tenant_by_assistant_id(&self, id: &AssistantId) -> StoreResult<Option<Tenant>> {
         #[derive(QueryableByName)]
         struct Owner {
             #[diesel(sql_type = SqlUuid)]

@@ -10,9 +10,7 @@ use booking_core::tenant::{
     OpenRange, Secret, Service, ServiceName, SmsAccount, SmsSender, SystemPrompt, Tenant,
     TenantConfig, WeeklyHours,
 };
-use booking_core::{
-    BookingId, CallId, ChallengeId, MessageId, PhoneNumber, TenantId, VapiPhoneNumberId,
-};
+use booking_core::{BookingId, CallId, ChallengeId, MessageId, PhoneNumber, TenantId, VoiceLineId};
 use jiff::civil::Weekday;
 use jiff::{SignedDuration, Timestamp};
 
@@ -68,7 +66,7 @@ pub fn config(name: &str) -> TenantConfig {
         called_numbers: vec![
             CalledNumber {
                 number: phone(),
-                vapi_phone_number_id: Some(VapiPhoneNumberId::parse(&uuid().to_string()).unwrap()),
+                vapi_phone_number_id: Some(VoiceLineId::parse(&uuid().to_string()).unwrap()),
             },
             CalledNumber {
                 number: phone(),
@@ -76,8 +74,8 @@ pub fn config(name: &str) -> TenantConfig {
             },
         ],
         vapi_assistant_ids: vec![
-            booking_core::VapiAssistantId::parse(&uuid().to_string()).unwrap(),
-            booking_core::VapiAssistantId::parse(&uuid().to_string()).unwrap(),
+            booking_core::AssistantId::parse(&uuid().to_string()).unwrap(),
+            booking_core::AssistantId::parse(&uuid().to_string()).unwrap(),
         ],
         alert_numbers: vec![phone(), phone()],
         hot_lead_threshold: HotLeadThreshold::new(65).unwrap(),
