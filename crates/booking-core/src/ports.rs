@@ -6,6 +6,14 @@
 //! must change several things atomically (confirm a hold AND queue its texts), one method takes all
 //! of it, so the adapter can do it in one transaction.
 
+mod clock;
+mod gateway;
+
+pub use clock::{Clock, Random};
+#[cfg(test)]
+pub use gateway::MockSmsGateway;
+pub use gateway::{SendOutcome, SentSms, SmsGateway, SmsRequest};
+
 use crate::booking::CallHolds;
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -572,82 +580,4 @@ impl<T> Store for T where
         + TestTextStore
         + AttendanceStore
 {
-}
-
-/// A text to send now.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SmsRequest {
-    pub to: PhoneNumber,
-    pub body: String,
-}
-
-/// A message found at the gateway by reconciliation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SentSms {
-    pub sid: crate::ids::MessageSid,
-    pub status: MessageStatus,
-}
-
-/// Every way a send can end, as far as retrying goes (DESIGN.md §4).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SendOutcome {
-    Accepted {
-        sid: crate::ids::MessageSid,
-        status: MessageStatus,
-    },
-    /// Nothing was sent (429, connection refused, DNS): safe to retry.
-    RetrySafe {
-        code: Option<u32>,
-        message: String,
-        retry_after: Option<jiff::SignedDuration>,
-    },
-    /// It may have been sent (5xx, timeout after the request went out): reconcile first.
-    Ambiguous { message: String },
-    /// Never retry. 20003 means the tenant's credentials are wrong.
-    Permanent { code: Option<u32>, message: String },
-}
-
-/// Sends texts through a tenant's own account.
-#[cfg_attr(test, mockall::automock)]
-#[async_trait]
-pub trait SmsGateway: Send + Sync {
-    async fn send(&self, account: &SmsAccount, request: &SmsRequest) -> SendOutcome;
-    /// Looks for a message already sent to `to` from the account's sender since `since` with this
-    /// exact body. `Err` is a message about why the gateway could not be asked.
-    async fn find_sent(
-        &self,
-        account: &SmsAccount,
-        to: &PhoneNumber,
-        since: Timestamp,
-        body: &str,
-    ) -> Result<Option<SentSms>, String>;
-}
-
-/// The time.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> Timestamp;
-}
-
-/// Randomness from a CSPRNG.
-pub trait Random: Send + Sync {
-    fn fill(&self, bytes: &mut [u8]);
-
-    fn bytes16(&self) -> [u8; 16] {
-        let mut b = [0u8; 16];
-        self.fill(&mut b);
-        b
-    }
-    /// A uniformly random integer in `0..n` (`n > 0`), without modulo bias.
-    fn below(&self, n: u64) -> u64 {
-        assert!(n > 0, "below(0)");
-        let zone = u64::MAX - (u64::MAX % n);
-        loop {
-            let mut b = [0u8; 8];
-            self.fill(&mut b);
-            let v = u64::from_le_bytes(b);
-            if v < zone {
-                return v % n;
-            }
-        }
-    }
 }
