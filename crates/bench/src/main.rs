@@ -10,8 +10,6 @@
 //! See docs/performance.md for what each scenario measures and the latest figures.
 
 mod charts;
-mod floor;
-mod growth;
 mod harness;
 mod report;
 mod scenarios;

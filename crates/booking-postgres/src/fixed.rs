@@ -21,6 +21,8 @@ pub(crate) enum Bind<'a> {
     OptionalText(Option<&'a str>),
     OptionalInt(Option<i32>),
     OptionalTimestamp(Option<chrono::DateTime<chrono::Utc>>),
+    Timestamps(&'a [chrono::DateTime<chrono::Utc>]),
+    Ints(&'a [i32]),
 }
 
 /// A statement whose text has a `?` where each bind goes, in order. The text must not contain
@@ -72,6 +74,12 @@ impl QueryFragment<Pg> for Fixed<'_> {
                     }
                     Some(Bind::OptionalTimestamp(v)) => {
                         out.push_bind_param::<sql_types::Nullable<sql_types::Timestamptz>, _>(v)?
+                    }
+                    Some(Bind::Timestamps(v)) => {
+                        out.push_bind_param::<sql_types::Array<sql_types::Timestamptz>, _>(v)?
+                    }
+                    Some(Bind::Ints(v)) => {
+                        out.push_bind_param::<sql_types::Array<sql_types::Int4>, _>(v)?
                     }
                     None => return Err(Error::QueryBuilderError("a `?` without a bind".into())),
                 }

@@ -82,20 +82,24 @@ pub async fn submit(
         return Ok(refuse(StatusCode::UNAUTHORIZED, wrong));
     };
     let now = state.clock.now();
-    // A checker's turn first: a sign-in refused because they are all busy costs nothing more
-    // (no query, no count).
-    let turn = match state.password_checks.reserve().await {
-        Ok(t) => t,
+    let busy = || {
+        tracing::warn!("sign-in refused: every password check was busy");
+        let mut resp = refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Signing in is busy right now. Wait a moment, then try again.",
+        );
+        resp.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from_static("5"),
+        );
+        resp
+    };
+    // A place in line for a checker first: a sign-in refused because too many are in line
+    // costs nothing more (no query, no count).
+    let admitted = match state.password_checks.admit() {
+        Ok(a) => a,
         Err(NotChecked::Busy | NotChecked::Stopped) => {
-            tracing::warn!("sign-in refused: every password check was busy");
-            let mut resp = refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Signing in is busy right now. Wait a moment, then try again.",
-            );
-            resp.headers_mut().insert(
-                actix_web::http::header::RETRY_AFTER,
-                actix_web::http::header::HeaderValue::from_static("5"),
-            );
+            let resp = busy();
             // Answered after a pause, the form already dropped: a client that sends the next
             // attempt as soon as this one is refused gets one answer per pause per connection,
             // instead of keeping the api busy answering refusals.
@@ -104,8 +108,9 @@ pub async fn submit(
             return Ok(resp);
         }
     };
-    // Counted before the password is checked, per address and per address and account, so that
-    // neither a flood nor a stranger's guesses reach the checks or lock the owner out.
+    // Counted before the password is checked (and before the turn is waited for, so that the
+    // limits hold however slow the checks are), per address and per address and account, so
+    // that neither a flood nor a stranger's guesses reach the checks or lock the owner out.
     let address = client_address(&req, state.config.trusted_proxy_hops);
     let attempts = state
         .accounts
@@ -128,6 +133,13 @@ pub async fn submit(
             ));
         }
     }
+    let turn = match admitted.turn().await {
+        Ok(t) => t,
+        Err(NotChecked::Busy | NotChecked::Stopped) => {
+            // Waited its turn for as long as a sign-in may: answered at once.
+            return Ok(busy());
+        }
+    };
     let owner = state.accounts.owner_by_email(&email).await?;
     let against = owner
         .as_ref()

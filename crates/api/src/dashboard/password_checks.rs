@@ -6,6 +6,19 @@
 //! that alone took the process past 400 MB), so the checks' memory is that many blocks, ever. A request waits for one of them at most
 //! [`WAIT_AT_MOST`], behind at most [`MAX_WAITING`] others; otherwise it is told to try again
 //! later, and the queue never grows past that.
+//!
+//! A sign-in is admitted first ([`PasswordChecks::admit`]: no query, no allocation; refused at
+//! once when [`MAX_WAITING`] are already admitted), then counted against the sign-in limits, and
+//! only then waits for its turn ([`Admission::turn`]). The limits therefore do not depend on how
+//! fast the checks run: a flood from one address reaches its limit (429) even when the checks
+//! are slow.
+//!
+//! The checker threads run below the default CPU priority (nice [`NICE`], those threads only).
+//! A check is tens of milliseconds of a core; at the default priority a flood of them takes a
+//! core's share from the request threads and PostgreSQL, and the tool calls of the calls in
+//! progress wait behind them. At nice 5 a thread gets about a third of a default thread's share
+//! when both want the core, so a tool call's threads go first, while a check still progresses
+//! on a machine busy with other work (nice 19 was tried: on a busy machine the checks starved).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -65,6 +78,7 @@ impl PasswordChecks {
             std::thread::Builder::new()
                 .name(format!("password-check-{i}"))
                 .spawn(move || {
+                    yield_cpu_to_requests();
                     let mut memory = Vec::new();
                     loop {
                         let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
@@ -94,29 +108,33 @@ impl PasswordChecks {
     }
 
     /// A checker's turn, waited for at most [`WAIT_AT_MOST`] behind at most [`MAX_WAITING`]
-    /// others. Taken before anything else is done for a sign-in, so that a refused one costs
-    /// nothing more.
+    /// others: [`Self::admit`], then [`Admission::turn`].
     pub async fn reserve(&self) -> Result<Turn, NotChecked> {
-        let permit = match self.permits.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => {
-                // Counted out again when the wait ends, however it ends (a client that goes
-                // away drops this future mid-wait).
-                let waiting = Waiting::enter(&self.waiting);
-                if waiting.ahead >= MAX_WAITING {
-                    return Err(NotChecked::Busy);
-                }
-                let got =
-                    tokio::time::timeout(WAIT_AT_MOST, self.permits.clone().acquire_owned()).await;
-                drop(waiting);
-                match got {
-                    Ok(Ok(p)) => p,
-                    Ok(Err(_)) => return Err(NotChecked::Stopped),
-                    Err(_) => return Err(NotChecked::Busy),
-                }
-            }
-        };
-        Ok(Turn(permit))
+        self.admit()?.turn().await
+    }
+
+    /// A place in line for a checker, or `Busy` at once when [`MAX_WAITING`] requests already
+    /// have one. Costs nothing: taken before anything else is done for a sign-in, so that a
+    /// refused one costs no query.
+    pub fn admit(&self) -> Result<Admission<'_>, NotChecked> {
+        if let Ok(p) = self.permits.clone().try_acquire_owned() {
+            return Ok(Admission {
+                checks: self,
+                now: Some(p),
+                waiting: None,
+            });
+        }
+        // Counted out again when the admission ends, however it ends (a client that goes away
+        // drops it mid-wait).
+        let waiting = Waiting::enter(&self.waiting);
+        if waiting.ahead >= MAX_WAITING {
+            return Err(NotChecked::Busy);
+        }
+        Ok(Admission {
+            checks: self,
+            now: None,
+            waiting: Some(waiting),
+        })
     }
 
     /// Checks `password` in a turn taken with [`PasswordChecks::reserve`].
@@ -139,6 +157,53 @@ impl PasswordChecks {
             .send((job, permit))
             .map_err(|_| NotChecked::Stopped)?;
         answer.await.map_err(|_| NotChecked::Stopped)
+    }
+}
+
+/// A sign-in's place in line for a checker ([`PasswordChecks::admit`]).
+pub struct Admission<'a> {
+    checks: &'a PasswordChecks,
+    /// A checker that was free when admitted.
+    now: Option<OwnedSemaphorePermit>,
+    /// Counted among those waiting until the turn is had or the wait ends.
+    waiting: Option<Waiting<'a>>,
+}
+
+impl Admission<'_> {
+    /// The turn: at once if a checker was free when admitted, else within [`WAIT_AT_MOST`] or
+    /// `Busy`.
+    pub async fn turn(self) -> Result<Turn, NotChecked> {
+        if let Some(p) = self.now {
+            return Ok(Turn(p));
+        }
+        let got =
+            tokio::time::timeout(WAIT_AT_MOST, self.checks.permits.clone().acquire_owned()).await;
+        drop(self.waiting);
+        match got {
+            Ok(Ok(p)) => Ok(Turn(p)),
+            Ok(Err(_)) => Err(NotChecked::Stopped),
+            Err(_) => Err(NotChecked::Busy),
+        }
+    }
+}
+
+/// The checkers' nice value (see the module's documentation).
+const NICE: i32 = 5;
+
+/// Lowers the calling thread (and only it) to nice [`NICE`]. Best effort: where the system
+/// refuses, the thread keeps its priority.
+fn yield_cpu_to_requests() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: both calls take and return plain integers and touch no memory of ours. On
+        // Linux, PRIO_PROCESS with a thread id sets the nice value of that thread alone.
+        let refused = unsafe {
+            let tid = libc::gettid();
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, NICE) != 0
+        };
+        if refused {
+            tracing::warn!("password checks run at the default CPU priority (setpriority refused)");
+        }
     }
 }
 
@@ -302,5 +367,30 @@ mod tests {
             checks.check("wrong".into(), Against::Hash(h)).await,
             Ok(false)
         );
+    }
+
+    #[tokio::test]
+    async fn admissions_are_bounded_before_any_turn_is_waited_for() {
+        let checks = PasswordChecks::start(1).unwrap();
+        // A free checker: admitted with its turn in hand, nobody counted as waiting.
+        let first = checks.admit().expect("a free checker");
+        assert_eq!(checks.waiting.load(Ordering::Acquire), 0);
+        // Every later one is in line from its admission on, before it waits for a turn, and
+        // the line stops at MAX_WAITING.
+        let mut in_line: Vec<_> = (0..MAX_WAITING)
+            .map(|_| checks.admit().expect("room in line"))
+            .collect();
+        assert_eq!(checks.waiting.load(Ordering::Acquire), MAX_WAITING);
+        assert!(matches!(checks.admit(), Err(NotChecked::Busy)));
+        assert_eq!(checks.waiting.load(Ordering::Acquire), MAX_WAITING);
+        // One leaves the line (a throttled sign-in drops its admission): room for one more.
+        drop(in_line.pop());
+        let again = checks.admit().expect("room again");
+        // The turn: the first admission's at once; the next one's once it is given back.
+        let turn = first.turn().await.expect("the free checker");
+        drop(turn);
+        let next = again.turn().await.expect("the checker given back");
+        drop(next);
+        assert_eq!(checks.waiting.load(Ordering::Acquire), MAX_WAITING - 1);
     }
 }

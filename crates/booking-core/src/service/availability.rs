@@ -141,7 +141,11 @@ impl BookingService {
             end: slots.end.max(limits.end),
         };
         let ids: Vec<_> = providers.iter().map(|p| p.id).collect();
-        Ok(self.store.occupied(tenant.id, &ids, window, now).await?)
+        let read = self
+            .reads
+            .occupied(&self.store, tenant.id, ids, window, now)
+            .await?;
+        Ok(read.as_ref().clone())
     }
 
     /// Suggestions from `first` on, day by day up to `days` days (within the horizon), until

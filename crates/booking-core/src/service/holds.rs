@@ -112,23 +112,30 @@ impl BookingService {
             Err(against) => return refused(ReserveRefusal::AgainstTheRules(against)),
         };
         // Who to try, in order: those free at the start by what we read now (the store has the
-        // last word), the least busy that day first (see availability::try_order).
-        let date = cfg.zone.tz().to_datetime(at).date();
-        let mut busy = self
-            .occupied_between(tenant, svc, &working, date, date, now)
-            .await?;
-        busy.retain(|o| !own_holds.contains(&(o.calendar, o.blocked)));
-        let free: Vec<_> = working
-            .into_iter()
-            .filter(|p| {
-                !busy
-                    .iter()
-                    .any(|o| o.calendar == p.id && o.blocked.overlaps(&slot.blocked))
-                    && availability::within_limits(p, cfg, at, &busy)
-            })
-            .collect();
+        // last word), the least busy that day first (see availability::try_order). With one
+        // provider there is nothing to choose: the store's answer is the only one needed, and
+        // the read is skipped.
+        let order = if working.len() == 1 {
+            working
+        } else {
+            let date = cfg.zone.tz().to_datetime(at).date();
+            let mut busy = self
+                .occupied_between(tenant, svc, &working, date, date, now)
+                .await?;
+            busy.retain(|o| !own_holds.contains(&(o.calendar, o.blocked)));
+            let free: Vec<_> = working
+                .into_iter()
+                .filter(|p| {
+                    !busy
+                        .iter()
+                        .any(|o| o.calendar == p.id && o.blocked.overlaps(&slot.blocked))
+                        && availability::within_limits(p, cfg, at, &busy)
+                })
+                .collect();
+            availability::try_order(cfg, &free, at, &busy)
+        };
         let id = self.booking_id();
-        let holds: Vec<NewHold> = availability::try_order(cfg, &free, at, &busy)
+        let holds: Vec<NewHold> = order
             .into_iter()
             .map(|p| NewHold {
                 id,

@@ -53,6 +53,7 @@ mod inbound;
 mod input;
 mod otp;
 mod reschedule;
+mod shared_reads;
 
 pub use appointments::*;
 pub use attendance::*;
@@ -159,6 +160,7 @@ pub struct BookingService {
     random: Arc<dyn Random>,
     hasher: Arc<OtpHasher>,
     config: Arc<ServiceConfig>,
+    reads: Arc<shared_reads::SharedReads>,
 }
 
 impl std::fmt::Debug for BookingService {
@@ -183,6 +185,7 @@ impl BookingService {
             random,
             hasher: Arc::new(hasher),
             config: Arc::new(config),
+            reads: Arc::default(),
         }
     }
 

@@ -144,6 +144,9 @@ async fn lock_calendar(conn: &mut AsyncPgConnection, calendar: Uuid) -> Result<(
     Ok(())
 }
 
+/// The constraint name `reserve_hold` raises a reached limit under (SQLSTATE check_violation).
+const LIMITS_CONSTRAINT: &str = "booking_limits";
+
 /// `LimitReached` when the calendar's occupying bookings at `now` starting in one of the limits'
 /// windows already reach its max. Run under the calendar's lock ([`lock_calendar`]), after the
 /// changes that free time (expired and released holds, the booking a reschedule replaces), so
@@ -272,55 +275,60 @@ impl BookingStore for PgStore {
         now: Timestamp,
         call_holds: CallHolds,
     ) -> StoreResult<Booking> {
-        let tenant = *hold.tenant.as_uuid();
-        let row = self
+        let release = match call_holds {
+            CallHolds::Release => hold.call_id.as_ref().map(CallId::as_str),
+            CallHolds::Keep => None,
+        };
+        let limit_from: Vec<_> = hold.limits.iter().map(|l| ts(l.window.start)).collect();
+        let limit_until: Vec<_> = hold.limits.iter().map(|l| ts(l.window.end)).collect();
+        let limit_max: Vec<i32> = hold
+            .limits
+            .iter()
+            .map(|l| i32::try_from(l.max).unwrap_or(i32::MAX))
+            .collect();
+        let row: Option<BookingRow> = self
             .run(async {
                 let mut conn = self.conn().await?;
-                conn.transaction::<_, Fail, _>(async |conn| {
-                    lock_calendar(conn, *hold.calendar.as_uuid()).await?;
-                    expire_overlapping(conn, tenant, *hold.calendar.as_uuid(), &hold.blocked, now)
-                        .await?;
-                    if call_holds == CallHolds::Release
-                        && let Some(call) = &hold.call_id
-                    {
-                        diesel::update(
-                            b::table
-                                .filter(b::tenant_id.eq(tenant))
-                                .filter(b::call_id.eq(call.as_str()))
-                                .filter(b::status.eq("held"))
-                                .filter(b::hold_expires_at.gt(ts(now))),
-                        )
-                        .set((b::status.eq("released"), b::updated_at.eq(ts(now))))
-                        .execute(conn)
-                        .await?;
-                    }
-                    check_limits(conn, tenant, *hold.calendar.as_uuid(), &hold.limits, now).await?;
-                    Ok(diesel::insert_into(b::table)
-                        .values((
-                            b::tenant_id.eq(tenant),
-                            b::id.eq(hold.id.as_uuid()),
-                            b::calendar_id.eq(hold.calendar.as_uuid()),
-                            b::status.eq("held"),
-                            b::service.eq(hold.service.as_str()),
-                            b::starts_at.eq(ts(hold.slot.start)),
-                            b::ends_at.eq(ts(hold.slot.end)),
-                            b::blocked_from.eq(ts(hold.blocked.start)),
-                            b::blocked_until.eq(ts(hold.blocked.end)),
-                            b::caller_name.eq(&hold.caller_name),
-                            b::caller_phone.eq(hold.caller_phone.as_str()),
-                            b::call_id.eq(hold.call_id.as_ref().map(CallId::as_str)),
-                            b::created_at.eq(ts(hold.created_at)),
-                            b::hold_expires_at.eq(ts(hold.hold_expires_at)),
-                            b::updated_at.eq(ts(now)),
-                        ))
-                        .returning(BookingRow::as_returning())
-                        .get_result(conn)
-                        .await?)
-                })
+                // One statement, its own transaction: see the migration `reserve_hold`.
+                let made = Fixed::new(
+                    "SELECT * FROM reserve_hold(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        Bind::Uuid(*hold.tenant.as_uuid()),
+                        Bind::Uuid(*hold.id.as_uuid()),
+                        Bind::Uuid(*hold.calendar.as_uuid()),
+                        Bind::Text(hold.service.as_str()),
+                        Bind::Timestamp(ts(hold.slot.start)),
+                        Bind::Timestamp(ts(hold.slot.end)),
+                        Bind::Timestamp(ts(hold.blocked.start)),
+                        Bind::Timestamp(ts(hold.blocked.end)),
+                        Bind::Text(&hold.caller_name),
+                        Bind::Text(hold.caller_phone.as_str()),
+                        Bind::OptionalText(hold.call_id.as_ref().map(CallId::as_str)),
+                        Bind::OptionalText(release),
+                        Bind::Timestamp(ts(hold.created_at)),
+                        Bind::Timestamp(ts(hold.hold_expires_at)),
+                        Bind::Timestamp(ts(now)),
+                        Bind::Timestamps(&limit_from),
+                        Bind::Timestamps(&limit_until),
+                        Bind::Ints(&limit_max),
+                    ],
+                )
+                .get_result::<BookingRow>(&mut conn)
                 .await
+                .optional();
+                match made {
+                    Err(diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::CheckViolation,
+                        info,
+                    )) if info.constraint_name() == Some(LIMITS_CONSTRAINT) => {
+                        Err(Fail::Store(StoreError::LimitReached))
+                    }
+                    other => Ok(other?),
+                }
             })
             .await?;
-        row.into_domain()
+        // No row: a live booking over that time was committed before the call began.
+        row.ok_or(StoreError::SlotTaken)?.into_domain()
     }
 
     async fn booking(&self, tenant: TenantId, id: BookingId) -> StoreResult<Option<Booking>> {

@@ -19,12 +19,12 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 use serde_json::json;
 
+use super::local_date;
 use crate::harness::{Call, Clinic, Harness, TIME_ZONE, ToolAnswer};
-use crate::scenarios::local_date;
 use crate::stats::Latency;
 
-const RESERVE_SCRIPT: &str = include_str!("../pgbench/reserve_slot.sql");
-const VERIFY_SCRIPT: &str = include_str!("../pgbench/verify_otp.sql");
+const RESERVE_SCRIPT: &str = include_str!("../../pgbench/reserve_slot.sql");
+const VERIFY_SCRIPT: &str = include_str!("../../pgbench/verify_otp.sql");
 const CLINICS: usize = 10;
 
 #[derive(Clone, Debug, Serialize)]

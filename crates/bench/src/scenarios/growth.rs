@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::{AvailabilityResult, CallsConfig, CallsResult, availability, calls};
 use crate::harness::{Harness, cpu_seconds};
-use crate::scenarios::{AvailabilityResult, CallsConfig, CallsResult, availability, calls};
 
 /// One size of the database: clinics, bookings and texts of history, in all.
 #[derive(Clone, Copy, Debug, Serialize)]
