@@ -62,6 +62,23 @@ impl CalendarSyncStore for MemoryStore {
     async fn link_calendar(&self, link: &CalendarLink, now: Timestamp) -> StoreResult<()> {
         let mut st = self.lock();
         st.tenant_exists(link.tenant)?;
+        // Writes waiting for this calendar are tried again with the new link at once.
+        for ((t, c, _), w) in st.calendars.writes.iter_mut() {
+            if *t == link.tenant && *c == link.calendar && !w.write.is_done() {
+                w.write.next_attempt_at = w.write.next_attempt_at.min(now);
+            }
+        }
+        if let Some(row) = st.calendars.links.get_mut(&(link.tenant, link.calendar))
+            && row.link.url == link.url
+        {
+            row.link = link.clone();
+            row.health = SyncHealth::Waiting;
+            row.consecutive_failures = 0;
+            row.linked_at = now;
+            row.next_sync_at = now;
+            row.claim = None;
+            return Ok(());
+        }
         st.calendars.links.insert(
             (link.tenant, link.calendar),
             LinkRow {
@@ -215,6 +232,27 @@ impl CalendarSyncStore for MemoryStore {
             }
         }
         Ok(true)
+    }
+
+    async fn outside_busy_of(
+        &self,
+        tenant: TenantId,
+        calendars: &[CalendarId],
+        window: Interval,
+    ) -> StoreResult<Vec<(CalendarId, Interval)>> {
+        let st = self.lock();
+        Ok(calendars
+            .iter()
+            .filter_map(|c| st.calendars.links.get(&(tenant, *c)).map(|r| (*c, r)))
+            .flat_map(|(c, r)| {
+                r.resources
+                    .values()
+                    .flat_map(|(_, busy)| busy.iter().copied())
+                    .filter(|i| i.overlaps(&window))
+                    .map(move |i| (c, i))
+                    .collect::<Vec<_>>()
+            })
+            .collect())
     }
 
     async fn outside_busy(

@@ -112,12 +112,14 @@ impl BookingService {
             Err(against) => return refused(ReserveRefusal::AgainstTheRules(against)),
         };
         // Who to try, in order: those free at the start by what we read now (the store has the
-        // last word), the least busy that day first (see availability::try_order).
+        // last word on our bookings; the events of a provider's own calendar, as last synced,
+        // are read with them), the least busy that day first (see availability::try_order).
         let date = cfg.zone.tz().to_datetime(at).date();
         let mut busy = self
             .occupied_between(tenant, svc, &working, date, date, now)
             .await?;
-        busy.retain(|o| !own_holds.contains(&(o.calendar, o.blocked)));
+        // Outside events stay: a caller's own hold gives way, the clinic's calendar does not.
+        busy.retain(|o| !(o.is_booking() && own_holds.contains(&(o.calendar, o.blocked))));
         let free: Vec<_> = working
             .into_iter()
             .filter(|p| {
