@@ -5,7 +5,7 @@
 -- lock committed, as the separate statements did.
 --
 -- Returns the new row, or no row when a live booking of the calendar overlapping the time was
--- already committed when the call began: that caller is answered "taken" without waiting in
+-- already committed when the call began, or the calendar's synced outside busy time overlaps it: that caller is answered "taken" without waiting in
 -- line for the lock (the rows of the call's own holds, which the reservation releases, do not
 -- count). A limit reached raises check_violation on the constraint name `booking_limits`, and
 -- an overlap found at the insert the exclusion violation of `bookings_no_overlap`; both roll
@@ -43,6 +43,16 @@ BEGIN
           AND (status = 'confirmed' OR (status = 'held' AND hold_expires_at > p_now))
           AND blocked_from < p_blocked_until AND blocked_until > p_blocked_from
           AND (p_release_call IS NULL OR call_id IS DISTINCT FROM p_release_call)
+    ) THEN
+        RETURN;
+    END IF;
+
+    -- Busy time synced from the provider's own calendar (`calendar_busy`) takes the time too:
+    -- with one provider the service reads nothing before this call.
+    IF EXISTS (
+        SELECT 1 FROM calendar_busy
+        WHERE tenant_id = p_tenant AND calendar_id = p_calendar
+          AND starts_at < p_blocked_until AND ends_at > p_blocked_from
     ) THEN
         RETURN;
     END IF;

@@ -429,7 +429,7 @@ impl Config {
             &get("CALENDAR_STALENESS_SECONDS"),
             "CALENDAR_STALENESS_SECONDS",
             60,
-            10,
+            1,
             3600,
             &mut problems,
         ));

@@ -105,6 +105,11 @@ const HELP: &[(&str, &str, &str)] = &[
         "Linked calendars whose busy time is older than the staleness bound.",
     ),
     (
+        "calendar_conflicts",
+        "gauge",
+        "Appointments from now to the calendar horizon that collide with an event of their provider's own calendar (kept; the owner resolves them).",
+    ),
+    (
         "calendar_links",
         "gauge",
         "Linked calendars by health (ok, not_synced_yet, unreachable, wrong_credentials, not_found, bad_data).",

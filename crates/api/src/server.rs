@@ -117,6 +117,7 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
         .map_err(|e| anyhow::anyhow!("OTP key: {e}"))?;
     let service = BookingService::new(
         store.clone(),
+        pg.clone(),
         clock.clone(),
         random.clone(),
         hasher,
@@ -203,6 +204,7 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
         ops: pg,
         service,
         wake_worker: wake.clone(),
+        calendars: calendar_store.clone(),
         accounts,
         gateway,
         held_reports: Arc::new(HeldReports::default()),
@@ -239,6 +241,7 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
         tokio::spawn(crate::calendar_sync::calendar_loop(
             calendar_worker,
             calendar_store,
+            state.service.clone(),
             state.clock.clone(),
             state.metrics.clone(),
             stop_rx.clone(),

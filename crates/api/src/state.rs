@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use booking_core::accounts::AccountStore;
+use booking_core::outside_calendar::CalendarSyncStore;
 use booking_core::ports::{Clock, OpsStats, Random, SmsGateway, Store};
 use booking_core::service::BookingService;
 use tokio::sync::Notify;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub service: BookingService,
     /// Wakes the outbox worker after a handler queued a text.
     pub wake_worker: Arc<Notify>,
+    /// The clinics' own calendars: links (credentials sealed), health, synced busy time.
+    pub calendars: Arc<dyn CalendarSyncStore>,
     /// Owner accounts and dashboard sessions.
     pub accounts: Arc<dyn AccountStore>,
     /// The worker's SMS gateway, for the dashboard's "send a test SMS" (sent directly, not

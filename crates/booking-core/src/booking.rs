@@ -216,10 +216,39 @@ pub struct NewAppointment {
     pub rescheduled_from: BookingId,
 }
 
-/// An occupying booking as availability sees it: whose calendar, when it starts, what it blocks.
+/// Busy time as availability sees it: whose calendar, when it starts, what it blocks, and what
+/// keeps it busy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Occupied {
     pub calendar: CalendarId,
     pub starts_at: Timestamp,
     pub blocked: Interval,
+    pub by: OccupiedBy,
+}
+
+/// What keeps a calendar's time busy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OccupiedBy {
+    /// One of our bookings (a live hold or a confirmed appointment): blocks its time and counts
+    /// against the provider's daily and weekly limits.
+    Booking,
+    /// An event of the clinic's own calendar, as last synced: blocks its time, counts against
+    /// no limit (it is not an appointment of ours).
+    OutsideEvent,
+}
+
+impl Occupied {
+    /// The busy time of an outside calendar's event on `calendar`.
+    pub fn outside_event(calendar: CalendarId, busy: Interval) -> Self {
+        Self {
+            calendar,
+            starts_at: busy.start,
+            blocked: busy,
+            by: OccupiedBy::OutsideEvent,
+        }
+    }
+
+    pub fn is_booking(&self) -> bool {
+        self.by == OccupiedBy::Booking
+    }
 }

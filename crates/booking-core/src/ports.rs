@@ -140,7 +140,8 @@ pub trait BookingStore: Send + Sync {
     /// the same call when `call_holds` says so; checks `hold.limits` (the occupying bookings of the
     /// calendar starting in each window, the new one included, must not exceed its max:
     /// `LimitReached` and nothing changes otherwise); inserts the hold. `SlotTaken` if an
-    /// occupying booking overlaps.
+    /// occupying booking overlaps, or the calendar's synced outside busy time
+    /// ([`crate::outside_calendar::CalendarSyncStore`]) does.
     async fn insert_hold(
         &self,
         hold: &NewHold,

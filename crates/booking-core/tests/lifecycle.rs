@@ -91,6 +91,7 @@ impl World {
         let clock = Arc::new(ManualClock::new(base_time()));
         let service = BookingService::new(
             store.clone(),
+            store.clone(),
             clock.clone(),
             Arc::new(SeededRandom::new(seed)),
             OtpHasher::new(vec![5u8; 32]).unwrap(),

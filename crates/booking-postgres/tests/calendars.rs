@@ -25,10 +25,12 @@ macro_rules! suite {
 suite!(
     calendar_links_round_trip,
     calendar_busy_replaced_per_sync,
+    calendar_busy_of_several_calendars,
     calendar_sync_claims_once,
     calendar_writes_follow_bookings,
     calendar_write_claimed_once_under_concurrency,
     calendar_write_retried_never_lost,
+    calendar_relink_makes_waiting_writes_due,
     calendar_write_changed_in_flight_is_written_again,
 );
 
@@ -166,4 +168,68 @@ async fn calendar_credentials_rotate_with_the_master_key() {
     );
     let again = rotate_key(db.url(), &old_key, &new_key).await.unwrap();
     assert_eq!(again.already_current, 2);
+}
+
+/// A server without the key a calendar link's credentials are under is not ready for it, says
+/// which key at startup, and never claims that calendar's syncs; a server with the key is ready
+/// and syncs it. The clinic has no Twilio account, so the calendar row alone decides.
+#[tokio::test]
+async fn a_server_without_a_calendars_key_is_not_ready_and_does_not_sync_it() {
+    use booking_core::ports::TenantStore;
+    use booking_postgres::{KeyMismatch, MasterKey, NotReady, PgStore};
+    let db = TestDb::new().await;
+    let store = db.store();
+    let t = store
+        .create_tenant(
+            testing::random_tenant_id(),
+            &testing::tenant_config("Calendar Only Clinic"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.readiness().await, Ok(()));
+    assert_eq!(store.check_master_keys().await, Ok(()));
+
+    // Another instance, with another key, links the clinic's calendar.
+    let other_key = MasterKey::generate();
+    let mut config = db.config();
+    config.master_key = other_key.clone();
+    let other = PgStore::new(config).unwrap();
+    let link = CalendarLink {
+        tenant: t.id,
+        calendar: t.calendar(),
+        url: CalendarUrl::parse("https://cal.example.com/dav/frontdesk/work/").unwrap(),
+        credentials: CalendarCredentials::Token(Secret::new("bearer-token-1")),
+        zone: t.config.zone.clone(),
+    };
+    let now = testing::base_time();
+    other.link_calendar(&link, now).await.unwrap();
+
+    assert_eq!(
+        store.readiness().await,
+        Err(NotReady::KeyMissing(other_key.id().to_owned()))
+    );
+    match store.check_master_keys().await {
+        Err(KeyMismatch::MissingForCalendars {
+            key_id, calendars, ..
+        }) => {
+            assert_eq!(key_id, other_key.id());
+            assert_eq!(calendars, 1);
+        }
+        other => panic!("{other:?}"),
+    }
+    let lease = now + jiff::SignedDuration::from_mins(2);
+    assert!(
+        store
+            .claim_due_syncs(now, 10, lease)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not claimed by a server that cannot open the credentials"
+    );
+    assert_eq!(other.readiness().await, Ok(()));
+    assert_eq!(
+        other.claim_due_syncs(now, 10, lease).await.unwrap().len(),
+        1
+    );
 }

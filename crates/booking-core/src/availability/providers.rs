@@ -23,7 +23,8 @@ pub struct ProviderSlot {
     pub providers: Vec<ProviderId>,
 }
 
-/// The blocked intervals of one provider's occupying bookings.
+/// The blocked intervals of one provider: their occupying bookings and the events of their own
+/// calendar.
 fn busy_of(occupied: &[Occupied], provider: ProviderId) -> Vec<Interval> {
     occupied
         .iter()
@@ -32,11 +33,12 @@ fn busy_of(occupied: &[Occupied], provider: ProviderId) -> Vec<Interval> {
         .collect()
 }
 
-/// How many of `occupied` are the provider's and start in `window`.
+/// How many of `occupied` are the provider's bookings and start in `window` (events of their own
+/// calendar are no appointments: they count against no limit).
 fn count_in(occupied: &[Occupied], provider: ProviderId, window: &Interval) -> usize {
     occupied
         .iter()
-        .filter(|o| o.calendar == provider && window.contains(o.starts_at))
+        .filter(|o| o.is_booking() && o.calendar == provider && window.contains(o.starts_at))
         .count()
 }
 
@@ -203,6 +205,7 @@ mod tests {
             calendar: who.id,
             starts_at: start,
             blocked,
+            by: crate::booking::OccupiedBy::Booking,
         }
     }
 

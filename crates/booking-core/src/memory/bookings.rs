@@ -4,7 +4,9 @@ use crate::booking::CallHolds;
 use async_trait::async_trait;
 use jiff::Timestamp;
 
-use crate::booking::{Booking, BookingStatus, Interval, NewAppointment, NewHold, Occupied};
+use crate::booking::{
+    Booking, BookingStatus, Interval, NewAppointment, NewHold, Occupied, OccupiedBy,
+};
 use crate::ids::{BookingId, CalendarId, CallId, ChallengeId, TenantId};
 use crate::memory::{Contact, MemoryStore, wrong_state};
 use crate::otp::ChangeProof;
@@ -58,6 +60,7 @@ impl BookingStore for MemoryStore {
                 calendar: b.calendar,
                 starts_at: b.slot.start,
                 blocked: b.blocked,
+                by: OccupiedBy::Booking,
             })
             .collect();
         out.sort_by_key(|o| (o.calendar, o.blocked.start, o.blocked.end));
@@ -89,7 +92,10 @@ impl BookingStore for MemoryStore {
                 .collect(),
             _ => Vec::new(),
         };
-        if s.conflicts(hold.calendar, &hold.blocked, now, &released) {
+        if s.conflicts(hold.calendar, &hold.blocked, now, &released)
+            || s.calendars
+                .outside_overlaps(hold.tenant, hold.calendar, &hold.blocked)
+        {
             return Err(StoreError::SlotTaken);
         }
         if s.over_limit(hold.tenant, hold.calendar, &hold.limits, now, &released) {

@@ -38,6 +38,22 @@ struct LinkRow {
     resources: BTreeMap<String, (String, Vec<Interval>)>,
 }
 
+impl Calendars {
+    /// Whether the synced outside busy time of the calendar overlaps `blocked`.
+    pub(super) fn outside_overlaps(
+        &self,
+        tenant: TenantId,
+        calendar: CalendarId,
+        blocked: &Interval,
+    ) -> bool {
+        self.links.get(&(tenant, calendar)).is_some_and(|r| {
+            r.resources
+                .values()
+                .any(|(_, busy)| busy.iter().any(|i| i.overlaps(blocked)))
+        })
+    }
+}
+
 struct WriteRow {
     write: CalendarWrite,
     claim: Option<(uuid::Uuid, Timestamp)>,
@@ -62,6 +78,23 @@ impl CalendarSyncStore for MemoryStore {
     async fn link_calendar(&self, link: &CalendarLink, now: Timestamp) -> StoreResult<()> {
         let mut st = self.lock();
         st.tenant_exists(link.tenant)?;
+        // Writes waiting for this calendar are tried again with the new link at once.
+        for ((t, c, _), w) in st.calendars.writes.iter_mut() {
+            if *t == link.tenant && *c == link.calendar && !w.write.is_done() {
+                w.write.next_attempt_at = w.write.next_attempt_at.min(now);
+            }
+        }
+        if let Some(row) = st.calendars.links.get_mut(&(link.tenant, link.calendar))
+            && row.link.url == link.url
+        {
+            row.link = link.clone();
+            row.health = SyncHealth::Waiting;
+            row.consecutive_failures = 0;
+            row.linked_at = now;
+            row.next_sync_at = now;
+            row.claim = None;
+            return Ok(());
+        }
         st.calendars.links.insert(
             (link.tenant, link.calendar),
             LinkRow {
@@ -215,6 +248,27 @@ impl CalendarSyncStore for MemoryStore {
             }
         }
         Ok(true)
+    }
+
+    async fn outside_busy_of(
+        &self,
+        tenant: TenantId,
+        calendars: &[CalendarId],
+        window: Interval,
+    ) -> StoreResult<Vec<(CalendarId, Interval)>> {
+        let st = self.lock();
+        Ok(calendars
+            .iter()
+            .filter_map(|c| st.calendars.links.get(&(tenant, *c)).map(|r| (*c, r)))
+            .flat_map(|(c, r)| {
+                r.resources
+                    .values()
+                    .flat_map(|(_, busy)| busy.iter().copied())
+                    .filter(|i| i.overlaps(&window))
+                    .map(move |i| (c, i))
+                    .collect::<Vec<_>>()
+            })
+            .collect())
     }
 
     async fn outside_busy(

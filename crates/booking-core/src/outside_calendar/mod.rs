@@ -12,13 +12,16 @@
 //! - [`writes`]: the write queue, derived from the bookings themselves.
 //! - [`ports`]: [`ports::OutsideCalendar`] (the server) and [`ports::CalendarSyncStore`].
 //! - [`worker`]: one step of the background work: due syncs, then due writes.
+//! - [`conflicts`]: which appointments collide with an event that arrived after them.
 
+pub mod conflicts;
 pub mod link;
 pub mod ports;
 pub mod sync;
 pub mod worker;
 pub mod writes;
 
+pub use conflicts::collisions;
 pub use link::{
     CalendarCredentials, CalendarLink, CalendarUrl, FoundCalendar, OurEvent, OurEventUid,
 };

@@ -57,8 +57,12 @@ pub trait OutsideCalendar: Send + Sync {
 #[async_trait]
 pub trait CalendarSyncStore: Send + Sync {
     /// Links `link.calendar` to the outside calendar (or replaces the link): the credentials are
-    /// stored encrypted; the busy time and sync point of an earlier link are dropped, the health
-    /// is `Waiting` and a sync is due at once. `NotFound` when the tenant does not exist.
+    /// stored encrypted, the health is `Waiting`, a sync is due at once and a sync in flight
+    /// under the old link records nothing. An earlier link to another address loses its busy
+    /// time and sync point; an earlier link to the same address keeps them (new credentials for
+    /// the same calendar: what was synced keeps blocking until the next sync, whatever the new
+    /// credentials are worth). Writes of the calendar not yet done become due at `now`.
+    /// `NotFound` when the tenant does not exist.
     async fn link_calendar(&self, link: &CalendarLink, now: Timestamp) -> StoreResult<()>;
     /// Removes the link with its busy time and sync state; writes not yet done are dropped.
     /// Whether there was one.
@@ -106,6 +110,15 @@ pub trait CalendarSyncStore: Send + Sync {
         calendar: CalendarId,
         window: Interval,
     ) -> StoreResult<Vec<Interval>>;
+    /// The outside busy time of several calendars of one tenant overlapping `window`, each
+    /// interval with its calendar, in one read: what availability and reserving add to the
+    /// bookings (another tenant's calendars, and calendars not linked, have none).
+    async fn outside_busy_of(
+        &self,
+        tenant: TenantId,
+        calendars: &[CalendarId],
+        window: Interval,
+    ) -> StoreResult<Vec<(CalendarId, Interval)>>;
 
     /// Brings the write queue in line with the bookings of linked calendars, in one unit of
     /// work: a confirmed booking that ends after `now` less a day wants its event (as it is

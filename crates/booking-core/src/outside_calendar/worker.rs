@@ -222,21 +222,6 @@ fn retry_wait(
     }
 }
 
-/// Busy time that a booking overlaps: the booking's id for every confirmed booking in `bookings`
-/// whose blocked time meets any interval of `outside` (an event that arrived after the booking
-/// was made). Shown to the owner as a conflict; never cancelled by us.
-pub fn conflicts<'a>(
-    bookings: impl IntoIterator<Item = &'a crate::booking::Booking>,
-    outside: &[Interval],
-) -> Vec<crate::ids::BookingId> {
-    bookings
-        .into_iter()
-        .filter(|b| b.status == crate::booking::BookingStatus::Confirmed)
-        .filter(|b| outside.iter().any(|i| i.overlaps(&b.slot)))
-        .map(|b| b.id)
-        .collect()
-}
-
 #[cfg(all(test, feature = "testing"))]
 mod tests {
     use std::sync::Mutex;

@@ -112,7 +112,8 @@ pub struct AgainstTheRules {
 }
 
 impl BookingService {
-    /// The occupying bookings of `providers` that matter to `service` slots starting from
+    /// The busy time of `providers` (bookings and their own calendars' events) that matters to
+    /// `service` slots starting from
     /// `first` to `last` (local dates): the days widened by the buffers and the service (a
     /// booking just past midnight is seen by a late slot whose time runs into it), and by the
     /// providers' limits (whole weeks for a weekly limit).
@@ -141,11 +142,37 @@ impl BookingService {
             end: slots.end.max(limits.end),
         };
         let ids: Vec<_> = providers.iter().map(|p| p.id).collect();
-        let read = self
+        self.occupied_in(tenant, &ids, window, now).await
+    }
+
+    /// Everything that keeps these calendars (providers) busy in `window`: our occupying
+    /// bookings, and the events of each provider's own calendar as last synced
+    /// ([`crate::outside_calendar::CalendarSyncStore::outside_busy_of`]). Both are read from our
+    /// database: a caller never waits on a calendar server. The one place availability,
+    /// reserving and moving learn what is busy.
+    pub(super) async fn occupied_in(
+        &self,
+        tenant: &Tenant,
+        calendars: &[crate::ids::CalendarId],
+        window: Interval,
+        now: Timestamp,
+    ) -> ServiceResult<Vec<Occupied>> {
+        let mut busy = self
             .reads
-            .occupied(&self.store, tenant.id, ids, window, now)
+            .occupied(&self.store, tenant.id, calendars.to_vec(), window, now)
+            .await?
+            .as_ref()
+            .clone();
+        let outside = self
+            .calendars
+            .outside_busy_of(tenant.id, calendars, window)
             .await?;
-        Ok(read.as_ref().clone())
+        busy.extend(
+            outside
+                .into_iter()
+                .map(|(calendar, interval)| Occupied::outside_event(calendar, interval)),
+        );
+        Ok(busy)
     }
 
     /// Suggestions from `first` on, day by day up to `days` days (within the horizon), until

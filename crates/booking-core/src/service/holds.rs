@@ -112,9 +112,11 @@ impl BookingService {
             Err(against) => return refused(ReserveRefusal::AgainstTheRules(against)),
         };
         // Who to try, in order: those free at the start by what we read now (the store has the
-        // last word), the least busy that day first (see availability::try_order). With one
-        // provider there is nothing to choose: the store's answer is the only one needed, and
-        // the read is skipped.
+        // last word on our bookings; the events of a provider's own calendar, as last synced,
+        // are read with them), the least busy that day first (see availability::try_order).
+        // With one provider there is nothing to choose: the store's answer is the only one
+        // needed (it refuses a time that overlaps a live booking or the calendar's synced
+        // outside busy time too), and the read is skipped.
         let order = if working.len() == 1 {
             working
         } else {
@@ -122,7 +124,8 @@ impl BookingService {
             let mut busy = self
                 .occupied_between(tenant, svc, &working, date, date, now)
                 .await?;
-            busy.retain(|o| !own_holds.contains(&(o.calendar, o.blocked)));
+            // Outside events stay: a caller's own hold gives way, the clinic's calendar does not.
+            busy.retain(|o| !(o.is_booking() && own_holds.contains(&(o.calendar, o.blocked))));
             let free: Vec<_> = working
                 .into_iter()
                 .filter(|p| {

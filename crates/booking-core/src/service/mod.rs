@@ -21,6 +21,8 @@
 //! - `appointments`: what cancelling and rescheduling share (finding the caller's appointment,
 //!   the code that proves a caller may change it); `cancel` and `reschedule` build on it;
 //! - `attendance`: the owner's attended and no-show marks;
+//! - `conflicts`: appointments that collide with an event of the clinic's own calendar that
+//!   arrived after they were booked (shown to the owner, never cancelled by us);
 //! - `calls`: a call's start and status, `capture_lead` and the end-of-call report;
 //! - `inbound`: texts callers send to the clinic's number.
 //!
@@ -34,6 +36,7 @@ use jiff::{SignedDuration, Timestamp, ToSpan};
 use crate::ids::{BookingId, CallId, MessageId};
 use crate::otp::{OtpHasher, OtpPolicy};
 use crate::outbox::{MessageDraft, NewMessage};
+use crate::outside_calendar::CalendarSyncStore;
 use crate::phone::PhoneNumber;
 use crate::ports::{Clock, Random, Store, StoreError};
 use crate::scoring::ScoreWeights;
@@ -48,6 +51,7 @@ mod availability;
 mod calls;
 mod cancel;
 mod confirmation;
+mod conflicts;
 mod holds;
 mod inbound;
 mod input;
@@ -61,6 +65,7 @@ pub use availability::*;
 pub use calls::*;
 pub use cancel::*;
 pub use confirmation::*;
+pub use conflicts::*;
 pub use holds::*;
 pub use inbound::*;
 pub use input::*;
@@ -156,6 +161,9 @@ pub fn reminder_due(
 #[derive(Clone)]
 pub struct BookingService {
     store: Arc<dyn Store>,
+    /// The busy time synced from the clinics' own calendars (read only here: the calendar
+    /// worker writes it), and their links' health.
+    calendars: Arc<dyn CalendarSyncStore>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
     hasher: Arc<OtpHasher>,
@@ -174,6 +182,7 @@ impl std::fmt::Debug for BookingService {
 impl BookingService {
     pub fn new(
         store: Arc<dyn Store>,
+        calendars: Arc<dyn CalendarSyncStore>,
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
         hasher: OtpHasher,
@@ -181,6 +190,7 @@ impl BookingService {
     ) -> Self {
         Self {
             store,
+            calendars,
             clock,
             random,
             hasher: Arc::new(hasher),

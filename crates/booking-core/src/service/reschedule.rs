@@ -218,13 +218,12 @@ impl BookingService {
                 // No code is texted for a move that cannot happen (the store still has the last
                 // word when it is made).
                 let busy = self
-                    .store
-                    .occupied(tenant.id, &[provider.id], slot.blocked, now)
+                    .occupied_in(tenant, &[provider.id], slot.blocked, now)
                     .await?;
-                if busy
-                    .iter()
-                    .any(|o| o.blocked != old.blocked && o.blocked.overlaps(&slot.blocked))
-                {
+                if busy.iter().any(|o| {
+                    !(o.is_booking() && o.blocked == old.blocked)
+                        && o.blocked.overlaps(&slot.blocked)
+                }) {
                     return Ok(RescheduleOutcome::Taken {
                         alternatives: self
                             .alternatives_near(tenant, svc, &providers, at, now)

@@ -31,14 +31,17 @@ where
 {
     calendar_links_round_trip(&make().await).await;
     calendar_busy_replaced_per_sync(&make().await).await;
+    calendar_busy_of_several_calendars(&make().await).await;
     calendar_sync_claims_once(&make().await).await;
     calendar_writes_follow_bookings(&make().await).await;
     calendar_write_claimed_once_under_concurrency(&make().await).await;
     calendar_write_retried_never_lost(&make().await).await;
+    calendar_relink_makes_waiting_writes_due(&make().await).await;
     calendar_write_changed_in_flight_is_written_again(&make().await).await;
+    super::outside_busy::outside_busy_takes_a_hold(&make().await).await;
 }
 
-fn link_for(t: &Tenant, password: &str) -> CalendarLink {
+pub(super) fn link_for(t: &Tenant, password: &str) -> CalendarLink {
     CalendarLink {
         tenant: t.id,
         calendar: t.calendar(),
@@ -51,7 +54,7 @@ fn link_for(t: &Tenant, password: &str) -> CalendarLink {
     }
 }
 
-fn resource(href: &str, etag: &str, busy: &[Interval]) -> OutsideResource {
+pub(super) fn resource(href: &str, etag: &str, busy: &[Interval]) -> OutsideResource {
     OutsideResource {
         href: href.into(),
         etag: etag.into(),
@@ -59,7 +62,7 @@ fn resource(href: &str, etag: &str, busy: &[Interval]) -> OutsideResource {
     }
 }
 
-fn synced(
+pub(super) fn synced(
     scope: ChangeScope,
     changed: Vec<OutsideResource>,
     removed: &[&str],
@@ -346,18 +349,155 @@ pub async fn calendar_busy_replaced_per_sync<S: CalendarTestStore + ?Sized>(stor
             .is_empty(),
         "[{N}]"
     );
-    // Relinking forgets the old link's busy time.
+    // New credentials for the same address keep what was synced (a wrong password typed in
+    // must not clear the busy time), with the sync due at once and the old claim void.
+    let claim = store
+        .claim_due_syncs(again, 100, again + SignedDuration::from_mins(2))
+        .await
+        .expect("claim");
     store
         .link_calendar(&link_for(&t, "pw2"), again)
         .await
         .expect("relink");
+    assert_eq!(
+        store
+            .outside_busy(t.id, t.calendar(), day())
+            .await
+            .expect("busy"),
+        vec![a],
+        "[{N}] new credentials for the same calendar keep its busy time"
+    );
+    for c in claim.iter().filter(|c| c.link.tenant == t.id) {
+        assert!(
+            !store
+                .record_sync(
+                    c,
+                    &synced(ChangeScope::Everything, vec![], &[], "x", again),
+                    again
+                )
+                .await
+                .expect("record"),
+            "[{N}] a sync claimed under the old credentials records nothing"
+        );
+    }
+    let status = store
+        .calendar_status(t.id, t.calendar())
+        .await
+        .expect("s")
+        .expect("s");
+    assert_eq!(status.health, SyncHealth::Waiting, "[{N}]");
+    let due = store
+        .claim_due_syncs(again, 100, again + SignedDuration::from_mins(2))
+        .await
+        .expect("claim");
+    let relinked = due
+        .iter()
+        .find(|c| c.link.tenant == t.id)
+        .expect("[calendar_busy_replaced_per_sync] due at once with the new credentials");
+    assert_eq!(relinked.since.token.as_deref(), Some("token-3"), "[{N}]");
+    // Another address starts from nothing.
+    let mut moved = link_for(&t, "pw2");
+    moved.url = CalendarUrl::parse("https://cal.example.com/dav/ada/other/").expect("url");
+    store.link_calendar(&moved, again).await.expect("relink");
     assert!(
         store
             .outside_busy(t.id, t.calendar(), day())
             .await
             .expect("busy")
             .is_empty(),
-        "[{N}] a new link starts without the old one's busy time"
+        "[{N}] a link to another calendar starts without the old one's busy time"
+    );
+}
+
+/// The busy time of several calendars of one clinic in one read, each interval with its
+/// calendar; another clinic's calendars, and unlinked ones, bring none.
+pub async fn calendar_busy_of_several_calendars<S: CalendarTestStore + ?Sized>(store: &S) {
+    const N: &str = "calendar_busy_of_several_calendars";
+    let now = base_time();
+    let t = create_tenant(store, "Two Calendars Clinic").await;
+    let other = create_tenant(store, "Other Calendars Clinic").await;
+    let second = CalendarId::from_uuid(uuid::Uuid::new_v4());
+    let unlinked = CalendarId::from_uuid(uuid::Uuid::new_v4());
+    let mut second_link = link_for(&t, "pw");
+    second_link.calendar = second;
+    for link in [link_for(&t, "pw"), second_link, link_for(&other, "pw")] {
+        store.link_calendar(&link, now).await.expect("link");
+    }
+    let (a, b, c) = (span(0, 60), span(120, 30), span(60, 30));
+    let claims = store
+        .claim_due_syncs(now, 100, now + SignedDuration::from_mins(2))
+        .await
+        .expect("claim");
+    for claim in &claims {
+        let busy = if claim.link.tenant == other.id {
+            vec![c]
+        } else if claim.link.calendar == second {
+            vec![b]
+        } else {
+            vec![a]
+        };
+        let result = synced(
+            ChangeScope::Everything,
+            vec![resource("/c/x.ics", "\"1\"", &busy)],
+            &[],
+            "t",
+            now,
+        );
+        assert!(
+            store
+                .record_sync(claim, &result, now)
+                .await
+                .expect("record"),
+            "[{N}]"
+        );
+    }
+    let mut got = store
+        .outside_busy_of(t.id, &[t.calendar(), second, unlinked], day())
+        .await
+        .expect("busy");
+    got.sort_by_key(|(_, i)| i.start);
+    assert_eq!(got, vec![(t.calendar(), a), (second, b)], "[{N}]");
+    let only_second = store
+        .outside_busy_of(t.id, &[second], day())
+        .await
+        .expect("busy");
+    assert_eq!(
+        only_second,
+        vec![(second, b)],
+        "[{N}] only the calendars asked for"
+    );
+    assert!(
+        store
+            .outside_busy_of(other.id, &[t.calendar(), second], day())
+            .await
+            .expect("busy")
+            .is_empty(),
+        "[{N}] another clinic reads none of this clinic's calendars"
+    );
+    assert!(
+        store
+            .outside_busy_of(t.id, &[other.calendar()], day())
+            .await
+            .expect("busy")
+            .is_empty(),
+        "[{N}] nor this clinic another's"
+    );
+    let late = Interval::new(span(600, 1).start, span(600, 60).end).expect("window");
+    assert!(
+        store
+            .outside_busy_of(t.id, &[t.calendar(), second], late)
+            .await
+            .expect("busy")
+            .is_empty(),
+        "[{N}] the window filters"
+    );
+    assert!(
+        store
+            .outside_busy_of(t.id, &[], day())
+            .await
+            .expect("busy")
+            .is_empty(),
+        "[{N}]"
     );
 }
 
@@ -615,6 +755,62 @@ pub async fn calendar_write_claimed_once_under_concurrency<S: CalendarTestStore 
         }
     }
     assert_eq!(total, 5, "[{N}] every write claimed exactly once");
+}
+
+/// New credentials for a calendar make its waiting writes due at once: an appointment made
+/// while the password was wrong is written as soon as the right one is entered, not at the end
+/// of its backoff.
+pub async fn calendar_relink_makes_waiting_writes_due<S: CalendarTestStore + ?Sized>(store: &S) {
+    const N: &str = "calendar_relink_makes_waiting_writes_due";
+    let now = base_time();
+    let t = create_tenant(store, "Relink Clinic").await;
+    let other = create_tenant(store, "Other Relink Clinic").await;
+    let booked = confirmed(store, &t, span(0, 60), &random_phone(), now).await;
+    let theirs = confirmed(store, &other, span(0, 60), &random_phone(), now).await;
+    for c in [&t, &other] {
+        store
+            .link_calendar(&link_for(c, "wrong"), now)
+            .await
+            .expect("link");
+    }
+    store.queue_booking_writes(now).await.expect("queue");
+    let claims = store
+        .claim_calendar_writes(now, 10, now + SignedDuration::from_mins(2), "w")
+        .await
+        .expect("claim");
+    assert_eq!(claims.len(), 2, "[{N}]");
+    let much_later = now + SignedDuration::from_mins(5);
+    for claim in &claims {
+        let refused = WriteOutcome::Retry {
+            problem: CalendarProblem::Refused { status: 401 },
+            next_attempt_at: much_later,
+        };
+        assert!(
+            store
+                .record_calendar_write(claim, &refused, now)
+                .await
+                .expect("r"),
+            "[{N}]"
+        );
+    }
+    let fixed = now + SignedDuration::from_secs(10);
+    store
+        .link_calendar(&link_for(&t, "right"), fixed)
+        .await
+        .expect("relink");
+    let due: Vec<_> = store
+        .claim_calendar_writes(fixed, 10, fixed + SignedDuration::from_mins(2), "w")
+        .await
+        .expect("claim")
+        .into_iter()
+        .map(|c| c.write.booking)
+        .collect();
+    assert_eq!(
+        due,
+        vec![booked],
+        "[{N}] due at once with the new credentials; another clinic's write waits"
+    );
+    assert_ne!(booked, theirs);
 }
 
 pub async fn calendar_write_retried_never_lost<S: CalendarTestStore + ?Sized>(store: &S) {

@@ -264,6 +264,7 @@ impl BookingStore for PgStore {
                     starts_at: from_ts(starts)?,
                     blocked: Interval::new(from_ts(from)?, from_ts(until)?)
                         .ok_or_else(|| crate::convert::corrupt("blocked time", "is empty"))?,
+                    by: booking_core::booking::OccupiedBy::Booking,
                 })
             })
             .collect()

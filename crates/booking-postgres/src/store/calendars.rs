@@ -269,7 +269,44 @@ impl CalendarSyncStore for PgStore {
                 if exists == 0 {
                     return Err(StoreError::NotFound.into());
                 }
-                // A new link starts from nothing: the old one's busy time and sync point go.
+                // Writes waiting for this calendar are tried again with the new link at once.
+                diesel::update(
+                    w::table
+                        .filter(w::tenant_id.eq(tenant))
+                        .filter(w::calendar_id.eq(calendar))
+                        .filter(w::written_version.is_distinct_from(w::version.nullable()))
+                        .filter(w::next_attempt_at.gt(ts(now))),
+                )
+                .set(w::next_attempt_at.eq(ts(now)))
+                .execute(conn)
+                .await?;
+                // New credentials for the same address: the busy time and sync point stay;
+                // the claim goes, so a sync in flight with the old credentials records nothing.
+                let same = diesel::update(
+                    l::table
+                        .filter(l::tenant_id.eq(tenant))
+                        .filter(l::calendar_id.eq(calendar))
+                        .filter(l::url.eq(link.url.as_str())),
+                )
+                .set((
+                    l::zone.eq(link.zone.name()),
+                    l::key_id.eq(&sealed.key_id),
+                    l::nonce.eq(&sealed.nonce),
+                    l::ciphertext.eq(&sealed.ciphertext),
+                    l::health.eq(SyncHealth::Waiting.kind()),
+                    l::health_detail.eq(""),
+                    l::consecutive_failures.eq(0),
+                    l::next_sync_at.eq(ts(now)),
+                    l::linked_at.eq(ts(now)),
+                    l::claim_token.eq(None::<Uuid>),
+                    l::lease_until.eq(None::<DateTime<Utc>>),
+                ))
+                .execute(conn)
+                .await?;
+                if same == 1 {
+                    return Ok(());
+                }
+                // A new address starts from nothing: the old one's busy time and sync point go.
                 diesel::delete(
                     l::table
                         .filter(l::tenant_id.eq(tenant))
@@ -579,6 +616,38 @@ impl CalendarSyncStore for PgStore {
         rows.into_iter()
             .map(|(s, e)| {
                 Interval::new(from_ts(s)?, from_ts(e)?).ok_or_else(|| corrupt("busy time", "empty"))
+            })
+            .collect()
+    }
+
+    async fn outside_busy_of(
+        &self,
+        tenant: TenantId,
+        calendars: &[CalendarId],
+        window: Interval,
+    ) -> StoreResult<Vec<(CalendarId, Interval)>> {
+        if calendars.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = calendars.iter().map(|c| *c.as_uuid()).collect();
+        let rows: Vec<(Uuid, DateTime<Utc>, DateTime<Utc>)> = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                Ok(busy::table
+                    .filter(busy::tenant_id.eq(tenant.as_uuid()))
+                    .filter(busy::calendar_id.eq_any(&ids))
+                    .filter(busy::starts_at.lt(ts(window.end)))
+                    .filter(busy::ends_at.gt(ts(window.start)))
+                    .select((busy::calendar_id, busy::starts_at, busy::ends_at))
+                    .load(&mut conn)
+                    .await?)
+            })
+            .await?;
+        rows.into_iter()
+            .map(|(c, s, e)| {
+                let i = Interval::new(from_ts(s)?, from_ts(e)?)
+                    .ok_or_else(|| corrupt("busy time", "empty"))?;
+                Ok((CalendarId::from_uuid(c), i))
             })
             .collect()
     }

@@ -125,7 +125,7 @@ pub enum NotReady {
     #[error("the database could not be checked: {0}")]
     Error(String),
     #[error(
-        "clinics' Twilio credentials are under master key {0}, which this server does not have: their texts are left to servers that have it"
+        "clinics' Twilio or calendar credentials are under master key {0}, which this server does not have: their texts and calendars are left to servers that have it"
     )]
     KeyMissing(String),
 }

@@ -135,6 +135,8 @@ impl Draft {
             max_per_day: limit(errors, &self.max_per_day, "Most appointments a day"),
             max_per_week: limit(errors, &self.max_per_week, "Most appointments a week"),
             retired: Some(status == ProviderStatus::Retired),
+            // The dashboard's provider form leaves the calendar link as it is.
+            calendar: None,
         }
     }
 }

@@ -33,6 +33,7 @@ mod confirmation;
 mod holds;
 mod inbound;
 mod otp;
+mod outside;
 mod providers;
 mod tenants;
 
@@ -61,6 +62,7 @@ async fn harness_with(config: ServiceConfig) -> Harness {
         .await
         .unwrap();
     let service = BookingService::new(
+        store.clone(),
         store.clone(),
         clock.clone(),
         Arc::new(SeededRandom::new(42)),

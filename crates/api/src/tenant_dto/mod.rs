@@ -1,14 +1,22 @@
 //! The operator API's JSON for a tenant (DESIGN.md §9), and its translation to the domain's
 //! `TenantConfig`. Secrets come in; they never go out.
+//!
+//! - [`providers`]: the provider list, as sent and as shown;
+//! - [`calendar`]: a provider's own calendar (CalDAV link), as sent and as shown.
+
+mod calendar;
+mod providers;
+
+pub use calendar::{CalendarChange, CalendarEdits, CalendarJson, CalendarView};
+use providers::parse_providers;
+pub use providers::{MAX_PROVIDERS, ProviderJson, ProviderView};
 
 use std::collections::BTreeMap;
 
 use booking_core::country::Country;
+use booking_core::outside_calendar::CalendarStatus;
 use booking_core::ports::SmsAccountChange;
-use booking_core::provider::{
-    BookingCap, Provider, ProviderEdit, ProviderId, ProviderName, ProviderServices, ProviderStatus,
-    apply_provider_edits, prune_services,
-};
+use booking_core::provider::{ProviderId, apply_provider_edits, prune_services};
 use booking_core::tenant::{
     BookingRules, CalledNumber, ClinicName, ClinicZone, DateOverride, DayHours, HotLeadThreshold,
     KeywordReplies, OpenRange, Secret, Service, ServiceName, SmsAccount, SmsHealth, SmsSender,
@@ -44,32 +52,6 @@ pub struct DateOverrideJson {
     pub hours: Vec<[String; 2]>,
     #[serde(default)]
     pub note: Option<String>,
-}
-
-/// A provider (a person or a chair) as the operator sends and reads it.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProviderJson {
-    /// An existing provider's id (as `GET` returns it); absent: a new provider.
-    #[serde(default)]
-    pub id: Option<String>,
-    pub name: String,
-    /// The services performed, by name; absent or `null`: every service the clinic offers.
-    #[serde(default)]
-    pub services: Option<Vec<String>>,
-    /// Same shape as the clinic's; absent or `null`: the clinic's hours.
-    #[serde(default)]
-    pub weekly_hours: Option<BTreeMap<String, Vec<[String; 2]>>>,
-    /// The provider's own dates off or special hours.
-    #[serde(default)]
-    pub date_overrides: Option<Vec<DateOverrideJson>>,
-    #[serde(default)]
-    pub max_per_day: Option<u32>,
-    #[serde(default)]
-    pub max_per_week: Option<u32>,
-    /// A retired provider is never offered nor booked; their appointments stay.
-    #[serde(default)]
-    pub retired: Option<bool>,
 }
 
 /// Twilio credentials as the operator sends them. Never serialised back.
@@ -239,87 +221,6 @@ fn parse_overrides(
     v.sort_by_key(|o| o.date);
     v
 }
-
-/// The providers' edits, each field checked (names of services against `services`).
-fn parse_providers(
-    errs: &mut FieldErrors,
-    list: &[ProviderJson],
-    services: &[Service],
-) -> Vec<ProviderEdit> {
-    if list.len() > MAX_PROVIDERS {
-        errs.push("providers", format!("at most {MAX_PROVIDERS}"));
-        return Vec::new();
-    }
-    let mut out = Vec::with_capacity(list.len());
-    for (i, p) in list.iter().enumerate() {
-        let f = |name: &str| format!("providers[{i}].{name}");
-        let id = match &p.id {
-            Some(id) => match id.parse::<ProviderId>() {
-                Ok(id) => Some(Some(id)),
-                Err(_) => {
-                    errs.push(f("id"), "is not a provider id");
-                    None
-                }
-            },
-            None => Some(None),
-        };
-        let name = errs.parse(f("name"), ProviderName::parse(&p.name));
-        let provider_services = match &p.services {
-            None => ProviderServices::Every,
-            Some(names) => {
-                let mut v: Vec<ServiceName> = Vec::new();
-                for (j, n) in names.iter().enumerate() {
-                    match services.iter().find(|s| s.name.matches(n)) {
-                        Some(s) if !v.contains(&s.name) => v.push(s.name.clone()),
-                        Some(_) => {}
-                        None => errs.push(
-                            format!("providers[{i}].services[{j}]"),
-                            format!("{n:?} is not one of the clinic's services"),
-                        ),
-                    }
-                }
-                ProviderServices::Only(v)
-            }
-        };
-        let weekly_hours = p
-            .weekly_hours
-            .as_ref()
-            .map(|w| parse_week(errs, &f("weekly_hours"), w));
-        let date_overrides = p
-            .date_overrides
-            .as_deref()
-            .map(|o| parse_overrides(errs, &f("date_overrides"), o))
-            .unwrap_or_default();
-        let cap = |errs: &mut FieldErrors, field: &str, v: Option<u32>| match v {
-            None => Some(None),
-            Some(v) => errs.parse(f(field), BookingCap::new("limit", v)).map(Some),
-        };
-        let max_per_day = cap(errs, "max_per_day", p.max_per_day);
-        let max_per_week = cap(errs, "max_per_week", p.max_per_week);
-        if let (Some(id), Some(name), Some(max_per_day), Some(max_per_week)) =
-            (id, name, max_per_day, max_per_week)
-        {
-            out.push(ProviderEdit {
-                id,
-                name,
-                services: provider_services,
-                weekly_hours,
-                date_overrides,
-                max_per_day,
-                max_per_week,
-                status: if p.retired == Some(true) {
-                    ProviderStatus::Retired
-                } else {
-                    ProviderStatus::Active
-                },
-            });
-        }
-    }
-    out
-}
-
-/// The most providers one clinic may list (retired ones included).
-pub const MAX_PROVIDERS: usize = 100;
 
 impl TenantInput {
     /// The configuration this input makes, on top of `base` (none for a create, in which case
@@ -660,8 +561,8 @@ pub struct TenantView {
     pub otp_allowed_countries: Vec<String>,
     /// The countries codes go to now: those set, else the clinic's own.
     pub otp_countries_in_effect: Vec<String>,
-    /// Every provider, retired ones included, in order.
-    pub providers: Vec<ProviderJson>,
+    /// Every provider, retired ones included, in order, each with its calendar link.
+    pub providers: Vec<ProviderView>,
 }
 
 #[derive(Debug, Serialize)]
@@ -690,7 +591,8 @@ fn ranges_json(h: &DayHours) -> Vec<[String; 2]> {
 }
 
 impl TenantView {
-    pub fn new(t: &Tenant, sms: Option<&SmsAccount>) -> Self {
+    /// `calendars`: the clinic's calendar links (shown on their providers).
+    pub fn new(t: &Tenant, sms: Option<&SmsAccount>, calendars: &[CalendarStatus]) -> Self {
         let c = &t.config;
         Self {
             id: t.id.to_string(),
@@ -750,28 +652,17 @@ impl TenantView {
                 .map(|c| c.to_string())
                 .collect(),
             otp_countries_in_effect: c.code_countries().iter().map(|c| c.to_string()).collect(),
-            providers: t.providers().iter().map(ProviderJson::from).collect(),
-        }
-    }
-}
-
-impl From<&Provider> for ProviderJson {
-    /// A provider as `GET` returns it, and as a whole-list edit sends it back unchanged.
-    fn from(p: &Provider) -> Self {
-        ProviderJson {
-            id: Some(p.id.to_string()),
-            name: p.name.to_string(),
-            services: match &p.services {
-                ProviderServices::Every => None,
-                ProviderServices::Only(names) => {
-                    Some(names.iter().map(|n| n.to_string()).collect())
-                }
-            },
-            weekly_hours: p.weekly_hours.as_ref().map(week_json),
-            date_overrides: Some(overrides_json(&p.date_overrides)),
-            max_per_day: p.max_per_day.map(BookingCap::get),
-            max_per_week: p.max_per_week.map(BookingCap::get),
-            retired: Some(!p.is_active()),
+            providers: t
+                .providers()
+                .iter()
+                .map(|p| ProviderView {
+                    provider: ProviderJson::from(p),
+                    calendar: calendars
+                        .iter()
+                        .find(|s| s.tenant == t.id && s.calendar == p.id)
+                        .map(CalendarView::from),
+                })
+                .collect(),
         }
     }
 }
@@ -842,6 +733,7 @@ mod tests {
                 sms_health: SmsHealth::Ok,
             },
             Some(&acct),
+            &[],
         ))
         .unwrap();
         assert!(!view.contains("tok-0123456789"), "secret leaked: {view}");
