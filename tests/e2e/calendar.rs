@@ -82,11 +82,19 @@ fn ical_local(d: Date, hh: i8, mm: i8) -> String {
     format!("{}T{hh:02}{mm:02}00", ical_date(d))
 }
 
+/// The zone's definition, as calendar apps put it beside events that name it.
+const NEW_YORK: &str = "BEGIN:VTIMEZONE\nTZID:America/New_York\n\
+    BEGIN:DAYLIGHT\nTZOFFSETFROM:-0500\nTZOFFSETTO:-0400\nTZNAME:EDT\n\
+    DTSTART:19700308T020000\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=2SU\nEND:DAYLIGHT\n\
+    BEGIN:STANDARD\nTZOFFSETFROM:-0400\nTZOFFSETTO:-0500\nTZNAME:EST\n\
+    DTSTART:19701101T020000\nRRULE:FREQ=YEARLY;BYMONTH=11;BYDAY=1SU\nEND:STANDARD\n\
+    END:VTIMEZONE\n";
+
 fn ics(events: &str) -> String {
     format!(
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Front Desk//EN\r\n{}END:VCALENDAR\r\n",
-        events.replace('\n', "\r\n")
+        "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//Front Desk//EN\n{NEW_YORK}{events}END:VCALENDAR\n"
     )
+    .replace('\n', "\r\n")
 }
 
 /// A front-desk calendar app: plain HTTP with the user's password.

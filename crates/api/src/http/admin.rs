@@ -108,7 +108,10 @@ async fn create_tenant(
     // predates providers books on during a rolling deploy.
     let mut first = Some(CalendarId::default_for(id));
     let mut calendar_errors = FieldErrors::default();
-    let edits = CalendarEdits::read(&mut calendar_errors, body.providers.as_deref());
+    let edits = CalendarEdits::read(
+        &mut calendar_errors,
+        body.providers.iter().flatten().map(|p| p.calendar.as_ref()),
+    );
     let (config, sms) = body
         .apply(None, || {
             first
@@ -168,7 +171,10 @@ async fn patch_tenant(
     let id = tenant_id(&path)?;
     let current = state.store.tenant(id).await?.ok_or(ApiError::NotFound)?;
     let mut calendar_errors = FieldErrors::default();
-    let edits = CalendarEdits::read(&mut calendar_errors, body.providers.as_deref());
+    let edits = CalendarEdits::read(
+        &mut calendar_errors,
+        body.providers.iter().flatten().map(|p| p.calendar.as_ref()),
+    );
     let (config, sms) = body
         .apply(Some(&current), || {
             CalendarId::from_random_bytes(state.random.bytes16())

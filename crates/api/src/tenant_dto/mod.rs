@@ -5,9 +5,12 @@
 //! - [`calendar`]: a provider's own calendar (CalDAV link), as sent and as shown.
 
 mod calendar;
+mod fields;
 mod providers;
 
 pub use calendar::{CalendarChange, CalendarEdits, CalendarJson, CalendarView};
+pub use fields::{DateOverrideJson, FieldError, FieldErrors};
+use fields::{double_option, overrides_json, parse_overrides, parse_week, week_json};
 use providers::parse_providers;
 pub use providers::{MAX_PROVIDERS, ProviderJson, ProviderView};
 
@@ -18,12 +21,10 @@ use booking_core::outside_calendar::CalendarStatus;
 use booking_core::ports::SmsAccountChange;
 use booking_core::provider::{ProviderId, apply_provider_edits, prune_services};
 use booking_core::tenant::{
-    BookingRules, CalledNumber, ClinicName, ClinicZone, DateOverride, DayHours, HotLeadThreshold,
-    KeywordReplies, OpenRange, Secret, Service, ServiceName, SmsAccount, SmsHealth, SmsSender,
-    SystemPrompt, Tenant, TenantConfig, WeeklyHours,
+    BookingRules, CalledNumber, ClinicName, ClinicZone, HotLeadThreshold, KeywordReplies, Secret,
+    Service, ServiceName, SmsAccount, SmsHealth, SmsSender, SystemPrompt, Tenant, TenantConfig,
 };
-use booking_core::{AssistantId, ParseError, PhoneNumber, VoiceLineId};
-use jiff::civil::{Date, Weekday};
+use booking_core::{AssistantId, PhoneNumber, VoiceLineId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -41,17 +42,6 @@ pub struct ServiceJson {
     pub duration_minutes: u32,
     #[serde(default)]
     pub value_cents: Option<u32>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct DateOverrideJson {
-    pub date: String,
-    /// Empty or absent: closed all day.
-    #[serde(default)]
-    pub hours: Vec<[String; 2]>,
-    #[serde(default)]
-    pub note: Option<String>,
 }
 
 /// Twilio credentials as the operator sends them. Never serialised back.
@@ -116,110 +106,6 @@ pub struct TenantInput {
     /// appointments, never offered again). Absent: unchanged (a new clinic: one provider named
     /// after it, performing every service, on its hours).
     pub providers: Option<Vec<ProviderJson>>,
-}
-
-fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
-
-/// Field-by-field problems, all of them at once.
-#[derive(Debug, Default, Serialize)]
-pub struct FieldErrors(pub Vec<FieldError>);
-
-#[derive(Debug, Serialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldErrors {
-    fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push(FieldError {
-            field: field.into(),
-            message: message.into(),
-        });
-    }
-    fn parse<T>(&mut self, field: impl Into<String>, r: Result<T, ParseError>) -> Option<T> {
-        match r {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.push(field, e.to_string());
-                None
-            }
-        }
-    }
-}
-
-const DAYS: [(&str, Weekday); 7] = [
-    ("mon", Weekday::Monday),
-    ("tue", Weekday::Tuesday),
-    ("wed", Weekday::Wednesday),
-    ("thu", Weekday::Thursday),
-    ("fri", Weekday::Friday),
-    ("sat", Weekday::Saturday),
-    ("sun", Weekday::Sunday),
-];
-
-fn day_hours(errs: &mut FieldErrors, field: &str, ranges: &[[String; 2]]) -> Option<DayHours> {
-    let mut out = Vec::new();
-    for (i, [s, e]) in ranges.iter().enumerate() {
-        out.push(errs.parse(format!("{field}[{i}]"), OpenRange::parse(s, e))?);
-    }
-    errs.parse(field, DayHours::new(out))
-}
-
-fn parse_week(
-    errs: &mut FieldErrors,
-    field: &str,
-    map: &BTreeMap<String, Vec<[String; 2]>>,
-) -> WeeklyHours {
-    let mut w = WeeklyHours::default();
-    for (key, ranges) in map {
-        let k = key.to_ascii_lowercase();
-        match DAYS.iter().find(|(d, _)| k.starts_with(d)) {
-            Some((_, day)) => {
-                if let Some(h) = day_hours(errs, &format!("{field}.{key}"), ranges) {
-                    w.set(*day, h);
-                }
-            }
-            None => errs.push(format!("{field}.{key}"), "is not a day (mon, tue, … sun)"),
-        }
-    }
-    w
-}
-
-fn parse_overrides(
-    errs: &mut FieldErrors,
-    field: &str,
-    list: &[DateOverrideJson],
-) -> Vec<DateOverride> {
-    let mut v: Vec<DateOverride> = Vec::new();
-    for (i, o) in list.iter().enumerate() {
-        let date = match o.date.trim().parse::<Date>() {
-            Ok(d) => d,
-            Err(_) => {
-                errs.push(format!("{field}[{i}].date"), "must be YYYY-MM-DD");
-                continue;
-            }
-        };
-        if v.iter().any(|x| x.date == date) {
-            errs.push(format!("{field}[{i}].date"), "appears twice");
-            continue;
-        }
-        if let Some(hours) = day_hours(errs, &format!("{field}[{i}].hours"), &o.hours) {
-            v.push(DateOverride {
-                date,
-                hours,
-                note: o.note.clone(),
-            });
-        }
-    }
-    v.sort_by_key(|o| o.date);
-    v
 }
 
 impl TenantInput {
@@ -575,21 +461,6 @@ pub struct TwilioView {
     pub keyword_replies: KeywordReplies,
 }
 
-fn hhmm(t: jiff::civil::Time) -> String {
-    if t == jiff::civil::Time::MAX {
-        "24:00".into()
-    } else {
-        format!("{:02}:{:02}", t.hour(), t.minute())
-    }
-}
-
-fn ranges_json(h: &DayHours) -> Vec<[String; 2]> {
-    h.ranges()
-        .iter()
-        .map(|r| [hhmm(r.start()), hhmm(r.end())])
-        .collect()
-}
-
 impl TenantView {
     /// `calendars`: the clinic's calendar links (shown on their providers).
     pub fn new(t: &Tenant, sms: Option<&SmsAccount>, calendars: &[CalendarStatus]) -> Self {
@@ -667,32 +538,10 @@ impl TenantView {
     }
 }
 
-fn week_json(w: &WeeklyHours) -> BTreeMap<String, Vec<[String; 2]>> {
-    w.iter()
-        .map(|(d, h)| {
-            let key = DAYS
-                .iter()
-                .find(|(_, wd)| *wd == d)
-                .map(|(k, _)| *k)
-                .unwrap_or("mon");
-            (key.to_owned(), ranges_json(h))
-        })
-        .collect()
-}
-
-fn overrides_json(list: &[DateOverride]) -> Vec<DateOverrideJson> {
-    list.iter()
-        .map(|o| DateOverrideJson {
-            date: o.date.to_string(),
-            hours: ranges_json(&o.hours),
-            note: o.note.clone(),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jiff::civil::Weekday;
 
     const EXAMPLE: &str = r#"{"name": "Smile Dental", "timezone": "America/New_York",
        "phone_numbers": [{"number": "+19254207621", "vapi_phone_number_id": "4a5a04dc-dcbe-45b1-8f64-fd32a253d136"}],

@@ -10,7 +10,7 @@ use booking_core::tenant::{Service, ServiceName};
 use serde::{Deserialize, Serialize};
 
 use super::calendar::{CalendarJson, CalendarView};
-use super::{
+use super::fields::{
     DateOverrideJson, FieldErrors, double_option, overrides_json, parse_overrides, parse_week,
     week_json,
 };
@@ -155,5 +155,29 @@ impl From<&Provider> for ProviderJson {
             retired: Some(!p.is_active()),
             calendar: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tenant_dto::calendar::CalendarEdits;
+
+    #[test]
+    fn calendar_secrets_are_not_printed_nor_serialised() {
+        let list: Vec<ProviderJson> = serde_json::from_str(
+            r#"[{"name": "A", "calendar": {"url": "https://cal.example.com/a/", "username": "a", "password": "hunter22"}}]"#,
+        )
+        .expect("json");
+        assert!(!format!("{list:?}").contains("hunter22"));
+        let mut errs = FieldErrors::default();
+        let edits = CalendarEdits::read(&mut errs, list.iter().map(|p| p.calendar.as_ref()));
+        assert!(errs.0.is_empty());
+        assert!(!format!("{edits:?}").contains("hunter22"));
+        let json = serde_json::to_string(&list[0]).expect("json");
+        assert!(
+            !json.contains("hunter22") && !json.contains("calendar"),
+            "{json}"
+        );
     }
 }
