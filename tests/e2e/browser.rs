@@ -2,6 +2,7 @@
 //! (WebDriver over HTTP, from Rust with fantoccini), on a phone-sized window. Signs in, walks the
 //! first-time set-up, changes the hours, sends a test SMS to the fake Twilio, watches a hot lead
 //! appear live after an end-of-call report, is refused another clinic's pages, and signs out.
+//! Links a provider's calendar on a private Radicale the same way.
 //!
 //! Needs `apt-get install chromium chromium-driver` (/usr/bin/chromium, /usr/bin/chromedriver).
 //! Without them this test fails and says so; it never downloads a browser.
@@ -466,4 +467,106 @@ async fn providers_walk(c: Client, app: Arc<TestApp>, clinic: Clinic, appointmen
         "the picture scrolls sideways in its box: {w:?}"
     );
     assert!(w[2] <= w[3], "the page itself does not: {w:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linking_a_calendar_on_a_phone() {
+    let server = local_caldav::Radicale::start(&[local_caldav::User {
+        name: "frontdesk",
+        password: "app-password-7",
+        calendars: &[("work", "Front desk"), ("personal", "Dr. Lee personal")],
+    }])
+    .expect("a private Radicale starts (apt-get install radicale)");
+    let driver = start_driver().await;
+    let app = TestApp::spawn().await;
+    let clinic = app.create_clinic("Smile Dental", 24).await;
+    let (status, _) = app
+        .create_owner(&clinic, "ann@smile.example", OWNER_PASSWORD)
+        .await;
+    assert_eq!(status, 201);
+
+    let c = browser(&driver).await;
+    let app = Arc::new(app);
+    let steps = tokio::spawn(calendar_walk(c.clone(), app.clone(), clinic, server.url()));
+    let outcome = steps.await;
+    let _ = c.close().await;
+    if let Ok(app) = Arc::try_unwrap(app) {
+        app.stop().await;
+    }
+    drop(driver);
+    drop(server);
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn calendar_walk(c: Client, app: Arc<TestApp>, clinic: Clinic, server: String) {
+    let (_, tenant) = app
+        .admin(
+            reqwest::Method::GET,
+            &format!("/admin/tenants/{}", clinic.id),
+            None,
+        )
+        .await;
+    let provider = tenant["providers"][0]["id"].as_str().unwrap().to_owned();
+    c.goto(&app.url("/app")).await.expect("goto");
+    wait_path(&c, "/app/login").await;
+    fill(&c, "input[name=email]", "ann@smile.example").await;
+    fill(&c, "input[name=password]", OWNER_PASSWORD).await;
+    click(&c, "form button[type=submit]").await;
+    wait_path(&c, "/app/setup/1").await;
+
+    c.goto(&app.url("/app/settings")).await.expect("goto");
+    wait_text(&c, "#calendars li.calendar", 5, |t| {
+        t.contains("No calendar linked.")
+    })
+    .await;
+    click(
+        &c,
+        &format!("#calendars a[href='/app/providers/{provider}/calendar']"),
+    )
+    .await;
+    wait_path(&c, &format!("/app/providers/{provider}/calendar")).await;
+
+    // A wrong password first: the form says so and keeps the address.
+    fill(&c, "#calendar-find input[name=server]", &server).await;
+    fill(&c, "#calendar-find input[name=username]", "frontdesk").await;
+    fill(&c, "#calendar-find input[name=password]", "wrong").await;
+    click(&c, "#calendar-find button[type=submit]").await;
+    wait_text(&c, ".notice.error", 15, |t| t.contains("refused")).await;
+    fill(&c, "#calendar-find input[name=password]", "app-password-7").await;
+    click(&c, "#calendar-find button[type=submit]").await;
+    wait_text(&c, "h1", 15, |t| t.starts_with("Pick the calendar")).await;
+    let personal = format!("{server}frontdesk/personal/");
+    click(&c, &format!("#calendar-pick input[value='{personal}']")).await;
+    click(&c, "#calendar-pick button[type=submit]").await;
+    wait_path(&c, "/app/settings?saved=1").await;
+    let text = wait_text(&c, "#calendars li.calendar", 5, |t| t.contains("Linked to")).await;
+    assert!(text.contains(&personal), "{text}");
+    // The first sync runs in the background: reload until the health says it worked.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let text = loop {
+        let text = wait_text(&c, "#calendars li.calendar", 5, |_| true).await;
+        if text.contains("Healthy") || tokio::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        c.refresh().await.expect("reload");
+    };
+    assert!(text.contains("Healthy"), "{text}");
+    assert!(text.contains("Unlink"), "{text}");
+    let widths = c
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await
+        .expect("widths");
+    let w: Vec<f64> = widths
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(w[0] <= w[1], "the page fits the phone's width: {w:?}");
 }

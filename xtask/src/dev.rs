@@ -1,7 +1,9 @@
 //! `cargo xtask dev`: the product running locally for real. A private PostgreSQL under
 //! target/dev/pg, the api on 127.0.0.1:8080, and the local Twilio stand-in (in this process)
-//! that records and prints every text instead of sending it. Creates the demo clinic once.
-//! Ctrl-C stops the api, the stand-in and the PostgreSQL cluster (if this run started it).
+//! that records and prints every text instead of sending it, and a local CalDAV server
+//! (radicale) whose calendar the demo clinic's provider is linked to. Creates the demo clinic
+//! once. Ctrl-C stops the api, the stand-in, the calendar server and the PostgreSQL cluster (if
+//! this run started it).
 
 use std::fs;
 use std::net::{Ipv4Addr, TcpListener};
@@ -14,6 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 
+use crate::caldav::DevCalendar;
 use crate::http::{Request, truncate};
 use crate::pg::DevCluster;
 use crate::standin::StandIn;
@@ -184,6 +187,18 @@ fn serve(db: &DevCluster, secrets: &Secrets, api_addr: &str) -> Result<()> {
     let step = Step::start("starting the local Twilio stand-in");
     let standin = StandIn::start(&secrets.standin_sid, &secrets.standin_token)?;
     step.done();
+    let step =
+        Step::start("starting the dev calendar server (radicale, data in target/dev/caldav)");
+    let calendar = match DevCalendar::start() {
+        Ok(c) => {
+            step.done();
+            Some(c)
+        }
+        Err(e) => {
+            note(format!("no dev calendar: {e:#}"));
+            None
+        }
+    };
 
     let api_url = format!("http://{api_addr}");
     // A tunnel (for a real Vapi number) sets its own public URL; otherwise the local one.
@@ -222,7 +237,25 @@ fn serve(db: &DevCluster, secrets: &Secrets, api_addr: &str) -> Result<()> {
         )?;
         let tenant = ensure_demo_clinic(&api_url, secrets)?;
         ensure_demo_owner(&api_url, secrets, &tenant)?;
-        banner(&api_url, &public_base_url, db, secrets, &standin, &tenant);
+        if let Some(c) = &calendar {
+            let owner = (DEMO_OWNER_EMAIL, secrets.owner_password.as_str());
+            if let Err(e) =
+                crate::caldav::link_demo_provider(&api_url, &public_base_url, owner, &tenant, c)
+            {
+                note(format!(
+                    "could not link the demo provider's calendar: {e:#}"
+                ));
+            }
+        }
+        banner(
+            &api_url,
+            &public_base_url,
+            db,
+            secrets,
+            &standin,
+            &tenant,
+            calendar.as_ref(),
+        );
         watch(&mut api)
     })();
 
@@ -235,6 +268,11 @@ fn serve(db: &DevCluster, secrets: &Secrets, api_addr: &str) -> Result<()> {
     let step = Step::start("stopping the Twilio stand-in");
     standin.stop()?;
     step.done();
+    if let Some(c) = calendar {
+        let step = Step::start("stopping the dev calendar server");
+        c.stop()?;
+        step.done();
+    }
     result
 }
 
@@ -385,8 +423,19 @@ fn banner(
     secrets: &Secrets,
     standin: &StandIn,
     tenant: &Value,
+    calendar: Option<&DevCalendar>,
 ) {
     let id = tenant.get("id").and_then(Value::as_str).unwrap_or("?");
+    let calendar = match calendar {
+        Some(c) => format!(
+            "{}   user {} / {}\n                     (the demo provider's calendar: {})",
+            c.url(),
+            crate::caldav::USER,
+            c.password(),
+            c.calendar_url()
+        ),
+        None => "not running (apt-get install radicale)".to_owned(),
+    };
     let name = tenant.get("name").and_then(Value::as_str).unwrap_or("?");
     eprintln!(
         "
@@ -400,6 +449,7 @@ fn banner(
    health, metrics   {api_url}/healthz  {api_url}/readyz  {api_url}/metrics
    database          {}   (cargo xtask db)
    SMS stand-in      {}   texts are printed here, NOT SENT
+   dev calendar      {calendar}
 
    demo clinic       {name} ({id})
                      called number {DEMO_CALLED_NUMBER}, owner alerts to {DEMO_ALERT_NUMBER}
@@ -412,7 +462,8 @@ fn banner(
  Next: in another terminal, play a phone call:
      cargo xtask call            (--hostile-prompt, --skip-confirmation, --race)
 
- Ctrl-C stops the api, the stand-in and the dev PostgreSQL; the data stays in target/dev.
+ Ctrl-C stops the api, the stand-in, the dev calendar and the dev PostgreSQL; the data stays in
+ target/dev.
 ================================================================================
 ",
         secrets.owner_password,

@@ -11,6 +11,8 @@ use serde_json::Value;
 pub struct Response {
     pub status: u16,
     pub body: Vec<u8>,
+    /// The `name=value` of every `Set-Cookie`.
+    pub cookies: Vec<String>,
 }
 
 impl Response {
@@ -77,6 +79,16 @@ impl Request {
     pub fn json(mut self, value: &Value) -> Self {
         self.body = value.to_string().into_bytes();
         self.header("Content-Type", "application/json")
+    }
+
+    /// A form body (`application/x-www-form-urlencoded`).
+    pub fn form(mut self, fields: &[(&str, &str)]) -> Self {
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v)))
+            .collect();
+        self.body = body.join("&").into_bytes();
+        self.header("Content-Type", "application/x-www-form-urlencoded")
     }
 
     pub fn timeout(mut self, timeout: Duration) -> Self {
@@ -146,10 +158,13 @@ fn parse_response(raw: &[u8]) -> Result<Response> {
         .ok_or_else(|| anyhow!("not an HTTP status line: {status_line:?}"))?;
     let mut chunked = false;
     let mut length = None;
+    let mut cookies = Vec::new();
     for line in lines {
         if let Some((k, v)) = line.split_once(':') {
             let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
-            if k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked") {
+            if k == "set-cookie" {
+                cookies.push(v.split(';').next().unwrap_or_default().trim().to_owned());
+            } else if k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked") {
                 chunked = true;
             } else if k == "content-length" {
                 length = v.parse::<usize>().ok();
@@ -165,7 +180,11 @@ fn parse_response(raw: &[u8]) -> Result<Response> {
     } else {
         body.to_vec()
     };
-    Ok(Response { status, body })
+    Ok(Response {
+        status,
+        body,
+        cookies,
+    })
 }
 
 fn dechunk(mut data: &[u8]) -> Result<Vec<u8>> {
@@ -256,6 +275,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.text(), "abcde");
+        let r = parse_response(
+            b"HTTP/1.1 303 See Other\r\nSet-Cookie: session=abc; Path=/; HttpOnly\r\nContent-Length: 0\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(r.cookies, ["session=abc"]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! Plain Rust and `std::process::Command`. The commands that build or run the service install
 //! what the machine lacks from the distribution's packages first (see `system`).
 
+mod caldav;
 mod call;
 mod dev;
 mod http;

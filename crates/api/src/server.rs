@@ -11,7 +11,9 @@ use anyhow::Context;
 use booking_core::accounts::AccountStore;
 use booking_core::dispatch::{DispatchConfig, Dispatcher};
 use booking_core::otp::OtpHasher;
-use booking_core::outside_calendar::{CalendarSyncConfig, CalendarSyncStore, CalendarWorker};
+use booking_core::outside_calendar::{
+    CalendarSyncConfig, CalendarSyncStore, CalendarWorker, OutsideCalendar,
+};
 use booking_core::ports::{Clock, Random, SmsGateway, Store};
 use booking_core::service::{BookingService, ServiceConfig};
 use booking_postgres::{PgConfig, PgStore};
@@ -172,13 +174,15 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
 
     // The clinics' own calendars: synced into busy time and written to in the background.
     let calendar_store: Arc<dyn CalendarSyncStore> = pg.clone();
-    let calendar_worker = CalendarWorker::new(
-        calendar_store.clone(),
+    let outside_calendar: Arc<dyn OutsideCalendar> =
         Arc::new(booking_caldav::CalDav::new(booking_caldav::CalDavConfig {
             request_timeout: config.calendar_timeout,
             connect_timeout: config.calendar_timeout.min(Duration::from_secs(5)),
             ..booking_caldav::CalDavConfig::default()
-        })),
+        }));
+    let calendar_worker = CalendarWorker::new(
+        calendar_store.clone(),
+        outside_calendar.clone(),
         clock.clone(),
         CalendarSyncConfig {
             worker: format!("calendar-{worker_id}"),
@@ -193,6 +197,7 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
     let metrics = Arc::new(Metrics::default());
     let wake = Arc::new(Notify::new());
     let accounts: Arc<dyn AccountStore> = pg.clone();
+    let feeds: Arc<dyn booking_core::feeds::CalendarFeedStore> = pg.clone();
     let state = web::Data::new(AppState {
         config: config.clone(),
         store,
@@ -202,9 +207,12 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
         metrics: metrics.clone(),
         readiness: Arc::new(PgReadiness(pg.clone())),
         ops: pg,
+        calendars: calendar_store.clone(),
+        outside_calendar,
+        feeds,
+        feed_misses: Arc::new(crate::limits::FeedMisses::default()),
         service,
         wake_worker: wake.clone(),
-        calendars: calendar_store.clone(),
         accounts,
         gateway,
         held_reports: Arc::new(HeldReports::default()),

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use booking_core::accounts::AccountStore;
-use booking_core::outside_calendar::CalendarSyncStore;
+use booking_core::feeds::CalendarFeedStore;
+use booking_core::outside_calendar::{CalendarSyncStore, OutsideCalendar};
 use booking_core::ports::{Clock, OpsStats, Random, SmsGateway, Store};
 use booking_core::service::BookingService;
 use tokio::sync::Notify;
@@ -36,8 +37,6 @@ pub struct AppState {
     pub service: BookingService,
     /// Wakes the outbox worker after a handler queued a text.
     pub wake_worker: Arc<Notify>,
-    /// The clinics' own calendars: links (credentials sealed), health, synced busy time.
-    pub calendars: Arc<dyn CalendarSyncStore>,
     /// Owner accounts and dashboard sessions.
     pub accounts: Arc<dyn AccountStore>,
     /// The worker's SMS gateway, for the dashboard's "send a test SMS" (sent directly, not
@@ -48,6 +47,14 @@ pub struct AppState {
     pub held_reports: Arc<HeldReports>,
     /// The dashboard's password checks, bounded (see `dashboard::password_checks`).
     pub password_checks: Arc<crate::dashboard::password_checks::PasswordChecks>,
+    /// The clinics' own calendars: links, their health and the busy time synced from them.
+    pub calendars: Arc<dyn CalendarSyncStore>,
+    /// The clinics' calendar servers, for the dashboard's discovery of their calendars.
+    pub outside_calendar: Arc<dyn OutsideCalendar>,
+    /// The read-only calendar feeds' secrets (hashes).
+    pub feeds: Arc<dyn CalendarFeedStore>,
+    /// Refuses floods of feed requests with unknown secrets from one address.
+    pub feed_misses: Arc<crate::limits::FeedMisses>,
 }
 
 impl AppState {

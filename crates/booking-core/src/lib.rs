@@ -9,6 +9,7 @@ pub mod calls;
 pub mod country;
 pub mod dispatch;
 pub mod error;
+pub mod feeds;
 pub mod ids;
 pub mod link_token;
 #[cfg(feature = "memory")]

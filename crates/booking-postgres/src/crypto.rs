@@ -97,6 +97,56 @@ impl MasterKey {
     fn cipher(&self) -> XChaCha20Poly1305 {
         XChaCha20Poly1305::new((&self.key).into())
     }
+
+    /// Seals `plain` for a short trip through a browser (a form's hidden field) and back:
+    /// XChaCha20-Poly1305 under this key with a random nonce, bound to `purpose` (associated
+    /// data), as URL-safe base64. What it holds cannot be read or changed on the way.
+    pub fn seal_note(&self, purpose: &[u8], plain: &[u8]) -> String {
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let aad = note_aad(purpose);
+        // Encryption into a Vec cannot fail for inputs this small.
+        let ciphertext = self
+            .cipher()
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plain,
+                    aad: &aad,
+                },
+            )
+            .unwrap_or_default();
+        let mut bytes = nonce.to_vec();
+        bytes.extend_from_slice(&ciphertext);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// What [`MasterKey::seal_note`] sealed for `purpose` under this key; `None` for anything
+    /// else (changed, sealed for another purpose or under another key, not a note at all).
+    pub fn open_note(&self, purpose: &[u8], text: &str) -> Option<Vec<u8>> {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text.trim())
+            .ok()?;
+        if bytes.len() < 24 + 16 {
+            return None;
+        }
+        let (nonce, ciphertext) = bytes.split_at(24);
+        let aad = note_aad(purpose);
+        self.cipher()
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: &aad,
+                },
+            )
+            .ok()
+    }
+}
+
+fn note_aad(purpose: &[u8]) -> Vec<u8> {
+    let mut aad = b"booking-postgres/note/v1\0".to_vec();
+    aad.extend_from_slice(purpose);
+    aad
 }
 
 impl fmt::Debug for MasterKey {
@@ -589,6 +639,33 @@ mod tests {
         assert!(
             !format!("{named:?}").contains("0001"),
             "Debug shows no key material"
+        );
+    }
+
+    #[test]
+    fn a_note_opens_only_unchanged_for_its_purpose_under_its_key() {
+        let key = MasterKey::parse(HEX).unwrap();
+        let note = key.seal_note(b"calendar discovery", b"app-password");
+        assert!(!note.contains("app-password"));
+        assert_eq!(
+            key.open_note(b"calendar discovery", &note).as_deref(),
+            Some(&b"app-password"[..])
+        );
+        assert_eq!(key.open_note(b"another purpose", &note), None);
+        assert_eq!(
+            MasterKey::generate().open_note(b"calendar discovery", &note),
+            None
+        );
+        let mut changed = note.clone().into_bytes();
+        let last = changed.len() - 3;
+        changed[last] = if changed[last] == b'A' { b'B' } else { b'A' };
+        let changed = String::from_utf8(changed).unwrap();
+        assert_eq!(key.open_note(b"calendar discovery", &changed), None);
+        assert_eq!(key.open_note(b"calendar discovery", "not a note"), None);
+        assert_ne!(
+            note,
+            key.seal_note(b"calendar discovery", b"app-password"),
+            "fresh nonce"
         );
     }
 

@@ -1,6 +1,7 @@
-//! The attended and no-show marks the dashboard's pages show beside appointments and callers.
+//! The marks the dashboard's pages show beside appointments and callers: attended or no-show,
+//! and a conflict with the provider's own calendar.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use booking_core::attendance::Attendance;
 use booking_core::booking::Booking;
@@ -10,12 +11,15 @@ use super::respond::DashError;
 use super::session::Ctx;
 use crate::state::AppState;
 
-/// The attended and no-show marks of the bookings on a page, and the no-shows of the numbers on
-/// it: two queries per page.
+/// The attended and no-show marks of the bookings on a page, the no-shows of the numbers on it
+/// (two queries per page), and which bookings conflict with their provider's own calendar (one
+/// query per provider on the page).
 #[derive(Default)]
 pub(super) struct Marks {
     pub(super) attendance: HashMap<BookingId, Attendance>,
     no_shows: HashMap<PhoneNumber, u32>,
+    /// Confirmed bookings that overlap an event in their provider's own calendar.
+    pub(super) conflicts: HashSet<BookingId>,
 }
 
 impl Marks {
@@ -53,9 +57,11 @@ impl Marks {
                 .into_iter()
                 .collect()
         };
+        let conflicts = super::calendars::conflicting(state, ctx.tenant.id, bookings).await?;
         Ok(Self {
             attendance,
             no_shows,
+            conflicts,
         })
     }
 

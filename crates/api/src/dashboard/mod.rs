@@ -2,6 +2,7 @@
 //! all served from the binary. Every page takes the clinic from the signed-in session; an id of
 //! another clinic's row answers 404. See docs/user-flow.md for each screen and button.
 
+mod calendars;
 mod day_view;
 mod html;
 mod leads;
@@ -26,6 +27,7 @@ use actix_web::{HttpResponse, ResponseError, web};
 use respond::DashError;
 
 pub use html::esc;
+pub use login::client_address;
 pub use password_checks::PasswordChecks;
 pub use twilio_errors::explain_error;
 
@@ -90,6 +92,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/providers/{id}/restore",
                 web::post().to(providers::restore),
             )
+            .route("/providers/{id}/calendar", web::get().to(calendars::form))
+            .route("/providers/{id}/calendar", web::post().to(calendars::find))
+            .route(
+                "/providers/{id}/calendar/link",
+                web::post().to(calendars::link),
+            )
+            .route(
+                "/providers/{id}/calendar/unlink",
+                web::post().to(calendars::unlink),
+            )
+            .route("/feeds", web::post().to(calendars::make_feed))
+            .route("/feeds/revoke", web::post().to(calendars::revoke_feed))
             .route("/test-sms", web::post().to(settings::test_sms))
             .route("/setup", web::get().to(setup::start))
             .route("/setup/done", web::post().to(setup::done))

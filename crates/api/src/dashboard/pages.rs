@@ -86,13 +86,18 @@ fn booking_card(ctx: &Ctx, b: &Booking, now: Timestamp, title: CardTitle, marks:
         "<li class=\"card booking {status}\"><h3>{title}</h3>\
          <p><strong>{service}</strong> for {name}</p>\
          <p class=\"provider\">with {provider}</p>\
-         <p>{phone}{no_shows} · <span class=\"status\">{status}</span>{attendance}</p></li>",
+         <p>{phone}{no_shows} · <span class=\"status\">{status}</span>{attendance}</p>{conflict}</li>",
         status = status_label(b, now),
         provider = esc(&provider_name(ctx, b)),
         service = esc(b.service.as_str()),
         name = esc(&b.caller_name),
         phone = tel_link(b.caller_phone.as_str()),
         no_shows = marks.no_shows_of(&b.caller_phone),
+        conflict = if marks.conflicts.contains(&b.id) {
+            super::calendars::conflict_warning(&provider_name(ctx, b))
+        } else {
+            String::new()
+        },
     )
 }
 
@@ -213,6 +218,16 @@ pub async fn today(
     );
     if let booking_core::tenant::SmsHealth::NeedsAttention { code, .. } = &ctx.tenant.sms_health {
         body.push_str(&notice("error", &explain_error(*code)));
+    }
+    if !marks.conflicts.is_empty() {
+        body.push_str(&notice(
+            "error",
+            &format!(
+                "{} of today's appointments overlap events in the providers' own calendars. \
+                 Nothing was cancelled: see the warnings below.",
+                marks.conflicts.len()
+            ),
+        ));
     }
     let _ = write!(
         body,

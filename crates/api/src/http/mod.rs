@@ -1,6 +1,7 @@
 //! Routes. Each module is a thin translation between HTTP and the domain service.
 
 pub mod admin;
+pub mod feeds;
 pub mod health;
 pub mod twilio;
 pub mod vapi;
@@ -20,6 +21,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         // Before `admin`: it serves /admin/tenants/{id}/owners outside the /admin scope.
         .configure(crate::dashboard::routes)
         .configure(admin::routes)
+        .configure(feeds::routes)
         .configure(vapi::routes)
         .configure(twilio::routes);
 }
@@ -37,6 +39,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/tenants/{id}"),
     ("PATCH", "/admin/tenants/{id}"),
     ("POST", "/admin/tenants/{id}/owners"),
+    ("GET", "/feeds/{file}"),
     ("POST", "/vapi/webhook"),
     ("POST", "/vapi/tools/{name}"),
     ("POST", "/twilio/status"),

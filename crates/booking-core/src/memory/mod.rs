@@ -22,6 +22,7 @@ mod bookings;
 mod calendars;
 mod calls;
 mod contacts;
+mod feeds;
 mod otp;
 mod outbox;
 mod tenants;
@@ -57,6 +58,8 @@ struct State {
     attendance: HashMap<(TenantId, BookingId), crate::attendance::Attendance>,
     /// Outside calendars: links, busy time, sync state, write queue.
     calendars: calendars::Calendars,
+    /// Calendar feeds and the hash of each one's secret.
+    feeds: Vec<(crate::feeds::Feed, crate::accounts::TokenHash)>,
 }
 
 struct Contact {

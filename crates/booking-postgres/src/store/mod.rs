@@ -6,6 +6,7 @@ mod attendance;
 mod bookings;
 mod calendars;
 mod calls;
+mod feeds;
 mod keys;
 mod ops;
 mod otp;

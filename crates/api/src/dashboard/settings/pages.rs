@@ -76,6 +76,7 @@ async fn render_with(
          <section><h2>Hours</h2>{hours}</section>\
          <section><h2>Services</h2>{services}</section>\
          <section id=\"providers\"><h2>Providers</h2>{providers}</section>\
+         <section id=\"calendars\"><h2>Calendars</h2>{calendars}</section>\
          <section><h2>Booking rules</h2>{rules}</section>\
          <section><h2>What the AI is told</h2>{prompt}</section>\
          <section><h2>Walk-through</h2><p><a href=\"/app/setup/1\">Run the first-time walk-through again</a></p></section>",
@@ -87,6 +88,7 @@ async fn render_with(
         hours = hours_form(ctx, None),
         services = services_form(ctx, None),
         providers = super::provider_forms::section(ctx, draft),
+        calendars = crate::dashboard::calendars::section(ctx, state).await?,
         rules = rules_form(ctx, None),
         prompt = prompt_section(ctx, state),
     );
