@@ -24,6 +24,7 @@ mod calls;
 mod contacts;
 mod otp;
 mod outbox;
+mod reports;
 mod tenants;
 mod test_texts;
 mod tool_calls;

@@ -486,6 +486,7 @@ where
     providers_hold_the_same_time_side_by_side(&make().await).await;
     one_provider_race_has_one_winner(&make().await).await;
     provider_limits_hold_under_races(&make().await).await;
+    weekly_report_counts_by_clinic_week(&make().await).await;
 }
 
 mod appointments;
@@ -498,6 +499,7 @@ mod isolation;
 mod otp;
 mod outbox;
 mod providers;
+mod reports;
 mod tenants;
 mod test_texts;
 mod tool_calls;
@@ -512,6 +514,7 @@ pub use isolation::*;
 pub use otp::*;
 pub use outbox::*;
 pub use providers::*;
+pub use reports::*;
 pub use tenants::*;
 pub use test_texts::*;
 pub use tool_calls::*;
