@@ -569,7 +569,9 @@ async fn every_dashboard_page_passes_the_accessibility_audit() {
                 None,
             )
             .await;
-        let provider = tenant["providers"][0]["id"].as_str().expect("a provider id");
+        let provider = tenant["providers"][0]["id"]
+            .as_str()
+            .expect("a provider id");
         for path in [
             "/app".to_owned(),
             "/app/leads".to_owned(),

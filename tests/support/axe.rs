@@ -103,7 +103,10 @@ pub async fn audit(c: &Client) {
     if serious.is_empty() {
         return;
     }
-    let mut report = format!("{url}: {} accessibility violation(s) of impact serious or critical, or a skipped heading level", serious.len());
+    let mut report = format!(
+        "{url}: {} accessibility violation(s) of impact serious or critical, or a skipped heading level",
+        serious.len()
+    );
     for v in &serious {
         report.push_str(&format!(
             "\n- {} ({}): {} <{}>",

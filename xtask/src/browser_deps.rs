@@ -18,14 +18,15 @@ fn dir() -> PathBuf {
 fn pinned(dir: &Path, package: &str) -> Result<Option<String>> {
     let text = std::fs::read_to_string(dir.join("package.json"))
         .with_context(|| format!("reading {}", dir.join("package.json").display()))?;
-    let json: serde_json::Value = serde_json::from_str(&text).context("tests/browser/package.json")?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).context("tests/browser/package.json")?;
     Ok(json["dependencies"][package].as_str().map(str::to_owned))
 }
 
 /// The version of `package` in `node_modules`, if it is there.
 fn installed(dir: &Path, package: &str) -> Option<String> {
-    let text =
-        std::fs::read_to_string(dir.join("node_modules").join(package).join("package.json")).ok()?;
+    let text = std::fs::read_to_string(dir.join("node_modules").join(package).join("package.json"))
+        .ok()?;
     let json: serde_json::Value = serde_json::from_str(&text).ok()?;
     json["version"].as_str().map(str::to_owned)
 }

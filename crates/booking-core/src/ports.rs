@@ -594,7 +594,7 @@ impl<T> Store for T where
         + ToolCallLog
         + TestTextStore
         + AttendanceStore
-    + ReportStore
+        + ReportStore
 {
 }
 

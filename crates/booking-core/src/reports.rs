@@ -53,7 +53,11 @@ impl ReportWeeks {
         let bounds = mondays
             .iter()
             .copied()
-            .chain(mondays.last().and_then(|m| m.checked_add(jiff::Span::new().weeks(1)).ok()))
+            .chain(
+                mondays
+                    .last()
+                    .and_then(|m| m.checked_add(jiff::Span::new().weeks(1)).ok()),
+            )
             .map(|day| start_of(day, zone))
             .collect();
         Self { mondays, bounds }
@@ -121,10 +125,7 @@ impl WeekFigures {
     /// for a week without calls. It can pass 100: one call may book two appointments.
     pub fn conversion_percent(&self) -> Option<u32> {
         (self.calls_answered > 0).then(|| {
-            let (b, c) = (
-                u64::from(self.booked_by_ai),
-                u64::from(self.calls_answered),
-            );
+            let (b, c) = (u64::from(self.booked_by_ai), u64::from(self.calls_answered));
             u32::try_from((b * 200 + c) / (2 * c)).unwrap_or(u32::MAX)
         })
     }
@@ -240,7 +241,10 @@ mod tests {
         let autumn = ReportWeeks::ending_at(at("2030-11-06T12:00:00Z"), &ny(), 2);
         let w = autumn.week(0).unwrap();
         assert_eq!(w.end.duration_since(w.start).as_hours(), 169);
-        assert_eq!(ReportWeeks::ending_at(at("2030-11-06T12:00:00Z"), &ny(), 0).len(), 1);
+        assert_eq!(
+            ReportWeeks::ending_at(at("2030-11-06T12:00:00Z"), &ny(), 0).len(),
+            1
+        );
     }
 
     #[test]

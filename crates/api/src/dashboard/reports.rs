@@ -16,10 +16,7 @@ use super::respond::{DashError, html_response};
 use super::session::signed_in;
 use crate::state::AppState;
 
-pub async fn show(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, DashError> {
+pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, DashError> {
     let ctx = signed_in(&req, &state).await?;
     let now = state.clock.now();
     let report = weekly_report(state.store.as_ref(), &ctx.tenant, now).await?;
@@ -190,8 +187,14 @@ fn bar_chart(f: &Figure, mondays: &[Date], values: &[Option<u32>]) -> String {
     for (i, (v, monday)) in values.iter().zip(mondays).enumerate() {
         let index = u32::try_from(i).unwrap_or(0);
         let x = LEFT + slot * index + (slot - bar) / 2;
-        let h = v.map_or(0, |v| (u64::from(v) * u64::from(plot) / u64::from(max)) as u32);
-        let h = if v.is_some_and(|v| v > 0) { h.max(2) } else { h };
+        let h = v.map_or(0, |v| {
+            (u64::from(v) * u64::from(plot) / u64::from(max)) as u32
+        });
+        let h = if v.is_some_and(|v| v > 0) {
+            h.max(2)
+        } else {
+            h
+        };
         let y = TOP + plot - h;
         let class = if i == last { "bar current" } else { "bar" };
         let _ = write!(
@@ -234,7 +237,11 @@ fn table(report: &WeeklyReport) -> String {
          <th scope=\"col\">Week of</th>",
     );
     for f in FIGURES {
-        let _ = write!(out, "<th scope=\"col\" id=\"col-{}\">{}</th>", f.id, f.short);
+        let _ = write!(
+            out,
+            "<th scope=\"col\" id=\"col-{}\">{}</th>",
+            f.id, f.short
+        );
     }
     out.push_str("</tr></thead><tbody>");
     let mondays = report.weeks.mondays();
@@ -299,7 +306,9 @@ mod tests {
         // A week without calls has no conversion.
         let empty_row = html.split("<tr data-week=").nth(3).unwrap();
         assert!(empty_row.contains("<td data-figure=\"conversion\">—</td>"));
-        assert!(html.contains("aria-label=\"Calls answered: 6 over the last 12 weeks, 4 this week\""));
+        assert!(
+            html.contains("aria-label=\"Calls answered: 6 over the last 12 weeks, 4 this week\"")
+        );
         assert!(!html.contains("style="), "no inline style");
         assert!(!html.contains("<script"), "no script");
     }

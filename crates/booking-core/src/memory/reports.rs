@@ -41,7 +41,10 @@ impl ReportStore for MemoryStore {
                 None => {}
             }
         }
-        for (i, n) in refilled_by_waitlist(&s, tenant, weeks).into_iter().enumerate() {
+        for (i, n) in refilled_by_waitlist(&s, tenant, weeks)
+            .into_iter()
+            .enumerate()
+        {
             out[i].refilled_by_waitlist = n;
         }
         Ok(out)

@@ -183,7 +183,14 @@ pub async fn weekly_report_counts_by_clinic_week<S: Store + ?Sized>(store: &S) {
     call_at(store, &t, at("2029-12-20T15:00:00Z"), Report::Hot).await;
 
     // Appointments the AI booked, counted when confirmed.
-    let a1 = booked_during(store, &t, &c1, slot("2030-03-11T03:35:00Z", 10), sunday_night).await;
+    let a1 = booked_during(
+        store,
+        &t,
+        &c1,
+        slot("2030-03-11T03:35:00Z", 10),
+        sunday_night,
+    )
+    .await;
     let a2 = booked_during(
         store,
         &t,
