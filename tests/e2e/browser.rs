@@ -469,6 +469,249 @@ async fn providers_walk(c: Client, app: Arc<TestApp>, clinic: Clinic, appointmen
     assert!(w[2] <= w[3], "the page itself does not: {w:?}");
 }
 
+/// Runs `steps` with a browser on `app`, then closes the browser and stops the api whatever
+/// happened, and passes on a failure of the steps.
+async fn with_browser<F, Fut>(app: TestApp, steps: F)
+where
+    F: FnOnce(Client, Arc<TestApp>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+    let app = Arc::new(app);
+    let outcome = tokio::spawn(steps(c.clone(), app.clone())).await;
+    let _ = c.close().await;
+    if let Ok(app) = Arc::try_unwrap(app) {
+        app.stop().await;
+    }
+    drop(driver);
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn sign_in_as(c: &Client, app: &TestApp, email: &str) {
+    c.goto(&app.url("/app/login")).await.expect("goto");
+    fill(c, "input[name=email]", email).await;
+    fill(c, "input[name=password]", OWNER_PASSWORD).await;
+    click(c, "form button[type=submit]").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while path_of(c).await.starts_with("/app/login") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still on the sign-in page"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Opens `path` and audits it.
+async fn audit_page(c: &Client, app: &TestApp, path: &str) {
+    c.goto(&app.url(path)).await.expect("goto");
+    wait_text(c, "h1", 10, |t| !t.is_empty()).await;
+    booking_e2e::axe::audit(c).await;
+}
+
+/// A clinic with two providers, an owner, a booked and scored call and its texts: every screen
+/// has something on it.
+async fn clinic_with_a_week_of_work(app: &TestApp, n: u32) -> (Clinic, String, String) {
+    let clinic = app
+        .create_clinic_with("Smile Dental", n, |body| {
+            body["providers"] = json!([
+                {"name": "Dr. Lee"},
+                {"name": "Hygienist Maria", "services": ["Checkup"]},
+            ]);
+        })
+        .await;
+    let (status, _) = app
+        .create_owner(&clinic, "ann@smile.example", OWNER_PASSWORD)
+        .await;
+    assert_eq!(status, 201);
+    let call = app.call(&clinic, "+15558880031");
+    let (appointment, _) = book(&call, "Checkup").await;
+    let (status, _) = call
+        .end_of_call(
+            json!({"caller_name": "Jane Doe", "service_interest": "Teeth Whitening", "wants_callback": true}),
+            240,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let call_id = call.id.clone();
+    drop(call);
+    app.call(&clinic, "+15558880032")
+        .end_of_call(json!({}), 20)
+        .await;
+    app.outbox_settled().await;
+    (clinic, appointment, call_id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_dashboard_page_passes_the_accessibility_audit() {
+    let app = TestApp::spawn().await;
+    let (clinic, appointment, call) = clinic_with_a_week_of_work(&app, 31).await;
+    with_browser(app, move |c, app| async move {
+        // Signed out: the sign-in form, and the same with an error on it.
+        c.goto(&app.url("/app/login")).await.expect("goto");
+        booking_e2e::axe::audit(&c).await;
+        fill(&c, "input[name=email]", "ann@smile.example").await;
+        fill(&c, "input[name=password]", "not the password").await;
+        click(&c, "form button[type=submit]").await;
+        wait_text(&c, "main", 10, |t| t.contains("do not match")).await;
+        booking_e2e::axe::audit(&c).await;
+
+        sign_in_as(&c, &app, "ann@smile.example").await;
+        for step in 1..=5 {
+            audit_page(&c, &app, &format!("/app/setup/{step}")).await;
+        }
+        let (_, tenant) = app
+            .admin(
+                reqwest::Method::GET,
+                &format!("/admin/tenants/{}", clinic.id),
+                None,
+            )
+            .await;
+        let provider = tenant["providers"][0]["id"]
+            .as_str()
+            .expect("a provider id");
+        for path in [
+            "/app".to_owned(),
+            "/app/leads".to_owned(),
+            "/app/appointments".to_owned(),
+            format!("/app/appointments?provider={provider}"),
+            format!("/app/appointments/{appointment}"),
+            "/app/messages".to_owned(),
+            "/app/calls".to_owned(),
+            format!("/app/calls/{call}"),
+            "/app/settings".to_owned(),
+            "/app/settings?saved=1".to_owned(),
+            "/app/reports".to_owned(),
+            "/app/no-such-page".to_owned(),
+        ] {
+            audit_page(&c, &app, &path).await;
+        }
+        // A settings form sent back with its problems listed.
+        c.goto(&app.url("/app/settings")).await.expect("goto");
+        fill(&c, "#form-hours input[name=hours_mon]", "25:00-26:00").await;
+        click(&c, "#form-hours button[type=submit]").await;
+        wait_text(&c, "div.notice.error", 10, |t| t.contains("Not saved")).await;
+        booking_e2e::axe::audit(&c).await;
+    })
+    .await;
+}
+
+/// Where the test run keeps what it shows a person (the screenshots), under the target dir.
+fn kept_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let dir = target.join("browser-screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reports_page_on_a_phone_and_a_desktop() {
+    let app = TestApp::spawn().await;
+    let (_clinic, _, _) = clinic_with_a_week_of_work(&app, 33).await;
+    with_browser(app, move |c, app| async move {
+        sign_in_as(&c, &app, "ann@smile.example").await;
+        c.goto(&app.url("/app")).await.expect("goto");
+        click(&c, "nav a[href='/app/reports']").await;
+        wait_path(&c, "/app/reports").await;
+        wait_text(&c, "h1", 5, |t| t == "Reports").await;
+
+        // This week's numbers, newest row first, and a chart per figure.
+        let row = "table.report tbody tr:first-child";
+        let cell = |figure: &'static str| {
+            let c = c.clone();
+            async move {
+                c.find(Locator::Css(&format!("{row} td[data-figure={figure}]")))
+                    .await
+                    .unwrap_or_else(|e| panic!("{figure}: {e}"))
+                    .text()
+                    .await
+                    .expect("text")
+            }
+        };
+        assert_eq!(cell("calls").await, "2");
+        assert_eq!(cell("booked").await, "1");
+        assert_eq!(cell("conversion").await, "50%");
+        assert_eq!(cell("hot-leads").await, "1");
+        let charts = c
+            .find_all(Locator::Css("li.chart svg.bars"))
+            .await
+            .expect("charts");
+        assert_eq!(charts.len(), 8);
+        let calls_now = wait_text(&c, "#chart-calls .now", 5, |t| !t.is_empty()).await;
+        assert_eq!(calls_now, "2");
+        let bar = c
+            .find(Locator::Css("#chart-calls .bar.current rect"))
+            .await
+            .expect("this week's bar")
+            .rectangle()
+            .await
+            .expect("geometry");
+        assert!(bar.2 > 0.0 && bar.3 > 0.0, "a bar that shows: {bar:?}");
+
+        // On a phone: the charts fit the screen; the table scrolls sideways inside its box,
+        // which the keyboard reaches.
+        let widths = c
+            .execute(
+                "const d = document.querySelector('div.table-scroll'); \
+                 const s = document.querySelector('#chart-calls svg').getBoundingClientRect(); \
+                 return [d.scrollWidth, d.clientWidth, document.documentElement.scrollWidth, \
+                         window.innerWidth, s.right];",
+                vec![],
+            )
+            .await
+            .expect("widths");
+        let w: Vec<f64> = widths
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert!(w[2] <= w[3], "the page does not scroll sideways: {w:?}");
+        assert!(w[4] <= w[3], "the chart fits the screen: {w:?}");
+        let focusable = c
+            .find(Locator::Css("div.table-scroll"))
+            .await
+            .expect("table box")
+            .attr("tabindex")
+            .await
+            .expect("tabindex");
+        assert_eq!(focusable.as_deref(), Some("0"));
+        booking_e2e::axe::audit(&c).await;
+        let dir = kept_dir();
+        let phone = c.screenshot().await.expect("screenshot");
+        std::fs::write(dir.join("reports-phone.png"), phone).expect("keep screenshot");
+
+        // On a desktop: two charts side by side.
+        c.set_window_size(1280, 900).await.expect("resize");
+        c.goto(&app.url("/app/reports")).await.expect("goto");
+        wait_text(&c, "h1", 5, |t| t == "Reports").await;
+        let first = c
+            .find(Locator::Css("#chart-calls"))
+            .await
+            .expect("chart")
+            .rectangle()
+            .await
+            .expect("geometry");
+        let second = c
+            .find(Locator::Css("#chart-booked"))
+            .await
+            .expect("chart")
+            .rectangle()
+            .await
+            .expect("geometry");
+        assert_eq!(first.1, second.1, "side by side: {first:?} {second:?}");
+        booking_e2e::axe::audit(&c).await;
+        let desktop = c.screenshot().await.expect("screenshot");
+        std::fs::write(dir.join("reports-desktop.png"), desktop).expect("keep screenshot");
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn linking_a_calendar_on_a_phone() {
     let server = local_caldav::Radicale::start(&[local_caldav::User {
@@ -527,6 +770,7 @@ async fn calendar_walk(c: Client, app: Arc<TestApp>, clinic: Clinic, server: Str
     )
     .await;
     wait_path(&c, &format!("/app/providers/{provider}/calendar")).await;
+    booking_e2e::axe::audit(&c).await;
 
     // A wrong password first: the form says so and keeps the address.
     fill(&c, "#calendar-find input[name=server]", &server).await;
@@ -537,6 +781,7 @@ async fn calendar_walk(c: Client, app: Arc<TestApp>, clinic: Clinic, server: Str
     fill(&c, "#calendar-find input[name=password]", "app-password-7").await;
     click(&c, "#calendar-find button[type=submit]").await;
     wait_text(&c, "h1", 15, |t| t.starts_with("Pick the calendar")).await;
+    booking_e2e::axe::audit(&c).await;
     let personal = format!("{server}frontdesk/personal/");
     click(&c, &format!("#calendar-pick input[value='{personal}']")).await;
     click(&c, "#calendar-pick button[type=submit]").await;
@@ -555,6 +800,7 @@ async fn calendar_walk(c: Client, app: Arc<TestApp>, clinic: Clinic, server: Str
     };
     assert!(text.contains("Healthy"), "{text}");
     assert!(text.contains("Unlink"), "{text}");
+    booking_e2e::axe::audit(&c).await;
     let widths = c
         .execute(
             "return [document.documentElement.scrollWidth, window.innerWidth];",

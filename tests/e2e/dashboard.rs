@@ -1481,3 +1481,138 @@ async fn the_owner_sees_providers_and_moves_an_appointment_to_another_one_once()
     );
     app.stop().await;
 }
+
+/// The row of the Reports page for the week of `monday`, cell by figure.
+fn report_row(html: &str, monday: &str) -> std::collections::HashMap<String, String> {
+    let start = html
+        .find(&format!("<tr data-week=\"{monday}\">"))
+        .unwrap_or_else(|| panic!("no row for the week of {monday}: {html}"));
+    let row = &html[start..start + html[start..].find("</tr>").expect("row end")];
+    row.split("<td data-figure=\"")
+        .skip(1)
+        .map(|cell| {
+            let (figure, rest) = cell.split_once("\">").expect("cell");
+            let value = rest.split_once("</td>").expect("cell end").0;
+            (figure.to_owned(), value.to_owned())
+        })
+        .collect()
+}
+
+fn this_monday() -> String {
+    let zone = booking_core::tenant::ClinicZone::parse("America/New_York").unwrap();
+    let weeks = booking_core::reports::ReportWeeks::ending_at(jiff::Timestamp::now(), &zone, 1);
+    weeks.mondays()[0].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reports_page_counts_this_clinics_week_and_no_other() {
+    let app = TestApp::spawn().await;
+    let clinic = app.create_clinic("Smile Dental", 61).await;
+    let other = app.create_clinic("Other Clinic", 62).await;
+    app.create_owner(&clinic, "ann@smile.example", OWNER_PASSWORD)
+        .await;
+    app.create_owner(&other, "olga@other.example", OWNER_PASSWORD)
+        .await;
+
+    // This clinic: a call that books and is hot, and one that only asks.
+    let booked = app.call(&clinic, "+15557770001");
+    let (appointment, _) = book(&booked, "Checkup").await;
+    let (status, _) = booked
+        .end_of_call(
+            json!({"caller_name": "Jane", "service_interest": "Teeth Whitening", "wants_callback": true}),
+            240,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .call(&clinic, "+15557770002")
+        .end_of_call(json!({}), 20)
+        .await;
+    assert_eq!(status, 200);
+    // The other clinic: three calls, one of them booking.
+    let theirs = app.call(&other, "+15557770003");
+    book(&theirs, "Checkup").await;
+    theirs.end_of_call(json!({}), 30).await;
+    for caller in ["+15557770004", "+15557770005"] {
+        app.call(&other, caller).end_of_call(json!({}), 20).await;
+    }
+    app.outbox_settled().await;
+
+    // The appointment was this morning and the patient did not come; of its texts, the
+    // confirmation was delivered and the code failed (as Twilio's callbacks would say).
+    let tenant = &clinic.id;
+    app.db
+        .execute(&format!(
+            "UPDATE bookings SET starts_at = now() - interval '2 minutes', \
+               ends_at = now() - interval '1 minute', blocked_from = now() - interval '2 minutes', \
+               blocked_until = now() - interval '1 minute' \
+             WHERE tenant_id = '{tenant}' AND id = '{appointment}'"
+        ))
+        .await;
+    let owner = app.sign_in("ann@smile.example", OWNER_PASSWORD).await;
+    let (status, _) = owner
+        .post(
+            &format!("/app/appointments/{appointment}/attendance"),
+            &[("attendance", "no_show")],
+        )
+        .await;
+    assert!(status < 400, "the no-show mark: {status}");
+    for (kind, status) in [("confirmation", "delivered"), ("otp", "failed")] {
+        let n = app
+            .db
+            .execute(&format!(
+                "UPDATE outbound_messages SET status = '{status}' \
+                 WHERE tenant_id = '{tenant}' AND kind = '{kind}'"
+            ))
+            .await;
+        assert_eq!(n, 1, "one {kind} text");
+    }
+
+    let (status, html) = owner.get("/app/reports").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("<a href=\"/app/reports\" aria-current=\"page\">Reports</a>"));
+    assert_eq!(html.matches("<tr data-week=").count(), 12, "twelve weeks");
+    let monday = this_monday();
+    let row = report_row(&html, &monday);
+    let want = [
+        ("calls", "2"),
+        ("booked", "1"),
+        ("conversion", "50%"),
+        ("hot-leads", "1"),
+        ("refilled", "0"),
+        ("no-shows", "1"),
+        ("delivered", "1"),
+        ("failed", "1"),
+    ];
+    for (figure, value) in want {
+        assert_eq!(
+            row.get(figure).map(String::as_str),
+            Some(value),
+            "{figure} this week: {row:?}"
+        );
+    }
+    // The charts show the same week's numbers, drawn on the page (no script).
+    assert!(
+        html.contains("aria-label=\"Calls answered: 2 over the last 12 weeks, 2 this week\""),
+        "{html}"
+    );
+    assert!(!html.contains("<script>"));
+
+    // The other clinic's owner sees its own numbers only.
+    let olga = app.sign_in("olga@other.example", OWNER_PASSWORD).await;
+    let (_, theirs) = olga.get("/app/reports").await;
+    let row = report_row(&theirs, &monday);
+    assert_eq!(row["calls"], "3", "{row:?}");
+    assert_eq!(row["booked"], "1", "{row:?}");
+    assert_eq!(row["conversion"], "33%", "{row:?}");
+    assert_eq!(row["no-shows"], "0", "{row:?}");
+    assert_eq!(row["delivered"], "0", "{row:?}");
+
+    // Signed out: to the sign-in page.
+    let resp = no_redirects()
+        .get(app.url("/app/reports"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+}

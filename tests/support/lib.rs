@@ -2,6 +2,8 @@
 //! the migrated template, a fake Twilio over real HTTP, and calls played the way Vapi plays them.
 //! The client side of it is `test_support`'s, re-exported here.
 
+pub mod axe;
+
 use std::collections::HashMap;
 use std::ops::Deref;
 use std::time::Duration;

@@ -2,6 +2,7 @@
 //! Plain Rust and `std::process::Command`. The commands that build or run the service install
 //! what the machine lacks from the distribution's packages first (see `system`).
 
+mod browser_deps;
 mod caldav;
 mod call;
 mod dev;
@@ -76,6 +77,7 @@ fn run(args: &[String]) -> Result<()> {
                 Some(_) => rest,
             };
             system::ensure(system::Purpose::WholeSuite)?;
+            browser_deps::ensure()?;
             test::run(extra)
         }
         "vapi-contract" => contract_test(

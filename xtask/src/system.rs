@@ -91,6 +91,11 @@ const BROWSER: &[Requirement] = &[
         why: "chromedriver, which drives that browser",
         present: || on_path("chromedriver"),
     },
+    Requirement {
+        package: "npm",
+        why: "installs axe-core, the accessibility audit the browser tests run in each page",
+        present: || on_path("npm"),
+    },
 ];
 
 impl Purpose {
@@ -222,6 +227,7 @@ mod tests {
             .map(|r| r.package)
             .collect();
         assert!(suite.contains(&"chromium") && suite.contains(&"chromium-driver"));
+        assert!(suite.contains(&"npm") && !local.contains(&"npm"));
         assert!(!local.contains(&"chromium"));
         assert!(suite.contains(&"radicale") && local.contains(&"radicale"));
         assert!(local.iter().all(|p| suite.contains(p)));

@@ -547,3 +547,14 @@ impl booking_core::ports::AttendanceStore for CachedTenants {
         self.inner.no_show_counts(tenant, phones).await
     }
 }
+
+#[async_trait]
+impl booking_core::ports::ReportStore for CachedTenants {
+    async fn weekly_figures(
+        &self,
+        tenant: TenantId,
+        weeks: &booking_core::reports::ReportWeeks,
+    ) -> StoreResult<Vec<booking_core::reports::WeekFigures>> {
+        self.inner.weekly_figures(tenant, weeks).await
+    }
+}

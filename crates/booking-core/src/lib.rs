@@ -21,6 +21,7 @@ pub mod outside_calendar;
 pub mod phone;
 pub mod ports;
 pub mod provider;
+pub mod reports;
 pub mod scoring;
 pub mod service;
 pub mod start;

@@ -33,6 +33,7 @@ use crate::outbox::{
     StatusApplied,
 };
 use crate::phone::PhoneNumber;
+use crate::reports::{ReportWeeks, WeekFigures};
 use crate::tenant::{SmsAccount, SmsHealth, Tenant, TenantConfig};
 use crate::test_texts::TestTextsUsedUp;
 
@@ -535,6 +536,18 @@ pub trait AttendanceStore: Send + Sync {
     ) -> StoreResult<Vec<(PhoneNumber, u32)>>;
 }
 
+/// The figures of the dashboard's Reports page ([`crate::reports`]).
+#[async_trait]
+pub trait ReportStore: Send + Sync {
+    /// One [`WeekFigures`] for each of `weeks`, in order, counted over the tenant's rows only as
+    /// [`crate::reports`] says.
+    async fn weekly_figures(
+        &self,
+        tenant: TenantId,
+        weeks: &ReportWeeks,
+    ) -> StoreResult<Vec<WeekFigures>>;
+}
+
 /// What operators alert on, across every tenant (`/metrics`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OpsFigures {
@@ -568,6 +581,7 @@ pub trait Store:
     + ToolCallLog
     + TestTextStore
     + AttendanceStore
+    + ReportStore
 {
 }
 impl<T> Store for T where
@@ -580,5 +594,6 @@ impl<T> Store for T where
         + ToolCallLog
         + TestTextStore
         + AttendanceStore
+        + ReportStore
 {
 }

@@ -59,6 +59,7 @@ suite!(
     providers_hold_the_same_time_side_by_side,
     one_provider_race_has_one_winner,
     provider_limits_hold_under_races,
+    weekly_report_counts_by_clinic_week,
 );
 
 /// The suite's own driver, which also covers checks added to it after the list above: a fresh

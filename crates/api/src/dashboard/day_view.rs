@@ -94,7 +94,7 @@ pub(super) fn day_view(
         svg,
         "<div class=\"dayview\" role=\"region\" aria-label=\"The day by provider\" tabindex=\"0\">\
          <svg xmlns=\"http://www.w3.org/2000/svg\" class=\"dayview\" data-columns=\"{n}\" width=\"{width}\" height=\"{height}\" \
-         viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"Appointments today by provider\">",
+         viewBox=\"0 0 {width} {height}\" role=\"group\" aria-label=\"Appointments today by provider\">",
         n = cols.len(),
     );
     // Hour lines and labels.

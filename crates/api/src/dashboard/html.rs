@@ -45,6 +45,7 @@ const NAV: &[(&str, &str)] = &[
     ("/app/appointments", "Appointments"),
     ("/app/messages", "Messages"),
     ("/app/calls", "Calls"),
+    ("/app/reports", "Reports"),
     ("/app/settings", "Settings"),
 ];
 

@@ -116,8 +116,9 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         ""
     };
     let body = format!(
-        "<h1>Hot leads</h1><p class=\"live\" id=\"live-status\">Connecting…</p>{empty}\
-         <ul class=\"cards\" id=\"live-leads\" data-since=\"{since}\">{cards}</ul>",
+        "<h1>Hot leads</h1><p class=\"live\" id=\"live-status\">Connecting…</p>\
+         <section><h2>Every hot call, the newest first</h2>{empty}\
+         <ul class=\"cards\" id=\"live-leads\" data-since=\"{since}\">{cards}</ul></section>",
         since = now.as_microsecond(),
         cards = hot.concat(),
     );

@@ -14,6 +14,7 @@ mod pages;
 pub mod password_checks;
 pub mod passwords;
 mod providers;
+mod reports;
 mod respond;
 pub mod session;
 mod settings;
@@ -83,6 +84,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/messages", web::get().to(pages::messages))
             .route("/calls", web::get().to(pages::calls))
             .route("/calls/{id}", web::get().to(pages::call))
+            .route("/reports", web::get().to(reports::show))
             .route("/settings", web::get().to(settings::page))
             .route("/settings/{section}", web::post().to(settings::save))
             .route("/providers", web::post().to(providers::add))

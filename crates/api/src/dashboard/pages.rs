@@ -476,7 +476,7 @@ fn appointment_page(
 ) -> HttpResponse {
     let zone = &ctx.tenant.config.zone;
     let mut body = format!(
-        "<h1>Appointment</h1>{flash}<ul class=\"cards\">{}</ul>",
+        "<h1>Appointment</h1>{flash}<section><h2>When and with whom</h2><ul class=\"cards\">{}</ul></section>",
         booking_card(ctx, b, now, CardTitle::Plain, marks)
     );
     if may_mark(b, now).is_ok() {
@@ -706,7 +706,7 @@ pub async fn messages(
         .map(|m| message_card(&ctx, m))
         .collect();
     let body = format!(
-        "<h1>Messages</h1><p>Every text, newest first, with what happened to it.</p>{}",
+        "<h1>Messages</h1><section><h2>Every text, the newest first, with what happened to it</h2>{}</section>",
         list(list_items, "No texts yet.")
     );
     Ok(html_response(
@@ -724,7 +724,10 @@ pub async fn calls(
     let callers: Vec<&PhoneNumber> = calls.iter().filter_map(|c| c.caller.as_ref()).collect();
     let marks = Marks::load(&state, &ctx, &[], &callers).await?;
     let items: Vec<String> = calls.iter().map(|c| call_card(&ctx, c, &marks)).collect();
-    let body = format!("<h1>Calls</h1>{}", list(items, "No calls yet."));
+    let body = format!(
+        "<h1>Calls</h1><section><h2>The newest first</h2>{}</section>",
+        list(items, "No calls yet.")
+    );
     Ok(html_response(
         StatusCode::OK,
         page("Calls", Some(&ctx.frame("/app/calls")), &body),
@@ -749,7 +752,7 @@ pub async fn call(
     let callers: Vec<&PhoneNumber> = c.caller.iter().collect();
     let marks = Marks::load(&state, &ctx, &booked_refs, &callers).await?;
     let mut body = format!(
-        "<h1>Call</h1><ul class=\"cards\">{}</ul>",
+        "<h1>Call</h1><section><h2>Who called, and when</h2><ul class=\"cards\">{}</ul></section>",
         call_card(&ctx, &c, &marks)
     );
     if c.score.is_some() {

@@ -166,12 +166,12 @@ fn simulation(ctx: &Ctx, now: Timestamp) -> String {
     let mut out = format!(
         "<p>A pretend call, played here in your browser. Nothing is sent: these are the texts your \
          receptionist would send for it, exactly as written.</p>\
-         <div class=\"simulation\" id=\"simulation\">{transcript}</div><h3>The texts</h3><ul class=\"cards\" id=\"simulated-texts\">"
+         <div class=\"simulation\" id=\"simulation\">{transcript}</div><h2>The texts</h2><ul class=\"cards\" id=\"simulated-texts\">"
     );
     for (what, to, body) in texts {
         let _ = write!(
             out,
-            "<li class=\"card sms\"><h4>{}</h4><p class=\"meta\">{}</p><p class=\"body\">{}</p></li>",
+            "<li class=\"card sms\"><h3>{}</h3><p class=\"meta\">{}</p><p class=\"body\">{}</p></li>",
             esc(&what),
             esc(&to),
             esc(&body)

@@ -25,6 +25,7 @@ mod contacts;
 mod feeds;
 mod otp;
 mod outbox;
+mod reports;
 mod tenants;
 mod test_texts;
 mod tool_calls;

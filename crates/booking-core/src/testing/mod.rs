@@ -483,6 +483,7 @@ where
     providers_hold_the_same_time_side_by_side(&make().await).await;
     one_provider_race_has_one_winner(&make().await).await;
     provider_limits_hold_under_races(&make().await).await;
+    weekly_report_counts_by_clinic_week(&make().await).await;
 }
 
 mod appointments;
@@ -497,6 +498,7 @@ mod otp;
 mod outbox;
 mod outside_busy;
 mod providers;
+mod reports;
 mod tenants;
 mod test_texts;
 mod tool_calls;
@@ -513,6 +515,7 @@ pub use otp::*;
 pub use outbox::*;
 pub use outside_busy::*;
 pub use providers::*;
+pub use reports::*;
 pub use tenants::*;
 pub use test_texts::*;
 pub use tool_calls::*;

@@ -11,6 +11,7 @@ mod keys;
 mod ops;
 mod otp;
 mod outbox;
+mod reports;
 mod rows;
 mod sms_routes;
 mod tenant_children;

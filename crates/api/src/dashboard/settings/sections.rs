@@ -321,8 +321,8 @@ pub(super) fn prompt_section(ctx: &Ctx, state: &AppState) -> String {
         "The booking rules below always come after it and cannot be switched off.",
     );
     format!(
-        "{}<details open><summary>What the AI receives as its instructions</summary><pre class=\"preview\" id=\"prompt-preview\">{}</pre></details>\
-         <details><summary>The whole assistant sent to Vapi</summary><pre class=\"preview\">{}</pre></details>",
+        "{}<details open><summary>What the AI receives as its instructions</summary><pre class=\"preview\" id=\"prompt-preview\" tabindex=\"0\" role=\"region\" aria-label=\"What the AI receives as its instructions\">{}</pre></details>\
+         <details><summary>The whole assistant sent to Vapi</summary><pre class=\"preview\" id=\"assistant-preview\" tabindex=\"0\" role=\"region\" aria-label=\"The whole assistant sent to Vapi\">{}</pre></details>",
         form(ctx, "prompt", None, &fields, "Save prompt"),
         esc(&prompt),
         esc(&assistant),
