@@ -207,7 +207,7 @@ fn bar_chart(f: &Figure, mondays: &[Date], values: &[Option<u32>]) -> String {
             cx = x + bar / 2,
             ty = y.saturating_sub(4).max(10),
         );
-        if (last - i) % 2 == 0 {
+        if (last - i).is_multiple_of(2) {
             let _ = write!(
                 svg,
                 "<text class=\"week\" x=\"{cx}\" y=\"{ly}\">{label}</text>",
