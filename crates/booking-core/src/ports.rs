@@ -445,6 +445,16 @@ pub trait OutboxStore: Send + Sync {
         error_code: Option<u32>,
         at: Timestamp,
     ) -> StoreResult<StatusApplied>;
+    /// The newest message of `kind` to `to` whose dedupe key starts with `key_prefix`, created
+    /// at or after `since` (a reply to a reminder is about the last reminder that number got).
+    async fn last_message_to(
+        &self,
+        tenant: TenantId,
+        to: &PhoneNumber,
+        kind: crate::outbox::MessageKind,
+        key_prefix: &str,
+        since: Timestamp,
+    ) -> StoreResult<Option<OutboundMessage>>;
     /// Newest first.
     async fn list_messages(
         &self,
@@ -568,6 +578,7 @@ pub trait Store:
     + ToolCallLog
     + TestTextStore
     + AttendanceStore
+    + crate::patient_link::PatientLinkStore
 {
 }
 impl<T> Store for T where
@@ -580,6 +591,7 @@ impl<T> Store for T where
         + ToolCallLog
         + TestTextStore
         + AttendanceStore
+        + crate::patient_link::PatientLinkStore
 {
 }
 

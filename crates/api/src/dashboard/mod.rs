@@ -26,6 +26,7 @@ use actix_web::{HttpResponse, ResponseError, web};
 use respond::DashError;
 
 pub use html::esc;
+pub use login::client_address;
 pub use password_checks::PasswordChecks;
 pub use twilio_errors::explain_error;
 

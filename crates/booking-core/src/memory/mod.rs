@@ -24,6 +24,7 @@ mod calls;
 mod contacts;
 mod otp;
 mod outbox;
+mod patient_links;
 mod tenants;
 mod test_texts;
 mod tool_calls;
@@ -57,6 +58,10 @@ struct State {
     attendance: HashMap<(TenantId, BookingId), crate::attendance::Attendance>,
     /// Outside calendars: links, busy time, sync state, write queue.
     calendars: calendars::Calendars,
+    /// Patients' links: (link, revoked at) by hash.
+    patient_links: HashMap<[u8; 32], (crate::patient_link::NewPatientLink, Option<Timestamp>)>,
+    /// Link action counts: window start and count.
+    link_actions: HashMap<String, (Timestamp, u32)>,
 }
 
 struct Contact {

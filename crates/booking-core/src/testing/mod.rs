@@ -486,6 +486,9 @@ where
     providers_hold_the_same_time_side_by_side(&make().await).await;
     one_provider_race_has_one_winner(&make().await).await;
     provider_limits_hold_under_races(&make().await).await;
+    patient_links_live_until_expiry_or_revocation(&make().await).await;
+    link_actions_count_exactly_under_concurrency(&make().await).await;
+    last_message_to_a_number(&make().await).await;
 }
 
 mod appointments;
@@ -495,6 +498,7 @@ mod calendars;
 mod calls;
 mod contacts;
 mod isolation;
+mod links;
 mod otp;
 mod outbox;
 mod providers;
@@ -509,6 +513,7 @@ pub use calendars::*;
 pub use calls::*;
 pub use contacts::*;
 pub use isolation::*;
+pub use links::*;
 pub use otp::*;
 pub use outbox::*;
 pub use providers::*;

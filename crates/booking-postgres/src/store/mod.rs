@@ -10,6 +10,7 @@ mod keys;
 mod ops;
 mod otp;
 mod outbox;
+mod patient_links;
 mod rows;
 mod sms_routes;
 mod tenant_children;
