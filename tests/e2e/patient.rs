@@ -379,10 +379,8 @@ async fn twenty_cancels_at_once_cancel_once_and_text_once() {
     let (_, confirm) = get(&app, &format!("{link}/cancel")).await;
     let form = form_token(&confirm);
     let path = format!("{link}/cancel");
-    let answers = futures_util::future::join_all(
-        (0..20).map(|_| post(&app, &path, &[("form", form.as_str())])),
-    )
-    .await;
+    let fields = [("form", form.as_str())];
+    let answers = futures_util::future::join_all((0..20).map(|_| post(&app, &path, &fields))).await;
     let statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
     assert!(
         statuses.iter().all(|s| *s == 303 || *s == 429),
