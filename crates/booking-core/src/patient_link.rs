@@ -104,7 +104,9 @@ impl std::fmt::Debug for ActionKey {
 /// The links' store. Every method is one unit of work.
 #[async_trait]
 pub trait PatientLinkStore: Send + Sync {
-    /// Stores a link (its hash is unique: a second insert of the same hash is `Duplicate`).
+    /// Stores a link (its hash is unique: a second insert of the same hash is `Duplicate`). The
+    /// booking need not exist yet: a move stores the new appointment's link just before the
+    /// appointment itself, and a link whose appointment was never made opens nothing.
     async fn insert_link(&self, link: &NewPatientLink) -> StoreResult<()>;
     /// The link with this hash if it is live at `now`: not expired, not revoked. The clinic is
     /// the link's: nothing else names it.
