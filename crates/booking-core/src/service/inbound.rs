@@ -232,6 +232,14 @@ impl BookingService {
         let Some(b) = self.store.booking(tenant.id, booking).await? else {
             return Ok(None);
         };
+        if kind == MessageKind::InboundReply && b.status == BookingStatus::Cancelled {
+            // The word again (or two at once): the question was answered, the appointment is
+            // cancelled; nothing more to do, and nothing for the clinic to read.
+            return Ok(Some(InboundOutcome {
+                keyword: "cancelled",
+                queued: 0,
+            }));
+        }
         if b.status != BookingStatus::Confirmed || b.slot.start <= now {
             return Ok(None);
         }

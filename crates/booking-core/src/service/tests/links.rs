@@ -174,3 +174,71 @@ async fn inside_the_notice_window_and_past_the_limits_nothing_changes() {
     assert_eq!(h.status(id).await, BookingStatus::Confirmed);
     assert_eq!(h.count_key(&DedupeKey::cancellation(id)).await, 0);
 }
+
+/// A reply from `from` to the clinic's number.
+async fn reply(h: &Harness, from: &PhoneNumber, body: &str, sid: &str) -> InboundOutcome {
+    h.service
+        .handle_inbound_sms(
+            &h.tenant,
+            &InboundText {
+                from,
+                body,
+                sid,
+                twilio_keyword: None,
+                keyword_replies: KeywordReplies::Clinic,
+            },
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_confirmation_word_again_after_the_cancel_is_not_forwarded() {
+    let h = linked_harness().await;
+    let c = h.caller();
+    let id = h.book(&c, &tue(10, 0)).await;
+    // The reminder goes out.
+    let later = base_time() + SignedDuration::from_hours(2);
+    let claims = h
+        .store
+        .claim_due(later, 10, later + SignedDuration::from_secs(60), "w")
+        .await
+        .unwrap();
+    let reminder = claims
+        .iter()
+        .find(|m| m.message.dedupe_key == DedupeKey::reminder(id))
+        .expect("the reminder is due");
+    h.store
+        .record_delivery(
+            reminder,
+            &DeliveryUpdate::Accepted {
+                sid: MessageSid::parse("SMreminder").unwrap(),
+                status: MessageStatus::Queued,
+            },
+            later,
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(
+        reply(&h, &c.phone, "C", "SMin1").await.keyword,
+        "cancel_asked"
+    );
+    assert_eq!(
+        reply(&h, &c.phone, "RELEASE", "SMin2").await.keyword,
+        "cancelled"
+    );
+    assert_eq!(h.status(id).await, BookingStatus::Cancelled);
+    // The word again (a second tap, or two sent at once): an answered question, not a text
+    // for the clinic.
+    let again = reply(&h, &c.phone, "Release", "SMin3").await;
+    assert_eq!((again.keyword, again.queued), ("cancelled", 0));
+    let forwards = h
+        .messages()
+        .await
+        .into_iter()
+        .filter(|m| m.kind == MessageKind::InboundForward)
+        .count();
+    assert_eq!(forwards, 0);
+    assert_eq!(h.count_key(&DedupeKey::cancellation(id)).await, 1);
+}
