@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use booking_e2e::{Clinic, TestApp, book, no_redirects};
+use booking_e2e::{Clinic, TestApp, book, book_on, no_redirects};
 use serde_json::json;
 
 /// The `/a/<token>` path of the link in a text.
@@ -65,10 +65,30 @@ async fn clinic(app: &TestApp, name: &str, n: u32) -> Clinic {
         .await
 }
 
-/// Books through a call and returns the appointment id, its start and the confirmation's link.
+/// Books through a call, three days ahead (well outside any notice window, and not starting
+/// while the test runs), and returns the appointment id, its start and the confirmation's link.
 async fn booked(app: &TestApp, clinic: &Clinic, caller: &str) -> (String, String, String) {
+    let in_three_days = jiff::Timestamp::now()
+        .in_tz("America/New_York")
+        .expect("a known zone")
+        .date()
+        .checked_add(jiff::Span::new().days(3))
+        .expect("a date");
     let call = app.call(clinic, caller);
-    let (id, start) = book(&call, "Checkup").await;
+    let (id, start) = book_on(&call, "Checkup", in_three_days).await;
+    (id, start, confirmation_link(app, caller).await)
+}
+
+/// Books the first free time (the clinic is open around the clock: within the hour) and
+/// returns the appointment id and the confirmation's link.
+async fn booked_soon(app: &TestApp, clinic: &Clinic, caller: &str) -> (String, String) {
+    let call = app.call(clinic, caller);
+    let (id, _) = book(&call, "Checkup").await;
+    (id, confirmation_link(app, caller).await)
+}
+
+/// The link in the confirmation `caller` got.
+async fn confirmation_link(app: &TestApp, caller: &str) -> String {
     let texts = app.texts_to(caller, 2).await;
     let confirmation = texts
         .iter()
@@ -81,7 +101,7 @@ async fn booked(app: &TestApp, clinic: &Clinic, caller: &str) -> (String, String
         "{}",
         confirmation.body
     );
-    (id, start, link_in(&confirmation.body))
+    link_in(&confirmation.body)
 }
 
 async fn status_of(app: &TestApp, id: &str) -> String {
@@ -253,7 +273,7 @@ async fn inside_the_notice_window_the_page_says_to_call_and_refuses_changes() {
     let app = TestApp::spawn().await;
     let clinic = clinic(&app, "Smile Dental", 1).await;
     let caller = "+14155550121";
-    let (id, _, link) = booked(&app, &clinic, caller).await;
+    let (id, link) = booked_soon(&app, &clinic, caller).await;
     let (_, confirm) = get(&app, &format!("{link}/cancel")).await;
     let (_, moving) = get(&app, &format!("{link}/move")).await;
     let (cancel_form, move_form) = (form_token(&confirm), form_token(&moving));
