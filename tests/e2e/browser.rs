@@ -816,3 +816,119 @@ async fn calendar_walk(c: Client, app: Arc<TestApp>, clinic: Clinic, server: Str
         .collect();
     assert!(w[0] <= w[1], "the page fits the phone's width: {w:?}");
 }
+
+/// Saves a screenshot of the page under `target/tmp/` (kept after the run) and returns its path.
+async fn keep_screenshot(c: &Client, name: &str) -> PathBuf {
+    let png = c.screenshot().await.expect("a screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    let path = dir.join(name);
+    std::fs::write(&path, png).expect("write the screenshot");
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_moves_then_cancels_from_the_link_on_a_phone() {
+    let driver = start_driver().await;
+    let app = TestApp::spawn().await;
+    let clinic = app
+        .create_clinic_with("Smile Dental", 24, |body| {
+            body["link_notice_minutes"] = json!(0);
+            body["providers"] = json!([{"name": "Dr. Lee"}, {"name": "Hygienist Maria"}]);
+        })
+        .await;
+    let caller = "+15558880024";
+    let call = app.call(&clinic, caller);
+    book(&call, "Checkup").await;
+    drop(call);
+    let texts = app.texts_to(caller, 2).await;
+    let confirmation = texts
+        .iter()
+        .find(|t| t.body.contains("is confirmed for"))
+        .expect("the confirmation")
+        .body
+        .clone();
+    let at = confirmation.find("/a/").expect("a link");
+    let link = confirmation[at..at + 25].to_owned();
+
+    let c = browser(&driver).await;
+    let app = Arc::new(app);
+    let steps = tokio::spawn(patient_walk(
+        c.clone(),
+        app.clone(),
+        caller.to_owned(),
+        link,
+    ));
+    let outcome = steps.await;
+    let _ = c.close().await;
+    if let Ok(app) = Arc::try_unwrap(app) {
+        app.stop().await;
+    }
+    drop(driver);
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn patient_walk(c: Client, app: Arc<TestApp>, caller: String, link: String) {
+    // A small phone: 360 px wide.
+    c.set_window_size(360, 740).await.expect("window size");
+    c.goto(&app.url(&link)).await.expect("goto");
+    wait_text(&c, "h1", 5, |t| t == "Your appointment").await;
+    let widths = c
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await
+        .expect("widths");
+    let w: Vec<f64> = widths
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(w[0] <= w[1], "nothing wider than the phone: {w:?}");
+    booking_e2e::axe::audit(&c).await;
+    let shot = keep_screenshot(&c, "patient-link-360.png").await;
+    assert!(shot.exists());
+
+    // Move: anyone, the first free time on the list.
+    click(&c, &format!("a[href='{link}/move']")).await;
+    wait_text(&c, "h1", 5, |t| t == "Choose another time").await;
+    click(&c, &format!("a[href='{link}/move?with=any']")).await;
+    wait_text(&c, "legend", 5, |t| t == "Free times").await;
+    click(&c, "input[name=slot]").await;
+    booking_e2e::axe::audit(&c).await;
+    keep_screenshot(&c, "patient-link-move-360.png").await;
+    click(&c, "form button[type=submit]").await;
+    wait_text(&c, "p.notice", 10, |t| t.contains("has moved")).await;
+    let moved_to = path_of(&c).await;
+    assert!(
+        moved_to.ends_with("?done=moved") && !moved_to.starts_with(&link),
+        "{moved_to}"
+    );
+    let texts = app.texts_to(&caller, 3).await;
+    let new_link = moved_to.trim_end_matches("?done=moved");
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.body.contains("has moved to") && t.body.contains(new_link)),
+        "the moved text carries the new link"
+    );
+
+    // Cancel, with its confirm step.
+    click(&c, &format!("a[href='{new_link}/cancel']")).await;
+    wait_text(&c, "h1", 5, |t| t == "Cancel this appointment?").await;
+    click(&c, "form button.danger").await;
+    wait_text(&c, "h1", 10, |t| t == "Appointment cancelled").await;
+    booking_e2e::axe::audit(&c).await;
+    keep_screenshot(&c, "patient-link-cancelled-360.png").await;
+    let texts = app.texts_to(&caller, 4).await;
+    assert!(texts.iter().any(|t| t.body.contains("is cancelled")));
+
+    // The old link opens nothing now.
+    c.goto(&app.url(&link)).await.expect("goto");
+    wait_text(&c, "h1", 5, |t| t == "This link does not work").await;
+}

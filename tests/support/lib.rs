@@ -221,9 +221,17 @@ impl Call<'_> {
 /// Asks for `service`'s free times and reserves the first one for `caller_name`; returns the
 /// start asked for and the parsed `reserve_slot` result (not checked: callers assert on it).
 pub async fn hold_first_slot(call: &Call<'_>, service: &str, caller_name: &str) -> (String, Value) {
-    let avail = call
-        .tool("check_availability", json!({"service": service}))
-        .await;
+    hold_first_found(call, json!({"service": service}), service, caller_name).await
+}
+
+/// Holds the first slot `check_availability` offers for `availability` (its arguments).
+async fn hold_first_found(
+    call: &Call<'_>,
+    availability: Value,
+    service: &str,
+    caller_name: &str,
+) -> (String, Value) {
+    let avail = call.tool("check_availability", availability).await;
     assert_eq!(avail["ok"], json!(true), "{avail}");
     let start = avail["slots"][0]["start"]
         .as_str()
@@ -241,7 +249,21 @@ pub async fn hold_first_slot(call: &Call<'_>, service: &str, caller_name: &str) 
 /// Books a slot through the whole tool sequence (availability, hold, code, verify); returns the
 /// appointment id and the start.
 pub async fn book(call: &Call<'_>, service: &str) -> (String, String) {
-    let (start, held) = hold_first_slot(call, service, "Jane Doe").await;
+    book_found(call, json!({"service": service}), service).await
+}
+
+/// As [`book`], the first slot on the clinic's local date `date`.
+pub async fn book_on(call: &Call<'_>, service: &str, date: jiff::civil::Date) -> (String, String) {
+    book_found(
+        call,
+        json!({"service": service, "date": date.to_string()}),
+        service,
+    )
+    .await
+}
+
+async fn book_found(call: &Call<'_>, availability: Value, service: &str) -> (String, String) {
+    let (start, held) = hold_first_found(call, availability, service, "Jane Doe").await;
     assert_eq!(held["ok"], json!(true), "{held}");
     let hold = held["hold_id"].as_str().expect("hold id").to_owned();
     // Texts of an earlier booking to the same number (its confirmation) may still be on their

@@ -488,6 +488,18 @@ impl OutboxStore for CachedTenants {
             .apply_status(tenant, sid, status, error_code, at)
             .await
     }
+    async fn last_message_to(
+        &self,
+        tenant: TenantId,
+        to: &PhoneNumber,
+        kind: booking_core::outbox::MessageKind,
+        key_prefix: &str,
+        since: Timestamp,
+    ) -> StoreResult<Option<OutboundMessage>> {
+        self.inner
+            .last_message_to(tenant, to, kind, key_prefix, since)
+            .await
+    }
     async fn list_messages(
         &self,
         tenant: TenantId,
@@ -556,5 +568,38 @@ impl booking_core::ports::ReportStore for CachedTenants {
         weeks: &booking_core::reports::ReportWeeks,
     ) -> StoreResult<Vec<booking_core::reports::WeekFigures>> {
         self.inner.weekly_figures(tenant, weeks).await
+    }
+}
+
+#[async_trait]
+impl booking_core::patient_link::PatientLinkStore for CachedTenants {
+    async fn insert_link(
+        &self,
+        link: &booking_core::patient_link::NewPatientLink,
+    ) -> StoreResult<()> {
+        self.inner.insert_link(link).await
+    }
+    async fn link_by_hash(
+        &self,
+        hash: &booking_core::accounts::TokenHash,
+        now: Timestamp,
+    ) -> StoreResult<Option<booking_core::patient_link::PatientLink>> {
+        self.inner.link_by_hash(hash, now).await
+    }
+    async fn revoke_links(
+        &self,
+        tenant: TenantId,
+        booking: BookingId,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        self.inner.revoke_links(tenant, booking, now).await
+    }
+    async fn count_link_action(
+        &self,
+        key: &booking_core::patient_link::ActionKey,
+        window: jiff::SignedDuration,
+        now: Timestamp,
+    ) -> StoreResult<u32> {
+        self.inner.count_link_action(key, window, now).await
     }
 }

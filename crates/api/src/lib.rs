@@ -15,6 +15,7 @@ pub mod http;
 pub mod limits;
 pub mod logging;
 pub mod metrics;
+pub mod patient;
 pub mod server;
 pub mod state;
 pub mod tenant_dto;

@@ -123,7 +123,10 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
         clock.clone(),
         random.clone(),
         hasher,
-        ServiceConfig::default(),
+        ServiceConfig {
+            link_base: booking_core::patient_link::LinkBase::parse(&config.public_base_url),
+            ..ServiceConfig::default()
+        },
     );
 
     let twilio_config = |base: &str| {

@@ -18,6 +18,7 @@ pub mod messages;
 pub mod otp;
 pub mod outbox;
 pub mod outside_calendar;
+pub mod patient_link;
 pub mod phone;
 pub mod ports;
 pub mod provider;

@@ -90,6 +90,11 @@ pub enum ChangeProof {
     /// store consumes it in the change's own unit of work, and refuses the change if it is no
     /// longer live or has expired.
     Code(ChallengeId),
+    /// The patient's own link to the appointment (`crate::patient_link`), checked by the
+    /// service: live, of this clinic and this appointment, outside the notice window.
+    PatientLink,
+    /// The patient's confirmed reply to the appointment's reminder, from the number it went to.
+    PatientReply,
 }
 
 /// How many digits a code has: 4 to 10 (default 6).

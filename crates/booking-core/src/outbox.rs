@@ -60,6 +60,11 @@ impl MessageKind {
     }
 }
 
+/// What the keys of [`DedupeKey::cancel_ask`] start with.
+pub const CANCEL_ASK_PREFIX: &str = "cancel-ask:";
+/// What the keys of [`DedupeKey::reminder`] start with.
+pub const REMINDER_PREFIX: &str = "reminder:";
+
 /// The key that makes a text unique within a tenant: the same key is never queued twice.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -70,10 +75,15 @@ impl DedupeKey {
         Self(format!("confirmation:{b}"))
     }
     pub fn reminder(b: BookingId) -> Self {
-        Self(format!("reminder:{b}"))
+        Self(format!("{REMINDER_PREFIX}{b}"))
     }
     pub fn cancellation(b: BookingId) -> Self {
         Self(format!("cancellation:{b}"))
+    }
+    /// The question "reply RELEASE to cancel" about booking `b`, asked at most once per
+    /// `window`-th window of time (two "C" replies at once ask once).
+    pub fn cancel_ask(b: BookingId, window: i64) -> Self {
+        Self(format!("{CANCEL_ASK_PREFIX}{b}:{window}"))
     }
     pub fn hot_lead(call: &CallId, alert: &PhoneNumber) -> Self {
         Self(format!("hot-lead:{call}:{alert}"))

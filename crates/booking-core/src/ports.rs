@@ -446,6 +446,16 @@ pub trait OutboxStore: Send + Sync {
         error_code: Option<u32>,
         at: Timestamp,
     ) -> StoreResult<StatusApplied>;
+    /// The newest message of `kind` to `to` whose dedupe key starts with `key_prefix`, created
+    /// at or after `since` (a reply to a reminder is about the last reminder that number got).
+    async fn last_message_to(
+        &self,
+        tenant: TenantId,
+        to: &PhoneNumber,
+        kind: crate::outbox::MessageKind,
+        key_prefix: &str,
+        since: Timestamp,
+    ) -> StoreResult<Option<OutboundMessage>>;
     /// Newest first.
     async fn list_messages(
         &self,
@@ -582,6 +592,7 @@ pub trait Store:
     + TestTextStore
     + AttendanceStore
     + ReportStore
+    + crate::patient_link::PatientLinkStore
 {
 }
 impl<T> Store for T where
@@ -595,5 +606,6 @@ impl<T> Store for T where
         + TestTextStore
         + AttendanceStore
         + ReportStore
+        + crate::patient_link::PatientLinkStore
 {
 }

@@ -19,6 +19,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         otp_allowed_countries -> Array<Text>,
+        link_notice_minutes -> Int4,
     }
 }
 

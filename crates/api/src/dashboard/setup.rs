@@ -104,12 +104,12 @@ pub(super) fn simulated_texts(
         (
             "Confirmation".to_owned(),
             caller_gets.clone(),
-            confirmation_text(&cfg.name, &cfg.zone, &service.0, None, start),
+            confirmation_text(&cfg.name, &cfg.zone, &service.0, None, start, None),
         ),
         (
             "Reminder, 24 hours before".to_owned(),
             caller_gets,
-            reminder_text(&cfg.name, &cfg.zone, &service.0, None, start),
+            reminder_text(&cfg.name, &cfg.zone, &service.0, None, start, None),
         ),
     ];
     let alert_to = if cfg.alert_numbers.is_empty() {

@@ -20,6 +20,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::routes)
         // Before `admin`: it serves /admin/tenants/{id}/owners outside the /admin scope.
         .configure(crate::dashboard::routes)
+        .configure(crate::patient::routes)
         .configure(admin::routes)
         .configure(feeds::routes)
         .configure(vapi::routes)

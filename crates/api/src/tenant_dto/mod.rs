@@ -98,6 +98,9 @@ pub struct TenantInput {
     pub min_notice_minutes: Option<u32>,
     pub slot_interval_minutes: Option<u32>,
     pub booking_horizon_days: Option<u32>,
+    /// Inside this many minutes before an appointment, the patient's link no longer cancels or
+    /// moves it (default 1440).
+    pub link_notice_minutes: Option<u32>,
     pub system_prompt: Option<String>,
     /// ISO country codes codes may be texted to; `[]`: the clinic's own country.
     pub otp_allowed_countries: Option<Vec<String>>,
@@ -234,7 +237,11 @@ impl TenantInput {
                     self.min_notice_minutes.unwrap_or(r.min_notice_minutes),
                     self.slot_interval_minutes.unwrap_or(r.slot_interval.get()),
                     self.booking_horizon_days.unwrap_or(r.horizon_days),
-                ),
+                )
+                .and_then(|rules| {
+                    rules
+                        .with_link_notice(self.link_notice_minutes.unwrap_or(r.link_notice_minutes))
+                }),
             )
             .unwrap_or_default();
         let system_prompt = match &self.system_prompt {
@@ -442,6 +449,7 @@ pub struct TenantView {
     pub min_notice_minutes: u32,
     pub slot_interval_minutes: u32,
     pub booking_horizon_days: u32,
+    pub link_notice_minutes: u32,
     pub system_prompt: String,
     /// As set (`[]`: the clinic's own country).
     pub otp_allowed_countries: Vec<String>,
@@ -516,6 +524,7 @@ impl TenantView {
             min_notice_minutes: c.rules.min_notice_minutes,
             slot_interval_minutes: c.rules.slot_interval.get(),
             booking_horizon_days: c.rules.horizon_days,
+            link_notice_minutes: c.rules.link_notice_minutes,
             system_prompt: c.system_prompt.as_str().to_owned(),
             otp_allowed_countries: c
                 .otp_allowed_countries

@@ -25,6 +25,7 @@ mod contacts;
 mod feeds;
 mod otp;
 mod outbox;
+mod patient_links;
 mod reports;
 mod tenants;
 mod test_texts;
@@ -61,6 +62,10 @@ struct State {
     calendars: calendars::Calendars,
     /// Calendar feeds and the hash of each one's secret.
     feeds: Vec<(crate::feeds::Feed, crate::accounts::TokenHash)>,
+    /// Patients' links: (link, revoked at) by hash.
+    patient_links: HashMap<[u8; 32], (crate::patient_link::NewPatientLink, Option<Timestamp>)>,
+    /// Link action counts: window start and count.
+    link_actions: HashMap<String, (Timestamp, u32)>,
 }
 
 struct Contact {

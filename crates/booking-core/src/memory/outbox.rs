@@ -46,6 +46,30 @@ impl OutboxStore for MemoryStore {
             .map(|r| r.message.clone()))
     }
 
+    async fn last_message_to(
+        &self,
+        tenant: TenantId,
+        to: &crate::phone::PhoneNumber,
+        kind: MessageKind,
+        key_prefix: &str,
+        since: Timestamp,
+    ) -> StoreResult<Option<OutboundMessage>> {
+        Ok(self
+            .lock()
+            .messages
+            .iter()
+            .rev()
+            .find(|r| {
+                let m = &r.message;
+                m.tenant == tenant
+                    && &m.to == to
+                    && m.kind == kind
+                    && m.dedupe_key.as_str().starts_with(key_prefix)
+                    && m.created_at >= since
+            })
+            .map(|r| r.message.clone()))
+    }
+
     async fn claim_due(
         &self,
         now: Timestamp,

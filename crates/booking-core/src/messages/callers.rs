@@ -24,6 +24,14 @@ fn with(f: &[String]) -> String {
     f.get(2).map(|p| format!(" with {p}")).unwrap_or_default()
 }
 
+/// How to change or cancel the appointment: its link when it has one, else a call.
+fn change_line(link: Option<&str>) -> String {
+    match link {
+        Some(url) => format!("To change or cancel it: {url}"),
+        None => "To change or cancel it, call us.".to_owned(),
+    }
+}
+
 /// How long a code stays valid, as the OTP text says (the default of `OtpPolicy::validity`).
 pub const OTP_VALIDITY_MINUTES: u32 = 10;
 
@@ -42,18 +50,21 @@ pub fn otp_text(clinic: &ClinicName, code: &str) -> String {
     })
 }
 
-/// `provider`: who the appointment is with, named when the clinic has several providers.
+/// `provider`: who the appointment is with, named when the clinic has several providers;
+/// `link`: the patient's link to the appointment ([`crate::patient_link`]), never shortened.
 pub fn confirmation_text(
     clinic: &ClinicName,
     zone: &ClinicZone,
     service: &ServiceName,
     provider: Option<&ProviderName>,
     start: Timestamp,
+    link: Option<&str>,
 ) -> String {
     let when = local_time(zone, start);
+    let change = change_line(link);
     fit(appointment_fields(clinic, service, provider), |f| {
         format!(
-            "{}: your {} appointment{} is confirmed for {when}. To change or cancel it, call us. {OPT_OUT_LINE}",
+            "{}: your {} appointment{} is confirmed for {when}. {change} {OPT_OUT_LINE}",
             f[0],
             f[1],
             with(f)
@@ -61,18 +72,21 @@ pub fn confirmation_text(
     })
 }
 
-/// `provider`: as for [`confirmation_text`].
+/// `provider`, `link`: as for [`confirmation_text`]. A reply of "C" to it asks to cancel
+/// (`service::inbound`).
 pub fn reminder_text(
     clinic: &ClinicName,
     zone: &ClinicZone,
     service: &ServiceName,
     provider: Option<&ProviderName>,
     start: Timestamp,
+    link: Option<&str>,
 ) -> String {
     let when = local_time(zone, start);
+    let change = change_line(link);
     fit(appointment_fields(clinic, service, provider), |f| {
         format!(
-            "Reminder from {}: your {} appointment{} is on {when}. To change or cancel it, call us. {OPT_OUT_LINE}",
+            "Reminder from {}: your {} appointment{} is on {when}. {change} {OPT_OUT_LINE}",
             f[0],
             f[1],
             with(f)
@@ -103,15 +117,41 @@ pub fn rescheduled_text(
     provider: Option<&ProviderName>,
     old_start: Timestamp,
     new_start: Timestamp,
+    link: Option<&str>,
 ) -> String {
     let (old, new) = (local_time(zone, old_start), local_time(zone, new_start));
+    let change = change_line(link);
     fit(appointment_fields(clinic, service, provider), |f| {
         format!(
-            "{}: your {} appointment{} has moved to {new} (it was {old}). To change or cancel it, call us. \
-             {OPT_OUT_LINE}",
+            "{}: your {} appointment{} has moved to {new} (it was {old}). {change} {OPT_OUT_LINE}",
             f[0],
             f[1],
             with(f)
+        )
+    })
+}
+
+/// The word that confirms a cancellation asked for by replying to a reminder. Not one of
+/// Twilio's keywords (STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPTOUT, START, YES,
+/// UNSTOP, HELP, INFO), so that Twilio neither answers nor blocks it.
+pub const CANCEL_CONFIRM_WORD: &str = "RELEASE";
+
+/// How long the confirmation word is awaited, as the text says.
+pub const CANCEL_CONFIRM_MINUTES: u32 = 30;
+
+/// The answer to "C" in reply to a reminder: the one word that cancels.
+pub fn cancel_confirm_ask_text(
+    clinic: &ClinicName,
+    zone: &ClinicZone,
+    service: &ServiceName,
+    start: Timestamp,
+) -> String {
+    let when = local_time(zone, start);
+    fit(vec![clinic_field(clinic), service_field(service)], |f| {
+        format!(
+            "{}: to cancel your {} appointment on {when}, reply {CANCEL_CONFIRM_WORD} within \
+             {CANCEL_CONFIRM_MINUTES} minutes. Anything else keeps it. {OPT_OUT_LINE}",
+            f[0], f[1]
         )
     })
 }

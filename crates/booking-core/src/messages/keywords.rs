@@ -82,3 +82,31 @@ pub fn classify_inbound(body: &str) -> InboundKeyword {
         _ => InboundKeyword::Other,
     }
 }
+
+/// What a text that is no keyword may mean after a reminder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReminderReply {
+    /// "C" or "CANCEL APPOINTMENT": asks to cancel the appointment reminded of.
+    CancelRequest,
+    /// [`super::CANCEL_CONFIRM_WORD`]: confirms such a request.
+    CancelConfirm,
+    /// Anything else.
+    Other,
+}
+
+/// Whether a whole message (any case, surrounding spaces and a trailing "." or "!" ignored,
+/// inner runs of spaces as one) asks to cancel or confirms it. "CANCEL" alone is no such
+/// request: it is an opt-out keyword ([`classify_inbound`] sees it first).
+pub fn classify_reminder_reply(body: &str) -> ReminderReply {
+    let words: Vec<String> = body
+        .trim()
+        .trim_end_matches(['.', '!'])
+        .split_whitespace()
+        .map(str::to_uppercase)
+        .collect();
+    match words.join(" ").as_str() {
+        "C" | "CANCEL APPOINTMENT" => ReminderReply::CancelRequest,
+        w if w == super::CANCEL_CONFIRM_WORD => ReminderReply::CancelConfirm,
+        _ => ReminderReply::Other,
+    }
+}

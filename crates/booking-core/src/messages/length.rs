@@ -108,7 +108,18 @@ pub(super) struct Field {
     pub(super) floor: usize,
     /// Whether a shortened value ends with "...".
     ellipsis: bool,
+    /// When it is shortened: fields of an earlier turn reach their floor first.
+    turn: Turn,
     pub(super) len: usize,
+}
+
+/// When a field is shortened, relative to the others in its text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Turn {
+    /// Shortened as needed, longest first.
+    First,
+    /// Shortened only when every [`Turn::First`] field is at its floor.
+    Last,
 }
 
 impl Field {
@@ -119,8 +130,14 @@ impl Field {
             full,
             floor,
             ellipsis: false,
+            turn: Turn::First,
             len,
         }
+    }
+    /// Shortened only once the other fields are at their floors.
+    pub(super) fn shortened_last(mut self) -> Self {
+        self.turn = Turn::Last;
+        self
     }
     pub(super) fn with_ellipsis(mut self) -> Self {
         self.ellipsis = true;
@@ -148,9 +165,9 @@ impl Field {
     }
 }
 
-/// Builds a text from its fields, shortening the longest shrinkable field one character at a
-/// time until the text [`fits`] or nothing can be shortened; never longer than
-/// [`MAX_BODY_CHARS`].
+/// Builds a text from its fields, shortening one character at a time the longest shrinkable
+/// field of the earliest [`Turn`] until the text [`fits`] or nothing can be shortened; never
+/// longer than [`MAX_BODY_CHARS`].
 pub(super) fn fit(mut fields: Vec<Field>, build: impl Fn(&[String]) -> String) -> String {
     loop {
         let rendered: Vec<String> = fields.iter().map(Field::render).collect();
@@ -161,7 +178,7 @@ pub(super) fn fit(mut fields: Vec<Field>, build: impl Fn(&[String]) -> String) -
         match fields
             .iter_mut()
             .filter(|f| f.shrinkable())
-            .max_by_key(|f| f.len)
+            .max_by_key(|f| (std::cmp::Reverse(f.turn), f.len))
         {
             Some(f) => f.len -= 1,
             None => return text.chars().take(MAX_BODY_CHARS).collect(),
@@ -180,8 +197,12 @@ pub(super) const SERVICE_FLOOR: usize = 20;
 
 pub(super) const CALLER_FLOOR: usize = 12;
 
+/// The clinic's name says who the text is from: the service and provider names are shortened
+/// to their floors before it is (so a clinic name of 40 characters stays whole, link and all).
 pub(super) fn clinic_field(clinic: &ClinicName) -> Field {
-    Field::new(clinic.as_str(), CLINIC_FLOOR).capped(SEGMENTS_MAX_CHARS)
+    Field::new(clinic.as_str(), CLINIC_FLOOR)
+        .capped(SEGMENTS_MAX_CHARS)
+        .shortened_last()
 }
 
 /// The least of a provider's name a text keeps ("Dr. Lee" whole; a long name cut with "…").

@@ -23,13 +23,14 @@ mod tests;
 mod time;
 
 pub use callers::{
-    OPT_OUT_LINE, OTP_VALIDITY_MINUTES, cancellation_text, confirmation_text, otp_text,
-    reminder_text, rescheduled_text,
+    CANCEL_CONFIRM_MINUTES, CANCEL_CONFIRM_WORD, OPT_OUT_LINE, OTP_VALIDITY_MINUTES,
+    cancel_confirm_ask_text, cancellation_text, confirmation_text, otp_text, reminder_text,
+    rescheduled_text,
 };
 pub use clinic::{hot_lead_text, inbound_forward_paused_text, inbound_forward_text, test_text};
 pub use keywords::{
-    InboundKeyword, classify_inbound, help_reply, inbound_auto_reply, inbound_keyword,
-    opt_in_reply, opt_out_reply,
+    InboundKeyword, ReminderReply, classify_inbound, classify_reminder_reply, help_reply,
+    inbound_auto_reply, inbound_keyword, opt_in_reply, opt_out_reply,
 };
 pub use length::{Encoding, MAX_BODY_CHARS, MAX_SEGMENTS, Segments, fits, segments};
 pub use time::local_time;

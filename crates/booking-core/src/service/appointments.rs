@@ -106,10 +106,12 @@ impl BookingService {
     }
 }
 
-/// Who moves an appointment: the owner (the dashboard session is the proof), or a caller, who
-/// proves it with the code texted to the number on the appointment.
+/// Who moves an appointment: the owner (the dashboard session is the proof), the patient through
+/// their link, or a caller, who proves it with the code texted to the number on the appointment.
 pub(super) enum Mover<'a> {
     Owner,
+    /// The patient, through their link (checked by `links`: live, outside the notice window).
+    Patient,
     Caller {
         ctx: &'a CallContext,
         code: Option<&'a OtpAttempt>,

@@ -106,7 +106,7 @@ impl BookingService {
         }
     }
 
-    async fn cancel(
+    pub(super) async fn cancel(
         &self,
         tenant: &Tenant,
         b: &Booking,

@@ -5,9 +5,13 @@ use crate::ports::Texting;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
+use crate::booking::BookingStatus;
 use crate::messages;
-use crate::messages::InboundKeyword;
-use crate::outbox::{DedupeKey, MessageKind, NewMessage};
+use crate::messages::{InboundKeyword, ReminderReply};
+use crate::otp::ChangeProof;
+use crate::outbox::{
+    CANCEL_ASK_PREFIX, DedupeKey, MessageKind, MessageStatus, NewMessage, REMINDER_PREFIX,
+};
 use crate::phone::PhoneNumber;
 use crate::ports::{InboundCounter, InboundPurpose};
 use crate::service::{BookingService, ServiceResult, clean_text};
@@ -22,6 +26,12 @@ pub const FORWARD_WINDOW: SignedDuration = SignedDuration::from_hours(1);
 pub const FORWARDS_PER_SENDER: u32 = 3;
 /// Texts of all senders passed on to the clinic per [`FORWARD_WINDOW`].
 pub const FORWARDS_PER_CLINIC: u32 = 30;
+
+/// A reply to a reminder is about the last reminder sent to that number this long ago at most.
+pub const REMINDER_REPLY_WINDOW: SignedDuration = SignedDuration::from_hours(7 * 24);
+/// How long the confirmation word is awaited after the question was asked.
+pub const CANCEL_CONFIRM_WINDOW: SignedDuration =
+    SignedDuration::from_mins(messages::CANCEL_CONFIRM_MINUTES as i64);
 
 /// An inbound text, as Twilio's webhook gave it. Debug shows the body's length, not the body.
 #[derive(Clone, Copy)]
@@ -54,7 +64,9 @@ impl std::fmt::Debug for InboundText<'_> {
 /// What an inbound text was and what it caused.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct InboundOutcome {
-    /// "opt_out", "opt_in", "help", "other" or "from_clinic_number".
+    /// "opt_out", "opt_in", "help", "other", "from_clinic_number", "cancel_asked" (a "C" in
+    /// reply to a reminder: the confirmation word was asked for) or "cancelled" (the word came:
+    /// the appointment is cancelled).
     pub keyword: &'static str,
     /// Replies to the sender and forwards to the clinic queued (0 for a replayed webhook).
     pub queued: u32,
@@ -135,6 +147,9 @@ impl BookingService {
                         queued: 0,
                     });
                 }
+                if let Some(outcome) = self.reminder_reply(tenant, from, body, now).await? {
+                    return Ok(outcome);
+                }
                 let mut msgs = self.inbound_forwards(tenant, from, body, &sid, now).await?;
                 // Someone who opted out gets no automatic answer; the clinic still sees the text.
                 if !self.store.is_opted_out(tenant.id, from).await?
@@ -165,6 +180,102 @@ impl BookingService {
             self.store.enqueue(&msgs).await?
         };
         Ok(InboundOutcome { keyword, queued })
+    }
+
+    /// "C" / "CANCEL APPOINTMENT" in reply to a reminder of an upcoming appointment asks for the
+    /// confirmation word; the word within [`CANCEL_CONFIRM_WINDOW`] of that question cancels the
+    /// appointment through the phone's cancel (the same text, the reminder withdrawn, the slot
+    /// freed). `None`: the text is no such reply (no reminder went to this number, or no
+    /// question is open), and it is forwarded as any other.
+    async fn reminder_reply(
+        &self,
+        tenant: &Tenant,
+        from: &PhoneNumber,
+        body: &str,
+        now: Timestamp,
+    ) -> ServiceResult<Option<InboundOutcome>> {
+        let (kind, prefix, since) = match messages::classify_reminder_reply(body) {
+            ReminderReply::CancelRequest => (
+                MessageKind::Reminder,
+                REMINDER_PREFIX,
+                now - REMINDER_REPLY_WINDOW,
+            ),
+            ReminderReply::CancelConfirm => (
+                MessageKind::InboundReply,
+                CANCEL_ASK_PREFIX,
+                now - CANCEL_CONFIRM_WINDOW,
+            ),
+            ReminderReply::Other => return Ok(None),
+        };
+        let Some(asked) = self
+            .store
+            .last_message_to(tenant.id, from, kind, prefix, since)
+            .await?
+        else {
+            return Ok(None);
+        };
+        // The reminder must have gone out; the question must not have been withdrawn.
+        let went_out = matches!(
+            asked.status,
+            MessageStatus::Queued | MessageStatus::Sent | MessageStatus::Delivered
+        ) || (kind == MessageKind::InboundReply
+            && !matches!(
+                asked.status,
+                MessageStatus::Failed
+                    | MessageStatus::Undelivered
+                    | MessageStatus::Suppressed
+                    | MessageStatus::Withdrawn
+            ));
+        let Some(booking) = asked.booking.filter(|_| went_out) else {
+            return Ok(None);
+        };
+        let Some(b) = self.store.booking(tenant.id, booking).await? else {
+            return Ok(None);
+        };
+        if kind == MessageKind::InboundReply && b.status == BookingStatus::Cancelled {
+            // The word again (or two at once): the question was answered, the appointment is
+            // cancelled; nothing more to do, and nothing for the clinic to read.
+            return Ok(Some(InboundOutcome {
+                keyword: "cancelled",
+                queued: 0,
+            }));
+        }
+        if b.status != BookingStatus::Confirmed || b.slot.start <= now {
+            return Ok(None);
+        }
+        if kind == MessageKind::InboundReply {
+            self.cancel(tenant, &b, ChangeProof::PatientReply, None)
+                .await?;
+            return Ok(Some(InboundOutcome {
+                keyword: "cancelled",
+                queued: 1,
+            }));
+        }
+        let cfg = &tenant.config;
+        let window = now.as_second() / CANCEL_CONFIRM_WINDOW.as_secs();
+        let ask = self.new_message(
+            MessageDraft {
+                tenant: tenant.id,
+                kind: MessageKind::InboundReply,
+                dedupe_key: DedupeKey::cancel_ask(b.id, window),
+                to: from.clone(),
+                body: messages::cancel_confirm_ask_text(
+                    &cfg.name,
+                    &cfg.zone,
+                    &b.service,
+                    b.slot.start,
+                ),
+                due_at: now,
+                booking: Some(b.id),
+                call_id: None,
+            },
+            now,
+        );
+        let queued = self.store.enqueue(&[ask]).await?;
+        Ok(Some(InboundOutcome {
+            keyword: "cancel_asked",
+            queued,
+        }))
     }
 
     /// The forwards of one inbound text to the clinic's alert numbers, within the limits.

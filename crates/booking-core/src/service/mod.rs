@@ -24,7 +24,8 @@
 //! - `conflicts`: appointments that collide with an event of the clinic's own calendar that
 //!   arrived after they were booked (shown to the owner, never cancelled by us);
 //! - `calls`: a call's start and status, `capture_lead` and the end-of-call report;
-//! - `inbound`: texts callers send to the clinic's number.
+//! - `inbound`: texts callers send to the clinic's number (and "C" in reply to a reminder);
+//! - `links`: the patient's own link to an appointment: the page's reads, cancel and move.
 //!
 //! `input` holds `reserve_slot`'s input and the lookup of the service a caller named.
 
@@ -55,6 +56,7 @@ mod conflicts;
 mod holds;
 mod inbound;
 mod input;
+mod links;
 mod otp;
 mod reschedule;
 mod shared_reads;
@@ -69,6 +71,7 @@ pub use conflicts::*;
 pub use holds::*;
 pub use inbound::*;
 pub use input::*;
+pub use links::*;
 pub use otp::*;
 pub use reschedule::*;
 
@@ -122,6 +125,9 @@ pub struct ServiceConfig {
     pub reminder_before: SignedDuration,
     /// The least time between the confirmation and the reminder (see [`reminder_due`]).
     pub reminder_min_gap: SignedDuration,
+    /// Where patients' links point (`PUBLIC_BASE_URL`); `None`: the texts carry no link and say
+    /// to call instead.
+    pub link_base: Option<crate::patient_link::LinkBase>,
 }
 
 impl Default for ServiceConfig {
@@ -134,6 +140,7 @@ impl Default for ServiceConfig {
             search_days: 366,
             reminder_before: SignedDuration::from_hours(24),
             reminder_min_gap: SignedDuration::from_hours(1),
+            link_base: None,
         }
     }
 }
@@ -213,6 +220,32 @@ impl BookingService {
 
     fn message_id(&self) -> MessageId {
         MessageId::from_random_bytes(self.random.bytes16())
+    }
+
+    /// A fresh link to the appointment `booking` (ending at `end`), stored by its hash, and the
+    /// URL its texts carry; `None` when the deployment has no link base.
+    async fn issue_link(
+        &self,
+        tenant: crate::ids::TenantId,
+        booking: BookingId,
+        end: Timestamp,
+        now: Timestamp,
+    ) -> ServiceResult<Option<(crate::link_token::LinkToken, String)>> {
+        let Some(base) = &self.config.link_base else {
+            return Ok(None);
+        };
+        let token = crate::link_token::LinkToken::generate(&*self.random);
+        self.store
+            .insert_link(&crate::patient_link::NewPatientLink {
+                tenant,
+                booking,
+                hash: token.hash(),
+                created_at: now,
+                expires_at: end,
+            })
+            .await?;
+        let url = base.url(&token);
+        Ok(Some((token, url)))
     }
 
     fn new_message(&self, draft: MessageDraft, now: Timestamp) -> NewMessage {

@@ -286,6 +286,12 @@ impl BookingService {
         let start = hold.slot.start;
         let to = &challenge.phone;
         let with = tenant.provider_to_name(hold.calendar);
+        // The patient's link, in both texts. A link of a hold that a concurrent verify confirmed
+        // first is never texted: only its hash exists.
+        let link = self
+            .issue_link(tenant.id, hold.id, hold.slot.end, now)
+            .await?
+            .map(|(_, url)| url);
         let confirmation = self.new_message(
             MessageDraft {
                 tenant: tenant.id,
@@ -298,6 +304,7 @@ impl BookingService {
                     &hold.service,
                     with.as_ref(),
                     start,
+                    link.as_deref(),
                 ),
                 due_at: now,
                 booking: Some(hold.id),
@@ -317,6 +324,7 @@ impl BookingService {
                     &hold.service,
                     with.as_ref(),
                     start,
+                    link.as_deref(),
                 ),
                 due_at: reminder_due(
                     now,

@@ -5,6 +5,7 @@ use jiff::Timestamp;
 
 use crate::booking::{Booking, BookingStatus, NewAppointment};
 use crate::ids::BookingId;
+use crate::link_token::LinkToken;
 use crate::messages;
 use crate::otp::{ChangeProof, OtpAttempt};
 use crate::outbox::{DedupeKey, MessageKind};
@@ -171,6 +172,22 @@ impl BookingService {
         mover: Mover<'_>,
         target: Option<&Provider>,
     ) -> ServiceResult<RescheduleOutcome> {
+        let mut new_link = None;
+        self.move_booking_linked(tenant, old, new_start, mover, target, &mut new_link)
+            .await
+    }
+
+    /// The move; `new_link` gets the new appointment's link when it moved and the deployment
+    /// has links (the patient's page goes on to it).
+    pub(super) async fn move_booking_linked(
+        &self,
+        tenant: &Tenant,
+        old: &Booking,
+        new_start: &SlotStart,
+        mover: Mover<'_>,
+        target: Option<&Provider>,
+        new_link: &mut Option<LinkToken>,
+    ) -> ServiceResult<RescheduleOutcome> {
         let cfg = &tenant.config;
         let now = self.clock.now();
         let refused = RescheduleOutcome::Refused;
@@ -214,6 +231,7 @@ impl BookingService {
         };
         let (proof, call) = match mover {
             Mover::Owner => (ChangeProof::Owner, None),
+            Mover::Patient => (ChangeProof::PatientLink, None),
             Mover::Caller { ctx, code } => {
                 // No code is texted for a move that cannot happen (the store still has the last
                 // word when it is made).
@@ -259,6 +277,11 @@ impl BookingService {
             rescheduled_from: old.id,
         };
         let to = self.appointment_recipient(tenant.id, old).await?;
+        // The new appointment gets a link of its own; the old one's is revoked once it moved.
+        let link = self
+            .issue_link(tenant.id, new.id, new.slot.end, now)
+            .await?;
+        let url = link.as_ref().map(|(_, url)| url.as_str());
         let texts = [
             // The "moved" text is the new appointment's confirmation: one per booking, and what
             // send_confirmation_sms reports for it.
@@ -275,6 +298,7 @@ impl BookingService {
                         tenant.provider_to_name(provider.id).as_ref(),
                         old.slot.start,
                         slot.slot.start,
+                        url,
                     ),
                     due_at: now,
                     booking: Some(new.id),
@@ -294,6 +318,7 @@ impl BookingService {
                         &old.service,
                         tenant.provider_to_name(provider.id).as_ref(),
                         slot.slot.start,
+                        url,
                     ),
                     due_at: reminder_due(
                         now,
@@ -308,40 +333,45 @@ impl BookingService {
             ),
         ];
         let withdraw = [DedupeKey::reminder(old.id), DedupeKey::confirmation(old.id)];
-        match self
+        let outcome = match self
             .store
             .reschedule_booking(tenant.id, old.id, proof, &new, now, &withdraw, &texts)
             .await
         {
-            Ok(b) => Ok(RescheduleOutcome::Rescheduled {
-                appointment_id: b.id,
-                previous_appointment_id: old.id,
-                status: b.status,
-                service: b.service.to_string(),
-                start: b.slot.start,
-            }),
+            Ok(b) => {
+                self.store.revoke_links(tenant.id, old.id, now).await?;
+                *new_link = link.map(|(token, _)| token);
+                RescheduleOutcome::Rescheduled {
+                    appointment_id: b.id,
+                    previous_appointment_id: old.id,
+                    status: b.status,
+                    service: b.service.to_string(),
+                    start: b.slot.start,
+                }
+            }
             Err(StoreError::LimitReached) if target.is_some() => {
-                Ok(refused(RescheduleRefusal::ProviderFull {
+                refused(RescheduleRefusal::ProviderFull {
                     provider: provider.name.clone(),
-                }))
+                })
             }
             Err(StoreError::SlotTaken) | Err(StoreError::LimitReached) => {
-                Ok(RescheduleOutcome::Taken {
+                RescheduleOutcome::Taken {
                     alternatives: self
                         .alternatives_near(tenant, svc, &providers, at, now)
                         .await?,
-                })
+                }
             }
             Err(StoreError::WrongState { .. }) | Err(StoreError::NotFound) => {
                 match self.store.booking(tenant.id, old.id).await? {
                     // Still booked: the code was used or ran out meanwhile.
                     Some(b) if b.status == BookingStatus::Confirmed => {
-                        Ok(RescheduleOutcome::CodeRefused(CodeProblem::Gone))
+                        RescheduleOutcome::CodeRefused(CodeProblem::Gone)
                     }
-                    _ => Ok(refused(RescheduleRefusal::NoLongerMovable)),
+                    _ => refused(RescheduleRefusal::NoLongerMovable),
                 }
             }
-            Err(e) => Err(e.into()),
-        }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(outcome)
     }
 }

@@ -80,6 +80,17 @@ pub struct BookingRules {
     pub slot_interval: Minutes,
     /// How many days ahead a caller can book. Default 60.
     pub horizon_days: u32,
+    /// Inside this many minutes before an appointment its patient's link no longer cancels or
+    /// moves it (the page says to call the clinic). Default 24 hours, at most 30 days.
+    #[serde(default = "default_link_notice")]
+    pub link_notice_minutes: u32,
+}
+
+/// The default notice window of the patient's link: 24 hours.
+pub const DEFAULT_LINK_NOTICE_MINUTES: u32 = 24 * 60;
+
+fn default_link_notice() -> u32 {
+    DEFAULT_LINK_NOTICE_MINUTES
 }
 
 impl Default for BookingRules {
@@ -90,6 +101,7 @@ impl Default for BookingRules {
             min_notice_minutes: 120,
             slot_interval: Minutes(30),
             horizon_days: 60,
+            link_notice_minutes: DEFAULT_LINK_NOTICE_MINUTES,
         }
     }
 }
@@ -123,6 +135,18 @@ impl BookingRules {
             min_notice_minutes,
             slot_interval: Minutes::new("slot interval", slot_interval_minutes, 5, 240)?,
             horizon_days,
+            link_notice_minutes: DEFAULT_LINK_NOTICE_MINUTES,
+        })
+    }
+
+    /// The same rules with another notice window for the patient's link (0 to 30 days).
+    pub fn with_link_notice(self, minutes: u32) -> Result<Self, ParseError> {
+        if minutes > 60 * 24 * 30 {
+            return Err(ParseError::new("link notice", "must be at most 30 days"));
+        }
+        Ok(Self {
+            link_notice_minutes: minutes,
+            ..self
         })
     }
 }

@@ -484,6 +484,9 @@ where
     one_provider_race_has_one_winner(&make().await).await;
     provider_limits_hold_under_races(&make().await).await;
     weekly_report_counts_by_clinic_week(&make().await).await;
+    patient_links_live_until_expiry_or_revocation(&make().await).await;
+    link_actions_count_exactly_under_concurrency(&make().await).await;
+    last_message_to_a_number(&make().await).await;
 }
 
 mod appointments;
@@ -494,6 +497,7 @@ mod calls;
 mod contacts;
 mod feeds;
 mod isolation;
+mod links;
 mod otp;
 mod outbox;
 mod outside_busy;
@@ -511,6 +515,7 @@ pub use calls::*;
 pub use contacts::*;
 pub use feeds::*;
 pub use isolation::*;
+pub use links::*;
 pub use otp::*;
 pub use outbox::*;
 pub use outside_busy::*;

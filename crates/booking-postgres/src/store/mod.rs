@@ -11,6 +11,7 @@ mod keys;
 mod ops;
 mod otp;
 mod outbox;
+mod patient_links;
 mod reports;
 mod rows;
 mod sms_routes;

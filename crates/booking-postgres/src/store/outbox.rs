@@ -444,6 +444,33 @@ impl OutboxStore for PgStore {
         .await
     }
 
+    async fn last_message_to(
+        &self,
+        tenant: TenantId,
+        to: &PhoneNumber,
+        kind: MessageKind,
+        key_prefix: &str,
+        since: Timestamp,
+    ) -> StoreResult<Option<OutboundMessage>> {
+        let row: Option<MessageRow> = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                Ok(m::table
+                    .filter(m::tenant_id.eq(tenant.as_uuid()))
+                    .filter(m::to_number.eq(to.as_str()))
+                    .filter(m::kind.eq(kind.as_str()))
+                    .filter(m::dedupe_key.like(format!("{}%", like_escape(key_prefix))))
+                    .filter(m::created_at.ge(ts(since)))
+                    .order((m::created_at.desc(), m::seq.desc()))
+                    .select(MessageRow::as_select())
+                    .first(&mut conn)
+                    .await
+                    .optional()?)
+            })
+            .await?;
+        row.map(MessageRow::into_domain).transpose()
+    }
+
     async fn list_messages(
         &self,
         tenant: TenantId,
@@ -463,6 +490,13 @@ impl OutboxStore for PgStore {
             .await?;
         rows.into_iter().map(MessageRow::into_domain).collect()
     }
+}
+
+/// `s` matched literally by LIKE (its default escape character is the backslash).
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// Serialises what happens to one sid: a status callback that finds no message and the record

@@ -48,6 +48,7 @@ struct TenantRow {
     sms_health_code: Option<i32>,
     sms_health_message: Option<String>,
     otp_allowed_countries: Vec<String>,
+    link_notice_minutes: i32,
 }
 
 #[derive(QueryableByName)]
@@ -302,6 +303,7 @@ async fn load_tenants(
             min_notice_minutes: u32_of("minimum notice", row.min_notice_minutes)?,
             slot_interval: minutes("slot interval", row.slot_interval_minutes)?,
             horizon_days: u32_of("horizon", row.horizon_days)?,
+            link_notice_minutes: u32_of("link notice", row.link_notice_minutes)?,
         };
         let sms_health = health(&row)?;
         let config = TenantConfig {
@@ -421,13 +423,14 @@ fn countries_column(config: &TenantConfig) -> Vec<String> {
         .collect()
 }
 
-fn rules_columns(r: &BookingRules) -> Result<[i32; 5], StoreError> {
+fn rules_columns(r: &BookingRules) -> Result<[i32; 6], StoreError> {
     Ok([
         i32_of("buffer", r.buffer_before)?,
         i32_of("buffer", r.buffer_after)?,
         i32_of("minimum notice", r.min_notice_minutes)?,
         i32_of("slot interval", r.slot_interval.get())?,
         i32_of("horizon", r.horizon_days)?,
+        i32_of("link notice", r.link_notice_minutes)?,
     ])
 }
 
@@ -440,7 +443,7 @@ impl TenantStore for PgStore {
         sms: Option<&SmsAccount>,
     ) -> StoreResult<Tenant> {
         let uid = *id.as_uuid();
-        let [before, after, notice, interval, horizon] = rules_columns(&config.rules)?;
+        let [before, after, notice, interval, horizon, link_notice] = rules_columns(&config.rules)?;
         let health = if sms.is_some() {
             "ok"
         } else {
@@ -461,6 +464,7 @@ impl TenantStore for PgStore {
                         tenants::min_notice_minutes.eq(notice),
                         tenants::slot_interval_minutes.eq(interval),
                         tenants::horizon_days.eq(horizon),
+                        tenants::link_notice_minutes.eq(link_notice),
                         tenants::system_prompt.eq(config.system_prompt.as_str()),
                         tenants::otp_allowed_countries.eq(countries_column(config)),
                         tenants::sms_health.eq(health),
@@ -490,7 +494,7 @@ impl TenantStore for PgStore {
         sms: SmsAccountChange,
     ) -> StoreResult<Tenant> {
         let uid = *id.as_uuid();
-        let [before, after, notice, interval, horizon] = rules_columns(&config.rules)?;
+        let [before, after, notice, interval, horizon, link_notice] = rules_columns(&config.rules)?;
         self.run(async {
             let mut conn = self.conn().await?;
             conn.transaction::<_, Fail, _>(async |conn| {
@@ -504,6 +508,7 @@ impl TenantStore for PgStore {
                         tenants::min_notice_minutes.eq(notice),
                         tenants::slot_interval_minutes.eq(interval),
                         tenants::horizon_days.eq(horizon),
+                        tenants::link_notice_minutes.eq(link_notice),
                         tenants::system_prompt.eq(config.system_prompt.as_str()),
                         tenants::otp_allowed_countries.eq(countries_column(config)),
                         tenants::updated_at.eq(Utc::now()),

@@ -52,7 +52,7 @@ pub(crate) fn parse_ranges(s: &str) -> Vec<[String; 2]> {
 }
 
 /// The booking rules' fields: (form field and operator API name, label, what a bad value is).
-pub(super) const RULES: [(&str, &str, &str); 5] = [
+pub(super) const RULES: [(&str, &str, &str); 6] = [
     (
         "buffer_before_minutes",
         "Minutes between appointments (buffer) before each one",
@@ -77,6 +77,11 @@ pub(super) const RULES: [(&str, &str, &str); 5] = [
         "booking_horizon_days",
         "Book up to … days ahead",
         "how many days ahead",
+    ),
+    (
+        "link_notice_minutes",
+        "Patients may cancel or move by link until … minutes before",
+        "the link's notice window",
     ),
 ];
 
@@ -244,8 +249,9 @@ pub(super) fn input_from(
             Err(e) => errors.push(e),
         }
     }
-    let [before, after, notice, interval, horizon] =
+    let [before, after, notice, interval, horizon, link_notice] =
         RULES.map(|(name, _, what)| whole_number(&mut errors, get(name), what));
+    input.link_notice_minutes = link_notice;
     input.buffer_before_minutes = before;
     input.buffer_after_minutes = after;
     input.min_notice_minutes = notice;

@@ -189,6 +189,7 @@ pub(super) fn rules_form(ctx: &Ctx, next: Option<&str>) -> String {
         r.min_notice_minutes,
         r.slot_interval.get(),
         r.horizon_days,
+        r.link_notice_minutes,
     ];
     let mut fields = String::from("<fieldset><legend>When callers can book</legend>");
     for ((name, label, _), value) in RULES.iter().zip(values) {
@@ -197,7 +198,9 @@ pub(super) fn rules_form(ctx: &Ctx, next: Option<&str>) -> String {
     fields.push_str(
         "<small>Buffers keep time free around every appointment. Start times are counted from \
          opening time. A change applies to the next time a caller asks; appointments already \
-         booked stay where they are.</small></fieldset>",
+         booked stay where they are. The link in a patient's texts cancels or moves their \
+         appointment until the notice you set (1440 minutes: 24 hours); closer to it, the page \
+         asks them to call.</small></fieldset>",
     );
     form(ctx, "rules", next, &fields, "Save booking rules")
 }

@@ -116,6 +116,7 @@ fn texts_with_the_longest_names_still_fit() {
         &s,
         None,
         ts("2026-11-26T17:30:00Z"),
+        None,
     );
     assert!(conf.contains(&long_service[..SERVICE_FLOOR]), "{conf}");
     assert!(conf.contains("Thu, Nov 26 at 12:30 PM EST"), "{conf}");
@@ -127,12 +128,42 @@ fn texts_with_the_longest_names_still_fit() {
         &s,
         Some(&p),
         ts("2026-11-26T17:30:00Z"),
+        None,
     );
     assert!(fits(&conf), "{conf}");
     assert!(
         conf.contains(&format!(" with {}", &p.as_str()[..PROVIDER_FLOOR])),
         "{conf}"
     );
+    // The patient's link too: the names shrink, the link is whole, two GSM-7 segments.
+    let z = zone("America/New_York");
+    let (t1, t2) = (ts("2026-11-26T17:30:00Z"), ts("2026-12-30T15:00:00Z"));
+    for (name, text) in [
+        (
+            "confirmation",
+            confirmation_text(&c, &z, &s, Some(&p), t1, Some(super::LINK)),
+        ),
+        (
+            "reminder",
+            reminder_text(&c, &z, &s, Some(&p), t1, Some(super::LINK)),
+        ),
+        (
+            "rescheduled",
+            rescheduled_text(&c, &z, &s, Some(&p), t1, t2, Some(super::LINK)),
+        ),
+    ] {
+        assert_eq!(segments(&text), seg(Encoding::Gsm7, 2), "{name}: {text}");
+        assert!(text.contains(super::LINK), "{name}: {text}");
+        assert!(
+            text.contains(&long_clinic[..CLINIC_FLOOR]),
+            "{name}: {text}"
+        );
+        assert!(
+            text.contains(&long_service[..SERVICE_FLOOR]),
+            "{name}: {text}"
+        );
+        assert!(text.ends_with("Reply STOP to opt out."), "{name}: {text}");
+    }
 }
 
 #[test]
@@ -153,6 +184,7 @@ fn typographic_characters_in_names_do_not_force_ucs_2() {
         &service("Check-up"),
         None,
         ts("2026-06-15T09:00:00Z"),
+        None,
     );
     assert!(text.contains("Zoë's Dental"));
     assert_eq!(segments(&text), seg(Encoding::Ucs2, 3));

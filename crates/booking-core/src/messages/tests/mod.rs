@@ -46,6 +46,9 @@ fn seg(encoding: Encoding, count: u32) -> Segments {
     Segments { encoding, count }
 }
 
+/// A patient's link on a longish public address (an https host of 32 characters).
+const LINK: &str = "https://receptionist.example.com/a/AbCdEfGhIjKlMnOpQrStUg";
+
 const CLINIC_40: &str = "Northside Family & Cosmetic Dentistry Co";
 const SERVICE_40: &str = "Comprehensive Exam, Cleaning and X-Rays!";
 
@@ -82,28 +85,62 @@ fn all_texts(c: &ClinicName, s: &ServiceName) -> Vec<(&'static str, bool, String
     };
     vec![
         ("otp", true, otp_text(c, "123456")),
-        ("confirmation", true, confirmation_text(c, &z, s, None, t1)),
-        ("reminder", true, reminder_text(c, &z, s, None, t1)),
+        (
+            "confirmation",
+            true,
+            confirmation_text(c, &z, s, None, t1, None),
+        ),
+        ("reminder", true, reminder_text(c, &z, s, None, t1, None)),
         ("cancellation", true, cancellation_text(c, &z, s, t1)),
         (
             "rescheduled",
             true,
-            rescheduled_text(c, &z, s, None, t1, t2),
+            rescheduled_text(c, &z, s, None, t1, t2, None),
         ),
         (
             "confirmation with a provider",
             true,
-            confirmation_text(c, &z, s, Some(&long_provider()), t1),
+            confirmation_text(c, &z, s, Some(&long_provider()), t1, None),
         ),
         (
             "reminder with a provider",
             true,
-            reminder_text(c, &z, s, Some(&long_provider()), t1),
+            reminder_text(c, &z, s, Some(&long_provider()), t1, None),
         ),
         (
             "rescheduled with a provider",
             true,
-            rescheduled_text(c, &z, s, Some(&long_provider()), t1, t2),
+            rescheduled_text(c, &z, s, Some(&long_provider()), t1, t2, None),
+        ),
+        (
+            "confirmation with a provider and the link",
+            true,
+            confirmation_text(c, &z, s, Some(&long_provider()), t1, Some(LINK)),
+        ),
+        (
+            "reminder with a provider and the link",
+            true,
+            reminder_text(c, &z, s, Some(&long_provider()), t1, Some(LINK)),
+        ),
+        (
+            "rescheduled with a provider and the link",
+            true,
+            rescheduled_text(c, &z, s, Some(&long_provider()), t1, t2, Some(LINK)),
+        ),
+        (
+            "confirmation with the link",
+            true,
+            confirmation_text(c, &z, s, None, t1, Some(LINK)),
+        ),
+        (
+            "reminder with the link",
+            true,
+            reminder_text(c, &z, s, None, t1, Some(LINK)),
+        ),
+        (
+            "cancel confirmation ask",
+            true,
+            cancel_confirm_ask_text(c, &z, s, t1),
         ),
         ("opt-out", true, opt_out_reply(c)),
         ("opt-in", true, opt_in_reply(c)),

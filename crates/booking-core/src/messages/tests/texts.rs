@@ -79,11 +79,11 @@ fn booking_texts_name_the_clinic_service_and_local_time() {
     );
     let t = ts("2026-11-26T19:00:00Z");
     assert_eq!(
-        confirmation_text(&c, &z, &s, None, t),
+        confirmation_text(&c, &z, &s, None, t, None),
         "Smile Dental: your Teeth Whitening appointment is confirmed for Thu, Nov 26 at 2:00 PM EST. \
          To change or cancel it, call us. Reply STOP to opt out."
     );
-    let reminder = reminder_text(&c, &z, &s, None, t);
+    let reminder = reminder_text(&c, &z, &s, None, t, None);
     assert!(reminder.starts_with("Reminder from Smile Dental: "));
     assert!(reminder.contains("Teeth Whitening appointment is on Thu, Nov 26 at 2:00 PM EST"));
     let cancelled = cancellation_text(&c, &z, &s, t);
@@ -91,10 +91,21 @@ fn booking_texts_name_the_clinic_service_and_local_time() {
         cancelled.contains("Thu, Nov 26 at 2:00 PM EST is cancelled"),
         "{cancelled}"
     );
-    let moved = rescheduled_text(&c, &z, &s, None, t, ts("2026-12-01T15:30:00Z"));
+    let moved = rescheduled_text(&c, &z, &s, None, t, ts("2026-12-01T15:30:00Z"), None);
     assert!(
         moved.contains("moved to Tue, Dec 1 at 10:30 AM EST (it was Thu, Nov 26 at 2:00 PM EST)"),
         "{moved}"
+    );
+    let link = "https://book.example.com/a/AbCdEfGhIjKlMnOpQrStUg";
+    assert_eq!(
+        confirmation_text(&c, &z, &s, None, t, Some(link)),
+        "Smile Dental: your Teeth Whitening appointment is confirmed for Thu, Nov 26 at 2:00 PM EST. \
+         To change or cancel it: https://book.example.com/a/AbCdEfGhIjKlMnOpQrStUg Reply STOP to opt out."
+    );
+    assert_eq!(
+        cancel_confirm_ask_text(&c, &z, &s, t),
+        "Smile Dental: to cancel your Teeth Whitening appointment on Thu, Nov 26 at 2:00 PM EST, \
+         reply RELEASE within 30 minutes. Anything else keeps it. Reply STOP to opt out."
     );
 }
 
