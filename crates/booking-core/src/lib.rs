@@ -25,6 +25,7 @@ pub mod service;
 pub mod start;
 pub mod tenant;
 pub mod test_texts;
+pub mod waitlist;
 #[cfg(feature = "testing")]
 pub mod testing;
 

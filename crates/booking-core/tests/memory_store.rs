@@ -64,4 +64,9 @@ checks!(
     providers_hold_the_same_time_side_by_side,
     one_provider_race_has_one_winner,
     provider_limits_hold_under_races,
+    waitlist_joins_and_limits,
+    concurrent_joins_hold_the_limits,
+    freed_times_are_due_once_at_a_time,
+    claims_fill_once,
+    concurrent_offers_one_text,
 );

@@ -60,6 +60,11 @@ suite!(
     providers_hold_the_same_time_side_by_side,
     one_provider_race_has_one_winner,
     provider_limits_hold_under_races,
+    waitlist_joins_and_limits,
+    concurrent_joins_hold_the_limits,
+    freed_times_are_due_once_at_a_time,
+    claims_fill_once,
+    concurrent_offers_one_text,
 );
 
 /// The suite's own driver, which also covers checks added to it after the list above: a fresh

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod health;
 pub mod twilio;
 pub mod vapi;
+pub mod waitlist;
 
 use std::time::Instant;
 
@@ -21,7 +22,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(crate::dashboard::routes)
         .configure(admin::routes)
         .configure(vapi::routes)
-        .configure(twilio::routes);
+        .configure(twilio::routes)
+        .configure(waitlist::routes);
 }
 
 /// Every route of the JSON API, for the OpenAPI check (kept next to `routes` so that a new route

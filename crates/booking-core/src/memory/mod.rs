@@ -27,6 +27,7 @@ mod outbox;
 mod tenants;
 mod test_texts;
 mod tool_calls;
+mod waitlist;
 
 /// Every store port in memory. Cheap to create; share it behind an `Arc`.
 #[derive(Default)]
@@ -57,6 +58,8 @@ struct State {
     attendance: HashMap<(TenantId, BookingId), crate::attendance::Attendance>,
     /// Outside calendars: links, busy time, sync state, write queue.
     calendars: calendars::Calendars,
+    /// Waitlist entries (in join order) and offers.
+    waitlist: waitlist::Waitlist,
 }
 
 struct Contact {

@@ -22,7 +22,8 @@
 //!   the code that proves a caller may change it); `cancel` and `reschedule` build on it;
 //! - `attendance`: the owner's attended and no-show marks;
 //! - `calls`: a call's start and status, `capture_lead` and the end-of-call report;
-//! - `inbound`: texts callers send to the clinic's number.
+//! - `inbound`: texts callers send to the clinic's number;
+//! - `waitlist`: `join_waitlist`, the offers of freed times, and their claims.
 //!
 //! `input` holds `reserve_slot`'s input and the lookup of the service a caller named.
 
@@ -53,6 +54,7 @@ mod inbound;
 mod input;
 mod otp;
 mod reschedule;
+mod waitlist;
 
 pub use appointments::*;
 pub use attendance::*;
@@ -65,6 +67,7 @@ pub use inbound::*;
 pub use input::*;
 pub use otp::*;
 pub use reschedule::*;
+pub use waitlist::*;
 
 /// A failure of our own: the model should say something went wrong on our side, not blame the
 /// caller.
@@ -116,6 +119,10 @@ pub struct ServiceConfig {
     pub reminder_before: SignedDuration,
     /// The least time between the confirmation and the reminder (see [`reminder_due`]).
     pub reminder_min_gap: SignedDuration,
+    /// How long offers last, how many entries a number may have.
+    pub waitlist: crate::waitlist::WaitlistPolicy,
+    /// Where the links we text point to (the deployment's public base URL, no trailing `/`).
+    pub link_base: String,
 }
 
 impl Default for ServiceConfig {
@@ -128,6 +135,8 @@ impl Default for ServiceConfig {
             search_days: 366,
             reminder_before: SignedDuration::from_hours(24),
             reminder_min_gap: SignedDuration::from_hours(1),
+            waitlist: crate::waitlist::WaitlistPolicy::default(),
+            link_base: "http://localhost".into(),
         }
     }
 }

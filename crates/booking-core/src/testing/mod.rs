@@ -486,6 +486,11 @@ where
     providers_hold_the_same_time_side_by_side(&make().await).await;
     one_provider_race_has_one_winner(&make().await).await;
     provider_limits_hold_under_races(&make().await).await;
+    waitlist_joins_and_limits(&make().await).await;
+    concurrent_joins_hold_the_limits(&make().await).await;
+    freed_times_are_due_once_at_a_time(&make().await).await;
+    claims_fill_once(&make().await).await;
+    concurrent_offers_one_text(&make().await).await;
 }
 
 mod appointments;
@@ -501,6 +506,7 @@ mod providers;
 mod tenants;
 mod test_texts;
 mod tool_calls;
+mod waitlist;
 
 pub use appointments::*;
 pub use attendance::*;
@@ -515,6 +521,7 @@ pub use providers::*;
 pub use tenants::*;
 pub use test_texts::*;
 pub use tool_calls::*;
+pub use waitlist::*;
 
 #[cfg(test)]
 mod tests {

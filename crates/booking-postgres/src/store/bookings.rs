@@ -92,7 +92,7 @@ async fn consume_code(
 
 /// The counts of the send limits, read in the caller's transaction: to `phone` and by the tenant
 /// since `since`, in `call` ever, and whether `call` already texted `phone`.
-fn effective(row: &BookingRow, now: Timestamp) -> Result<BookingStatus, Fail> {
+pub(super) fn effective(row: &BookingRow, now: Timestamp) -> Result<BookingStatus, Fail> {
     let status = row.status()?;
     Ok(match (status, row.hold_expires_at) {
         (BookingStatus::Held, Some(exp)) if from_ts(exp)? <= now => BookingStatus::Expired,
