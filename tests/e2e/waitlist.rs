@@ -106,7 +106,9 @@ async fn owner_cancels(owner: &OwnerSession, id: &str) {
 
 /// The `/w/…` path in a text.
 fn link_in(body: &str) -> String {
-    let at = body.find("/w/").unwrap_or_else(|| panic!("no link in {body:?}"));
+    let at = body
+        .find("/w/")
+        .unwrap_or_else(|| panic!("no link in {body:?}"));
     body[at..at + 3 + 22].to_owned()
 }
 
@@ -129,11 +131,7 @@ async fn offers_to(app: &TestApp, to: &str, n: usize) -> Vec<String> {
 }
 
 async fn get(app: &TestApp, path: &str) -> (u16, String) {
-    let resp = no_redirects()
-        .get(app.url(path))
-        .send()
-        .await
-        .expect("GET");
+    let resp = no_redirects().get(app.url(path)).send().await.expect("GET");
     (resp.status().as_u16(), resp.text().await.expect("body"))
 }
 
@@ -177,17 +175,41 @@ async fn join_waitlist_over_the_tool_endpoint() {
     // The same number, service and days again: refused in words the model can say.
     let again = join(&app, &clinic, ANA, "Ana Able").await;
     assert_eq!(again["ok"], json!(false), "{again}");
-    assert!(again["message"].as_str().unwrap().contains("already"), "{again}");
+    assert!(
+        again["message"].as_str().unwrap().contains("already"),
+        "{again}"
+    );
     // Bad arguments: a tool result, never an error.
     for (args, what) in [
-        (json!({"service": SERVICE, "caller_name": "Ben", "from_date": to, "to_date": from}), "before"),
-        (json!({"service": SERVICE, "caller_name": "Ben", "to_date": to}), "from_date"),
-        (json!({"service": SERVICE, "caller_name": "Ben", "from_date": from, "to_date": to, "part_of_day": "night"}), "morning"),
-        (json!({"service": SERVICE, "caller_name": "Ben", "from_date": from, "to_date": to, "provider": "Dr. Nobody"}), "Nobody"),
-        (json!({"service": "Tattoo", "caller_name": "Ben", "from_date": from, "to_date": to}), "Teeth Whitening"),
-        (json!({"service": SERVICE, "caller_name": "Ben", "from_date": "2001-01-01", "to_date": "2001-01-02"}), "over"),
+        (
+            json!({"service": SERVICE, "caller_name": "Ben", "from_date": to, "to_date": from}),
+            "before",
+        ),
+        (
+            json!({"service": SERVICE, "caller_name": "Ben", "to_date": to}),
+            "from_date",
+        ),
+        (
+            json!({"service": SERVICE, "caller_name": "Ben", "from_date": from, "to_date": to, "part_of_day": "night"}),
+            "morning",
+        ),
+        (
+            json!({"service": SERVICE, "caller_name": "Ben", "from_date": from, "to_date": to, "provider": "Dr. Nobody"}),
+            "Nobody",
+        ),
+        (
+            json!({"service": "Tattoo", "caller_name": "Ben", "from_date": from, "to_date": to}),
+            "Teeth Whitening",
+        ),
+        (
+            json!({"service": SERVICE, "caller_name": "Ben", "from_date": "2001-01-01", "to_date": "2001-01-02"}),
+            "over",
+        ),
     ] {
-        let r = app.call(&clinic, BEN).tool("join_waitlist", args.clone()).await;
+        let r = app
+            .call(&clinic, BEN)
+            .tool("join_waitlist", args.clone())
+            .await;
         assert_eq!(r["ok"], json!(false), "{args}: {r}");
         let said = r["message"].as_str().unwrap_or("");
         assert!(said.contains(what), "{args}: {said}");
@@ -215,7 +237,10 @@ async fn join_waitlist_over_the_tool_endpoint() {
     // The owner sees them, and can remove one; another clinic's owner cannot.
     let (status, page) = owner.get("/app/waitlist").await;
     assert_eq!(status, 200);
-    assert!(page.contains("Ana Able") && page.contains("morning"), "{page}");
+    assert!(
+        page.contains("Ana Able") && page.contains("morning"),
+        "{page}"
+    );
     let other = app.create_clinic("Other Dental", 2).await;
     app.create_owner(&other, "owner@other.example", OWNER_PASSWORD)
         .await;
@@ -231,7 +256,14 @@ async fn join_waitlist_over_the_tool_endpoint() {
         .post(&format!("/app/waitlist/{id}/remove"), &[("csrf", "forged")])
         .await;
     assert_eq!(status, 403, "a forged form");
-    assert_eq!(count(&app, "SELECT 1 FROM waitlist_entries WHERE status = 'waiting'").await, 4);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT 1 FROM waitlist_entries WHERE status = 'waiting'"
+        )
+        .await,
+        4
+    );
     let (status, _) = owner.post(&format!("/app/waitlist/{id}/remove"), &[]).await;
     assert_eq!(status, 303);
     let (_, page) = owner.get("/app/waitlist").await;
@@ -254,12 +286,18 @@ async fn a_freed_time_goes_to_the_first_of_three_and_racing_claims_get_one_appoi
     assert_eq!(ana.len(), 1, "the first in line got the offer");
     assert!(ana[0].starts_with("Smile Dental"), "{}", ana[0]);
     a_few_more_rounds(&app).await;
-    assert!(offers_to(&app, BEN, 0).await.is_empty(), "only one offer per freed time");
+    assert!(
+        offers_to(&app, BEN, 0).await.is_empty(),
+        "only one offer per freed time"
+    );
     assert!(offers_to(&app, CAL, 0).await.is_empty());
     let ana_link = link_in(&ana[0]);
     let (status, page) = get(&app, &ana_link).await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("Claim this time") && page.contains(SERVICE), "{page}");
+    assert!(
+        page.contains("Claim this time") && page.contains(SERVICE),
+        "{page}"
+    );
 
     // The same time booked by phone and cancelled again: freed a second time, it goes to the
     // next in line (Ana was offered it already). Ana and Ben now race for it.
@@ -274,33 +312,64 @@ async fn a_freed_time_goes_to_the_first_of_three_and_racing_claims_get_one_appoi
         outcomes.contains(&200) && outcomes.contains(&409),
         "one appointment, one just taken: {outcomes:?}"
     );
-    let (winner, loser, lost_page) = if a.0 == 200 { (ANA, BEN, b.1) } else { (BEN, ANA, a.1) };
-    assert!(lost_page.contains("just taken") && lost_page.contains("still on the"), "{lost_page}");
+    let (winner, loser, lost_page) = if a.0 == 200 {
+        (ANA, BEN, b.1)
+    } else {
+        (BEN, ANA, a.1)
+    };
+    assert!(
+        lost_page.contains("just taken") && lost_page.contains("still on the"),
+        "{lost_page}"
+    );
     assert_eq!(
         count(&app, "SELECT 1 FROM bookings WHERE status = 'confirmed'").await,
         1,
         "one appointment"
     );
     assert_eq!(
-        count(&app, &format!("SELECT 1 FROM bookings WHERE status = 'confirmed' AND caller_phone = '{winner}'")).await,
+        count(
+            &app,
+            &format!(
+                "SELECT 1 FROM bookings WHERE status = 'confirmed' AND caller_phone = '{winner}'"
+            )
+        )
+        .await,
         1
     );
     // The winner gets the usual confirmation; the loser stays on the list.
     let texts = app.texts_to(winner, 2).await;
-    assert!(texts.iter().any(|m| m.body.contains("is confirmed")), "{texts:?}");
+    assert!(
+        texts.iter().any(|m| m.body.contains("is confirmed")),
+        "{texts:?}"
+    );
     assert_eq!(
-        count(&app, &format!("SELECT 1 FROM waitlist_entries WHERE status = 'waiting' AND phone = '{loser}'")).await,
+        count(
+            &app,
+            &format!(
+                "SELECT 1 FROM waitlist_entries WHERE status = 'waiting' AND phone = '{loser}'"
+            )
+        )
+        .await,
         1
     );
     assert_eq!(
-        count(&app, &format!("SELECT 1 FROM waitlist_entries WHERE status = 'filled' AND phone = '{winner}'")).await,
+        count(
+            &app,
+            &format!(
+                "SELECT 1 FROM waitlist_entries WHERE status = 'filled' AND phone = '{winner}'"
+            )
+        )
+        .await,
         1
     );
     // Pressing Claim again shows the appointment, and books nothing more.
     let winner_link = if winner == ANA { &ana_link } else { &ben_link };
     let (status, page) = claim(&app, winner_link).await;
     assert_eq!(status, 200, "{page}");
-    assert_eq!(count(&app, "SELECT 1 FROM bookings WHERE status = 'confirmed'").await, 1);
+    assert_eq!(
+        count(&app, "SELECT 1 FROM bookings WHERE status = 'confirmed'").await,
+        1
+    );
     // The owner sees what the waitlist filled.
     let (_, page) = owner.get("/app/waitlist").await;
     let filled = page.split("Filled by the waitlist").nth(1).unwrap_or("");
@@ -310,7 +379,10 @@ async fn a_freed_time_goes_to_the_first_of_three_and_racing_claims_get_one_appoi
         let (status, _) = claim(&app, path).await;
         assert_eq!(status, 404, "{path}");
     }
-    assert_eq!(count(&app, "SELECT 1 FROM bookings WHERE status = 'confirmed'").await, 1);
+    assert_eq!(
+        count(&app, "SELECT 1 FROM bookings WHERE status = 'confirmed'").await,
+        1
+    );
     app.stop().await;
 }
 
@@ -338,11 +410,18 @@ async fn an_offer_that_lapses_passes_to_the_next() {
     assert_eq!(status, 404);
     assert!(page.contains("no longer valid"), "{page}");
     assert_eq!(claim(&app, &ana_link).await.0, 404);
-    assert_eq!(count(&app, "SELECT 1 FROM bookings WHERE status = 'confirmed'").await, 0);
+    assert_eq!(
+        count(&app, "SELECT 1 FROM bookings WHERE status = 'confirmed'").await,
+        0
+    );
     let (status, page) = claim(&app, &link_in(&ben[0])).await;
     assert_eq!(status, 200, "{page}");
     a_few_more_rounds(&app).await;
-    assert_eq!(offers_to(&app, ANA, 0).await.len(), 1, "Ana is never offered it twice");
+    assert_eq!(
+        offers_to(&app, ANA, 0).await.len(),
+        1,
+        "Ana is never offered it twice"
+    );
     app.stop().await;
 }
 
@@ -370,7 +449,10 @@ async fn an_opted_out_number_is_skipped() {
     let ben = offers_to(&app, BEN, 1).await;
     assert_eq!(ben.len(), 1, "the next number that may be texted got it");
     a_few_more_rounds(&app).await;
-    assert!(app.twilio.messages_to(ANA).is_empty(), "nothing to a number that said STOP");
+    assert!(
+        app.twilio.messages_to(ANA).is_empty(),
+        "nothing to a number that said STOP"
+    );
     assert_eq!(
         count(&app, &format!("SELECT 1 FROM waitlist_offers o JOIN waitlist_entries e ON e.id = o.entry_id WHERE e.phone = '{ANA}'")).await,
         0
@@ -394,12 +476,20 @@ async fn two_workers_send_one_offer_per_freed_time() {
     owner_cancels(&owner, &booked).await;
     assert_eq!(offers_to(&app, ANA, 1).await.len(), 1);
     a_few_more_rounds(&app).await;
-    assert_eq!(offers_to(&app, ANA, 0).await.len(), 1, "one text to the first in line");
+    assert_eq!(
+        offers_to(&app, ANA, 0).await.len(),
+        1,
+        "one text to the first in line"
+    );
     assert!(offers_to(&app, BEN, 0).await.is_empty());
     assert!(offers_to(&app, CAL, 0).await.is_empty());
     assert_eq!(count(&app, "SELECT 1 FROM waitlist_offers").await, 1);
     assert_eq!(
-        count(&app, "SELECT 1 FROM outbound_messages WHERE kind = 'waitlist_offer'").await,
+        count(
+            &app,
+            "SELECT 1 FROM outbound_messages WHERE kind = 'waitlist_offer'"
+        )
+        .await,
         1
     );
     second.stop().await;

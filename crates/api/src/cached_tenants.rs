@@ -618,6 +618,8 @@ impl booking_core::ports::WaitlistStore for CachedTenants {
         now: Timestamp,
         messages: &[NewMessage],
     ) -> StoreResult<Booking> {
-        self.inner.claim_offer(tenant, offer, hold, now, messages).await
+        self.inner
+            .claim_offer(tenant, offer, hold, now, messages)
+            .await
     }
 }

@@ -25,9 +25,9 @@ pub mod service;
 pub mod start;
 pub mod tenant;
 pub mod test_texts;
-pub mod waitlist;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod waitlist;
 
 pub use error::ParseError;
 pub use ids::*;

@@ -10,6 +10,7 @@ use crate::booking::CallHolds;
 use async_trait::async_trait;
 use jiff::Timestamp;
 
+use crate::accounts::TokenHash;
 use crate::attendance::{Attendance, MarkRefusal};
 use crate::booking::{Booking, Interval, NewAppointment, NewHold, Occupied};
 use crate::calls::{CallRecord, CallStart, CapturedLead, FinishOutcome, FinishedCall};
@@ -18,6 +19,7 @@ use crate::ids::{
     BookingId, CallId, ChallengeId, MessageId, TenantId, ToolCallId, VapiAssistantId,
     VapiPhoneNumberId,
 };
+use crate::ids::{WaitlistEntryId, WaitlistOfferId};
 use crate::otp::{
     Challenge, ChangeProof, CheckClaim, NewChallenge, OtpPolicy, RateWindow, SendCounts, SendLimit,
 };
@@ -28,9 +30,9 @@ use crate::outbox::{
 use crate::phone::PhoneNumber;
 use crate::tenant::{SmsAccount, SmsHealth, Tenant, TenantConfig};
 use crate::test_texts::TestTextsUsedUp;
-use crate::accounts::TokenHash;
-use crate::ids::{WaitlistEntryId, WaitlistOfferId};
-use crate::waitlist::{JoinRefusal, NewOffer, NewWaitlistEntry, OfferDue, OfferView, WaitlistEntry};
+use crate::waitlist::{
+    JoinRefusal, NewOffer, NewWaitlistEntry, OfferDue, OfferView, WaitlistEntry,
+};
 
 /// Why a store could not do what was asked.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

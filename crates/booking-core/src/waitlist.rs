@@ -269,7 +269,11 @@ mod tests {
         s.parse().expect("date")
     }
 
-    fn entry(days: (&str, &str), part: Option<PartOfDay>, provider: Option<CalendarId>) -> WaitlistEntry {
+    fn entry(
+        days: (&str, &str),
+        part: Option<PartOfDay>,
+        provider: Option<CalendarId>,
+    ) -> WaitlistEntry {
         let tenant = TenantId::from_uuid(uuid::Uuid::from_u128(1));
         WaitlistEntry {
             id: WaitlistEntryId::from_uuid(uuid::Uuid::from_u128(2)),
@@ -301,10 +305,22 @@ mod tests {
 
     #[test]
     fn parts_of_the_day_split_at_noon_and_five() {
-        assert_eq!(PartOfDay::of(Time::constant(11, 59, 0, 0)), PartOfDay::Morning);
-        assert_eq!(PartOfDay::of(Time::constant(12, 0, 0, 0)), PartOfDay::Afternoon);
-        assert_eq!(PartOfDay::of(Time::constant(16, 59, 0, 0)), PartOfDay::Afternoon);
-        assert_eq!(PartOfDay::of(Time::constant(17, 0, 0, 0)), PartOfDay::Evening);
+        assert_eq!(
+            PartOfDay::of(Time::constant(11, 59, 0, 0)),
+            PartOfDay::Morning
+        );
+        assert_eq!(
+            PartOfDay::of(Time::constant(12, 0, 0, 0)),
+            PartOfDay::Afternoon
+        );
+        assert_eq!(
+            PartOfDay::of(Time::constant(16, 59, 0, 0)),
+            PartOfDay::Afternoon
+        );
+        assert_eq!(
+            PartOfDay::of(Time::constant(17, 0, 0, 0)),
+            PartOfDay::Evening
+        );
         assert_eq!(PartOfDay::parse(" Evening "), Some(PartOfDay::Evening));
         assert_eq!(PartOfDay::parse("night"), None);
     }
@@ -327,13 +343,30 @@ mod tests {
         // 2030-03-05 09:00 in New York is 14:00 UTC.
         let morning = slot("2030-03-05T14:00:00Z", lee);
         assert!(entry(("2030-03-05", "2030-03-05"), None, None).wants(&morning, &zone));
-        assert!(entry(("2030-03-01", "2030-03-09"), Some(PartOfDay::Morning), Some(lee)).wants(&morning, &zone));
-        assert!(!entry(("2030-03-01", "2030-03-09"), Some(PartOfDay::Afternoon), None).wants(&morning, &zone));
+        assert!(
+            entry(
+                ("2030-03-01", "2030-03-09"),
+                Some(PartOfDay::Morning),
+                Some(lee)
+            )
+            .wants(&morning, &zone)
+        );
+        assert!(
+            !entry(
+                ("2030-03-01", "2030-03-09"),
+                Some(PartOfDay::Afternoon),
+                None
+            )
+            .wants(&morning, &zone)
+        );
         assert!(!entry(("2030-03-01", "2030-03-09"), None, Some(kim)).wants(&morning, &zone));
         assert!(!entry(("2030-03-06", "2030-03-09"), None, None).wants(&morning, &zone));
         // 2030-03-06 01:00 UTC is still the 5th, 20:00, in New York.
         let evening = slot("2030-03-06T01:00:00Z", lee);
-        assert!(entry(("2030-03-05", "2030-03-05"), Some(PartOfDay::Evening), None).wants(&evening, &zone));
+        assert!(
+            entry(("2030-03-05", "2030-03-05"), Some(PartOfDay::Evening), None)
+                .wants(&evening, &zone)
+        );
         let mut other_service = entry(("2030-03-05", "2030-03-05"), None, None);
         other_service.service = ServiceName::parse("Whitening").expect("name");
         assert!(!other_service.wants(&morning, &zone));

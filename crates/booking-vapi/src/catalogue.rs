@@ -479,7 +479,12 @@ pub static CATALOGUE: [ToolSpec; 9] = [
                 "Only if the caller can come only then: morning (before 12:00), afternoon (12:00 to 17:00) or evening (from 17:00).",
             ),
         ],
-        result_fields: &[field::WAITLIST_ID, field::FROM_DATE, field::TO_DATE, field::PROVIDER],
+        result_fields: &[
+            field::WAITLIST_ID,
+            field::FROM_DATE,
+            field::TO_DATE,
+            field::PROVIDER,
+        ],
         request_start: "Let me put you on the waitlist.",
         request_failed: "Sorry, I couldn't add you to the waitlist just now.",
         request_delayed: "One moment while I add you to the waitlist.",

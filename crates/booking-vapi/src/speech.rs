@@ -19,8 +19,8 @@ use booking_core::service::{
     RescheduleRefusal, ReserveOutcome, ReserveRefusal, SendOtpOutcome, SendOtpRefusal,
     UnknownService, VerifyOutcome, VerifyRefusal,
 };
-use booking_core::service::{JoinOutcome, JoinWaitlistRefusal};
 use booking_core::service::{FreeStart, ProviderProblem};
+use booking_core::service::{JoinOutcome, JoinWaitlistRefusal};
 use booking_core::start::StartProblem;
 use booking_core::tenant::ClinicZone;
 use jiff::Timestamp;
@@ -1031,5 +1031,45 @@ mod tests {
                 .unwrap()
                 .starts_with("Too many codes")
         );
+    }
+
+    #[test]
+    fn the_waitlist_is_said_with_its_days_and_every_refusal_is_a_sentence() {
+        let day = |s: &str| s.parse::<jiff::civil::Date>().unwrap();
+        let joined = said(&JoinOutcome::Joined {
+            entry: booking_core::WaitlistEntryId::from_uuid(uuid::Uuid::from_u128(7)),
+            service: "Teeth Whitening".into(),
+            from: day("2026-11-26"),
+            to: day("2026-11-27"),
+            provider: Some(ProviderName::parse("Dr. Lee").unwrap()),
+            part_of_day: Some(booking_core::waitlist::PartOfDay::Morning),
+        });
+        assert_eq!(joined["ok"], json!(true));
+        assert_eq!(joined["from_date"], json!("2026-11-26"));
+        assert_eq!(joined["provider"], json!("Dr. Lee"));
+        let m = joined["message"].as_str().unwrap();
+        assert!(
+            m.contains("Thursday November 26")
+                && m.contains("with Dr. Lee")
+                && m.contains("morning"),
+            "{m}"
+        );
+        for why in [
+            JoinWaitlistRefusal::NoCallerName,
+            JoinWaitlistRefusal::HiddenNumber,
+            JoinWaitlistRefusal::DaysOutOfOrder,
+            JoinWaitlistRefusal::DaysPast {
+                today: day("2026-11-26"),
+            },
+            JoinWaitlistRefusal::BeyondHorizon {
+                last: day("2027-01-25"),
+            },
+            JoinWaitlistRefusal::AlreadyWaiting,
+            JoinWaitlistRefusal::TooManyEntries { max: 3 },
+        ] {
+            let r = said(&JoinOutcome::Refused(why.clone()));
+            assert_eq!(r["ok"], json!(false), "{why:?}");
+            assert!(r["message"].as_str().unwrap().len() > 20, "{why:?}: {r}");
+        }
     }
 }

@@ -115,7 +115,11 @@ pub async fn remove(
 ) -> Result<HttpResponse, DashError> {
     let ctx = signed_in_post(&req, &state, form.csrf.as_deref()).await?;
     let id: WaitlistEntryId = path.parse().map_err(|_| DashError::NotFound)?;
-    if !state.service.remove_from_waitlist(ctx.tenant.id, id).await? {
+    if !state
+        .service
+        .remove_from_waitlist(ctx.tenant.id, id)
+        .await?
+    {
         return Err(DashError::NotFound);
     }
     Ok(see_other("/app/waitlist?removed=1"))

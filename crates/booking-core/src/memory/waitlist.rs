@@ -36,11 +36,9 @@ impl State {
     fn freed(&self, b: &Booking, now: Timestamp) -> Option<FreedSlot> {
         let frees = !b.occupies_at(now) && b.slot.start > now;
         let open = !self.conflicts(b.calendar, &b.blocked, now, &[])
-            && !self
-                .waitlist
-                .offers
-                .iter()
-                .any(|o| o.offer.tenant == b.tenant && o.offer.slot.freed == b.id && o.live_or_claimed(now));
+            && !self.waitlist.offers.iter().any(|o| {
+                o.offer.tenant == b.tenant && o.offer.slot.freed == b.id && o.live_or_claimed(now)
+            });
         (frees && open).then(|| FreedSlot {
             tenant: b.tenant,
             freed: b.id,

@@ -57,14 +57,20 @@ pub enum JoinWaitlistRefusal {
     /// `to_date` is before `from_date`.
     DaysOutOfOrder,
     /// Every day asked for is over.
-    DaysPast { today: Date },
+    DaysPast {
+        today: Date,
+    },
     /// Every day asked for is past the clinic's booking horizon.
-    BeyondHorizon { last: Date },
+    BeyondHorizon {
+        last: Date,
+    },
     Provider(ProviderProblem),
     /// The number already waits for this service on some of these days.
     AlreadyWaiting,
     /// The number already has as many entries as a number may.
-    TooManyEntries { max: u32 },
+    TooManyEntries {
+        max: u32,
+    },
 }
 
 /// An offer as its link shows it: the clinic and the offer.

@@ -12,8 +12,8 @@ use crate::phone::PhoneNumber;
 use crate::ports::{Store, StoreError};
 use crate::tenant::Tenant;
 use crate::testing::{
-    base_time, booking_id, booking_texts, confirmed, count_key, create_tenant, futures_join_all,
-    hold, message, random_phone, span, status_of,
+    base_time, booking_texts, confirmed, count_key, create_tenant, futures_join_all, hold, message,
+    random_phone, span, status_of,
 };
 use crate::waitlist::{
     EntryStatus, JoinRefusal, NewOffer, NewWaitlistEntry, OfferDue, WaitlistDays,
@@ -74,7 +74,11 @@ fn offer_text(offer: &NewOffer, to: &PhoneNumber, now: Timestamp) -> NewMessage 
     )
 }
 
-async fn due_for<S: Store + ?Sized>(store: &S, freed: BookingId, now: Timestamp) -> Option<OfferDue> {
+async fn due_for<S: Store + ?Sized>(
+    store: &S,
+    freed: BookingId,
+    now: Timestamp,
+) -> Option<OfferDue> {
     store
         .freed_slots(now, 10_000)
         .await
@@ -124,24 +128,45 @@ pub async fn waitlist_joins_and_limits<S: Store + ?Sized>(store: &S) {
         .join_waitlist(&entry(&other, &p, DAYS, now), 2)
         .await
         .expect("join");
-    check!(NAME, elsewhere.is_ok(), "another clinic refused: {elsewhere:?}");
+    check!(
+        NAME,
+        elsewhere.is_ok(),
+        "another clinic refused: {elsewhere:?}"
+    );
 
     let list = store.waitlist(t.id).await.expect("list");
     check!(NAME, list.len() == 2, "list {list:?}");
     let ids: Vec<_> = list.iter().map(|e| e.id).collect();
     let first = first.expect("joined");
     check!(NAME, ids[0] == first.id, "not in join order: {ids:?}");
-    check!(NAME, list.iter().all(|e| e.tenant == t.id && e.status == EntryStatus::Waiting), "list {list:?}");
+    check!(
+        NAME,
+        list.iter()
+            .all(|e| e.tenant == t.id && e.status == EntryStatus::Waiting),
+        "list {list:?}"
+    );
 
     let theirs = store.remove_from_waitlist(other.id, first.id, now).await;
-    check!(NAME, theirs == Err(StoreError::NotFound), "another clinic removed ours: {theirs:?}");
+    check!(
+        NAME,
+        theirs == Err(StoreError::NotFound),
+        "another clinic removed ours: {theirs:?}"
+    );
     store
         .remove_from_waitlist(t.id, first.id, now)
         .await
         .expect("remove");
     let again = store.remove_from_waitlist(t.id, first.id, now).await;
-    check!(NAME, again == Err(StoreError::NotFound), "removed twice: {again:?}");
-    check!(NAME, store.waitlist(t.id).await.expect("list").len() == 1, "removed entry still listed");
+    check!(
+        NAME,
+        again == Err(StoreError::NotFound),
+        "removed twice: {again:?}"
+    );
+    check!(
+        NAME,
+        store.waitlist(t.id).await.expect("list").len() == 1,
+        "removed entry still listed"
+    );
     // Its place is free again.
     let back = store
         .join_waitlist(&entry(&t, &p, DAYS, now), 2)
@@ -159,7 +184,11 @@ pub async fn concurrent_joins_hold_the_limits<S: Store + ?Sized>(store: &S) {
     let same: Vec<NewWaitlistEntry> = (0..20).map(|_| entry(&t, &p, DAYS, now)).collect();
     let results = futures_join_all(same.iter().map(|e| store.join_waitlist(e, 3))).await;
     let ok = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
-    check!(NAME, ok == 1, "{ok} of 20 identical joins got in: {results:?}");
+    check!(
+        NAME,
+        ok == 1,
+        "{ok} of 20 identical joins got in: {results:?}"
+    );
 
     let q = random_phone();
     let spread: Vec<NewWaitlistEntry> = (0..20)
@@ -171,7 +200,11 @@ pub async fn concurrent_joins_hold_the_limits<S: Store + ?Sized>(store: &S) {
         .collect();
     let results = futures_join_all(spread.iter().map(|e| store.join_waitlist(e, 3))).await;
     let ok = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
-    check!(NAME, ok == 3, "{ok} of 20 distinct joins got in past a cap of 3");
+    check!(
+        NAME,
+        ok == 3,
+        "{ok} of 20 distinct joins got in past a cap of 3"
+    );
     let mine = store
         .waitlist(t.id)
         .await
@@ -192,59 +225,163 @@ pub async fn freed_times_are_due_once_at_a_time<S: Store + ?Sized>(store: &S) {
     let now = base_time();
     let (a, b) = (random_phone(), random_phone());
     let booked = confirmed(store, &t, span(0, 60), &random_phone(), now).await;
-    check!(NAME, due_for(store, booked, now).await.is_none(), "a confirmed appointment is due");
+    check!(
+        NAME,
+        due_for(store, booked, now).await.is_none(),
+        "a confirmed appointment is due"
+    );
     store
         .cancel_booking(t.id, booked, ChangeProof::Owner, now, &[], &[])
         .await
         .expect("cancel");
-    check!(NAME, due_for(store, booked, now).await.is_none(), "due with nobody waiting");
+    check!(
+        NAME,
+        due_for(store, booked, now).await.is_none(),
+        "due with nobody waiting"
+    );
 
-    let ea = store.join_waitlist(&entry(&t, &a, DAYS, now), 3).await.expect("join").expect("joined");
-    let eb = store.join_waitlist(&entry(&t, &b, DAYS, now), 3).await.expect("join").expect("joined");
-    let due = due_for(store, booked, now).await.expect("the cancelled time is due");
+    let ea = store
+        .join_waitlist(&entry(&t, &a, DAYS, now), 3)
+        .await
+        .expect("join")
+        .expect("joined");
+    let eb = store
+        .join_waitlist(&entry(&t, &b, DAYS, now), 3)
+        .await
+        .expect("join")
+        .expect("joined");
+    let due = due_for(store, booked, now)
+        .await
+        .expect("the cancelled time is due");
     let order: Vec<_> = due.candidates.iter().map(|e| e.id).collect();
     check!(NAME, order == [ea.id, eb.id], "candidates {order:?}");
-    check!(NAME, due.slot.slot == span(0, 60) && due.slot.calendar == t.calendar(), "slot {:?}", due.slot);
+    check!(
+        NAME,
+        due.slot.slot == span(0, 60) && due.slot.calendar == t.calendar(),
+        "slot {:?}",
+        due.slot
+    );
 
     // A hold on the time takes it off; when the hold lapses, the time is due again, and so is
     // the lapsed hold's own time.
     let h = store
-        .insert_hold(&hold(&t, span(0, 60), &random_phone(), None, now), now, CallHolds::Keep)
+        .insert_hold(
+            &hold(&t, span(0, 60), &random_phone(), None, now),
+            now,
+            CallHolds::Keep,
+        )
         .await
         .expect("hold");
-    check!(NAME, due_for(store, booked, now).await.is_none(), "due while held");
+    check!(
+        NAME,
+        due_for(store, booked, now).await.is_none(),
+        "due while held"
+    );
     let later = now + HOLD_TTL + SignedDuration::from_secs(1);
-    check!(NAME, due_for(store, booked, later).await.is_some(), "not due after the hold lapsed");
-    check!(NAME, due_for(store, h.id, later).await.is_some(), "the lapsed hold is not due");
+    check!(
+        NAME,
+        due_for(store, booked, later).await.is_some(),
+        "not due after the hold lapsed"
+    );
+    check!(
+        NAME,
+        due_for(store, h.id, later).await.is_some(),
+        "the lapsed hold is not due"
+    );
     // Once its start has passed, nothing is due.
-    check!(NAME, due_for(store, booked, span(0, 60).start).await.is_none(), "a past time is due");
+    check!(
+        NAME,
+        due_for(store, booked, span(0, 60).start).await.is_none(),
+        "a past time is due"
+    );
     // A hold let go frees the time at once.
     store.release_hold(t.id, h.id, now).await.expect("release");
-    check!(NAME, due_for(store, booked, now).await.is_some(), "not due after the hold was let go");
+    check!(
+        NAME,
+        due_for(store, booked, now).await.is_some(),
+        "not due after the hold was let go"
+    );
 
     // The first offer: recorded once, its text queued once.
     let o1 = offer_of(&due, ea.id, now, 30);
-    check!(NAME, store.record_offer(&o1, &offer_text(&o1, &a, now), now).await.expect("offer"), "offer refused");
+    check!(
+        NAME,
+        store
+            .record_offer(&o1, &offer_text(&o1, &a, now), now)
+            .await
+            .expect("offer"),
+        "offer refused"
+    );
     let key = DedupeKey::waitlist_offer(ea.id, t.calendar(), span(0, 60).start);
-    check!(NAME, count_key(store, t.id, &key).await == 1, "offer text not queued once");
-    check!(NAME, due_for(store, booked, now).await.is_none(), "due while an offer is live");
+    check!(
+        NAME,
+        count_key(store, t.id, &key).await == 1,
+        "offer text not queued once"
+    );
+    check!(
+        NAME,
+        due_for(store, booked, now).await.is_none(),
+        "due while an offer is live"
+    );
     let o2 = offer_of(&due, eb.id, now, 30);
-    check!(NAME, !store.record_offer(&o2, &offer_text(&o2, &b, now), now).await.expect("offer"), "a second live offer");
+    check!(
+        NAME,
+        !store
+            .record_offer(&o2, &offer_text(&o2, &b, now), now)
+            .await
+            .expect("offer"),
+        "a second live offer"
+    );
 
     // Lapsed: the next in line, never the first again.
     let lapsed = now + SignedDuration::from_mins(31);
-    let due2 = due_for(store, booked, lapsed).await.expect("due after the offer lapsed");
+    let due2 = due_for(store, booked, lapsed)
+        .await
+        .expect("due after the offer lapsed");
     let order: Vec<_> = due2.candidates.iter().map(|e| e.id).collect();
-    check!(NAME, order == [eb.id], "candidates after the lapse {order:?}");
+    check!(
+        NAME,
+        order == [eb.id],
+        "candidates after the lapse {order:?}"
+    );
     let again = offer_of(&due2, ea.id, lapsed, 30);
-    check!(NAME, !store.record_offer(&again, &offer_text(&again, &a, lapsed), lapsed).await.expect("offer"), "offered the same time twice");
-    check!(NAME, count_key(store, t.id, &key).await == 1, "a second text for the same time");
+    check!(
+        NAME,
+        !store
+            .record_offer(&again, &offer_text(&again, &a, lapsed), lapsed)
+            .await
+            .expect("offer"),
+        "offered the same time twice"
+    );
+    check!(
+        NAME,
+        count_key(store, t.id, &key).await == 1,
+        "a second text for the same time"
+    );
     let o3 = offer_of(&due2, eb.id, lapsed, 30);
-    check!(NAME, store.record_offer(&o3, &offer_text(&o3, &b, lapsed), lapsed).await.expect("offer"), "next offer refused");
-    let gone = store.offer_by_token(&o1.token_hash, lapsed).await.expect("read");
+    check!(
+        NAME,
+        store
+            .record_offer(&o3, &offer_text(&o3, &b, lapsed), lapsed)
+            .await
+            .expect("offer"),
+        "next offer refused"
+    );
+    let gone = store
+        .offer_by_token(&o1.token_hash, lapsed)
+        .await
+        .expect("read");
     check!(NAME, gone.is_none(), "a lapsed offer is found: {gone:?}");
-    let live = store.offer_by_token(&o3.token_hash, lapsed).await.expect("read").expect("live");
-    check!(NAME, live.entry.id == eb.id && live.slot.freed == booked && live.claimed.is_none(), "live {live:?}");
+    let live = store
+        .offer_by_token(&o3.token_hash, lapsed)
+        .await
+        .expect("read")
+        .expect("live");
+    check!(
+        NAME,
+        live.entry.id == eb.id && live.slot.freed == booked && live.claimed.is_none(),
+        "live {live:?}"
+    );
 
     // Another booking freeing the same time later: an entry already offered it is not a
     // candidate.
@@ -253,8 +390,11 @@ pub async fn freed_times_are_due_once_at_a_time<S: Store + ?Sized>(store: &S) {
         .cancel_booking(t.id, booked2, ChangeProof::Owner, lapsed, &[], &[])
         .await
         .expect("cancel");
-    check!(NAME, due_for(store, booked2, lapsed).await.is_none(), "due with every candidate offered it");
-    let _ = status_of(store, t.id, booked2).await;
+    check!(
+        NAME,
+        due_for(store, booked2, lapsed).await.is_none(),
+        "due with every candidate offered it"
+    );
 }
 
 /// A claim confirms the hold made for it, fills the entry, queues the texts and makes the time
@@ -271,39 +411,99 @@ pub async fn claims_fill_once<S: Store + ?Sized>(store: &S) {
         .cancel_booking(t.id, booked, ChangeProof::Owner, now, &[], &[])
         .await
         .expect("cancel");
-    let ea = store.join_waitlist(&entry(&t, &a, DAYS, now), 3).await.expect("join").expect("joined");
+    let ea = store
+        .join_waitlist(&entry(&t, &a, DAYS, now), 3)
+        .await
+        .expect("join")
+        .expect("joined");
     let due = due_for(store, booked, now).await.expect("due");
     let offer = offer_of(&due, ea.id, now, 30);
-    assert!(store.record_offer(&offer, &offer_text(&offer, &a, now), now).await.expect("offer"));
+    assert!(
+        store
+            .record_offer(&offer, &offer_text(&offer, &a, now), now)
+            .await
+            .expect("offer")
+    );
 
     let mut h = hold(&t, span(0, 60), &a, None, now);
     h.service = due.slot.service.clone();
-    let held = store.insert_hold(&h, now, CallHolds::Keep).await.expect("hold");
+    let held = store
+        .insert_hold(&h, now, CallHolds::Keep)
+        .await
+        .expect("hold");
     let theirs = store
         .claim_offer(other.id, offer.id, held.id, now, &[])
         .await;
     check!(NAME, theirs.is_err(), "another clinic claimed: {theirs:?}");
-    check!(NAME, status_of(store, t.id, held.id).await == BookingStatus::Held, "changed by another clinic");
+    check!(
+        NAME,
+        status_of(store, t.id, held.id).await == BookingStatus::Held,
+        "changed by another clinic"
+    );
     let lapsed = now + SignedDuration::from_mins(30);
-    let late = store.claim_offer(t.id, offer.id, held.id, lapsed, &[]).await;
-    check!(NAME, matches!(late, Err(StoreError::WrongState { .. })), "a lapsed offer claimed: {late:?}");
+    let late = store
+        .claim_offer(t.id, offer.id, held.id, lapsed, &[])
+        .await;
+    check!(
+        NAME,
+        matches!(late, Err(StoreError::WrongState { .. })),
+        "a lapsed offer claimed: {late:?}"
+    );
 
     let texts = booking_texts(t.id, held.id, &a, now);
     let booking = store
         .claim_offer(t.id, offer.id, held.id, now, &texts)
         .await
         .expect("claim");
-    check!(NAME, booking.status == BookingStatus::Confirmed && booking.id == held.id, "claimed {booking:?}");
-    check!(NAME, count_key(store, t.id, &DedupeKey::confirmation(held.id)).await == 1, "confirmation not queued");
-    let twice = store.claim_offer(t.id, offer.id, held.id, now, &texts).await;
-    check!(NAME, matches!(twice, Err(StoreError::WrongState { .. })), "claimed twice: {twice:?}");
-    check!(NAME, store.waitlist(t.id).await.expect("list").is_empty(), "a filled entry still waits");
+    check!(
+        NAME,
+        booking.status == BookingStatus::Confirmed && booking.id == held.id,
+        "claimed {booking:?}"
+    );
+    check!(
+        NAME,
+        count_key(store, t.id, &DedupeKey::confirmation(held.id)).await == 1,
+        "confirmation not queued"
+    );
+    let twice = store
+        .claim_offer(t.id, offer.id, held.id, now, &texts)
+        .await;
+    check!(
+        NAME,
+        matches!(twice, Err(StoreError::WrongState { .. })),
+        "claimed twice: {twice:?}"
+    );
+    check!(
+        NAME,
+        store.waitlist(t.id).await.expect("list").is_empty(),
+        "a filled entry still waits"
+    );
     let fills = store.waitlist_fills(t.id, 10).await.expect("fills");
-    check!(NAME, fills.len() == 1 && fills[0].status == EntryStatus::Filled(held.id), "fills {fills:?}");
-    check!(NAME, store.waitlist_fills(other.id, 10).await.expect("fills").is_empty(), "another clinic sees our fills");
-    let view = store.offer_by_token(&offer.token_hash, lapsed).await.expect("read").expect("claimed offers stay readable");
+    check!(
+        NAME,
+        fills.len() == 1 && fills[0].status == EntryStatus::Filled(held.id),
+        "fills {fills:?}"
+    );
+    check!(
+        NAME,
+        store
+            .waitlist_fills(other.id, 10)
+            .await
+            .expect("fills")
+            .is_empty(),
+        "another clinic sees our fills"
+    );
+    let view = store
+        .offer_by_token(&offer.token_hash, lapsed)
+        .await
+        .expect("read")
+        .expect("claimed offers stay readable");
     check!(NAME, view.claimed == Some(held.id), "view {view:?}");
-    check!(NAME, due_for(store, booked, now).await.is_none(), "a filled time is due");
+    check!(
+        NAME,
+        due_for(store, booked, now).await.is_none(),
+        "a filled time is due"
+    );
 
     // An entry taken off the list cannot claim its live offer.
     let b = random_phone();
@@ -312,17 +512,35 @@ pub async fn claims_fill_once<S: Store + ?Sized>(store: &S) {
         .cancel_booking(t.id, booked2, ChangeProof::Owner, now, &[], &[])
         .await
         .expect("cancel");
-    let eb = store.join_waitlist(&entry(&t, &b, DAYS, now), 3).await.expect("join").expect("joined");
+    let eb = store
+        .join_waitlist(&entry(&t, &b, DAYS, now), 3)
+        .await
+        .expect("join")
+        .expect("joined");
     let due2 = due_for(store, booked2, now).await.expect("due");
     let offer2 = offer_of(&due2, eb.id, now, 30);
-    assert!(store.record_offer(&offer2, &offer_text(&offer2, &b, now), now).await.expect("offer"));
-    store.remove_from_waitlist(t.id, eb.id, now).await.expect("remove");
+    assert!(
+        store
+            .record_offer(&offer2, &offer_text(&offer2, &b, now), now)
+            .await
+            .expect("offer")
+    );
+    store
+        .remove_from_waitlist(t.id, eb.id, now)
+        .await
+        .expect("remove");
     let mut h2 = hold(&t, span(120, 60), &b, None, now);
     h2.service = due2.slot.service.clone();
-    let held2 = store.insert_hold(&h2, now, CallHolds::Keep).await.expect("hold");
+    let held2 = store
+        .insert_hold(&h2, now, CallHolds::Keep)
+        .await
+        .expect("hold");
     let removed = store.claim_offer(t.id, offer2.id, held2.id, now, &[]).await;
-    check!(NAME, matches!(removed, Err(StoreError::WrongState { .. })), "a removed entry claimed: {removed:?}");
-    let _ = booking_id();
+    check!(
+        NAME,
+        matches!(removed, Err(StoreError::WrongState { .. })),
+        "a removed entry claimed: {removed:?}"
+    );
 }
 
 /// Many workers offering the same freed time at once: one offer, one text.
@@ -338,7 +556,11 @@ pub async fn concurrent_offers_one_text<S: Store + ?Sized>(store: &S) {
     let mut entries = Vec::new();
     for _ in 0..5 {
         let p = random_phone();
-        let e = store.join_waitlist(&entry(&t, &p, DAYS, now), 3).await.expect("join").expect("joined");
+        let e = store
+            .join_waitlist(&entry(&t, &p, DAYS, now), 3)
+            .await
+            .expect("join")
+            .expect("joined");
         entries.push((e, p));
     }
     let due = due_for(store, booked, now).await.expect("due");
@@ -353,7 +575,11 @@ pub async fn concurrent_offers_one_text<S: Store + ?Sized>(store: &S) {
         .collect();
     let results = futures_join_all(offers.iter().map(|(o, m)| store.record_offer(o, m, now))).await;
     let made = results.iter().filter(|r| matches!(r, Ok(true))).count();
-    check!(NAME, made == 1, "{made} offers of one freed time: {results:?}");
+    check!(
+        NAME,
+        made == 1,
+        "{made} offers of one freed time: {results:?}"
+    );
     let texts = store
         .list_messages(t.id, 1000)
         .await

@@ -14,9 +14,7 @@ use booking_core::waitlist::{
     EntryStatus, FreedSlot, JoinRefusal, NewOffer, NewWaitlistEntry, OfferDue, OfferView,
     PartOfDay, WaitlistDays, WaitlistEntry,
 };
-use booking_core::{
-    BookingId, CalendarId, TenantId, WaitlistEntryId, WaitlistOfferId,
-};
+use booking_core::{BookingId, CalendarId, TenantId, WaitlistEntryId, WaitlistOfferId};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Timestamptz};
@@ -172,17 +170,19 @@ async fn candidates(
         *slot.calendar.as_uuid(),
         ts(slot.slot.start),
     );
-    let offered = o::table
-        .filter(o::tenant_id.eq(e::tenant_id))
-        .filter(o::entry_id.eq(e::id))
+    let offered: Vec<Uuid> = o::table
+        .filter(o::tenant_id.eq(t))
         .filter(o::calendar_id.eq(cal))
-        .filter(o::starts_at.eq(start));
+        .filter(o::starts_at.eq(start))
+        .select(o::entry_id)
+        .load(conn)
+        .await?;
     let rows: Vec<EntryRow> = e::table
         .filter(e::tenant_id.eq(t))
         .filter(e::status.eq("waiting"))
         .filter(e::service.eq(slot.service.as_str()))
         .filter(e::calendar_id.is_null().or(e::calendar_id.eq(cal)))
-        .filter(diesel::dsl::not(diesel::dsl::exists(offered)))
+        .filter(diesel::dsl::not(e::id.eq_any(&offered)))
         .order(e::seq)
         .select(EntryRow::as_select())
         .load(conn)
@@ -405,7 +405,7 @@ impl WaitlistStore for PgStore {
                     return Ok(false);
                 }
                 let status: Option<String> = e::table
-                    .find((t, offer.entry.as_uuid()))
+                    .find((t, *offer.entry.as_uuid()))
                     .select(e::status)
                     .for_update()
                     .first(conn)
@@ -506,7 +506,7 @@ impl WaitlistStore for PgStore {
                         DateTime<Utc>,
                         Option<DateTime<Utc>>,
                     ) = o::table
-                        .find((t, offer.as_uuid()))
+                        .find((t, *offer.as_uuid()))
                         .select((o::entry_id, o::expires_at, o::claimed_at))
                         .for_update()
                         .first(conn)
@@ -537,7 +537,7 @@ impl WaitlistStore for PgStore {
                             current: status.as_str(),
                         }));
                     }
-                    let row: BookingRow = diesel::update(b::table.find((t, hold.as_uuid())))
+                    let row: BookingRow = diesel::update(b::table.find((t, *hold.as_uuid())))
                         .set((
                             b::status.eq("confirmed"),
                             b::confirmed_at.eq(ts(now)),
@@ -546,7 +546,7 @@ impl WaitlistStore for PgStore {
                         .returning(BookingRow::as_returning())
                         .get_result(conn)
                         .await?;
-                    diesel::update(o::table.find((t, offer.as_uuid())))
+                    diesel::update(o::table.find((t, *offer.as_uuid())))
                         .set((
                             o::claimed_booking_id.eq(hold.as_uuid()),
                             o::claimed_at.eq(ts(now)),

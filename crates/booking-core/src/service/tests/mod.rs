@@ -35,6 +35,7 @@ mod inbound;
 mod otp;
 mod providers;
 mod tenants;
+mod waitlist;
 
 struct Harness {
     service: BookingService,
