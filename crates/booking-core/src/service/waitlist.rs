@@ -86,11 +86,14 @@ pub struct OfferPage {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClaimOutcome {
     /// The appointment is booked; its confirmation and reminder are queued.
-    Claimed { page: OfferPage, booking: Booking },
+    Claimed {
+        page: Box<OfferPage>,
+        booking: Box<Booking>,
+    },
     /// This offer was already claimed (a second press of the button).
-    AlreadyClaimed { page: OfferPage },
+    AlreadyClaimed { page: Box<OfferPage> },
     /// Someone else has the time now; the entry stays on the list.
-    Taken { page: OfferPage },
+    Taken { page: Box<OfferPage> },
     /// No live offer has this link (expired, unknown, or the entry left the list).
     Gone,
 }
@@ -283,14 +286,18 @@ impl BookingService {
             return Ok(ClaimOutcome::Gone);
         };
         if page.offer.claimed.is_some() {
-            return Ok(ClaimOutcome::AlreadyClaimed { page });
+            return Ok(ClaimOutcome::AlreadyClaimed {
+                page: Box::new(page),
+            });
         }
         let tenant = &page.tenant;
         let cfg = &tenant.config;
         let slot = &page.offer.slot;
         let entry = &page.offer.entry;
         let Some(provider) = tenant.provider(slot.calendar).filter(|p| p.is_active()) else {
-            return Ok(ClaimOutcome::Taken { page });
+            return Ok(ClaimOutcome::Taken {
+                page: Box::new(page),
+            });
         };
         let hold = NewHold {
             id: self.booking_id(),
@@ -319,7 +326,10 @@ impl BookingService {
             .claim_offer(tenant.id, page.offer.id, held.id, now, &texts)
             .await
         {
-            Ok(booking) => Ok(ClaimOutcome::Claimed { page, booking }),
+            Ok(booking) => Ok(ClaimOutcome::Claimed {
+                page: Box::new(page),
+                booking: Box::new(booking),
+            }),
             Err(StoreError::WrongState { .. }) | Err(StoreError::NotFound) => {
                 // The offer lapsed, was claimed or its entry left the list meanwhile: the hold
                 // made for it goes.
@@ -341,8 +351,12 @@ impl BookingService {
         page: OfferPage,
     ) -> ServiceResult<ClaimOutcome> {
         Ok(match self.waitlist_offer(token).await? {
-            Some(now) if now.offer.claimed.is_some() => ClaimOutcome::AlreadyClaimed { page: now },
-            Some(_) => ClaimOutcome::Taken { page },
+            Some(now) if now.offer.claimed.is_some() => ClaimOutcome::AlreadyClaimed {
+                page: Box::new(now),
+            },
+            Some(_) => ClaimOutcome::Taken {
+                page: Box::new(page),
+            },
             None => ClaimOutcome::Gone,
         })
     }
