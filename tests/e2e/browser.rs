@@ -932,3 +932,139 @@ async fn patient_walk(c: Client, app: Arc<TestApp>, caller: String, link: String
     c.goto(&app.url(&link)).await.expect("goto");
     wait_text(&c, "h1", 5, |t| t == "This link does not work").await;
 }
+
+/// Where the browser tests keep their screenshots: `target/screenshots/` of the workspace.
+fn screenshot_path(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("target")
+        .join("screenshots");
+    std::fs::create_dir_all(&dir).expect("the screenshot directory");
+    dir.join(name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waitlisted_patient_claims_a_freed_time_on_a_phone() {
+    let driver = start_driver().await;
+    let app = TestApp::spawn_with(|env| {
+        env.insert("WAITLIST_POLL_MS".into(), "50".into());
+    })
+    .await;
+    let clinic = app.create_clinic("Smile Dental", 24).await;
+    let (status, _) = app
+        .create_owner(&clinic, "ann@smile.example", OWNER_PASSWORD)
+        .await;
+    assert_eq!(status, 201);
+    let owner = app.sign_in("ann@smile.example", OWNER_PASSWORD).await;
+    let patient = "+15558880024";
+    let tomorrow = jiff::Timestamp::now()
+        .in_tz("America/New_York")
+        .expect("zone")
+        .date()
+        .tomorrow()
+        .expect("a date")
+        .to_string();
+
+    // Someone books tomorrow's first whitening; the patient, finding nothing that suits, joins
+    // the waitlist; the owner cancels the appointment.
+    let booker = app.call(&clinic, "+15558880025");
+    let avail = booker
+        .tool(
+            "check_availability",
+            json!({"service": "Teeth Whitening", "date": tomorrow}),
+        )
+        .await;
+    let start = avail["slots"][0]["start"]
+        .as_str()
+        .expect("a slot")
+        .to_owned();
+    let held = booker
+        .tool(
+            "reserve_slot",
+            json!({"start": start, "service": "Teeth Whitening", "caller_name": "Bo Booker"}),
+        )
+        .await;
+    let hold = held["hold_id"].as_str().expect("hold").to_owned();
+    booker.tool("send_otp", json!({"hold_id": hold})).await;
+    let code = booking_e2e::code_in(&app.texts_to(&booker.caller, 1).await[0].body);
+    let verified = booker
+        .tool("verify_otp", json!({"hold_id": hold, "code": code}))
+        .await;
+    let appointment = verified["appointment_id"]
+        .as_str()
+        .expect("booked")
+        .to_owned();
+    drop(booker);
+    let joined = app
+        .call(&clinic, patient)
+        .tool(
+            "join_waitlist",
+            json!({"service": "Teeth Whitening", "caller_name": "Pat Patient",
+                   "from_date": tomorrow, "to_date": tomorrow}),
+        )
+        .await;
+    assert_eq!(joined["ok"], json!(true), "{joined}");
+    let (status, _) = owner
+        .post(&format!("/app/appointments/{appointment}/cancel"), &[])
+        .await;
+    assert_eq!(status, 200);
+    let offer = app.texts_to(patient, 1).await;
+    let body = &offer.first().expect("the offer text").body;
+    let at = body.find("/w/").expect("a link");
+    let link = body[at..at + 25].to_owned();
+
+    let c = browser(&driver).await;
+    let app = Arc::new(app);
+    let steps = tokio::spawn(claim_walk(c.clone(), app.clone(), link));
+    let outcome = steps.await;
+    let _ = c.close().await;
+    if let Ok(app) = Arc::try_unwrap(app) {
+        app.stop().await;
+    }
+    drop(driver);
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn claim_walk(c: Client, app: Arc<TestApp>, link: String) {
+    c.goto(&app.url(&link)).await.expect("goto");
+    wait_text(&c, "h1", 5, |t| t.contains("A time opened up")).await;
+    let text = wait_text(&c, "main", 5, |t| t.contains("Teeth Whitening")).await;
+    assert!(text.contains("Smile Dental"), "{text}");
+    // Readable on a phone: nothing wider than the window.
+    let widths = c
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await
+        .expect("widths");
+    let w: Vec<f64> = widths
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(w[0] <= w[1], "the offer fits the phone: {w:?}");
+    let png = c.screenshot().await.expect("a screenshot");
+    std::fs::write(screenshot_path("waitlist-offer.png"), png).expect("kept");
+
+    click(&c, "main form button[type=submit]").await;
+    wait_text(&c, "h1", 10, |t| t.contains("You're booked")).await;
+    let png = c.screenshot().await.expect("a screenshot");
+    std::fs::write(screenshot_path("waitlist-claimed.png"), png).expect("kept");
+    assert_eq!(
+        app.db
+            .execute("SELECT 1 FROM bookings WHERE status = 'confirmed'")
+            .await,
+        1,
+        "the claim booked the freed time"
+    );
+    assert_eq!(
+        app.db
+            .execute("SELECT 1 FROM waitlist_entries WHERE status = 'filled'")
+            .await,
+        1
+    );
+}

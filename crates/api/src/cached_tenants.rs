@@ -256,6 +256,14 @@ impl BookingStore for CachedTenants {
             .confirm_hold(tenant, id, challenge, now, messages)
             .await
     }
+    async fn release_hold(
+        &self,
+        tenant: TenantId,
+        id: BookingId,
+        now: Timestamp,
+    ) -> StoreResult<Booking> {
+        self.inner.release_hold(tenant, id, now).await
+    }
     async fn cancel_booking(
         &self,
         tenant: TenantId,
@@ -601,5 +609,73 @@ impl booking_core::patient_link::PatientLinkStore for CachedTenants {
         now: Timestamp,
     ) -> StoreResult<u32> {
         self.inner.count_link_action(key, window, now).await
+    }
+}
+
+#[async_trait]
+impl booking_core::ports::WaitlistStore for CachedTenants {
+    async fn join_waitlist(
+        &self,
+        entry: &booking_core::waitlist::NewWaitlistEntry,
+        max_per_number: u32,
+    ) -> StoreResult<
+        Result<booking_core::waitlist::WaitlistEntry, booking_core::waitlist::JoinRefusal>,
+    > {
+        self.inner.join_waitlist(entry, max_per_number).await
+    }
+    async fn waitlist(
+        &self,
+        tenant: TenantId,
+    ) -> StoreResult<Vec<booking_core::waitlist::WaitlistEntry>> {
+        self.inner.waitlist(tenant).await
+    }
+    async fn waitlist_fills(
+        &self,
+        tenant: TenantId,
+        limit: u32,
+    ) -> StoreResult<Vec<booking_core::waitlist::WaitlistEntry>> {
+        self.inner.waitlist_fills(tenant, limit).await
+    }
+    async fn remove_from_waitlist(
+        &self,
+        tenant: TenantId,
+        id: booking_core::WaitlistEntryId,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        self.inner.remove_from_waitlist(tenant, id, now).await
+    }
+    async fn freed_slots(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<booking_core::waitlist::OfferDue>> {
+        self.inner.freed_slots(now, limit).await
+    }
+    async fn record_offer(
+        &self,
+        offer: &booking_core::waitlist::NewOffer,
+        message: &NewMessage,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        self.inner.record_offer(offer, message, now).await
+    }
+    async fn offer_by_token(
+        &self,
+        hash: &booking_core::accounts::TokenHash,
+        now: Timestamp,
+    ) -> StoreResult<Option<booking_core::waitlist::OfferView>> {
+        self.inner.offer_by_token(hash, now).await
+    }
+    async fn claim_offer(
+        &self,
+        tenant: TenantId,
+        offer: booking_core::WaitlistOfferId,
+        hold: BookingId,
+        now: Timestamp,
+        messages: &[NewMessage],
+    ) -> StoreResult<Booking> {
+        self.inner
+            .claim_offer(tenant, offer, hold, now, messages)
+            .await
     }
 }

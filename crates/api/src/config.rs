@@ -59,6 +59,10 @@ pub struct Config {
     pub run_worker: bool,
     /// The Vapi tool timeout we declare (`server.timeoutSeconds`).
     pub tool_timeout_seconds: u32,
+    /// How long a waitlist offer can be claimed before it passes to the next person.
+    pub waitlist_offer_ttl: Duration,
+    /// How often the worker looks for freed times to offer to the waitlist.
+    pub waitlist_poll: Duration,
     /// Outbox timings (see `booking_core::dispatch::DispatchConfig`): first retry delay and its
     /// cap, when an ambiguous send is reconciled, how long a claim is exclusive.
     pub sms_retry_base: Duration,
@@ -155,6 +159,14 @@ pub const VARIABLES: &[(&str, &str)] = &[
     (
         "TOOL_TIMEOUT_SECONDS",
         "default 20: Vapi's server.timeoutSeconds for our tools (1-300)",
+    ),
+    (
+        "WAITLIST_OFFER_MINUTES",
+        "default 30: how long a waitlist offer can be claimed before the time passes to the next person (1-1440)",
+    ),
+    (
+        "WAITLIST_POLL_MS",
+        "default 2000: how often the worker looks for freed times to offer to the waitlist",
     ),
     (
         "SMS_RETRY_BASE_MS",
@@ -400,11 +412,22 @@ impl Config {
             300,
             &mut problems,
         ) as u32;
+        let waitlist_offer_ttl = Duration::from_secs(
+            60 * number(
+                &get("WAITLIST_OFFER_MINUTES"),
+                "WAITLIST_OFFER_MINUTES",
+                30,
+                1,
+                1440,
+                &mut problems,
+            ),
+        );
 
         let mut millis = |name: &str, default: u64, min: u64, max: u64| {
             Duration::from_millis(number(&get(name), name, default, min, max, &mut problems))
         };
         let sms_retry_base = millis("SMS_RETRY_BASE_MS", 30_000, 10, 3_600_000);
+        let waitlist_poll = millis("WAITLIST_POLL_MS", 2_000, 10, 3_600_000);
         let sms_retry_cap = millis("SMS_RETRY_CAP_MS", 1_800_000, 10, 86_400_000);
         let sms_recheck = millis("SMS_RECHECK_MS", 60_000, 10, 3_600_000);
         let sms_claim_lease = millis("SMS_CLAIM_LEASE_MS", 60_000, 100, 3_600_000);
@@ -488,6 +511,8 @@ impl Config {
             sms_send_concurrency,
             run_worker,
             tool_timeout_seconds,
+            waitlist_offer_ttl,
+            waitlist_poll,
             sms_retry_base,
             sms_retry_cap,
             sms_recheck,

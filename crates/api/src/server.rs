@@ -124,6 +124,10 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
         random.clone(),
         hasher,
         ServiceConfig {
+            waitlist: booking_core::waitlist::WaitlistPolicy {
+                offer_ttl: signed(config.waitlist_offer_ttl),
+                ..Default::default()
+            },
             link_base: booking_core::patient_link::LinkBase::parse(&config.public_base_url),
             ..ServiceConfig::default()
         },
@@ -288,9 +292,20 @@ async fn worker_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut last_expiry = std::time::Instant::now() - Duration::from_secs(3600);
+    let mut last_offers = last_expiry;
     loop {
         if *stop.borrow() {
             break;
+        }
+        // Freed times offered to the waitlist: read from the bookings each time, so nothing is
+        // lost to a restart and any number of workers may look at once.
+        if last_offers.elapsed() >= state.config.waitlist_poll {
+            last_offers = std::time::Instant::now();
+            match state.service.offer_freed_slots().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(offers = n, "offered freed times to the waitlist"),
+                Err(e) => tracing::warn!(error = %e, "offering freed times to the waitlist failed"),
+            }
         }
         if last_expiry.elapsed() > Duration::from_secs(30) {
             last_expiry = std::time::Instant::now();

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use booking_core::ports::{StoreError, ToolCallClaim, ToolCallKey};
-use booking_core::service::{CallContext, ReserveSlot, ServiceError};
+use booking_core::service::{CallContext, JoinWaitlist, ReserveSlot, ServiceError};
 use booking_core::tenant::Tenant;
 use booking_vapi::{
     ArgRules, MessageContext, OneLine, Speak, ToolCall, ToolCallRequest, ToolOutcome, ToolResult,
@@ -25,7 +25,12 @@ pub(crate) fn may_queue_texts(name: &str) -> bool {
     use booking_vapi::ToolName;
     !matches!(
         ToolName::parse(name),
-        Some(ToolName::CheckAvailability | ToolName::ReserveSlot | ToolName::CaptureLead)
+        Some(
+            ToolName::CheckAvailability
+                | ToolName::ReserveSlot
+                | ToolName::CaptureLead
+                | ToolName::JoinWaitlist
+        )
     )
 }
 
@@ -209,6 +214,24 @@ async fn execute(
                 .await?,
         ),
         ToolCall::CaptureLead(lead) => done(&s.capture_lead(ctx, &lead).await?),
+        ToolCall::JoinWaitlist {
+            service,
+            caller_name,
+            from_date,
+            to_date,
+            provider,
+            part_of_day,
+        } => {
+            let input = JoinWaitlist {
+                service,
+                caller_name,
+                from: from_date,
+                to: to_date,
+                provider,
+                part_of_day,
+            };
+            done(&s.join_waitlist(ctx, input).await?)
+        }
     })
 }
 

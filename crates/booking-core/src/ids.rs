@@ -72,6 +72,17 @@ uuid_id!(
     "calendar id"
 );
 
+uuid_id!(
+    /// A caller's place on a clinic's waitlist.
+    WaitlistEntryId,
+    "waitlist entry id"
+);
+uuid_id!(
+    /// One offer of a freed time to a waitlisted caller.
+    WaitlistOfferId,
+    "waitlist offer id"
+);
+
 impl CalendarId {
     /// The calendar every clinic has: its own id.
     pub fn default_for(tenant: TenantId) -> Self {

@@ -30,6 +30,7 @@ pub mod tenant;
 pub mod test_texts;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod waitlist;
 
 pub use error::ParseError;
 pub use ids::*;

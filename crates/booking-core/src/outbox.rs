@@ -22,6 +22,8 @@ pub enum MessageKind {
     InboundForward,
     /// A test text from the owner's settings.
     Test,
+    /// A freed time offered to someone on the waitlist.
+    WaitlistOffer,
 }
 
 impl MessageKind {
@@ -35,6 +37,7 @@ impl MessageKind {
             Self::InboundReply => "inbound_reply",
             Self::InboundForward => "inbound_forward",
             Self::Test => "test",
+            Self::WaitlistOffer => "waitlist_offer",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -47,6 +50,7 @@ impl MessageKind {
             "inbound_reply" => Self::InboundReply,
             "inbound_forward" => Self::InboundForward,
             "test" => Self::Test,
+            "waitlist_offer" => Self::WaitlistOffer,
             _ => return None,
         })
     }
@@ -55,7 +59,11 @@ impl MessageKind {
     pub fn honours_opt_out(self) -> bool {
         matches!(
             self,
-            Self::Otp | Self::Confirmation | Self::Reminder | Self::Cancellation
+            Self::Otp
+                | Self::Confirmation
+                | Self::Reminder
+                | Self::Cancellation
+                | Self::WaitlistOffer
         )
     }
 }
@@ -94,6 +102,15 @@ impl DedupeKey {
     /// A reply or a forward caused by one inbound text (`SM…`), to one number.
     pub fn inbound(kind: MessageKind, inbound_sid: &str, to: &PhoneNumber) -> Self {
         Self(format!("{}:{inbound_sid}:{to}", kind.as_str()))
+    }
+    /// The offer of one freed time (`calendar`, `start`) to one waitlist entry: one text per
+    /// entry and time, however many bookings free that time.
+    pub fn waitlist_offer(
+        entry: crate::ids::WaitlistEntryId,
+        calendar: crate::ids::CalendarId,
+        start: Timestamp,
+    ) -> Self {
+        Self(format!("waitlist-offer:{entry}:{calendar}:{start}"))
     }
     pub fn test(id: MessageId) -> Self {
         Self(format!("test:{id}"))

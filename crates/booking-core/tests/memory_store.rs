@@ -31,6 +31,7 @@ checks!(
     confirm_expired_refused,
     confirm_needs_live_challenge,
     concurrent_confirms_one_wins,
+    release_hold_only_live,
     cancel_frees_slot_and_withdraws,
     reschedule_is_atomic,
     booking_queries,
@@ -63,4 +64,9 @@ checks!(
     providers_hold_the_same_time_side_by_side,
     one_provider_race_has_one_winner,
     provider_limits_hold_under_races,
+    waitlist_joins_and_limits,
+    concurrent_joins_hold_the_limits,
+    freed_times_are_due_once_at_a_time,
+    claims_fill_once,
+    concurrent_offers_one_text,
 );

@@ -205,6 +205,42 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    waitlist_entries (tenant_id, id) {
+        tenant_id -> Uuid,
+        id -> Uuid,
+        seq -> Int8,
+        service -> Text,
+        calendar_id -> Nullable<Uuid>,
+        caller_name -> Text,
+        phone -> Text,
+        from_date -> Date,
+        to_date -> Date,
+        part_of_day -> Nullable<Text>,
+        call_id -> Nullable<Text>,
+        status -> Text,
+        filled_booking_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    waitlist_offers (tenant_id, id) {
+        tenant_id -> Uuid,
+        id -> Uuid,
+        entry_id -> Uuid,
+        freed_booking_id -> Uuid,
+        calendar_id -> Uuid,
+        starts_at -> Timestamptz,
+        token_hash -> Bytea,
+        offered_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        claimed_booking_id -> Nullable<Uuid>,
+        claimed_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     tenant_called_numbers,
@@ -219,4 +255,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     tool_calls,
     tool_call_log,
     booking_attendance,
+    waitlist_entries,
+    waitlist_offers,
 );

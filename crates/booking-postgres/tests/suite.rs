@@ -27,6 +27,7 @@ suite!(
     confirm_expired_refused,
     confirm_needs_live_challenge,
     concurrent_confirms_one_wins,
+    release_hold_only_live,
     cancel_frees_slot_and_withdraws,
     reschedule_is_atomic,
     booking_queries,
@@ -60,6 +61,11 @@ suite!(
     one_provider_race_has_one_winner,
     provider_limits_hold_under_races,
     weekly_report_counts_by_clinic_week,
+    waitlist_joins_and_limits,
+    concurrent_joins_hold_the_limits,
+    freed_times_are_due_once_at_a_time,
+    claims_fill_once,
+    concurrent_offers_one_text,
 );
 
 /// The suite's own driver, which also covers checks added to it after the list above: a fresh

@@ -18,10 +18,11 @@ pub enum ToolName {
     CancelAppointment,
     RescheduleAppointment,
     CaptureLead,
+    JoinWaitlist,
 }
 
 impl ToolName {
-    pub const ALL: [ToolName; 8] = [
+    pub const ALL: [ToolName; 9] = [
         ToolName::CheckAvailability,
         ToolName::ReserveSlot,
         ToolName::SendOtp,
@@ -30,6 +31,7 @@ impl ToolName {
         ToolName::CancelAppointment,
         ToolName::RescheduleAppointment,
         ToolName::CaptureLead,
+        ToolName::JoinWaitlist,
     ];
 
     /// The name the model sees and calls.
@@ -43,6 +45,7 @@ impl ToolName {
             ToolName::CancelAppointment => "cancel_appointment",
             ToolName::RescheduleAppointment => "reschedule_appointment",
             ToolName::CaptureLead => "capture_lead",
+            ToolName::JoinWaitlist => "join_waitlist",
         }
     }
 
@@ -88,6 +91,9 @@ pub mod arg {
     pub const WANTS_CALLBACK: &str = "wants_callback";
     pub const NOTES: &str = "notes";
     pub const PROVIDER: &str = "provider";
+    pub const FROM_DATE: &str = "from_date";
+    pub const TO_DATE: &str = "to_date";
+    pub const PART_OF_DAY: &str = "part_of_day";
 }
 
 /// Field names of the one-line JSON results (besides `ok` and `message`), per DESIGN.md §3.
@@ -108,6 +114,9 @@ pub mod field {
     pub const NEEDS_CODE: &str = "needs_code";
     pub const PROVIDERS: &str = "providers";
     pub const PROVIDER: &str = "provider";
+    pub const WAITLIST_ID: &str = "waitlist_id";
+    pub const FROM_DATE: &str = "from_date";
+    pub const TO_DATE: &str = "to_date";
 }
 
 /// What kind of value an argument holds, which decides both its JSON Schema and how leniently it
@@ -130,6 +139,8 @@ pub enum ArgKind {
     Code,
     /// Yes or no.
     Bool,
+    /// `morning` (before 12:00), `afternoon` (12:00 to 17:00) or `evening` (from 17:00).
+    PartOfDay,
 }
 
 impl ArgKind {
@@ -163,6 +174,7 @@ impl ArgKind {
                 "pass only the digits of the code the caller read from the text message"
             }
             ArgKind::Bool => "pass true or false",
+            ArgKind::PartOfDay => "pass morning, afternoon or evening",
         }
     }
 }
@@ -235,7 +247,7 @@ const PROVIDER_ARG: ArgSpec = opt(
 );
 
 /// Every tool, in the order the model is given them.
-pub static CATALOGUE: [ToolSpec; 8] = [
+pub static CATALOGUE: [ToolSpec; 9] = [
     ToolSpec {
         name: ToolName::CheckAvailability,
         description: "Find the clinic's open appointment times for a service. Use it whenever the caller wants to book or \
@@ -436,6 +448,47 @@ pub static CATALOGUE: [ToolSpec; 8] = [
         request_failed: "Sorry, I couldn't note that down just now.",
         request_delayed: "One moment.",
     },
+    ToolSpec {
+        name: ToolName::JoinWaitlist,
+        description: "Put the caller on the clinic's waitlist. Use it when no time check_availability offered suits the \
+            caller and they agree to wait: if a matching time frees up, they get one text with a link to claim it \
+            (first come, first served; the link lasts a short while). Ask which days they could come, and whether \
+            mornings, afternoons or evenings suit. The text goes to the number they are calling from. Returns \
+            waitlist_id and the days kept.",
+        args: &[
+            SERVICE_ARG,
+            req(
+                arg::CALLER_NAME,
+                ArgKind::Text { max_chars: 100 },
+                "The caller's full name, as they said it.",
+            ),
+            req(
+                arg::FROM_DATE,
+                ArgKind::Date,
+                "The first day the caller could come, YYYY-MM-DD in the clinic's calendar.",
+            ),
+            req(
+                arg::TO_DATE,
+                ArgKind::Date,
+                "The last day the caller could come, YYYY-MM-DD in the clinic's calendar (the same as from_date for one day).",
+            ),
+            PROVIDER_ARG,
+            opt(
+                arg::PART_OF_DAY,
+                ArgKind::PartOfDay,
+                "Only if the caller can come only then: morning (before 12:00), afternoon (12:00 to 17:00) or evening (from 17:00).",
+            ),
+        ],
+        result_fields: &[
+            field::WAITLIST_ID,
+            field::FROM_DATE,
+            field::TO_DATE,
+            field::PROVIDER,
+        ],
+        request_start: "Let me put you on the waitlist.",
+        request_failed: "Sorry, I couldn't add you to the waitlist just now.",
+        request_delayed: "One moment while I add you to the waitlist.",
+    },
 ];
 
 impl ToolSpec {
@@ -447,10 +500,11 @@ impl ToolSpec {
     pub fn parameters_schema(&self) -> Value {
         let mut properties = Map::new();
         for a in self.args {
-            properties.insert(
-                a.name.to_owned(),
-                json!({"type": a.kind.schema_type(), "description": a.description}),
-            );
+            let mut schema = json!({"type": a.kind.schema_type(), "description": a.description});
+            if a.kind == ArgKind::PartOfDay {
+                schema["enum"] = json!(["morning", "afternoon", "evening"]);
+            }
+            properties.insert(a.name.to_owned(), schema);
         }
         let required: Vec<&str> = self
             .args

@@ -20,6 +20,7 @@ use booking_core::service::{
     UnknownService, VerifyOutcome, VerifyRefusal,
 };
 use booking_core::service::{FreeStart, ProviderProblem};
+use booking_core::service::{JoinOutcome, JoinWaitlistRefusal};
 use booking_core::start::StartProblem;
 use booking_core::tenant::ClinicZone;
 use jiff::Timestamp;
@@ -351,6 +352,83 @@ impl Speak for ReserveOutcome {
                 ReserveRefusal::AgainstTheRules(a) => against_the_rules(zone, a),
                 ReserveRefusal::Provider(p) => refused(provider_problem(p), &[]),
             },
+        }
+    }
+}
+
+/// "Thursday November 26"
+fn spoken_day(d: jiff::civil::Date) -> String {
+    d.strftime("%A %B %-d").to_string()
+}
+
+impl Speak for JoinOutcome {
+    fn speak(&self, _zone: &ClinicZone) -> ToolResult {
+        match self {
+            Self::Joined {
+                entry,
+                service,
+                from,
+                to,
+                provider,
+                part_of_day,
+            } => {
+                let days = if from == to {
+                    format!("on {}", spoken_day(*from))
+                } else {
+                    format!("between {} and {}", spoken_day(*from), spoken_day(*to))
+                };
+                let with = provider
+                    .as_ref()
+                    .map(|p| format!(" with {p}"))
+                    .unwrap_or_default();
+                let part = part_of_day
+                    .map(|p| format!(", in the {}", p.as_str()))
+                    .unwrap_or_default();
+                let r = done(
+                    "waitlisted",
+                    format!(
+                        "The caller is on the waitlist for {service}{with} {days}{part}. If a time like that frees up, \
+                         they get a text with a link to claim it; the first to claim it gets it. Tell them so."
+                    ),
+                )
+                .field("waitlist_id", entry)
+                .field("from_date", from.to_string())
+                .field("to_date", to.to_string());
+                match provider {
+                    Some(p) => r.field("provider", p.as_str()),
+                    None => r,
+                }
+            }
+            Self::Refused(why) => refused(
+                match why {
+                    JoinWaitlistRefusal::UnknownService(u) => unknown_service(u),
+                    JoinWaitlistRefusal::NoCallerName => {
+                        "I need the caller's name to put them on the waitlist; ask for it and call join_waitlist again.".into()
+                    }
+                    JoinWaitlistRefusal::HiddenNumber => {
+                        "The caller's number is hidden, and the waitlist texts the number the caller is calling from; offer to take a message with capture_lead instead.".into()
+                    }
+                    JoinWaitlistRefusal::DaysOutOfOrder => {
+                        "to_date is before from_date; ask the caller for the first and the last day they could come.".into()
+                    }
+                    JoinWaitlistRefusal::DaysPast { today } => format!(
+                        "Those days are over; today is {}. Ask which coming days suit the caller.",
+                        spoken_day(*today)
+                    ),
+                    JoinWaitlistRefusal::BeyondHorizon { last } => format!(
+                        "The clinic books only up to {}; ask for days before then.",
+                        spoken_day(*last)
+                    ),
+                    JoinWaitlistRefusal::Provider(p) => provider_problem(p),
+                    JoinWaitlistRefusal::AlreadyWaiting => {
+                        "The caller is already on the waitlist for this service on some of those days; tell them they will get a text if a time frees up.".into()
+                    }
+                    JoinWaitlistRefusal::TooManyEntries { max } => format!(
+                        "The caller is already on the waitlist {max} times, which is as many as we keep; they will get a text if a time frees up."
+                    ),
+                },
+                &[],
+            ),
         }
     }
 }
@@ -953,5 +1031,45 @@ mod tests {
                 .unwrap()
                 .starts_with("Too many codes")
         );
+    }
+
+    #[test]
+    fn the_waitlist_is_said_with_its_days_and_every_refusal_is_a_sentence() {
+        let day = |s: &str| s.parse::<jiff::civil::Date>().unwrap();
+        let joined = said(&JoinOutcome::Joined {
+            entry: booking_core::WaitlistEntryId::from_uuid(uuid::Uuid::from_u128(7)),
+            service: "Teeth Whitening".into(),
+            from: day("2026-11-26"),
+            to: day("2026-11-27"),
+            provider: Some(ProviderName::parse("Dr. Lee").unwrap()),
+            part_of_day: Some(booking_core::waitlist::PartOfDay::Morning),
+        });
+        assert_eq!(joined["ok"], json!(true));
+        assert_eq!(joined["from_date"], json!("2026-11-26"));
+        assert_eq!(joined["provider"], json!("Dr. Lee"));
+        let m = joined["message"].as_str().unwrap();
+        assert!(
+            m.contains("Thursday November 26")
+                && m.contains("with Dr. Lee")
+                && m.contains("morning"),
+            "{m}"
+        );
+        for why in [
+            JoinWaitlistRefusal::NoCallerName,
+            JoinWaitlistRefusal::HiddenNumber,
+            JoinWaitlistRefusal::DaysOutOfOrder,
+            JoinWaitlistRefusal::DaysPast {
+                today: day("2026-11-26"),
+            },
+            JoinWaitlistRefusal::BeyondHorizon {
+                last: day("2027-01-25"),
+            },
+            JoinWaitlistRefusal::AlreadyWaiting,
+            JoinWaitlistRefusal::TooManyEntries { max: 3 },
+        ] {
+            let r = said(&JoinOutcome::Refused(why.clone()));
+            assert_eq!(r["ok"], json!(false), "{why:?}");
+            assert!(r["message"].as_str().unwrap().len() > 20, "{why:?}: {r}");
+        }
     }
 }

@@ -12,6 +12,7 @@ use std::str::FromStr;
 
 use booking_core::calls::CapturedLead;
 use booking_core::otp::{CodeLength, OtpAttempt};
+use booking_core::waitlist::PartOfDay;
 use booking_core::{BookingId, PhoneNumber};
 use jiff::Timestamp;
 use jiff::civil::{Date, DateTime, Time};
@@ -67,6 +68,15 @@ pub enum ToolCall {
         code: Option<OtpAttempt>,
     },
     CaptureLead(CapturedLead),
+    JoinWaitlist {
+        service: String,
+        caller_name: String,
+        from_date: Date,
+        to_date: Date,
+        /// The person or room asked for, as said; `None`: anyone.
+        provider: Option<String>,
+        part_of_day: Option<PartOfDay>,
+    },
 }
 
 /// What reading a tool call needs to know about the clinic: how many digits its codes have (a
@@ -134,6 +144,14 @@ impl ToolCall {
                 wants_callback: a.optional(arg::WANTS_CALLBACK, read_bool)?,
                 notes: a.optional(arg::NOTES, read_text)?,
             }),
+            ToolName::JoinWaitlist => ToolCall::JoinWaitlist {
+                service: a.required(arg::SERVICE, read_text)?,
+                caller_name: a.required(arg::CALLER_NAME, read_text)?,
+                from_date: a.required(arg::FROM_DATE, read_date)?,
+                to_date: a.required(arg::TO_DATE, read_date)?,
+                provider: a.optional(arg::PROVIDER, read_text)?,
+                part_of_day: a.optional(arg::PART_OF_DAY, read_part_of_day)?,
+            },
         })
     }
 
@@ -147,6 +165,7 @@ impl ToolCall {
             ToolCall::CancelAppointment { .. } => ToolName::CancelAppointment,
             ToolCall::RescheduleAppointment { .. } => ToolName::RescheduleAppointment,
             ToolCall::CaptureLead(_) => ToolName::CaptureLead,
+            ToolCall::JoinWaitlist { .. } => ToolName::JoinWaitlist,
         }
     }
 }
@@ -221,6 +240,22 @@ impl fmt::Debug for ToolCall {
                 .field("wants_callback", &lead.wants_callback)
                 .field("notes", &hidden_opt(&lead.notes))
                 .finish(),
+            ToolCall::JoinWaitlist {
+                service,
+                caller_name,
+                from_date,
+                to_date,
+                provider,
+                part_of_day,
+            } => f
+                .debug_struct("JoinWaitlist")
+                .field("service", &DigitsHidden(service))
+                .field("caller_name", &DigitsHidden(caller_name))
+                .field("from_date", from_date)
+                .field("to_date", to_date)
+                .field("provider", &hidden_opt(provider))
+                .field("part_of_day", part_of_day)
+                .finish(),
         }
     }
 }
@@ -234,7 +269,7 @@ pub use booking_core::start::SlotStart;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ToolArgError {
     #[error(
-        "There is no tool named {name}. The tools are check_availability, reserve_slot, send_otp, verify_otp, send_confirmation_sms, cancel_appointment, reschedule_appointment and capture_lead."
+        "There is no tool named {name}. The tools are check_availability, reserve_slot, send_otp, verify_otp, send_confirmation_sms, cancel_appointment, reschedule_appointment, capture_lead and join_waitlist."
     )]
     UnknownTool {
         /// The name as called, cleaned to one short line.
@@ -377,6 +412,10 @@ fn read_text(v: &Value, kind: ArgKind) -> Option<String> {
         _ => 200,
     };
     lenient::text(v, max)
+}
+
+fn read_part_of_day(v: &Value, _: ArgKind) -> Option<PartOfDay> {
+    PartOfDay::parse(v.as_str()?)
 }
 
 fn read_bool(v: &Value, _: ArgKind) -> Option<bool> {
@@ -546,6 +585,7 @@ mod tests {
             ArgKind::Phone => json!("+14155550123"),
             ArgKind::Code => json!("123456"),
             ArgKind::Bool => json!(true),
+            ArgKind::PartOfDay => json!("morning"),
         }
     }
 

@@ -43,6 +43,7 @@ const NAV: &[(&str, &str)] = &[
     ("/app", "Today"),
     ("/app/leads", "Hot leads"),
     ("/app/appointments", "Appointments"),
+    ("/app/waitlist", "Waitlist"),
     ("/app/messages", "Messages"),
     ("/app/calls", "Calls"),
     ("/app/reports", "Reports"),

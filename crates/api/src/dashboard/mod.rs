@@ -20,6 +20,7 @@ pub mod session;
 mod settings;
 mod setup;
 mod twilio_errors;
+mod waitlist;
 
 use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
@@ -82,6 +83,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 web::post().to(pages::attendance),
             )
             .route("/messages", web::get().to(pages::messages))
+            .route("/waitlist", web::get().to(waitlist::page_view))
+            .route("/waitlist/{id}/remove", web::post().to(waitlist::remove))
             .route("/calls", web::get().to(pages::calls))
             .route("/calls/{id}", web::get().to(pages::call))
             .route("/reports", web::get().to(reports::show))

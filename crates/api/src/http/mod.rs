@@ -5,6 +5,7 @@ pub mod feeds;
 pub mod health;
 pub mod twilio;
 pub mod vapi;
+pub mod waitlist;
 
 use std::time::Instant;
 
@@ -24,7 +25,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(admin::routes)
         .configure(feeds::routes)
         .configure(vapi::routes)
-        .configure(twilio::routes);
+        .configure(twilio::routes)
+        .configure(waitlist::routes);
 }
 
 /// Every route of the JSON API, for the OpenAPI check (kept next to `routes` so that a new route

@@ -179,6 +179,22 @@ impl BookingStore for MemoryStore {
         Ok(booking)
     }
 
+    async fn release_hold(
+        &self,
+        tenant: TenantId,
+        id: BookingId,
+        now: Timestamp,
+    ) -> StoreResult<Booking> {
+        let mut s = self.lock();
+        let i = s.booking_index(tenant, id).ok_or(StoreError::NotFound)?;
+        let status = s.bookings[i].effective_status(now);
+        if status != BookingStatus::Held {
+            return Err(wrong_state(status));
+        }
+        s.bookings[i].status = BookingStatus::Released;
+        Ok(s.bookings[i].clone())
+    }
+
     async fn cancel_booking(
         &self,
         tenant: TenantId,

@@ -30,6 +30,7 @@ mod reports;
 mod tenants;
 mod test_texts;
 mod tool_calls;
+mod waitlist;
 
 /// Every store port in memory. Cheap to create; share it behind an `Arc`.
 #[derive(Default)]
@@ -66,6 +67,8 @@ struct State {
     patient_links: HashMap<[u8; 32], (crate::patient_link::NewPatientLink, Option<Timestamp>)>,
     /// Link action counts: window start and count.
     link_actions: HashMap<String, (Timestamp, u32)>,
+    /// Waitlist entries (in join order) and offers.
+    waitlist: waitlist::Waitlist,
 }
 
 struct Contact {

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use crate::ids::TenantId;
-use crate::memory::{MemoryStore, State};
+use crate::memory::MemoryStore;
 use crate::ports::{ReportStore, StoreResult};
 use crate::reports::{
     ReportWeeks, TextOutcome, WeekFigures, answered_at, booked_by_ai_at, hot_lead_at, no_show_at,
@@ -41,18 +41,12 @@ impl ReportStore for MemoryStore {
                 None => {}
             }
         }
-        for (i, n) in refilled_by_waitlist(&s, tenant, weeks)
-            .into_iter()
-            .enumerate()
-        {
-            out[i].refilled_by_waitlist = n;
+        for id in s.waitlist.claimed_bookings(tenant) {
+            let claimed = s.bookings.iter().find(|b| b.tenant == tenant && b.id == id);
+            add(claimed.and_then(|b| b.confirmed_at), |f| {
+                &mut f.refilled_by_waitlist
+            });
         }
         Ok(out)
     }
-}
-
-/// Slots the waitlist filled, per week. This store keeps no waitlist yet, so none has been
-/// filled by one: the waitlist's offers, once stored, are counted here.
-fn refilled_by_waitlist(_state: &State, _tenant: TenantId, weeks: &ReportWeeks) -> Vec<u32> {
-    vec![0; weeks.len()]
 }

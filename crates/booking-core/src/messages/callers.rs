@@ -155,3 +155,23 @@ pub fn cancel_confirm_ask_text(
         )
     })
 }
+
+/// A freed time offered to someone on the waitlist, with the link that claims it and how long
+/// the offer lasts. The link is never shortened.
+pub fn waitlist_offer_text(
+    clinic: &ClinicName,
+    zone: &ClinicZone,
+    service: &ServiceName,
+    start: Timestamp,
+    link: &str,
+    minutes: i64,
+) -> String {
+    let when = local_time(zone, start);
+    let link = plain(link);
+    fit(vec![clinic_field(clinic), service_field(service)], |f| {
+        format!(
+            "{}: a {} time opened up, {when}. Claim it within {minutes} min: {link} {OPT_OUT_LINE}",
+            f[0], f[1]
+        )
+    })
+}

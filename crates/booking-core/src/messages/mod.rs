@@ -25,7 +25,7 @@ mod time;
 pub use callers::{
     CANCEL_CONFIRM_MINUTES, CANCEL_CONFIRM_WORD, OPT_OUT_LINE, OTP_VALIDITY_MINUTES,
     cancel_confirm_ask_text, cancellation_text, confirmation_text, otp_text, reminder_text,
-    rescheduled_text,
+    rescheduled_text, waitlist_offer_text,
 };
 pub use clinic::{hot_lead_text, inbound_forward_paused_text, inbound_forward_text, test_text};
 pub use keywords::{

@@ -26,6 +26,7 @@
 //! - `calls`: a call's start and status, `capture_lead` and the end-of-call report;
 //! - `inbound`: texts callers send to the clinic's number (and "C" in reply to a reminder);
 //! - `links`: the patient's own link to an appointment: the page's reads, cancel and move.
+//! - `waitlist`: `join_waitlist`, the offers of freed times, and their claims.
 //!
 //! `input` holds `reserve_slot`'s input and the lookup of the service a caller named.
 
@@ -60,6 +61,7 @@ mod links;
 mod otp;
 mod reschedule;
 mod shared_reads;
+mod waitlist;
 
 pub use appointments::*;
 pub use attendance::*;
@@ -74,6 +76,7 @@ pub use input::*;
 pub use links::*;
 pub use otp::*;
 pub use reschedule::*;
+pub use waitlist::*;
 
 /// A failure of our own: the model should say something went wrong on our side, not blame the
 /// caller.
@@ -125,6 +128,8 @@ pub struct ServiceConfig {
     pub reminder_before: SignedDuration,
     /// The least time between the confirmation and the reminder (see [`reminder_due`]).
     pub reminder_min_gap: SignedDuration,
+    /// How long offers last, how many entries a number may have.
+    pub waitlist: crate::waitlist::WaitlistPolicy,
     /// Where patients' links point (`PUBLIC_BASE_URL`); `None`: the texts carry no link and say
     /// to call instead.
     pub link_base: Option<crate::patient_link::LinkBase>,
@@ -140,6 +145,7 @@ impl Default for ServiceConfig {
             search_days: 366,
             reminder_before: SignedDuration::from_hours(24),
             reminder_min_gap: SignedDuration::from_hours(1),
+            waitlist: crate::waitlist::WaitlistPolicy::default(),
             link_base: None,
         }
     }

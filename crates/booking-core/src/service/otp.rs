@@ -261,7 +261,6 @@ impl BookingService {
         code: &OtpAttempt,
     ) -> ServiceResult<VerifyOutcome> {
         let tenant = &ctx.tenant;
-        let cfg = &tenant.config;
         let now = self.clock.now();
         let Some(hold) = self.callers_booking(ctx, hold_id).await? else {
             return Ok(VerifyOutcome::Refused(VerifyRefusal::UnknownHold));
@@ -283,60 +282,14 @@ impl BookingService {
             Err(refusal) => return Ok(refusal),
         };
 
-        let start = hold.slot.start;
-        let to = &challenge.phone;
-        let with = tenant.provider_to_name(hold.calendar);
         // The patient's link, in both texts. A link of a hold that a concurrent verify confirmed
         // first is never texted: only its hash exists.
         let link = self
             .issue_link(tenant.id, hold.id, hold.slot.end, now)
             .await?
             .map(|(_, url)| url);
-        let confirmation = self.new_message(
-            MessageDraft {
-                tenant: tenant.id,
-                kind: MessageKind::Confirmation,
-                dedupe_key: DedupeKey::confirmation(hold.id),
-                to: to.clone(),
-                body: messages::confirmation_text(
-                    &cfg.name,
-                    &cfg.zone,
-                    &hold.service,
-                    with.as_ref(),
-                    start,
-                    link.as_deref(),
-                ),
-                due_at: now,
-                booking: Some(hold.id),
-                call_id: hold.call_id.as_ref().cloned(),
-            },
-            now,
-        );
-        let reminder = self.new_message(
-            MessageDraft {
-                tenant: tenant.id,
-                kind: MessageKind::Reminder,
-                dedupe_key: DedupeKey::reminder(hold.id),
-                to: to.clone(),
-                body: messages::reminder_text(
-                    &cfg.name,
-                    &cfg.zone,
-                    &hold.service,
-                    with.as_ref(),
-                    start,
-                    link.as_deref(),
-                ),
-                due_at: reminder_due(
-                    now,
-                    start,
-                    self.config.reminder_before,
-                    self.config.reminder_min_gap,
-                ),
-                booking: Some(hold.id),
-                call_id: hold.call_id.as_ref().cloned(),
-            },
-            now,
-        );
+        let [confirmation, reminder] =
+            self.appointment_texts(tenant, &hold, &challenge.phone, link.as_deref(), now);
         match self
             .store
             .confirm_hold(
@@ -361,5 +314,67 @@ impl BookingService {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The confirmation (due now) and the reminder (see [`reminder_due`]) of `booking`, to `to`,
+    /// each with the patient's `link` when there is one: queued in the same store call that
+    /// confirms it.
+    pub(super) fn appointment_texts(
+        &self,
+        tenant: &crate::tenant::Tenant,
+        booking: &Booking,
+        to: &crate::phone::PhoneNumber,
+        link: Option<&str>,
+        now: Timestamp,
+    ) -> [crate::outbox::NewMessage; 2] {
+        let cfg = &tenant.config;
+        let start = booking.slot.start;
+        let with = tenant.provider_to_name(booking.calendar);
+        let confirmation = self.new_message(
+            MessageDraft {
+                tenant: tenant.id,
+                kind: MessageKind::Confirmation,
+                dedupe_key: DedupeKey::confirmation(booking.id),
+                to: to.clone(),
+                body: messages::confirmation_text(
+                    &cfg.name,
+                    &cfg.zone,
+                    &booking.service,
+                    with.as_ref(),
+                    start,
+                    link,
+                ),
+                due_at: now,
+                booking: Some(booking.id),
+                call_id: booking.call_id.as_ref().cloned(),
+            },
+            now,
+        );
+        let reminder = self.new_message(
+            MessageDraft {
+                tenant: tenant.id,
+                kind: MessageKind::Reminder,
+                dedupe_key: DedupeKey::reminder(booking.id),
+                to: to.clone(),
+                body: messages::reminder_text(
+                    &cfg.name,
+                    &cfg.zone,
+                    &booking.service,
+                    with.as_ref(),
+                    start,
+                    link,
+                ),
+                due_at: reminder_due(
+                    now,
+                    start,
+                    self.config.reminder_before,
+                    self.config.reminder_min_gap,
+                ),
+                booking: Some(booking.id),
+                call_id: booking.call_id.as_ref().cloned(),
+            },
+            now,
+        );
+        [confirmation, reminder]
     }
 }

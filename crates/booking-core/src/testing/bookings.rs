@@ -7,8 +7,8 @@ use crate::booking::{BookingStatus, HOLD_TTL, Interval};
 use crate::outbox::{DedupeKey, MessageStatus};
 use crate::ports::{Store, StoreError};
 use crate::testing::{
-    base_time, booking_texts, challenge, count_key, create_tenant, hold, join2, random_call_id,
-    random_phone, span, status_of, store_challenge,
+    base_time, booking_id, booking_texts, challenge, count_key, create_tenant, hold, join2,
+    random_call_id, random_phone, span, status_of, store_challenge,
 };
 
 pub async fn holds_overlap_and_adjacent<S: Store + ?Sized>(store: &S) {
@@ -502,4 +502,47 @@ pub async fn concurrent_confirms_one_wins<S: Store + ?Sized>(store: &S) {
             "{key:?} queued {n} times"
         );
     }
+}
+
+pub async fn release_hold_only_live<S: Store + ?Sized>(store: &S) {
+    let t = create_tenant(store, "Release Hold Clinic").await;
+    let now = base_time();
+    let h = store
+        .insert_hold(
+            &hold(&t, span(0, 60), &random_phone(), None, now),
+            now,
+            CallHolds::Keep,
+        )
+        .await
+        .expect("hold");
+    let r = store.release_hold(t.id, h.id, now).await.expect("release");
+    check!(
+        "release_hold_only_live",
+        r.status == BookingStatus::Released,
+        "released: {r:?}"
+    );
+    let again = store.release_hold(t.id, h.id, now).await;
+    check!(
+        "release_hold_only_live",
+        matches!(again, Err(StoreError::WrongState { .. })),
+        "released twice: {again:?}"
+    );
+    let free = store
+        .insert_hold(
+            &hold(&t, span(0, 60), &random_phone(), None, now),
+            now,
+            CallHolds::Keep,
+        )
+        .await;
+    check!(
+        "release_hold_only_live",
+        free.is_ok(),
+        "a released hold blocked: {free:?}"
+    );
+    let missing = store.release_hold(t.id, booking_id(), now).await;
+    check!(
+        "release_hold_only_live",
+        missing == Err(StoreError::NotFound),
+        "release of a missing hold: {missing:?}"
+    );
 }

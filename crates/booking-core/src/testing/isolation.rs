@@ -225,6 +225,8 @@ pub async fn tenant_isolation<S: Store + ?Sized>(store: &S) {
         )
         .await;
     check!(NAME, r.is_err(), "confirm_hold() on A's hold: {r:?}");
+    let r = store.release_hold(b.id, held.id, now).await;
+    check!(NAME, r.is_err(), "release_hold() on A's hold: {r:?}");
     let r = store
         .cancel_booking(
             b.id,

@@ -449,6 +449,7 @@ where
     confirm_expired_refused(&make().await).await;
     confirm_needs_live_challenge(&make().await).await;
     concurrent_confirms_one_wins(&make().await).await;
+    release_hold_only_live(&make().await).await;
     cancel_frees_slot_and_withdraws(&make().await).await;
     reschedule_is_atomic(&make().await).await;
     booking_queries(&make().await).await;
@@ -487,6 +488,11 @@ where
     patient_links_live_until_expiry_or_revocation(&make().await).await;
     link_actions_count_exactly_under_concurrency(&make().await).await;
     last_message_to_a_number(&make().await).await;
+    waitlist_joins_and_limits(&make().await).await;
+    concurrent_joins_hold_the_limits(&make().await).await;
+    freed_times_are_due_once_at_a_time(&make().await).await;
+    claims_fill_once(&make().await).await;
+    concurrent_offers_one_text(&make().await).await;
 }
 
 mod appointments;
@@ -506,6 +512,7 @@ mod reports;
 mod tenants;
 mod test_texts;
 mod tool_calls;
+mod waitlist;
 
 pub use appointments::*;
 pub use attendance::*;
@@ -524,6 +531,7 @@ pub use reports::*;
 pub use tenants::*;
 pub use test_texts::*;
 pub use tool_calls::*;
+pub use waitlist::*;
 
 #[cfg(test)]
 mod tests {

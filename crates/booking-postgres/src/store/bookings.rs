@@ -92,7 +92,7 @@ async fn consume_code(
 
 /// The counts of the send limits, read in the caller's transaction: to `phone` and by the tenant
 /// since `since`, in `call` ever, and whether `call` already texted `phone`.
-fn effective(row: &BookingRow, now: Timestamp) -> Result<BookingStatus, Fail> {
+pub(super) fn effective(row: &BookingRow, now: Timestamp) -> Result<BookingStatus, Fail> {
     let status = row.status()?;
     Ok(match (status, row.hold_expires_at) {
         (BookingStatus::Held, Some(exp)) if from_ts(exp)? <= now => BookingStatus::Expired,
@@ -397,6 +397,34 @@ impl BookingStore for PgStore {
                         .await?;
                     enqueue_in(conn, messages).await?;
                     Ok(row)
+                })
+                .await
+            })
+            .await?;
+        row.into_domain()
+    }
+
+    async fn release_hold(
+        &self,
+        tenant: TenantId,
+        id: BookingId,
+        now: Timestamp,
+    ) -> StoreResult<Booking> {
+        let (t, bid) = (*tenant.as_uuid(), *id.as_uuid());
+        let row = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                conn.transaction::<_, Fail, _>(async |conn| {
+                    let row = lock_booking(conn, t, bid).await?;
+                    let status = effective(&row, now)?;
+                    if status != BookingStatus::Held {
+                        return Err(wrong_state(status));
+                    }
+                    Ok(diesel::update(b::table.find((t, bid)))
+                        .set((b::status.eq("released"), b::updated_at.eq(ts(now))))
+                        .returning(BookingRow::as_returning())
+                        .get_result(conn)
+                        .await?)
                 })
                 .await
             })

@@ -18,6 +18,7 @@ mod sms_routes;
 mod tenant_children;
 mod tenants;
 mod test_texts;
+mod waitlist;
 
 pub(crate) use calendars::calendar_tables;
 pub use keys::KeyMismatch;

@@ -44,7 +44,13 @@ const WEEKLY_FIGURES: &str = "
       FROM outbound_messages
      WHERE tenant_id = $1 AND status IN ('delivered', 'failed', 'undelivered')
        AND due_at >= $3 AND due_at < $4
-     GROUP BY 1, 2";
+     GROUP BY 1, 2
+    UNION ALL
+    SELECT 'refilled_by_waitlist', width_bucket(b.confirmed_at, $2), count(*)
+      FROM waitlist_offers o
+      JOIN bookings b ON b.tenant_id = o.tenant_id AND b.id = o.claimed_booking_id
+     WHERE o.tenant_id = $1 AND b.confirmed_at >= $3 AND b.confirmed_at < $4
+     GROUP BY 2";
 
 #[derive(QueryableByName)]
 struct Count {
@@ -96,18 +102,10 @@ impl ReportStore for PgStore {
                 "no_shows" => week.no_shows = n,
                 "texts_delivered" => week.texts_delivered = n,
                 "texts_failed" => week.texts_failed = n,
+                "refilled_by_waitlist" => week.refilled_by_waitlist = n,
                 _ => {}
             }
         }
-        for (week, n) in out.iter_mut().zip(refilled_by_waitlist(weeks)) {
-            week.refilled_by_waitlist = n;
-        }
         Ok(out)
     }
-}
-
-/// Slots the waitlist filled, per week. No table records a waitlist yet, so none has been
-/// filled by one: the waitlist's offers, once stored, are counted here.
-fn refilled_by_waitlist(weeks: &ReportWeeks) -> Vec<u32> {
-    vec![0; weeks.len()]
 }

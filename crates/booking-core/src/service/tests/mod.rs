@@ -38,6 +38,7 @@ mod otp;
 mod outside;
 mod providers;
 mod tenants;
+mod waitlist;
 
 struct Harness {
     service: BookingService,
