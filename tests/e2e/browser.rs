@@ -585,6 +585,8 @@ async fn every_dashboard_page_passes_the_accessibility_audit() {
             "/app/settings".to_owned(),
             "/app/settings?saved=1".to_owned(),
             "/app/reports".to_owned(),
+            "/app/waitlist".to_owned(),
+            format!("/app/providers/{provider}/calendar"),
             "/app/no-such-page".to_owned(),
         ] {
             audit_page(&c, &app, &path).await;
@@ -1047,11 +1049,13 @@ async fn claim_walk(c: Client, app: Arc<TestApp>, link: String) {
         .map(|v| v.as_f64().unwrap())
         .collect();
     assert!(w[0] <= w[1], "the offer fits the phone: {w:?}");
+    booking_e2e::axe::audit(&c).await;
     let png = c.screenshot().await.expect("a screenshot");
     std::fs::write(screenshot_path("waitlist-offer.png"), png).expect("kept");
 
     click(&c, "main form button[type=submit]").await;
     wait_text(&c, "h1", 10, |t| t.contains("You're booked")).await;
+    booking_e2e::axe::audit(&c).await;
     let png = c.screenshot().await.expect("a screenshot");
     std::fs::write(screenshot_path("waitlist-claimed.png"), png).expect("kept");
     assert_eq!(
