@@ -49,6 +49,38 @@ pub(super) async fn lock_booking(
         .ok_or(Fail::Store(StoreError::NotFound))
 }
 
+/// Records the caller of a booking just confirmed as a contact (created, or its name and last
+/// booking updated), in the confirming transaction. `source` says how they booked.
+pub(super) async fn record_booked_contact(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    phone: &str,
+    name: &str,
+    source: &str,
+    now: Timestamp,
+) -> Result<(), Fail> {
+    diesel::insert_into(contacts::table)
+        .values((
+            contacts::tenant_id.eq(tenant),
+            contacts::phone.eq(phone),
+            contacts::name.eq(name),
+            contacts::source.eq(source),
+            contacts::booked_at.eq(ts(now)),
+            contacts::created_at.eq(ts(now)),
+            contacts::updated_at.eq(ts(now)),
+        ))
+        .on_conflict((contacts::tenant_id, contacts::phone))
+        .do_update()
+        .set((
+            contacts::name.eq(name),
+            contacts::booked_at.eq(ts(now)),
+            contacts::updated_at.eq(ts(now)),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Consumes a code of the booking, locked first: it must be neither consumed nor superseded,
 /// and unexpired at `now`. Whatever a concurrent check or send did before the lock was taken,
 /// the code's state under the lock decides.
@@ -376,25 +408,15 @@ impl BookingStore for PgStore {
                         .returning(BookingRow::as_returning())
                         .get_result(conn)
                         .await?;
-                    diesel::insert_into(contacts::table)
-                        .values((
-                            contacts::tenant_id.eq(t),
-                            contacts::phone.eq(&row.caller_phone),
-                            contacts::name.eq(&row.caller_name),
-                            contacts::source.eq("phone_booking"),
-                            contacts::booked_at.eq(ts(now)),
-                            contacts::created_at.eq(ts(now)),
-                            contacts::updated_at.eq(ts(now)),
-                        ))
-                        .on_conflict((contacts::tenant_id, contacts::phone))
-                        .do_update()
-                        .set((
-                            contacts::name.eq(&row.caller_name),
-                            contacts::booked_at.eq(ts(now)),
-                            contacts::updated_at.eq(ts(now)),
-                        ))
-                        .execute(conn)
-                        .await?;
+                    record_booked_contact(
+                        conn,
+                        t,
+                        &row.caller_phone,
+                        &row.caller_name,
+                        "phone_booking",
+                        now,
+                    )
+                    .await?;
                     enqueue_in(conn, messages).await?;
                     Ok(row)
                 })

@@ -23,13 +23,13 @@ use jiff::Timestamp;
 use uuid::Uuid;
 
 use super::PgStore;
-use super::bookings::{effective, lock_booking};
+use super::bookings::{effective, lock_booking, record_booked_contact};
 use super::outbox::{check_messages, enqueue_in};
 use super::rows::{BookingRow, call_id, phone};
 use crate::convert::{corrupt, date, from_date, from_ts, ts};
 use crate::error::Fail;
 use crate::fixed::{Bind, Fixed};
-use crate::schema::{bookings as b, contacts, waitlist_entries as e, waitlist_offers as o};
+use crate::schema::{bookings as b, waitlist_entries as e, waitlist_offers as o};
 
 /// The class of the advisory locks that serialise the joins of one number at one clinic
 /// (`wait`).
@@ -561,25 +561,15 @@ impl WaitlistStore for PgStore {
                         ))
                         .execute(conn)
                         .await?;
-                    diesel::insert_into(contacts::table)
-                        .values((
-                            contacts::tenant_id.eq(t),
-                            contacts::phone.eq(&row.caller_phone),
-                            contacts::name.eq(&row.caller_name),
-                            contacts::source.eq("waitlist"),
-                            contacts::booked_at.eq(ts(now)),
-                            contacts::created_at.eq(ts(now)),
-                            contacts::updated_at.eq(ts(now)),
-                        ))
-                        .on_conflict((contacts::tenant_id, contacts::phone))
-                        .do_update()
-                        .set((
-                            contacts::name.eq(&row.caller_name),
-                            contacts::booked_at.eq(ts(now)),
-                            contacts::updated_at.eq(ts(now)),
-                        ))
-                        .execute(conn)
-                        .await?;
+                    record_booked_contact(
+                        conn,
+                        t,
+                        &row.caller_phone,
+                        &row.caller_name,
+                        "waitlist",
+                        now,
+                    )
+                    .await?;
                     enqueue_in(conn, messages).await?;
                     Ok(row)
                 })
