@@ -8,17 +8,18 @@
 
 mod clock;
 mod gateway;
+mod waitlist;
 
 pub use clock::{Clock, Random};
 #[cfg(test)]
 pub use gateway::MockSmsGateway;
 pub use gateway::{SendOutcome, SentSms, SmsGateway, SmsRequest};
+pub use waitlist::{ReportStore, WaitlistStore};
 
 use crate::booking::CallHolds;
 use async_trait::async_trait;
 use jiff::Timestamp;
 
-use crate::accounts::TokenHash;
 use crate::attendance::{Attendance, MarkRefusal};
 use crate::booking::{Booking, Interval, NewAppointment, NewHold, Occupied};
 use crate::calls::{CallRecord, CallStart, CapturedLead, FinishOutcome, FinishedCall};
@@ -26,7 +27,6 @@ use crate::ids::CalendarId;
 use crate::ids::{
     AssistantId, BookingId, CallId, ChallengeId, MessageId, TenantId, ToolCallId, VoiceLineId,
 };
-use crate::ids::{WaitlistEntryId, WaitlistOfferId};
 use crate::otp::{
     Challenge, ChangeProof, CheckClaim, NewChallenge, OtpPolicy, RateWindow, SendCounts, SendLimit,
 };
@@ -35,12 +35,8 @@ use crate::outbox::{
     StatusApplied,
 };
 use crate::phone::PhoneNumber;
-use crate::reports::{ReportWeeks, WeekFigures};
 use crate::tenant::{SmsAccount, SmsHealth, Tenant, TenantConfig};
 use crate::test_texts::TestTextsUsedUp;
-use crate::waitlist::{
-    JoinRefusal, NewOffer, NewWaitlistEntry, OfferDue, OfferView, WaitlistEntry,
-};
 
 /// Why a store could not do what was asked.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -558,83 +554,6 @@ pub trait AttendanceStore: Send + Sync {
         tenant: TenantId,
         phones: &[PhoneNumber],
     ) -> StoreResult<Vec<(PhoneNumber, u32)>>;
-}
-
-/// The figures of the dashboard's Reports page ([`crate::reports`]).
-#[async_trait]
-pub trait ReportStore: Send + Sync {
-    /// One [`WeekFigures`] for each of `weeks`, in order, counted over the tenant's rows only as
-    /// [`crate::reports`] says.
-    async fn weekly_figures(
-        &self,
-        tenant: TenantId,
-        weeks: &ReportWeeks,
-    ) -> StoreResult<Vec<WeekFigures>>;
-}
-
-/// The waitlist ([`crate::waitlist`]): entries, the freed times due an offer, offers and claims.
-#[async_trait]
-pub trait WaitlistStore: Send + Sync {
-    /// In one unit of work, serialised with every other join of the same number at the tenant:
-    /// `AlreadyWaiting` when a waiting entry of the number has the same service and days that
-    /// overlap these; `TooManyEntries` when the number already has `max_per_number` waiting
-    /// entries; otherwise the entry is added. A refusal changes nothing. `NotFound` for an
-    /// unknown tenant.
-    async fn join_waitlist(
-        &self,
-        entry: &NewWaitlistEntry,
-        max_per_number: u32,
-    ) -> StoreResult<Result<WaitlistEntry, JoinRefusal>>;
-    /// The tenant's waiting entries, in join order.
-    async fn waitlist(&self, tenant: TenantId) -> StoreResult<Vec<WaitlistEntry>>;
-    /// The tenant's entries that took an offered time (each names its appointment), newest
-    /// first, at most `limit`.
-    async fn waitlist_fills(&self, tenant: TenantId, limit: u32)
-    -> StoreResult<Vec<WaitlistEntry>>;
-    /// Waiting → removed. `NotFound` when the tenant has no such waiting entry.
-    async fn remove_from_waitlist(
-        &self,
-        tenant: TenantId,
-        id: WaitlistEntryId,
-        now: Timestamp,
-    ) -> StoreResult<()>;
-    /// Across tenants, soonest first, at most `limit`: the bookings that no longer occupy their
-    /// time at `now` (cancelled, released, expired, or held past their expiry) and start after
-    /// `now`, whose blocked time no occupying booking of their calendar overlaps, with no offer
-    /// that is live (unexpired) or claimed, and with at least one candidate: a waiting entry of
-    /// the tenant for the same service, for that calendar or any, never offered that calendar
-    /// and start. Each comes with all its candidates, in join order.
-    async fn freed_slots(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<OfferDue>>;
-    /// In one unit of work, serialised with every other offer of the same freed booking: checks
-    /// again that the booking frees its time at `now` and nothing occupies it, that none of its
-    /// offers is live or claimed, that the entry is waiting and was never offered that calendar
-    /// and start; only then records the offer and queues `message`. `Ok(false)` and no change
-    /// when any of it does not hold.
-    async fn record_offer(
-        &self,
-        offer: &NewOffer,
-        message: &NewMessage,
-        now: Timestamp,
-    ) -> StoreResult<bool>;
-    /// The offer whose link token has this hash, when it is live at `now` or claimed; `None`
-    /// otherwise (expired, unknown).
-    async fn offer_by_token(
-        &self,
-        hash: &TokenHash,
-        now: Timestamp,
-    ) -> StoreResult<Option<OfferView>>;
-    /// In one unit of work, under the offer's lock: the offer must be live at `now` and its
-    /// entry waiting (`WrongState` otherwise), `hold` a live hold of the tenant (`WrongState`
-    /// otherwise); the hold is confirmed, the offer claimed with it, the entry filled with it,
-    /// the caller recorded as a contact and `messages` queued. Returns the appointment.
-    async fn claim_offer(
-        &self,
-        tenant: TenantId,
-        offer: WaitlistOfferId,
-        hold: BookingId,
-        now: Timestamp,
-        messages: &[NewMessage],
-    ) -> StoreResult<Booking>;
 }
 
 /// What operators alert on, across every tenant (`/metrics`).
