@@ -498,6 +498,7 @@ where
 mod appointments;
 mod attendance;
 mod bookings;
+mod calendar_writes;
 mod calendars;
 mod calls;
 mod contacts;
@@ -517,6 +518,7 @@ mod waitlist;
 pub use appointments::*;
 pub use attendance::*;
 pub use bookings::*;
+pub use calendar_writes::*;
 pub use calendars::*;
 pub use calls::*;
 pub use contacts::*;

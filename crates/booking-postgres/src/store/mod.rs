@@ -4,6 +4,8 @@
 mod accounts;
 mod attendance;
 mod bookings;
+pub(crate) mod calendar_tables;
+mod calendar_writes;
 mod calendars;
 mod calls;
 mod feeds;
@@ -20,7 +22,6 @@ mod tenants;
 mod test_texts;
 mod waitlist;
 
-pub(crate) use calendars::calendar_tables;
 pub use keys::KeyMismatch;
 
 use std::fmt;
