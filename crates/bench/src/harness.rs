@@ -161,6 +161,11 @@ impl Harness {
                 "SMS_RATE_PER_SECOND".into(),
                 opts.sms_rate_per_second.to_string(),
             ),
+            // Only the calendars scenario links calendars; it wants their syncs frequent.
+            (
+                "CALENDAR_STALENESS_SECONDS".into(),
+                crate::scenarios::STALENESS_SECONDS.to_string(),
+            ),
         ];
         env.extend(opts.api_env.iter().cloned());
         let stamp = jiff::Timestamp::now()
@@ -321,6 +326,19 @@ impl Harness {
         label: &str,
         providers: usize,
     ) -> anyhow::Result<Clinic> {
+        let providers = (1..=providers)
+            .map(|i| json!({"name": format!("Provider {i}")}))
+            .collect();
+        self.create_clinic_of(label, providers).await
+    }
+
+    /// A clinic with these providers, each as the operator API takes one (a name, and
+    /// optionally a `calendar` link); none: the clinic is one provider.
+    pub async fn create_clinic_of(
+        &self,
+        label: &str,
+        providers: Vec<Value>,
+    ) -> anyhow::Result<Clinic> {
         let n = self.next_clinic.fetch_add(1, Ordering::Relaxed);
         let name = format!("Bench Clinic {label}");
         let called = format!("+1925{:07}", n);
@@ -338,12 +356,8 @@ impl Harness {
             from: &from,
         });
         let mut body = body;
-        if providers > 0 {
-            body["providers"] = Value::Array(
-                (1..=providers)
-                    .map(|i| serde_json::json!({"name": format!("Provider {i}")}))
-                    .collect(),
-            );
+        if !providers.is_empty() {
+            body["providers"] = Value::Array(providers);
         }
         let resp = self
             .http

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo build --release -p api
-//! cargo run --release -p bench -- [--quick] [--scenario calls,contention,availability,providers,outbox,floor]
+//! cargo run --release -p bench -- [--quick] [--scenario calls,contention,availability,providers,calendars,…]
 //! ```
 //!
 //! Prints a table and writes `target/bench/<timestamp>.json` and `target/bench/latest.json`.
@@ -24,11 +24,12 @@ use serde_json::{Value, json};
 
 use harness::{Durability, Harness, Options};
 
-const SCENARIOS: [&str; 9] = [
+const SCENARIOS: [&str; 10] = [
     "calls",
     "contention",
     "availability",
     "providers",
+    "calendars",
     "outbox",
     "floor",
     "signin",
@@ -39,8 +40,8 @@ const SCENARIOS: [&str; 9] = [
 const USAGE: &str = "\
 usage: bench [--quick] [--scenario NAME[,NAME…]]… [options]
 
-scenarios: calls, contention, availability, providers, outbox, floor, signin, instances,
-           growth (default: all)
+scenarios: calls, contention, availability, providers, calendars, outbox, floor, signin,
+           instances, growth (default: all)
 
 options:
   --quick              smaller runs, for a smoke test (about a minute)
@@ -301,6 +302,9 @@ async fn run_scenario(
             ),
             "contention": to_value(&contention(h, if args.quick { 200 } else { 500 }, 3).await?),
         }),
+        "calendars" => to_value(
+            &synced_availability(h, 10, 10_000, if args.quick { 300 } else { 2_000 }).await?,
+        ),
         "outbox" => {
             to_value(&outbox(h, if args.quick { 2_000 } else { 10_000 }, 10, sms_rate).await?)
         }

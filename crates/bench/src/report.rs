@@ -86,6 +86,12 @@ pub fn print_scenario(name: &str, v: &Value) {
                 v["held_rows"],
                 f(&v["last_answer_ms"]),
             );
+            println!(
+                "  CPU seconds over the race: api {:.2}, PostgreSQL {:.2}, callers {:.2}",
+                f(&v["api_cpu_s"]),
+                f(&v["postgres_cpu_s"]),
+                f(&v["callers_cpu_s"]),
+            );
         }
         "availability" => {
             println!(
@@ -127,6 +133,28 @@ pub fn print_scenario(name: &str, v: &Value) {
                 c["refused_without_alternatives"],
                 c["errors"],
                 c["held_rows"],
+            );
+        }
+        "calendars" => {
+            println!(
+                "== calendars: availability over 14 days, {} providers, {} bookings each clinic; linked: {} events a calendar, {} busy rows, synced every {} s ==",
+                v["providers"],
+                v["bookings_per_clinic"],
+                v["events_per_calendar"],
+                v["busy_rows"],
+                f(&v["staleness_seconds"]) / 2.0,
+            );
+            lat_header();
+            lat_row("not linked", &v["not_linked"]);
+            lat_row("linked, syncing", &v["linked"]);
+            println!(
+                "  errors {}, slots per answer {:.1} / {:.1}; during the questions: {} syncs, {} failed, {} events changed",
+                v["errors"],
+                f(&v["mean_slots_not_linked"]),
+                f(&v["mean_slots_linked"]),
+                v["syncs_during"],
+                v["sync_failures_during"],
+                v["edits_during"],
             );
         }
         "outbox" => {
@@ -407,6 +435,22 @@ pub fn targets(doc: &Value) -> Vec<Target> {
         s["availability"]["latency"]["p99_ms"].as_f64(),
         "ms",
         |v| v < 5.0,
+    ));
+    let cal = &s["calendars"];
+    out.push(target(
+        "availability p99 < 5 ms with 10 providers' calendars syncing",
+        cal["linked"]["p99_ms"].as_f64(),
+        "ms",
+        |v| v < 5.0,
+    ));
+    out.push(target(
+        "calendars: availability p99 linked / not linked < 1.25 (unchanged)",
+        cal["linked"]["p99_ms"]
+            .as_f64()
+            .zip(cal["not_linked"]["p99_ms"].as_f64())
+            .map(|(l, n)| l / n),
+        "x",
+        |v| v < 1.25,
     ));
     let o = &s["outbox"];
     out.push(target(

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::local_date;
-use crate::harness::{Harness, ToolAnswer, mb};
+use crate::harness::{Harness, ToolAnswer, cpu_seconds, mb};
 use crate::stats::Latency;
 
 #[derive(Clone, Debug, Serialize)]
@@ -27,6 +27,11 @@ pub struct ContentionResult {
     /// From the release of the callers to the last answer.
     pub last_answer_ms: f64,
     pub api_rss_peak_mb: f64,
+    /// CPU seconds the api, PostgreSQL and this process (the callers) used from the release to
+    /// the last answer: where the time of the race goes.
+    pub api_cpu_s: f64,
+    pub postgres_cpu_s: f64,
+    pub callers_cpu_s: f64,
 }
 
 /// `callers` reserve one start at once, with anyone free, at a clinic of `providers` providers
@@ -86,6 +91,14 @@ pub async fn contention(
             (answer, took, Instant::now())
         }));
     }
+    let cpu = || {
+        (
+            cpu_seconds(h.api.pid),
+            h.postgres_cpu_seconds(),
+            cpu_seconds(std::process::id()),
+        )
+    };
+    let cpu_before = cpu();
     barrier.wait().await;
     let released = Instant::now();
     let mut result = ContentionResult {
@@ -100,6 +113,9 @@ pub async fn contention(
         latency: Latency::default(),
         last_answer_ms: 0.0,
         api_rss_peak_mb: 0.0,
+        api_cpu_s: 0.0,
+        postgres_cpu_s: 0.0,
+        callers_cpu_s: 0.0,
     };
     let mut samples = Vec::with_capacity(callers);
     let mut last = released;
@@ -124,6 +140,10 @@ pub async fn contention(
             }
         }
     }
+    let cpu_after = cpu();
+    result.api_cpu_s = cpu_after.0 - cpu_before.0;
+    result.postgres_cpu_s = cpu_after.1 - cpu_before.1;
+    result.callers_cpu_s = cpu_after.2 - cpu_before.2;
     result.api_rss_peak_mb = mb(h.api.rss_window());
     result.latency = Latency::of(&samples);
     result.last_answer_ms = (last - released).as_secs_f64() * 1e3;

@@ -1,8 +1,9 @@
 //! The scenarios of the benchmark, one module each: whole calls, contention on one slot,
-//! availability over a full calendar, the outbox, the pgbench floor, a sign-in flood, several
+//! availability over a full calendar (and with the clinics' own calendars synced), the outbox, the pgbench floor, a sign-in flood, several
 //! instances, and growth.
 
 mod availability;
+mod calendars;
 mod calls;
 mod contention;
 pub mod floor;
@@ -17,6 +18,7 @@ use serde_json::Value;
 use crate::harness::TIME_ZONE;
 
 pub use availability::{AvailabilityResult, availability};
+pub use calendars::{STALENESS_SECONDS, synced_availability};
 pub use calls::{CallsConfig, CallsResult, calls};
 pub use contention::contention;
 pub use instances::instances;
