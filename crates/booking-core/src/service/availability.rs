@@ -157,22 +157,18 @@ impl BookingService {
         window: Interval,
         now: Timestamp,
     ) -> ServiceResult<Vec<Occupied>> {
-        let mut busy = self
+        let busy = self
             .reads
-            .occupied(&self.store, tenant.id, calendars.to_vec(), window, now)
-            .await?
-            .as_ref()
-            .clone();
-        let outside = self
-            .calendars
-            .outside_busy_of(tenant.id, calendars, window)
+            .occupied(
+                &self.store,
+                &self.calendars,
+                tenant.id,
+                calendars.to_vec(),
+                window,
+                now,
+            )
             .await?;
-        busy.extend(
-            outside
-                .into_iter()
-                .map(|(calendar, interval)| Occupied::outside_event(calendar, interval)),
-        );
-        Ok(busy)
+        Ok(busy.as_ref().clone())
     }
 
     /// Suggestions from `first` on, day by day up to `days` days (within the horizon), until
