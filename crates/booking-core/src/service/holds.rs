@@ -1,6 +1,7 @@
 //! `reserve_slot`: a hold on a time while the caller proves their number.
 
 use crate::booking::CallHolds;
+use futures_util::FutureExt;
 use jiff::Timestamp;
 
 use crate::availability;
@@ -155,11 +156,24 @@ impl BookingService {
                 hold_expires_at: now + HOLD_TTL,
             })
             .collect();
-        match self
-            .store
-            .insert_first_free_hold(&holds, now, CallHolds::of(ctx.call_id.as_ref()))
-            .await
-        {
+        let call_holds = CallHolds::of(ctx.call_id.as_ref());
+        // A caller with no hold of their own races the others asking for this time here (see
+        // `races`); one whose own hold would give way goes to the store directly.
+        let inserted = if own_holds.is_empty() {
+            let store = self.store.clone();
+            self.races
+                .reserve(holds, move |holds| {
+                    let store = store.clone();
+                    async move { store.insert_first_free_hold(&holds, now, call_holds).await }
+                        .boxed()
+                })
+                .await
+        } else {
+            self.store
+                .insert_first_free_hold(&holds, now, call_holds)
+                .await
+        };
+        match inserted {
             Ok(b) => Ok(Self::held(tenant, &b)),
             Err(StoreError::SlotTaken) | Err(StoreError::LimitReached) => {
                 Ok(ReserveOutcome::Taken {

@@ -59,6 +59,7 @@ mod inbound;
 mod input;
 mod links;
 mod otp;
+mod races;
 mod reschedule;
 mod shared_reads;
 mod waitlist;
@@ -182,6 +183,7 @@ pub struct BookingService {
     hasher: Arc<OtpHasher>,
     config: Arc<ServiceConfig>,
     reads: Arc<shared_reads::SharedReads>,
+    races: Arc<races::Races>,
 }
 
 impl std::fmt::Debug for BookingService {
@@ -209,6 +211,7 @@ impl BookingService {
             hasher: Arc::new(hasher),
             config: Arc::new(config),
             reads: Arc::default(),
+            races: Arc::default(),
         }
     }
 
