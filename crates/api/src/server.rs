@@ -108,6 +108,8 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
         tracing::error!(error = %e, "refusing to start: wrong master key");
         anyhow::bail!("refusing to start: {e}");
     }
+    let open = pg.warm_up().await;
+    tracing::info!(connections = open, "database pool opened");
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // Every part of the process (handlers, service, outbox worker) changes clinics through
     // this one store, so that a change drops what the cache kept.

@@ -246,6 +246,16 @@ impl PgStore {
         }
     }
 
+    /// Opens the pool's connections now, all at once, so that the first burst of calls after a
+    /// start does not wait for connections to be set up (a backend started and configured for
+    /// each, several milliseconds apiece). Returns how many are open; one that cannot be opened
+    /// is simply left for later.
+    pub async fn warm_up(&self) -> usize {
+        let max = self.inner.pool.status().max_size;
+        let opened = futures_util::future::join_all((0..max).map(|_| self.inner.pool.get())).await;
+        opened.into_iter().filter(Result::is_ok).count()
+    }
+
     /// Connections open, and how many of them are idle.
     pub fn pool_status(&self) -> (usize, usize) {
         let s = self.inner.pool.status();
