@@ -20,6 +20,7 @@ use uuid::Uuid;
 use super::PgStore;
 use crate::convert::{corrupt, from_ts, i32_of, ts, u32_of};
 use crate::error::Fail;
+use crate::fixed::{Bind, Fixed};
 use crate::schema::bookings as b;
 
 use super::calendar_tables::{calendar_links as l, calendar_writes as w, held_keys};
@@ -98,162 +99,72 @@ fn version_of(v: u64) -> StoreResult<i64> {
 
 impl PgStore {
     pub(super) async fn queue_writes(&self, now: Timestamp) -> StoreResult<u32> {
-        let since = ts(now - SignedDuration::from_hours(24));
-        type Candidate = (
-            Uuid,
-            Uuid,
-            Uuid,
-            String,
-            String,
-            String,
-            DateTime<Utc>,
-            DateTime<Utc>,
-            Option<DateTime<Utc>>,
-            DateTime<Utc>,
-        );
-        self.run(async {
-            let mut conn = self.conn().await?;
-            conn.transaction::<_, Fail, _>(async |conn| {
-                // Bookings of linked calendars that want an event, or that had one.
-                let candidates: Vec<Candidate> = b::table
-                    .inner_join(
-                        l::table.on(l::tenant_id
-                            .eq(b::tenant_id)
-                            .and(l::calendar_id.eq(b::calendar_id))),
-                    )
-                    .left_join(
-                        w::table.on(w::tenant_id
-                            .eq(b::tenant_id)
-                            .and(w::calendar_id.eq(b::calendar_id))
-                            .and(w::booking_id.eq(b::id))),
-                    )
-                    .filter(
-                        b::status
-                            .eq("confirmed")
-                            .and(b::ends_at.gt(since))
-                            .or(w::want_present.eq(true).and(b::status.ne("confirmed"))),
-                    )
-                    // One order for every caller, so that concurrent callers inserting the same
-                    // rows wait for each other instead of deadlocking.
-                    .order((b::tenant_id, b::calendar_id, b::id))
-                    .select((
-                        b::tenant_id,
-                        b::calendar_id,
-                        b::id,
-                        b::status,
-                        b::service,
-                        b::caller_name,
-                        b::starts_at,
-                        b::ends_at,
-                        b::confirmed_at,
-                        b::created_at,
-                    ))
-                    .load(conn)
-                    .await?;
-                let mut changed = 0;
-                for (
-                    tenant,
-                    calendar,
-                    id,
-                    status,
-                    service,
-                    caller,
-                    starts,
-                    ends,
-                    confirmed,
-                    created,
-                ) in candidates
-                {
-                    let current: Option<WriteRow> = w::table
-                        .filter(w::tenant_id.eq(tenant))
-                        .filter(w::calendar_id.eq(calendar))
-                        .filter(w::booking_id.eq(id))
-                        .select(WriteRow::as_select())
-                        .first(conn)
-                        .await
-                        .optional()?;
-                    let present = status == "confirmed";
-                    let stamp = confirmed.unwrap_or(created);
-                    let slot = Interval::new(from_ts(starts)?, from_ts(ends)?)
-                        .ok_or_else(|| corrupt("booking slot", "empty"))?;
-                    let wanted = present.then(|| {
-                        OurEvent::new(
-                            BookingId::from_uuid(id),
-                            slot,
-                            &service,
-                            &caller,
-                            from_ts(stamp).unwrap_or(now),
-                        )
-                    });
-                    match current {
-                        None => {
-                            if !present {
-                                continue;
-                            }
-                            changed += diesel::insert_into(w::table)
-                                .values((
-                                    w::tenant_id.eq(tenant),
-                                    w::calendar_id.eq(calendar),
-                                    w::booking_id.eq(id),
-                                    w::want_present.eq(true),
-                                    w::starts_at.eq(starts),
-                                    w::ends_at.eq(ends),
-                                    w::service.eq(&service),
-                                    w::caller_name.eq(&caller),
-                                    w::stamp.eq(stamp),
-                                    w::version.eq(1_i64),
-                                    w::attempts.eq(0),
-                                    w::next_attempt_at.eq(ts(now)),
-                                    w::updated_at.eq(ts(now)),
-                                ))
-                                .on_conflict((w::tenant_id, w::calendar_id, w::booking_id))
-                                .do_nothing()
-                                .execute(conn)
-                                .await?;
-                        }
-                        Some(row) => {
-                            let seen = row.version;
-                            let stored = row.into_domain()?;
-                            if stored.wanted == wanted {
-                                continue;
-                            }
-                            // Only if no one changed it since it was read: of concurrent
-                            // callers, one moves it to the next version.
-                            let mut set_starts = starts;
-                            let mut set_ends = ends;
-                            if !present && let Some(old) = &stored.wanted {
-                                set_starts = ts(old.slot.start);
-                                set_ends = ts(old.slot.end);
-                            }
-                            changed += diesel::update(
-                                w::table
-                                    .filter(w::tenant_id.eq(tenant))
-                                    .filter(w::calendar_id.eq(calendar))
-                                    .filter(w::booking_id.eq(id))
-                                    .filter(w::version.eq(seen)),
-                            )
-                            .set((
-                                w::want_present.eq(present),
-                                w::starts_at.eq(set_starts),
-                                w::ends_at.eq(set_ends),
-                                w::service.eq(&service),
-                                w::caller_name.eq(&caller),
-                                w::stamp.eq(stamp),
-                                w::version.eq(seen + 1),
-                                w::attempts.eq(0),
-                                w::next_attempt_at.eq(ts(now)),
-                                w::updated_at.eq(ts(now)),
-                            ))
-                            .execute(conn)
-                            .await?;
-                        }
-                    }
-                }
-                Ok(changed as u32)
+        #[derive(QueryableByName)]
+        struct Changed {
+            #[diesel(sql_type = diesel::sql_types::Int8)]
+            changed: i64,
+        }
+        let (since, now) = (ts(now - SignedDuration::from_hours(24)), ts(now));
+        let changed: Changed = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                // One statement, however many bookings the linked calendars have: it ran once
+                // per candidate booking before, thousands of round trips a step for a clinic
+                // with a full calendar. Queuers of several instances take turns (the advisory
+                // lock), so that two never lock the same rows in different orders.
+                Ok(Fixed::new(
+                    "WITH turn AS (SELECT pg_advisory_xact_lock(hashtextextended('calendar write queue', 0))), \
+                     wanted AS ( \
+                       SELECT b.tenant_id, b.calendar_id, b.id AS booking_id, \
+                              b.status = 'confirmed' AS present, b.starts_at, b.ends_at, \
+                              b.service, b.caller_name, \
+                              coalesce(b.confirmed_at, b.created_at) AS stamp, \
+                              w.booking_id IS NOT NULL AS queued \
+                       FROM turn, bookings b \
+                       JOIN calendar_links l \
+                         ON l.tenant_id = b.tenant_id AND l.calendar_id = b.calendar_id \
+                       LEFT JOIN calendar_writes w \
+                         ON w.tenant_id = b.tenant_id AND w.calendar_id = b.calendar_id \
+                        AND w.booking_id = b.id \
+                       WHERE (b.status = 'confirmed' AND b.ends_at > ?) \
+                          OR (w.want_present AND b.status <> 'confirmed')), \
+                     added AS ( \
+                       INSERT INTO calendar_writes (tenant_id, calendar_id, booking_id, want_present, \
+                         starts_at, ends_at, service, caller_name, stamp, version, attempts, \
+                         next_attempt_at, updated_at) \
+                       SELECT tenant_id, calendar_id, booking_id, true, starts_at, ends_at, \
+                              service, caller_name, stamp, 1, 0, ?, ? \
+                       FROM wanted WHERE present AND NOT queued \
+                       ON CONFLICT (tenant_id, calendar_id, booking_id) DO NOTHING \
+                       RETURNING 1), \
+                     moved AS ( \
+                       UPDATE calendar_writes w SET \
+                         want_present = c.present, \
+                         starts_at = CASE WHEN c.present THEN c.starts_at ELSE w.starts_at END, \
+                         ends_at = CASE WHEN c.present THEN c.ends_at ELSE w.ends_at END, \
+                         service = c.service, caller_name = c.caller_name, stamp = c.stamp, \
+                         version = w.version + 1, attempts = 0, next_attempt_at = ?, updated_at = ? \
+                       FROM wanted c \
+                       WHERE c.queued AND w.tenant_id = c.tenant_id \
+                         AND w.calendar_id = c.calendar_id AND w.booking_id = c.booking_id \
+                         AND (w.want_present <> c.present \
+                              OR (c.present AND (w.starts_at, w.ends_at, w.service, w.caller_name, w.stamp) \
+                                  IS DISTINCT FROM (c.starts_at, c.ends_at, c.service, c.caller_name, c.stamp))) \
+                       RETURNING 1) \
+                     SELECT (SELECT count(*) FROM added) + (SELECT count(*) FROM moved) AS changed",
+                    [
+                        Bind::Timestamp(since),
+                        Bind::Timestamp(now),
+                        Bind::Timestamp(now),
+                        Bind::Timestamp(now),
+                        Bind::Timestamp(now),
+                    ],
+                )
+                .get_result(&mut conn)
+                .await?)
             })
-            .await
-        })
-        .await
+            .await?;
+        u32::try_from(changed.changed).map_err(|e| corrupt("queued writes", e))
     }
 
     pub(super) async fn claim_writes(
