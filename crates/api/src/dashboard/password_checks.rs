@@ -19,6 +19,9 @@
 //! progress wait behind them. At nice 5 a thread gets about a third of a default thread's share
 //! when both want the core, so a tool call's threads go first, while a check still progresses
 //! on a machine busy with other work (nice 19 was tried: on a busy machine the checks starved).
+//! After each check a checker rests as long as the check took, its turn still held, so that a
+//! flood of sign-ins takes at most half of a core per checker even when priorities do little
+//! (two cores shared by the api, PostgreSQL and the attacker's connections).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -35,6 +38,8 @@ use super::passwords::decoy_hash;
 pub const WAIT_AT_MOST: Duration = Duration::from_secs(2);
 /// How many requests may wait for a checker at once; more are refused at once.
 pub const MAX_WAITING: usize = 32;
+/// The longest rest a checker takes after a check (it rests as long as the check took).
+const REST_AT_MOST: Duration = Duration::from_millis(250);
 
 /// A password to check against an encoded hash, or against the decoy when the account does not
 /// exist (so that an unknown email takes as long to refuse as a wrong password).
@@ -87,9 +92,15 @@ impl PasswordChecks {
                             Against::Hash(h) => h.as_str(),
                             Against::Decoy => decoy_hash(),
                         };
+                        let started = std::time::Instant::now();
                         let matches = verify_in(&job.password, encoded, &mut memory);
-                        drop(permit);
+                        let took = started.elapsed();
                         let _ = job.reply.send(matches);
+                        // A rest as long as the check, with the turn still held: a flood of
+                        // sign-ins takes at most half of a core per checker, whatever the
+                        // scheduler makes of the priority. One sign-in alone is answered first.
+                        std::thread::sleep(took.min(REST_AT_MOST));
+                        drop(permit);
                     }
                 })?;
         }
