@@ -88,6 +88,11 @@ impl Radicale {
         self.root.join("collections").join("collection-root")
     }
 
+    /// The server's process id while it runs (to read its CPU time, say).
+    pub fn pid(&self) -> Option<u32> {
+        self.server.as_ref().map(Child::id)
+    }
+
     pub fn is_running(&self) -> bool {
         self.server.is_some()
     }

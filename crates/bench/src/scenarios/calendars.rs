@@ -7,8 +7,9 @@
 //! linked. The api syncs every link twice per staleness bound (4 s here, so a sync every 2 s
 //! per provider, 15 times the default rate), and the front desk moves one of its appointments
 //! every 250 ms, so that the syncs have changes to fetch, expand and store while the caller
-//! asks. The questions alternate between the two clinics in blocks, so that whatever else the
-//! machine does falls on both.
+//! asks. Three phases: the unlinked clinic asked before anything is linked (sync off); ten
+//! seconds of the sync alone (its own cost); then the questions alternate between the two
+//! clinics in blocks, so that whatever else the machine does falls on both.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -22,7 +23,7 @@ use serde_json::{Value, json};
 
 use super::availability::{ask, fill_with_bookings};
 use super::local_date;
-use crate::harness::{ADMIN_TOKEN, Harness, TIME_ZONE};
+use crate::harness::{ADMIN_TOKEN, Harness, TIME_ZONE, cpu_seconds};
 use crate::stats::Latency;
 
 const USER: &str = "frontdesk";
@@ -40,6 +41,13 @@ pub struct SyncedAvailabilityResult {
     /// Busy intervals the sync stored for the linked clinic before the questions.
     pub busy_rows: i64,
     pub queries_per_clinic: usize,
+    /// The unlinked clinic asked before anything was linked: no sync running.
+    pub sync_off: Latency,
+    pub sync_off_usage: Usage,
+    /// Ten seconds of the sync and the front desk's edits with nobody asking.
+    pub syncs_alone: f64,
+    pub sync_alone_usage: Usage,
+    /// Then both clinics asked in alternating blocks, the sync and the edits going on.
     pub not_linked: Latency,
     pub linked: Latency,
     pub errors: usize,
@@ -53,6 +61,7 @@ pub struct SyncedAvailabilityResult {
     /// Failed syncs while the questions ran (any other `calendar_syncs_total` result).
     pub sync_failures_during: f64,
     pub staleness_seconds: u64,
+    pub sync_on_usage: Usage,
 }
 
 /// The api's setting for this scenario: a link is synced every `STALENESS_SECONDS / 2`.
@@ -94,6 +103,22 @@ pub async fn synced_availability(
     let plain = h
         .create_clinic_with("calendars, not linked", providers)
         .await?;
+    let (in_calendar, in_window) = fill_with_bookings(h, &plain, bookings)?;
+    let radicale = server.pid().context("the calendar server is running")?;
+    let cpu = || {
+        (
+            cpu_seconds(h.api.pid),
+            h.postgres_cpu_seconds(),
+            cpu_seconds(radicale),
+        )
+    };
+    let plain_call = h.call(&plain);
+
+    // Sync off: nothing is linked yet anywhere.
+    let (before, started) = (cpu(), Instant::now());
+    let off = ask(h, &plain_call, 20, queries, 0).await;
+    let sync_off = Usage::since(before, cpu(), started);
+
     let linked = h
         .create_clinic_of(
             "calendars, linked",
@@ -106,8 +131,21 @@ pub async fn synced_availability(
                 .collect(),
         )
         .await?;
-    let (in_calendar, in_window) = fill_with_bookings(h, &plain, bookings)?;
     fill_with_bookings(h, &linked, bookings)?;
+    // As if linked long ago: the appointments are already in the calendars, so that what is
+    // measured is the sync, not a first write of thousands of events.
+    h.sql(&format!(
+        "INSERT INTO calendar_writes (tenant_id, calendar_id, booking_id, want_present, starts_at, \
+           ends_at, service, caller_name, stamp, version, written_version, attempts, \
+           next_attempt_at, updated_at) \
+         SELECT tenant_id, calendar_id, id, true, starts_at, ends_at, service, caller_name, \
+           coalesce(confirmed_at, created_at), 1, 1, 0, now(), now() \
+         FROM bookings WHERE tenant_id = '{}' AND status = 'confirmed' \
+           AND ends_at > now() - interval '1 day' \
+         ON CONFLICT (tenant_id, calendar_id, booking_id) DO UPDATE SET \
+           written_version = calendar_writes.version",
+        linked.id
+    ))?;
     wait_synced(h, &linked.id, providers).await?;
     let busy_rows = h.sql_i64(&format!(
         "SELECT count(*) FROM calendar_busy WHERE tenant_id = '{}'",
@@ -117,7 +155,6 @@ pub async fn synced_availability(
         bail!("the linked calendars synced, but no busy time was stored");
     }
 
-    let syncs_before = sync_counts(h).await?;
     let stop = Arc::new(AtomicBool::new(false));
     let edits = Arc::new(AtomicUsize::new(0));
     let editor = {
@@ -147,7 +184,16 @@ pub async fn synced_availability(
         })
     };
 
-    let (plain_call, linked_call) = (h.call(&plain), h.call(&linked));
+    // The sync alone, with nobody asking: what it costs by itself.
+    let (before, started) = (cpu(), Instant::now());
+    let syncs_before_alone = sync_counts(h).await?;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let syncs_alone = sync_counts(h).await?.0 - syncs_before_alone.0;
+    let sync_alone = Usage::since(before, cpu(), started);
+
+    let syncs_before = sync_counts(h).await?;
+    let (cpu_before, started) = (cpu(), Instant::now());
+    let linked_call = h.call(&linked);
     let rounds = 4;
     let block = queries.div_ceil(rounds);
     let (mut a, mut b) = (Vec::new(), Vec::new());
@@ -162,6 +208,7 @@ pub async fn synced_availability(
         a.extend(x.samples);
         b.extend(y.samples);
     }
+    let sync_on = Usage::since(cpu_before, cpu(), started);
     stop.store(true, Ordering::Relaxed);
     editor.await?;
     let syncs_after = sync_counts(h).await?;
@@ -174,16 +221,42 @@ pub async fn synced_availability(
         events_per_calendar: events,
         busy_rows,
         queries_per_clinic: a.len(),
+        sync_off: Latency::of(&off.samples),
+        sync_off_usage: sync_off,
+        syncs_alone,
+        sync_alone_usage: sync_alone,
         not_linked: Latency::of(&a),
         linked: Latency::of(&b),
-        errors,
+        errors: errors + off.errors,
         mean_slots_not_linked: slots_a as f64 / a.len().max(1) as f64,
         mean_slots_linked: slots_b as f64 / b.len().max(1) as f64,
         syncs_during: syncs_after.0 - syncs_before.0,
         edits_during: edits.load(Ordering::Relaxed),
         sync_failures_during: syncs_after.1 - syncs_before.1,
         staleness_seconds: STALENESS_SECONDS,
+        sync_on_usage: sync_on,
     })
+}
+
+/// CPU seconds used over a phase, and its length.
+#[derive(Clone, Debug, Serialize)]
+pub struct Usage {
+    pub wall_s: f64,
+    pub api_cpu_s: f64,
+    pub postgres_cpu_s: f64,
+    /// The calendar server shares this machine's cores here, not in production.
+    pub calendar_server_cpu_s: f64,
+}
+
+impl Usage {
+    fn since(before: (f64, f64, f64), after: (f64, f64, f64), started: Instant) -> Self {
+        Self {
+            wall_s: started.elapsed().as_secs_f64(),
+            api_cpu_s: after.0 - before.0,
+            postgres_cpu_s: after.1 - before.1,
+            calendar_server_cpu_s: after.2 - before.2,
+        }
+    }
 }
 
 /// Waits until every link of the clinic has synced once and is healthy (two minutes at most).
