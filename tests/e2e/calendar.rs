@@ -82,21 +82,6 @@ fn ical_local(d: Date, hh: i8, mm: i8) -> String {
     format!("{}T{hh:02}{mm:02}00", ical_date(d))
 }
 
-/// The zone's definition, as calendar apps put it beside events that name it.
-const NEW_YORK: &str = "BEGIN:VTIMEZONE\nTZID:America/New_York\n\
-    BEGIN:DAYLIGHT\nTZOFFSETFROM:-0500\nTZOFFSETTO:-0400\nTZNAME:EDT\n\
-    DTSTART:19700308T020000\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=2SU\nEND:DAYLIGHT\n\
-    BEGIN:STANDARD\nTZOFFSETFROM:-0400\nTZOFFSETTO:-0500\nTZNAME:EST\n\
-    DTSTART:19701101T020000\nRRULE:FREQ=YEARLY;BYMONTH=11;BYDAY=1SU\nEND:STANDARD\n\
-    END:VTIMEZONE\n";
-
-fn ics(events: &str) -> String {
-    format!(
-        "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//Front Desk//EN\n{NEW_YORK}{events}END:VCALENDAR\n"
-    )
-    .replace('\n', "\r\n")
-}
-
 /// A front-desk calendar app: plain HTTP with the user's password.
 struct FrontDesk {
     http: reqwest::Client,
@@ -312,7 +297,7 @@ async fn front_desk_events_block_times_within_one_sync() {
     // A walk-in at 10:00-11:00.
     desk.put(
         &format!("{lee}walk-in.ics"),
-        &ics(&format!(
+        &test_support::front_desk_ics(&format!(
             "BEGIN:VEVENT\nUID:walk-in@frontdesk.example\nDTSTAMP:20300101T000000Z\n\
              DTSTART;TZID={ZONE}:{}\nDTEND;TZID={ZONE}:{}\nSUMMARY:Walk-in\nEND:VEVENT\n",
             ical_local(d, 10, 0),
@@ -325,7 +310,7 @@ async fn front_desk_events_block_times_within_one_sync() {
     let (w1, w2, w3) = (day(7), day(14), day(21));
     desk.put(
         &format!("{lee}staff-meeting.ics"),
-        &ics(&format!(
+        &test_support::front_desk_ics(&format!(
             "BEGIN:VEVENT\nUID:staff@frontdesk.example\nDTSTAMP:20300101T000000Z\n\
              DTSTART;TZID={ZONE}:{}\nDTEND;TZID={ZONE}:{}\nRRULE:FREQ=WEEKLY;COUNT=3\n\
              EXDATE;TZID={ZONE}:{}\nSUMMARY:Staff meeting\nEND:VEVENT\n\
@@ -345,7 +330,7 @@ async fn front_desk_events_block_times_within_one_sync() {
     let holiday = day(1);
     desk.put(
         &format!("{lee}holiday.ics"),
-        &ics(&format!(
+        &test_support::front_desk_ics(&format!(
             "BEGIN:VEVENT\nUID:holiday@frontdesk.example\nDTSTAMP:20300101T000000Z\n\
              DTSTART;VALUE=DATE:{}\nDTEND;VALUE=DATE:{}\nSUMMARY:Closed\nEND:VEVENT\n",
             ical_date(holiday),
@@ -357,7 +342,7 @@ async fn front_desk_events_block_times_within_one_sync() {
     let d2 = day(2);
     desk.put(
         &format!("{lee}lunch.ics"),
-        &ics(&format!(
+        &test_support::front_desk_ics(&format!(
             "BEGIN:VEVENT\nUID:note@frontdesk.example\nDTSTAMP:20300101T000000Z\n\
              DTSTART;TZID={ZONE}:{}\nDTEND;TZID={ZONE}:{}\nTRANSP:TRANSPARENT\n\
              SUMMARY:Call the lab\nEND:VEVENT\n",
@@ -565,7 +550,7 @@ async fn the_calendar_server_stopped_mid_call_and_back() {
     let typed_at = Timestamp::now();
     desk.put(
         &format!("{lee}walk-in.ics"),
-        &ics(&format!(
+        &test_support::front_desk_ics(&format!(
             "BEGIN:VEVENT\nUID:walk-in-2@frontdesk.example\nDTSTAMP:20300101T000000Z\n\
              DTSTART;TZID={ZONE}:{}\nDTEND;TZID={ZONE}:{}\nSUMMARY:Walk-in\nEND:VEVENT\n",
             ical_local(d, 15, 0),
@@ -655,7 +640,7 @@ async fn a_wrong_password_shows_in_words_loses_nothing_and_the_right_one_catches
     let booked = book_at(&app, &call, &at(d, 11, 0)).await;
     desk.put(
         &format!("{lee}walk-in.ics"),
-        &ics(&format!(
+        &test_support::front_desk_ics(&format!(
             "BEGIN:VEVENT\nUID:walk-in-3@frontdesk.example\nDTSTAMP:20300101T000000Z\n\
              DTSTART;TZID={ZONE}:{}\nDTEND;TZID={ZONE}:{}\nSUMMARY:Walk-in\nEND:VEVENT\n",
             ical_local(d, 15, 0),

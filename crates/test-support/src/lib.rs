@@ -451,3 +451,22 @@ pub async fn code_texted_to(
     assert!(texts.len() > before, "no code reached {to}");
     code_in(&texts.last().expect("a text").body)
 }
+
+/// The clinics' zone (America/New_York) as calendar apps define it beside the events that name
+/// it.
+const NEW_YORK_VTIMEZONE: &str = "BEGIN:VTIMEZONE\nTZID:America/New_York\n\
+    BEGIN:DAYLIGHT\nTZOFFSETFROM:-0500\nTZOFFSETTO:-0400\nTZNAME:EDT\n\
+    DTSTART:19700308T020000\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=2SU\nEND:DAYLIGHT\n\
+    BEGIN:STANDARD\nTZOFFSETFROM:-0400\nTZOFFSETTO:-0500\nTZNAME:EST\n\
+    DTSTART:19701101T020000\nRRULE:FREQ=YEARLY;BYMONTH=11;BYDAY=1SU\nEND:STANDARD\n\
+    END:VTIMEZONE\n";
+
+/// A calendar resource as a front desk's calendar app writes it: `events` (components written
+/// with `\n` line ends) in a VCALENDAR beside the clinics' zone, with the CRLF line ends of
+/// RFC 5545.
+pub fn front_desk_ics(events: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//Front Desk//EN\n{NEW_YORK_VTIMEZONE}{events}END:VCALENDAR\n"
+    )
+    .replace('\n', "\r\n")
+}

@@ -385,10 +385,7 @@ impl FrontDesk {
     }
 
     async fn put(&self, url: &str, events: &str) -> anyhow::Result<()> {
-        let body = format!(
-            "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//Front Desk//EN\n{NEW_YORK}{events}END:VCALENDAR\n"
-        )
-        .replace('\n', "\r\n");
+        let body = test_support::front_desk_ics(events);
         let resp = self
             .http
             .put(url)
@@ -404,14 +401,6 @@ impl FrontDesk {
         Ok(())
     }
 }
-
-/// The zone's definition, as calendar apps put it beside events that name it.
-const NEW_YORK: &str = "BEGIN:VTIMEZONE\nTZID:America/New_York\n\
-    BEGIN:DAYLIGHT\nTZOFFSETFROM:-0500\nTZOFFSETTO:-0400\nTZNAME:EDT\n\
-    DTSTART:19700308T020000\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=2SU\nEND:DAYLIGHT\n\
-    BEGIN:STANDARD\nTZOFFSETFROM:-0400\nTZOFFSETTO:-0500\nTZNAME:EST\n\
-    DTSTART:19701101T020000\nRRULE:FREQ=YEARLY;BYMONTH=11;BYDAY=1SU\nEND:STANDARD\n\
-    END:VTIMEZONE\n";
 
 fn add(d: Date, days: i64) -> Date {
     d.checked_add(jiff::Span::new().days(days))
