@@ -15,6 +15,7 @@ use diesel::sql_types;
 pub(crate) enum Bind<'a> {
     Uuid(uuid::Uuid),
     Text(&'a str),
+    Bytes(&'a [u8]),
     Timestamp(chrono::DateTime<chrono::Utc>),
     Int(i32),
     Bool(bool),
@@ -61,6 +62,7 @@ impl QueryFragment<Pg> for Fixed<'_> {
                 match binds.next() {
                     Some(Bind::Uuid(v)) => out.push_bind_param::<sql_types::Uuid, _>(v)?,
                     Some(Bind::Text(v)) => out.push_bind_param::<sql_types::Text, _>(v)?,
+                    Some(Bind::Bytes(v)) => out.push_bind_param::<sql_types::Binary, _>(v)?,
                     Some(Bind::Timestamp(v)) => {
                         out.push_bind_param::<sql_types::Timestamptz, _>(v)?
                     }

@@ -81,9 +81,10 @@ pub(super) async fn record_booked_contact(
     Ok(())
 }
 
-/// Consumes a code of the booking, locked first: it must be neither consumed nor superseded,
-/// and unexpired at `now`. Whatever a concurrent check or send did before the lock was taken,
-/// the code's state under the lock decides.
+/// Consumes a code of the booking: it must be neither consumed nor superseded, and unexpired at
+/// `now`. One statement on the way that succeeds (the update locks the row and checks it again
+/// under the lock, whatever a concurrent check or send did before); only a refusal reads the
+/// code again, to say why.
 async fn consume_code(
     conn: &mut AsyncPgConnection,
     tenant: Uuid,
@@ -91,35 +92,29 @@ async fn consume_code(
     challenge: ChallengeId,
     now: Timestamp,
 ) -> Result<(), Fail> {
-    type Found = (
-        Option<chrono::DateTime<chrono::Utc>>,
-        Option<chrono::DateTime<chrono::Utc>>,
-        chrono::DateTime<chrono::Utc>,
-    );
-    let found: Option<Found> = ch::table
+    let this = ch::table
         .filter(ch::tenant_id.eq(tenant))
         .filter(ch::id.eq(challenge.as_uuid()))
-        .filter(ch::booking_id.eq(booking))
-        .select((ch::consumed_at, ch::superseded_at, ch::expires_at))
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?;
-    match found {
-        None => return Err(StoreError::NotFound.into()),
-        Some((None, None, expires)) if from_ts(expires)? > now => {}
-        Some(_) => {
-            return Err(StoreError::WrongState {
-                current: "challenge used",
-            }
-            .into());
-        }
+        .filter(ch::booking_id.eq(booking));
+    let consumed = diesel::update(
+        this.filter(ch::consumed_at.is_null())
+            .filter(ch::superseded_at.is_null())
+            .filter(ch::expires_at.gt(ts(now))),
+    )
+    .set(ch::consumed_at.eq(ts(now)))
+    .execute(conn)
+    .await?;
+    if consumed == 1 {
+        return Ok(());
     }
-    diesel::update(ch::table.find((tenant, challenge.as_uuid())))
-        .set(ch::consumed_at.eq(ts(now)))
-        .execute(conn)
-        .await?;
-    Ok(())
+    let exists: i64 = this.count().get_result(conn).await?;
+    if exists == 0 {
+        return Err(StoreError::NotFound.into());
+    }
+    Err(StoreError::WrongState {
+        current: "challenge used",
+    }
+    .into())
 }
 
 /// The counts of the send limits, read in the caller's transaction: to `phone` and by the tenant

@@ -1,6 +1,27 @@
 //! [`PgStore`]: every store port of booking-core, each method one transaction (or one
 //! statement), each query filtered by the tenant it serves.
 
+/// Prefix of a single statement whose commit does not wait for the WAL flush:
+/// `set_config(…, is_local)` holds for the statement's own implicit transaction, and its commit
+/// reads `synchronous_commit`. Other sessions see the commit at once; only a crash of
+/// PostgreSQL itself (not of the api) can lose it, within a fraction of a second. Used where
+/// that loss is already recovered from, so that callers wait for fewer flushes:
+/// - the tool-call log. A claim is made durable by the flush of the use-case's own commit that
+///   follows it (WAL is written in order), and a read-only use-case needs no durable claim. A
+///   lost answer leaves the claim unfinished: a replay of that tool call waits for the claim to
+///   be taken over and runs again, as after a crash of the api. A tool call waits for one flush,
+///   not three.
+/// - the outcome of a send, recorded under a claim that was itself committed durably (see
+///   `record_delivery`).
+/// - a patient's link, inserted just before the unit of work whose texts carry it (the
+///   confirmation, the move, the waitlist claim): that commit's flush makes the link durable
+///   with it, and a link whose unit of work did not follow was never texted.
+macro_rules! no_flush_wait {
+    () => {
+        "WITH no_flush_wait AS (SELECT set_config('synchronous_commit', 'off', true))"
+    };
+}
+
 mod accounts;
 mod attendance;
 mod bookings;

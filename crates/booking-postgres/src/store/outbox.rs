@@ -28,24 +28,6 @@ use crate::error::Fail;
 use crate::fixed::{Bind, Fixed};
 use crate::schema::{contacts, outbound_messages as m, tool_call_log as tcl};
 
-/// Prefix of a single statement whose commit does not wait for the WAL flush:
-/// `set_config(…, is_local)` holds for the statement's own implicit transaction, and its commit
-/// reads `synchronous_commit`. Other sessions see the commit at once; only a crash of
-/// PostgreSQL itself (not of the api) can lose it, within a fraction of a second. Used where
-/// that loss is already recovered from, so that callers wait for fewer flushes:
-/// - the tool-call log. A claim is made durable by the flush of the use-case's own commit that
-///   follows it (WAL is written in order), and a read-only use-case needs no durable claim. A
-///   lost answer leaves the claim unfinished: a replay of that tool call waits for the claim to
-///   be taken over and runs again, as after a crash of the api. A tool call waits for one flush,
-///   not three.
-/// - the outcome of a send, recorded under a claim that was itself committed durably (see
-///   `record_delivery`).
-macro_rules! no_flush_wait {
-    () => {
-        "WITH no_flush_wait AS (SELECT set_config('synchronous_commit', 'off', true))"
-    };
-}
-
 /// Messages queued by a unit of work must belong to the tenant it works for.
 pub(super) fn check_messages(tenant: TenantId, messages: &[NewMessage]) -> StoreResult<()> {
     if messages.iter().any(|msg| msg.tenant != tenant) {
@@ -54,16 +36,19 @@ pub(super) fn check_messages(tenant: TenantId, messages: &[NewMessage]) -> Store
     Ok(())
 }
 
-/// Queues messages inside the caller's transaction; a dedupe key the tenant already has is
-/// skipped. Returns how many were new.
+/// Queues messages inside the caller's transaction, in one statement; a dedupe key the tenant
+/// already has is skipped. Returns how many were new.
 pub(super) async fn enqueue_in(
     conn: &mut AsyncPgConnection,
     messages: &[NewMessage],
 ) -> Result<u32, Fail> {
-    let mut new = 0;
-    for msg in messages {
-        let inserted = diesel::insert_into(m::table)
-            .values((
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    let rows: Vec<_> = messages
+        .iter()
+        .map(|msg| {
+            (
                 m::tenant_id.eq(msg.tenant.as_uuid()),
                 m::id.eq(msg.id.as_uuid()),
                 m::kind.eq(msg.kind.as_str()),
@@ -76,14 +61,16 @@ pub(super) async fn enqueue_in(
                 m::call_id.eq(msg.call_id.as_ref().map(CallId::as_str)),
                 m::created_at.eq(ts(msg.created_at)),
                 m::updated_at.eq(ts(msg.created_at)),
-            ))
-            .on_conflict((m::tenant_id, m::dedupe_key))
-            .do_nothing()
-            .execute(conn)
-            .await?;
-        new += inserted as u32;
-    }
-    Ok(new)
+            )
+        })
+        .collect();
+    let inserted = diesel::insert_into(m::table)
+        .values(rows)
+        .on_conflict((m::tenant_id, m::dedupe_key))
+        .do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(inserted as u32)
 }
 
 /// Withdraws the tenant's pending messages with these keys.

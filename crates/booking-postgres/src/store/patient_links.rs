@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::PgStore;
 use crate::convert::{from_ts, ts};
+use crate::fixed::{Bind, Fixed};
 
 #[derive(QueryableByName)]
 struct LinkRow {
@@ -38,15 +39,23 @@ impl PatientLinkStore for PgStore {
         let inserted = self
             .run(async {
                 let mut conn = self.conn().await?;
-                Ok(diesel::sql_query(
-                    "INSERT INTO patient_links (token_hash, tenant_id, booking_id, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (token_hash) DO NOTHING",
+                // Made durable by the commit that follows it (see `no_flush_wait!`).
+                Ok(Fixed::new(
+                    concat!(
+                        no_flush_wait!(),
+                        " INSERT INTO patient_links \
+                         (token_hash, tenant_id, booking_id, created_at, expires_at) \
+                         SELECT ?, ?, ?, ?, ? FROM no_flush_wait \
+                         ON CONFLICT (token_hash) DO NOTHING"
+                    ),
+                    [
+                        Bind::Bytes(&link.hash.0),
+                        Bind::Uuid(*link.tenant.as_uuid()),
+                        Bind::Uuid(*link.booking.as_uuid()),
+                        Bind::Timestamp(ts(link.created_at)),
+                        Bind::Timestamp(ts(link.expires_at)),
+                    ],
                 )
-                .bind::<Bytea, _>(link.hash.0.to_vec())
-                .bind::<SqlUuid, _>(*link.tenant.as_uuid())
-                .bind::<SqlUuid, _>(*link.booking.as_uuid())
-                .bind::<Timestamptz, _>(ts(link.created_at))
-                .bind::<Timestamptz, _>(ts(link.expires_at))
                 .execute(&mut conn)
                 .await?)
             })
