@@ -307,6 +307,27 @@ impl Harness {
             .context("not a number")
     }
 
+    /// One sign-in form's CSRF cookie and field (a double-submit pair: good at any instance).
+    pub async fn login_form(&self) -> anyhow::Result<(String, String)> {
+        let form = self.http.get(self.url("/app/login")).send().await?;
+        let cookie = form
+            .headers()
+            .get(reqwest::header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .context("the sign-in form set no cookie")?
+            .to_owned();
+        let html = form.text().await?;
+        let marker = "name=\"csrf\" value=\"";
+        let start = html.find(marker).context("no csrf field")? + marker.len();
+        let token = html[start..]
+            .split('"')
+            .next()
+            .context("no csrf value")?
+            .to_owned();
+        Ok((cookie, token))
+    }
+
     /// A new caller number, unique for the whole run (send limits are per number).
     pub fn caller_number(&self) -> String {
         let n = self.next_caller.fetch_add(1, Ordering::Relaxed);

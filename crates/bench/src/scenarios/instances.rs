@@ -4,7 +4,6 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use serde::Serialize;
 
 use super::{CallsConfig, CallsResult, calls};
@@ -130,7 +129,7 @@ async fn sign_ins_across(
     second: &str,
     n: usize,
 ) -> anyhow::Result<(usize, Vec<u16>)> {
-    let (cookie, token) = login_form(h).await?;
+    let (cookie, token) = h.login_form().await?;
     let run = uuid::Uuid::new_v4().simple().to_string();
     let tasks: Vec<_> = (0..n)
         .map(|i| {
@@ -175,25 +174,4 @@ async fn sign_ins_across(
         retries += busy;
     }
     Ok((retries, statuses))
-}
-
-/// One sign-in form's CSRF cookie and field (a double-submit pair: good at any instance).
-async fn login_form(h: &Harness) -> anyhow::Result<(String, String)> {
-    let form = h.http.get(h.url("/app/login")).send().await?;
-    let cookie = form
-        .headers()
-        .get(reqwest::header::SET_COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .context("the sign-in form set no cookie")?
-        .to_owned();
-    let html = form.text().await?;
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).context("no csrf field")? + marker.len();
-    let token = html[start..]
-        .split('"')
-        .next()
-        .context("no csrf value")?
-        .to_owned();
-    Ok((cookie, token))
 }

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context;
 use serde::Serialize;
 
 use super::{CallsConfig, CallsResult, calls};
@@ -39,22 +38,7 @@ pub async fn sign_in_flood(
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     // One sign-in form: its CSRF cookie and field are reused by every attempt.
-    let form = h.http.get(h.url("/app/login")).send().await?;
-    let cookie = form
-        .headers()
-        .get(reqwest::header::SET_COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .context("the sign-in form set no cookie")?
-        .to_owned();
-    let html = form.text().await?;
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).context("no csrf field")? + marker.len();
-    let token = html[start..]
-        .split('"')
-        .next()
-        .context("no csrf value")?
-        .to_owned();
+    let (cookie, token) = h.login_form().await?;
 
     h.api.rss_window();
     let stop = Arc::new(AtomicBool::new(false));
