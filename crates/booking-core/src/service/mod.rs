@@ -55,6 +55,7 @@ mod cancel;
 mod confirmation;
 mod conflicts;
 mod holds;
+mod in_flight;
 mod inbound;
 mod input;
 mod links;

@@ -20,10 +20,6 @@
 //! gives way to their new one (the store knows; a race does not). Several instances each race
 //! on their own, and the database settles them.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 
@@ -31,16 +27,16 @@ use crate::booking::{Booking, Interval, NewHold};
 use crate::ids::{CalendarId, TenantId};
 use crate::ports::StoreError;
 
+use super::in_flight::{InFlight, Role};
+
 type Key = (TenantId, Interval);
 type Attempt = Shared<BoxFuture<'static, Result<Booking, StoreError>>>;
-/// An attempt in flight: its number, the providers it tries, and its answer to come.
-type InFlight = (u64, Vec<CalendarId>, Attempt);
 
-/// The attempts in flight, by clinic and blocked interval.
+/// The attempts in flight, by clinic and blocked interval: the providers each tries, and its
+/// answer to come.
 #[derive(Default)]
 pub(super) struct Races {
-    in_flight: Mutex<HashMap<Key, InFlight>>,
-    next: AtomicU64,
+    in_flight: InFlight<Key, (Vec<CalendarId>, Attempt)>,
 }
 
 impl Races {
@@ -60,28 +56,15 @@ impl Races {
         };
         let key = (first.tenant, first.blocked);
         loop {
-            let (id, tried, run, leading) = {
-                let mut map = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-                match map.get(&key) {
-                    Some((id, tried, run)) => (*id, tried.clone(), run.clone(), false),
-                    None => {
-                        let run = attempt(holds.clone()).shared();
-                        let tried: Vec<CalendarId> = holds.iter().map(|h| h.calendar).collect();
-                        let id = self.next.fetch_add(1, Ordering::Relaxed);
-                        map.insert(key, (id, tried.clone(), run.clone()));
-                        (id, tried, run, true)
-                    }
-                }
-            };
-            let answer = {
-                let _done = Done {
-                    races: self,
-                    key,
-                    id,
-                };
-                run.await
-            };
-            if leading {
+            let ((tried, run), ticket, role) = self.in_flight.join_or_start(key, || {
+                (
+                    holds.iter().map(|h| h.calendar).collect(),
+                    attempt(holds.clone()).shared(),
+                )
+            });
+            let answer = run.await;
+            drop(ticket);
+            if role == Role::Started {
                 return answer;
             }
             match (&answer, tried.as_slice()) {
@@ -96,31 +79,11 @@ impl Races {
     }
 }
 
-/// Takes an attempt out of the map when one of its waiters is answered or goes away.
-struct Done<'a> {
-    races: &'a Races,
-    key: Key,
-    id: u64,
-}
-
-impl Drop for Done<'_> {
-    fn drop(&mut self) {
-        let mut map = self
-            .races
-            .in_flight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if map.get(&self.key).is_some_and(|(id, _, _)| *id == self.id) {
-            map.remove(&self.key);
-        }
-    }
-}
-
 #[cfg(all(test, feature = "testing"))]
 mod tests {
     use std::collections::HashSet;
     use std::sync::Arc;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use tokio::sync::Semaphore;
 

@@ -11,9 +11,7 @@
 //! kept after that: an answer is never older than a read that was still running when it was
 //! asked for.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
@@ -24,14 +22,15 @@ use crate::ids::{CalendarId, TenantId};
 use crate::outside_calendar::CalendarSyncStore;
 use crate::ports::{Store, StoreError};
 
+use super::in_flight::InFlight;
+
 type Key = (TenantId, Vec<CalendarId>, Interval);
 type Read = Shared<BoxFuture<'static, Result<Arc<Vec<Occupied>>, StoreError>>>;
 
 /// The reads in flight, by what they read.
 #[derive(Default)]
 pub(super) struct SharedReads {
-    in_flight: Mutex<HashMap<Key, (u64, Read)>>,
-    next: AtomicU64,
+    in_flight: InFlight<Key, Read>,
 }
 
 impl SharedReads {
@@ -47,15 +46,11 @@ impl SharedReads {
         window: Interval,
         now: Timestamp,
     ) -> Result<Arc<Vec<Occupied>>, StoreError> {
-        let key = (tenant, calendars, window);
-        let (id, read) = {
-            let mut map = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-            match map.get(&key) {
-                Some((id, read)) => (*id, read.clone()),
-                None => {
+        let (read, _ticket, _) =
+            self.in_flight
+                .join_or_start((tenant, calendars.clone(), window), || {
                     let (store, outside) = (store.clone(), outside.clone());
-                    let calendars = key.1.clone();
-                    let read = async move {
+                    async move {
                         let mut busy = store.occupied(tenant, &calendars, window, now).await?;
                         let events = outside.outside_busy_of(tenant, &calendars, window).await?;
                         busy.extend(events.into_iter().map(|(calendar, interval)| {
@@ -64,45 +59,15 @@ impl SharedReads {
                         Ok(Arc::new(busy))
                     }
                     .boxed()
-                    .shared();
-                    let id = self.next.fetch_add(1, Ordering::Relaxed);
-                    map.insert(key.clone(), (id, read.clone()));
-                    (id, read)
-                }
-            }
-        };
-        let _done = Done {
-            reads: self,
-            key,
-            id,
-        };
+                    .shared()
+                });
         read.await
-    }
-}
-
-/// Takes a read out of the map when one of its waiters is answered or goes away.
-struct Done<'a> {
-    reads: &'a SharedReads,
-    key: Key,
-    id: u64,
-}
-
-impl Drop for Done<'_> {
-    fn drop(&mut self) {
-        let mut map = self
-            .reads
-            .in_flight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if map.get(&self.key).is_some_and(|(id, _)| *id == self.id) {
-            map.remove(&self.key);
-        }
     }
 }
 
 #[cfg(all(test, feature = "testing"))]
 mod tests {
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use async_trait::async_trait;
     use tokio::sync::Semaphore;
