@@ -250,10 +250,11 @@ impl BookingStore for CachedTenants {
         id: BookingId,
         challenge: ChallengeId,
         now: Timestamp,
+        link: Option<&booking_core::patient_link::NewPatientLink>,
         messages: &[NewMessage],
     ) -> StoreResult<Booking> {
         self.inner
-            .confirm_hold(tenant, id, challenge, now, messages)
+            .confirm_hold(tenant, id, challenge, now, link, messages)
             .await
     }
     async fn release_hold(

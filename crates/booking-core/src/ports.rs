@@ -34,6 +34,7 @@ use crate::outbox::{
     ClaimedMessage, DedupeKey, DeliveryUpdate, MessageStatus, NewMessage, OutboundMessage,
     StatusApplied,
 };
+use crate::patient_link::NewPatientLink;
 use crate::phone::PhoneNumber;
 use crate::tenant::{SmsAccount, SmsHealth, Tenant, TenantConfig};
 use crate::test_texts::TestTextsUsedUp;
@@ -182,15 +183,18 @@ pub trait BookingStore: Send + Sync {
 
     /// In one unit of work: consumes the challenge (it must be this booking's, neither consumed
     /// nor superseded, and unexpired at `now`: checked under the same lock), moves the hold to
-    /// confirmed (it must be held and unexpired at `now`), records the caller as a contact, and
+    /// confirmed (it must be held and unexpired at `now`), records the caller as a contact,
+    /// stores the patient's `link` to it when there is one (it must be this booking's), and
     /// queues `messages` (a key already queued is skipped). `WrongState` when the booking is not a
-    /// live hold (the caller may then read it: a concurrent confirm may have won).
+    /// live hold (the caller may then read it: a concurrent confirm may have won); nothing is
+    /// stored then, the link included.
     async fn confirm_hold(
         &self,
         tenant: TenantId,
         id: BookingId,
         challenge: ChallengeId,
         now: Timestamp,
+        link: Option<&NewPatientLink>,
         messages: &[NewMessage],
     ) -> StoreResult<Booking>;
 

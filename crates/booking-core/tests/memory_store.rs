@@ -28,6 +28,7 @@ checks!(
     taken_slot_changes_nothing,
     concurrent_holds_one_wins,
     confirm_queues_once,
+    confirm_stores_its_link_only_when_it_confirms,
     confirm_expired_refused,
     confirm_needs_live_challenge,
     concurrent_confirms_one_wins,

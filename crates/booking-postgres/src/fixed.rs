@@ -16,6 +16,7 @@ pub(crate) enum Bind<'a> {
     Uuid(uuid::Uuid),
     Text(&'a str),
     Bytes(&'a [u8]),
+    OptionalBytes(Option<&'a [u8]>),
     Timestamp(chrono::DateTime<chrono::Utc>),
     Int(i32),
     Bool(bool),
@@ -24,6 +25,10 @@ pub(crate) enum Bind<'a> {
     OptionalTimestamp(Option<chrono::DateTime<chrono::Utc>>),
     Timestamps(&'a [chrono::DateTime<chrono::Utc>]),
     Ints(&'a [i32]),
+    Uuids(&'a [uuid::Uuid]),
+    OptionalUuids(&'a [Option<uuid::Uuid>]),
+    Texts(&'a [&'a str]),
+    OptionalTexts(&'a [Option<&'a str>]),
 }
 
 /// A statement whose text has a `?` where each bind goes, in order. The text must not contain
@@ -63,6 +68,9 @@ impl QueryFragment<Pg> for Fixed<'_> {
                     Some(Bind::Uuid(v)) => out.push_bind_param::<sql_types::Uuid, _>(v)?,
                     Some(Bind::Text(v)) => out.push_bind_param::<sql_types::Text, _>(v)?,
                     Some(Bind::Bytes(v)) => out.push_bind_param::<sql_types::Binary, _>(v)?,
+                    Some(Bind::OptionalBytes(v)) => {
+                        out.push_bind_param::<sql_types::Nullable<sql_types::Binary>, _>(v)?
+                    }
                     Some(Bind::Timestamp(v)) => {
                         out.push_bind_param::<sql_types::Timestamptz, _>(v)?
                     }
@@ -83,6 +91,18 @@ impl QueryFragment<Pg> for Fixed<'_> {
                     Some(Bind::Ints(v)) => {
                         out.push_bind_param::<sql_types::Array<sql_types::Int4>, _>(v)?
                     }
+                    Some(Bind::Uuids(v)) => {
+                        out.push_bind_param::<sql_types::Array<sql_types::Uuid>, _>(v)?
+                    }
+                    Some(Bind::OptionalUuids(v)) => out.push_bind_param::<sql_types::Array<
+                        sql_types::Nullable<sql_types::Uuid>,
+                    >, _>(v)?,
+                    Some(Bind::Texts(v)) => {
+                        out.push_bind_param::<sql_types::Array<sql_types::Text>, _>(v)?
+                    }
+                    Some(Bind::OptionalTexts(v)) => out.push_bind_param::<sql_types::Array<
+                        sql_types::Nullable<sql_types::Text>,
+                    >, _>(v)?,
                     None => return Err(Error::QueryBuilderError("a `?` without a bind".into())),
                 }
             }

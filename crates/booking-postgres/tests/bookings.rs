@@ -132,7 +132,14 @@ async fn confirming_an_expired_hold_is_refused_and_changes_nothing() {
     let (id, challenge, _) = held_with_challenge(&store, &t, span(0, 60)).await;
     let late = at(11);
     let err = store
-        .confirm_hold(t.id, id, challenge, late, &booking_texts(t.id, id, late))
+        .confirm_hold(
+            t.id,
+            id,
+            challenge,
+            late,
+            None,
+            &booking_texts(t.id, id, late),
+        )
         .await
         .unwrap_err();
     assert_eq!(err, StoreError::WrongState { current: "expired" });
@@ -161,7 +168,14 @@ async fn a_cancelled_appointment_frees_its_slot_and_withdraws_its_reminder() {
     let now = at(1);
     let (id, challenge, _) = held_with_challenge(&store, &t, span(0, 60)).await;
     store
-        .confirm_hold(t.id, id, challenge, now, &booking_texts(t.id, id, now))
+        .confirm_hold(
+            t.id,
+            id,
+            challenge,
+            now,
+            None,
+            &booking_texts(t.id, id, now),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -222,7 +236,9 @@ async fn confirming_twice_and_concurrently_makes_one_appointment_and_queues_each
             let tenant = t.id;
             tokio::spawn(async move {
                 start.wait().await;
-                racer.confirm_hold(tenant, id, challenge, now, &texts).await
+                racer
+                    .confirm_hold(tenant, id, challenge, now, None, &texts)
+                    .await
             })
         })
         .collect();
@@ -241,7 +257,14 @@ async fn confirming_twice_and_concurrently_makes_one_appointment_and_queues_each
 
     // And once more, afterwards.
     let again = store
-        .confirm_hold(t.id, id, challenge, now, &booking_texts(t.id, id, now))
+        .confirm_hold(
+            t.id,
+            id,
+            challenge,
+            now,
+            None,
+            &booking_texts(t.id, id, now),
+        )
         .await
         .unwrap_err();
     assert_eq!(
@@ -273,7 +296,14 @@ async fn a_reschedule_onto_a_taken_slot_changes_nothing() {
     let now = at(1);
     let (id, challenge, phone) = held_with_challenge(&store, &t, span(0, 60)).await;
     let original = store
-        .confirm_hold(t.id, id, challenge, now, &booking_texts(t.id, id, now))
+        .confirm_hold(
+            t.id,
+            id,
+            challenge,
+            now,
+            None,
+            &booking_texts(t.id, id, now),
+        )
         .await
         .unwrap();
     store

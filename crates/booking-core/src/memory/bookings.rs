@@ -1,6 +1,7 @@
 //! Holds and appointments: [`BookingStore`] in memory.
 
 use crate::booking::CallHolds;
+use crate::patient_link::NewPatientLink;
 use async_trait::async_trait;
 use jiff::Timestamp;
 
@@ -145,10 +146,21 @@ impl BookingStore for MemoryStore {
         id: BookingId,
         challenge: ChallengeId,
         now: Timestamp,
+        link: Option<&NewPatientLink>,
         messages: &[NewMessage],
     ) -> StoreResult<Booking> {
         let mut s = self.lock();
         s.check_messages(tenant, messages)?;
+        if let Some(l) = link {
+            if l.tenant != tenant || l.booking != id {
+                return Err(StoreError::Internal(
+                    "the link is not this booking's".into(),
+                ));
+            }
+            if s.patient_links.contains_key(&l.hash.0) {
+                return Err(StoreError::Duplicate("link".into()));
+            }
+        }
         let bi = s.booking_index(tenant, id).ok_or(StoreError::NotFound)?;
         let status = s.bookings[bi].effective_status(now);
         if status != BookingStatus::Held {
@@ -175,6 +187,9 @@ impl BookingStore for MemoryStore {
         s.contacts
             .entry((tenant, booking.caller_phone.clone()))
             .or_insert(Contact { opted_out: false });
+        if let Some(l) = link {
+            s.patient_links.insert(l.hash.0, (l.clone(), None));
+        }
         s.enqueue(messages);
         Ok(booking)
     }

@@ -195,6 +195,14 @@ impl std::fmt::Debug for BookingService {
     }
 }
 
+/// A patient's link to an appointment: what the store keeps (the token's hash, never the
+/// token), the token, and the URL its texts carry.
+struct FreshLink {
+    stored: crate::patient_link::NewPatientLink,
+    token: crate::link_token::LinkToken,
+    url: String,
+}
+
 impl BookingService {
     pub fn new(
         store: Arc<dyn Store>,
@@ -232,30 +240,44 @@ impl BookingService {
         MessageId::from_random_bytes(self.random.bytes16())
     }
 
-    /// A fresh link to the appointment `booking` (ending at `end`), stored by its hash, and the
-    /// URL its texts carry; `None` when the deployment has no link base.
+    /// A fresh link to the appointment `booking` (ending at `end`), not stored yet. `None` when
+    /// the deployment has no link base.
+    fn new_link(
+        &self,
+        tenant: crate::ids::TenantId,
+        booking: BookingId,
+        end: Timestamp,
+        now: Timestamp,
+    ) -> Option<FreshLink> {
+        let base = self.config.link_base.as_ref()?;
+        let token = crate::link_token::LinkToken::generate(&*self.random);
+        Some(FreshLink {
+            stored: crate::patient_link::NewPatientLink {
+                tenant,
+                booking,
+                hash: token.hash(),
+                created_at: now,
+                expires_at: end,
+            },
+            url: base.url(&token),
+            token,
+        })
+    }
+
+    /// [`Self::new_link`], stored on its own before the change whose texts carry it (for
+    /// changes whose store call does not take the link).
     async fn issue_link(
         &self,
         tenant: crate::ids::TenantId,
         booking: BookingId,
         end: Timestamp,
         now: Timestamp,
-    ) -> ServiceResult<Option<(crate::link_token::LinkToken, String)>> {
-        let Some(base) = &self.config.link_base else {
+    ) -> ServiceResult<Option<FreshLink>> {
+        let Some(link) = self.new_link(tenant, booking, end, now) else {
             return Ok(None);
         };
-        let token = crate::link_token::LinkToken::generate(&*self.random);
-        self.store
-            .insert_link(&crate::patient_link::NewPatientLink {
-                tenant,
-                booking,
-                hash: token.hash(),
-                created_at: now,
-                expires_at: end,
-            })
-            .await?;
-        let url = base.url(&token);
-        Ok(Some((token, url)))
+        self.store.insert_link(&link.stored).await?;
+        Ok(Some(link))
     }
 
     fn new_message(&self, draft: MessageDraft, now: Timestamp) -> NewMessage {

@@ -282,14 +282,16 @@ impl BookingService {
             Err(refusal) => return Ok(refusal),
         };
 
-        // The patient's link, in both texts. A link of a hold that a concurrent verify confirmed
-        // first is never texted: only its hash exists.
-        let link = self
-            .issue_link(tenant.id, hold.id, hold.slot.end, now)
-            .await?
-            .map(|(_, url)| url);
-        let [confirmation, reminder] =
-            self.appointment_texts(tenant, &hold, &challenge.phone, link.as_deref(), now);
+        // The patient's link, in both texts, stored with the confirmation: a verify that loses
+        // to a concurrent one stores no link.
+        let link = self.new_link(tenant.id, hold.id, hold.slot.end, now);
+        let [confirmation, reminder] = self.appointment_texts(
+            tenant,
+            &hold,
+            &challenge.phone,
+            link.as_ref().map(|l| l.url.as_str()),
+            now,
+        );
         match self
             .store
             .confirm_hold(
@@ -297,6 +299,7 @@ impl BookingService {
                 hold.id,
                 challenge.id,
                 now,
+                link.as_ref().map(|l| &l.stored),
                 &[confirmation, reminder],
             )
             .await

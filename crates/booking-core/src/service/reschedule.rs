@@ -281,7 +281,7 @@ impl BookingService {
         let link = self
             .issue_link(tenant.id, new.id, new.slot.end, now)
             .await?;
-        let url = link.as_ref().map(|(_, url)| url.as_str());
+        let url = link.as_ref().map(|l| l.url.as_str());
         let texts = [
             // The "moved" text is the new appointment's confirmation: one per booking, and what
             // send_confirmation_sms reports for it.
@@ -340,7 +340,7 @@ impl BookingService {
         {
             Ok(b) => {
                 self.store.revoke_links(tenant.id, old.id, now).await?;
-                *new_link = link.map(|(token, _)| token);
+                *new_link = link.map(|l| l.token);
                 RescheduleOutcome::Rescheduled {
                     appointment_id: b.id,
                     previous_appointment_id: old.id,

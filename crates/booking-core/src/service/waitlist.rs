@@ -326,9 +326,9 @@ impl BookingService {
         };
         let link = self
             .issue_link(tenant.id, held.id, held.slot.end, now)
-            .await?
-            .map(|(_, url)| url);
-        let texts = self.appointment_texts(tenant, &held, &entry.phone, link.as_deref(), now);
+            .await?;
+        let url = link.as_ref().map(|l| l.url.as_str());
+        let texts = self.appointment_texts(tenant, &held, &entry.phone, url, now);
         match self
             .store
             .claim_offer(tenant.id, page.offer.id, held.id, now, &texts)

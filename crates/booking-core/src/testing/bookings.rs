@@ -294,7 +294,7 @@ pub async fn confirm_queues_once<S: Store + ?Sized>(store: &S) {
     let texts = booking_texts(t.id, h.id, &p, now);
     let later = now + SignedDuration::from_mins(2);
     let b = store
-        .confirm_hold(t.id, h.id, c.id, later, &texts)
+        .confirm_hold(t.id, h.id, c.id, later, None, &texts)
         .await
         .expect("confirm");
     check!(
@@ -312,7 +312,9 @@ pub async fn confirm_queues_once<S: Store + ?Sized>(store: &S) {
         "the challenge was not consumed"
     );
     // Again, with the same and with fresh message ids: refused, nothing new queued.
-    let again = store.confirm_hold(t.id, h.id, c.id, later, &texts).await;
+    let again = store
+        .confirm_hold(t.id, h.id, c.id, later, None, &texts)
+        .await;
     check!(
         "confirm_queues_once",
         matches!(again, Err(StoreError::WrongState { .. })),
@@ -324,6 +326,7 @@ pub async fn confirm_queues_once<S: Store + ?Sized>(store: &S) {
             h.id,
             c.id,
             later,
+            None,
             &booking_texts(t.id, h.id, &p, later),
         )
         .await;
@@ -356,6 +359,85 @@ pub async fn confirm_queues_once<S: Store + ?Sized>(store: &S) {
     );
 }
 
+/// The patient's link given with a confirmation is stored with it: it opens the appointment
+/// once confirmed. A confirmation refused (the hold confirmed already, or its code used) stores
+/// its link nowhere, and a link of another booking or clinic is refused with nothing changed.
+pub async fn confirm_stores_its_link_only_when_it_confirms<S: Store + ?Sized>(store: &S) {
+    const NAME: &str = "confirm_stores_its_link_only_when_it_confirms";
+    let t = create_tenant(store, "Confirm Link Clinic").await;
+    let u = create_tenant(store, "Other Confirm Link Clinic").await;
+    let now = base_time();
+    let p = random_phone();
+    let random = crate::testing::SeededRandom::new(uuid::Uuid::new_v4().as_u128() as u64);
+    let h = store
+        .insert_hold(&hold(&t, span(60, 60), &p, None, now), now, CallHolds::Keep)
+        .await
+        .expect("hold");
+    let (c, m) = challenge(t.id, h.id, &p, None, now);
+    store_challenge(store, &c, &m).await.expect("challenge");
+    let later = now + SignedDuration::from_mins(2);
+    let link = |tenant, booking| {
+        let token = crate::link_token::LinkToken::generate(&random);
+        crate::patient_link::NewPatientLink {
+            tenant,
+            booking,
+            hash: token.hash(),
+            created_at: later,
+            expires_at: h.slot.end,
+        }
+    };
+    for wrong in [link(u.id, h.id), link(t.id, booking_id())] {
+        let r = store
+            .confirm_hold(t.id, h.id, c.id, later, Some(&wrong), &[])
+            .await;
+        let found = store
+            .link_by_hash(&wrong.hash, later)
+            .await
+            .expect("lookup");
+        check!(
+            NAME,
+            r.is_err() && found.is_none(),
+            "a link of {:?}/{:?}: {r:?}, stored: {found:?}",
+            wrong.tenant,
+            wrong.booking
+        );
+    }
+    let status = status_of(store, t.id, h.id).await;
+    check!(
+        NAME,
+        status == BookingStatus::Held,
+        "after the wrong links: {status:?}"
+    );
+
+    let right = link(t.id, h.id);
+    let texts = booking_texts(t.id, h.id, &p, later);
+    let b = store
+        .confirm_hold(t.id, h.id, c.id, later, Some(&right), &texts)
+        .await
+        .expect("confirm");
+    let found = store
+        .link_by_hash(&right.hash, later)
+        .await
+        .expect("lookup");
+    check!(
+        NAME,
+        b.status == BookingStatus::Confirmed
+            && found.as_ref().map(|l| (l.tenant, l.booking, l.expires_at))
+                == Some((t.id, h.id, h.slot.end)),
+        "confirmed {b:?}, its link: {found:?}"
+    );
+    let late = link(t.id, h.id);
+    let again = store
+        .confirm_hold(t.id, h.id, c.id, later, Some(&late), &texts)
+        .await;
+    let found = store.link_by_hash(&late.hash, later).await.expect("lookup");
+    check!(
+        NAME,
+        matches!(again, Err(StoreError::WrongState { .. })) && found.is_none(),
+        "a second confirmation: {again:?}, its link: {found:?}"
+    );
+}
+
 pub async fn confirm_expired_refused<S: Store + ?Sized>(store: &S) {
     let t = create_tenant(store, "Late Clinic").await;
     let now = base_time();
@@ -368,7 +450,14 @@ pub async fn confirm_expired_refused<S: Store + ?Sized>(store: &S) {
     store_challenge(store, &c, &m).await.expect("challenge");
     let at = now + HOLD_TTL;
     let r = store
-        .confirm_hold(t.id, h.id, c.id, at, &booking_texts(t.id, h.id, &p, at))
+        .confirm_hold(
+            t.id,
+            h.id,
+            c.id,
+            at,
+            None,
+            &booking_texts(t.id, h.id, &p, at),
+        )
         .await;
     check!(
         "confirm_expired_refused",
@@ -421,6 +510,7 @@ pub async fn confirm_needs_live_challenge<S: Store + ?Sized>(store: &S) {
             h1.id,
             c2.id,
             now,
+            None,
             &booking_texts(t.id, h1.id, &p, now),
         )
         .await;
@@ -443,6 +533,7 @@ pub async fn confirm_needs_live_challenge<S: Store + ?Sized>(store: &S) {
             h1.id,
             old.id,
             now,
+            None,
             &booking_texts(t.id, h1.id, &p, now),
         )
         .await;
@@ -457,6 +548,7 @@ pub async fn confirm_needs_live_challenge<S: Store + ?Sized>(store: &S) {
             h1.id,
             new.id,
             now,
+            None,
             &booking_texts(t.id, h1.id, &p, now),
         )
         .await;
@@ -485,8 +577,8 @@ pub async fn concurrent_confirms_one_wins<S: Store + ?Sized>(store: &S) {
     let a = booking_texts(t.id, h.id, &p, now);
     let b = booking_texts(t.id, h.id, &p, now);
     let (ra, rb) = join2(
-        store.confirm_hold(t.id, h.id, c.id, now, &a),
-        store.confirm_hold(t.id, h.id, c.id, now, &b),
+        store.confirm_hold(t.id, h.id, c.id, now, None, &a),
+        store.confirm_hold(t.id, h.id, c.id, now, None, &b),
     )
     .await;
     check!(

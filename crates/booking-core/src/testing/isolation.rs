@@ -221,6 +221,7 @@ pub async fn tenant_isolation<S: Store + ?Sized>(store: &S) {
             held.id,
             ch.id,
             now,
+            None,
             &booking_texts(b.id, held.id, &p, now),
         )
         .await;

@@ -397,6 +397,7 @@ pub async fn confirmed<S: Store + ?Sized>(
             h.id,
             c.id,
             now,
+            None,
             &booking_texts(tenant.id, h.id, phone, now),
         )
         .await
@@ -446,6 +447,7 @@ where
     taken_slot_changes_nothing(&make().await).await;
     concurrent_holds_one_wins(&make().await).await;
     confirm_queues_once(&make().await).await;
+    confirm_stores_its_link_only_when_it_confirms(&make().await).await;
     confirm_expired_refused(&make().await).await;
     confirm_needs_live_challenge(&make().await).await;
     concurrent_confirms_one_wins(&make().await).await;

@@ -336,7 +336,14 @@ pub async fn codes_prove_changes_once<S: Store + ?Sized>(store: &S) {
     store_challenge(store, &c, &m).await.expect("challenge");
     let late = now + SignedDuration::from_mins(2);
     let r = store
-        .confirm_hold(t.id, h.id, c.id, late, &booking_texts(t.id, h.id, &p, late))
+        .confirm_hold(
+            t.id,
+            h.id,
+            c.id,
+            late,
+            None,
+            &booking_texts(t.id, h.id, &p, late),
+        )
         .await;
     check!(
         NAME,

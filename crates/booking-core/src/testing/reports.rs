@@ -102,7 +102,7 @@ async fn booked_during<S: Store + ?Sized>(
     let (c, m) = challenge(t.id, h.id, &phone, Some(call), confirmed_at);
     store_challenge(store, &c, &m).await.expect("challenge");
     store
-        .confirm_hold(t.id, h.id, c.id, confirmed_at, &[])
+        .confirm_hold(t.id, h.id, c.id, confirmed_at, None, &[])
         .await
         .expect("confirm_hold");
     h.id

@@ -12,6 +12,7 @@ use booking_core::booking::{
 };
 use booking_core::otp::ChangeProof;
 use booking_core::outbox::{DedupeKey, NewMessage};
+use booking_core::patient_link::NewPatientLink;
 use booking_core::ports::{BookingStore, StoreError, StoreResult};
 use booking_core::{BookingId, CalendarId, CallId, ChallengeId, PhoneNumber, TenantId};
 use diesel::prelude::*;
@@ -20,12 +21,21 @@ use jiff::Timestamp;
 use uuid::Uuid;
 
 use super::PgStore;
-use super::outbox::{check_messages, enqueue_in, withdraw_in};
+use super::outbox::{MessageColumns, check_messages, enqueue_in, withdraw_in};
 use super::rows::BookingRow;
 use crate::convert::{from_ts, ts};
 use crate::error::Fail;
 use crate::fixed::{Bind, Fixed};
 use crate::schema::{bookings as b, contacts, otp_challenges as ch};
+
+/// What the function `confirm_hold` returns: a refusal, or none, and the booking.
+#[derive(QueryableByName)]
+struct ConfirmRow {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    refusal: Option<String>,
+    #[diesel(embed)]
+    booking: BookingRow,
+}
 
 fn wrong_state(status: BookingStatus) -> Fail {
     Fail::Store(StoreError::WrongState {
@@ -380,45 +390,69 @@ impl BookingStore for PgStore {
         id: BookingId,
         challenge: ChallengeId,
         now: Timestamp,
+        link: Option<&NewPatientLink>,
         messages: &[NewMessage],
     ) -> StoreResult<Booking> {
         check_messages(tenant, messages)?;
-        let (t, bid) = (*tenant.as_uuid(), *id.as_uuid());
-        let row = self
+        if link.is_some_and(|l| l.tenant != tenant || l.booking != id) {
+            return Err(StoreError::Internal(
+                "the link is not this booking's".into(),
+            ));
+        }
+        let columns = MessageColumns::of(messages);
+        let row: Option<ConfirmRow> = self
             .run(async {
                 let mut conn = self.conn().await?;
-                conn.transaction::<_, Fail, _>(async |conn| {
-                    let row = lock_booking(conn, t, bid).await?;
-                    let status = effective(&row, now)?;
-                    if status != BookingStatus::Held {
-                        return Err(wrong_state(status));
-                    }
-                    consume_code(conn, t, bid, challenge, now).await?;
-                    let row: BookingRow = diesel::update(b::table.find((t, bid)))
-                        .set((
-                            b::status.eq("confirmed"),
-                            b::confirmed_at.eq(ts(now)),
-                            b::updated_at.eq(ts(now)),
-                        ))
-                        .returning(BookingRow::as_returning())
-                        .get_result(conn)
-                        .await?;
-                    record_booked_contact(
-                        conn,
-                        t,
-                        &row.caller_phone,
-                        &row.caller_name,
-                        "phone_booking",
-                        now,
-                    )
-                    .await?;
-                    enqueue_in(conn, messages).await?;
-                    Ok(row)
-                })
+                // One statement, its own transaction: see the migration `confirm_hold`.
+                let binds = [
+                    Bind::Uuid(*tenant.as_uuid()),
+                    Bind::Uuid(*id.as_uuid()),
+                    Bind::Uuid(*challenge.as_uuid()),
+                    Bind::Timestamp(ts(now)),
+                    Bind::OptionalBytes(link.map(|l| l.hash.0.as_slice())),
+                    Bind::OptionalTimestamp(link.map(|l| ts(l.created_at))),
+                    Bind::OptionalTimestamp(link.map(|l| ts(l.expires_at))),
+                ]
+                .into_iter()
+                .chain(columns.binds());
+                let made = Fixed::new(
+                    "SELECT c.refusal, (c.booking).* \
+                     FROM confirm_hold(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) AS c",
+                    binds,
+                )
+                .get_result::<ConfirmRow>(&mut conn)
                 .await
+                .optional();
+                match made {
+                    Err(diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::UniqueViolation,
+                        info,
+                    )) if info.constraint_name() == Some("patient_links_pkey") => {
+                        Err(Fail::Store(StoreError::Duplicate("link".into())))
+                    }
+                    other => Ok(other?),
+                }
             })
             .await?;
-        row.into_domain()
+        let Some(ConfirmRow { refusal, booking }) = row else {
+            return Err(StoreError::NotFound);
+        };
+        match refusal.as_deref() {
+            None => booking.into_domain(),
+            Some("not held") => {
+                let status = booking.into_domain()?.effective_status(now);
+                Err(StoreError::WrongState {
+                    current: status.as_str(),
+                })
+            }
+            Some("challenge used") => Err(StoreError::WrongState {
+                current: "challenge used",
+            }),
+            Some("no challenge") => Err(StoreError::NotFound),
+            Some(other) => Err(StoreError::Internal(format!(
+                "confirm_hold refused with {other:?}"
+            ))),
+        }
     }
 
     async fn release_hold(

@@ -36,6 +36,57 @@ pub(super) fn check_messages(tenant: TenantId, messages: &[NewMessage]) -> Store
     Ok(())
 }
 
+/// Messages as one array per column, one element per message, for a server-side function
+/// that queues them with `unnest` (see the migration `confirm_hold`).
+pub(super) struct MessageColumns<'a> {
+    pub ids: Vec<Uuid>,
+    pub kinds: Vec<&'a str>,
+    pub keys: Vec<&'a str>,
+    pub to: Vec<&'a str>,
+    pub bodies: Vec<&'a str>,
+    pub due: Vec<chrono::DateTime<chrono::Utc>>,
+    pub bookings: Vec<Option<Uuid>>,
+    pub calls: Vec<Option<&'a str>>,
+    pub created: Vec<chrono::DateTime<chrono::Utc>>,
+}
+
+impl<'a> MessageColumns<'a> {
+    pub(super) fn of(messages: &'a [NewMessage]) -> Self {
+        Self {
+            ids: messages.iter().map(|m| *m.id.as_uuid()).collect(),
+            kinds: messages.iter().map(|m| m.kind.as_str()).collect(),
+            keys: messages.iter().map(|m| m.dedupe_key.as_str()).collect(),
+            to: messages.iter().map(|m| m.to.as_str()).collect(),
+            bodies: messages.iter().map(|m| m.body.as_str()).collect(),
+            due: messages.iter().map(|m| ts(m.due_at)).collect(),
+            bookings: messages
+                .iter()
+                .map(|m| m.booking.map(|b| *b.as_uuid()))
+                .collect(),
+            calls: messages
+                .iter()
+                .map(|m| m.call_id.as_ref().map(CallId::as_str))
+                .collect(),
+            created: messages.iter().map(|m| ts(m.created_at)).collect(),
+        }
+    }
+
+    /// The binds, in the order the function takes them.
+    pub(super) fn binds(&'a self) -> [Bind<'a>; 9] {
+        [
+            Bind::Uuids(&self.ids),
+            Bind::Texts(&self.kinds),
+            Bind::Texts(&self.keys),
+            Bind::Texts(&self.to),
+            Bind::Texts(&self.bodies),
+            Bind::Timestamps(&self.due),
+            Bind::OptionalUuids(&self.bookings),
+            Bind::OptionalTexts(&self.calls),
+            Bind::Timestamps(&self.created),
+        ]
+    }
+}
+
 /// Queues messages inside the caller's transaction, in one statement; a dedupe key the tenant
 /// already has is skipped. Returns how many were new.
 pub(super) async fn enqueue_in(
