@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use booking_core::otp::{Challenge, CheckClaim, NewChallenge, OtpPolicy, SendCounts, SendLimit};
 use booking_core::outbox::NewMessage;
-use booking_core::ports::{OtpStore, StoreResult};
+use booking_core::ports::{OtpStore, StoreError, StoreResult};
 use booking_core::{BookingId, CallId, ChallengeId, PhoneNumber, TenantId};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -12,8 +12,7 @@ use jiff::Timestamp;
 use uuid::Uuid;
 
 use super::PgStore;
-use super::bookings::lock_booking;
-use super::outbox::{check_messages, enqueue_in};
+use super::outbox::{MessageColumns, check_messages};
 use super::rows::ChallengeRow;
 use crate::convert::{from_ts, ts};
 use crate::error::Fail;
@@ -76,7 +75,44 @@ async fn send_counts_in(
     ))
 }
 
-/// The status a booking has at `now` (a held booking whose hold ran out is expired).
+/// What `otp_send_turn` returns: the booking's caller number and the counts of the send limits
+/// over the per-number and the per-tenant windows.
+#[derive(QueryableByName)]
+struct SendTurn {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    caller_phone: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    number_to_number: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    number_by_tenant: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    tenant_to_number: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    tenant_by_tenant: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    in_call: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    distinct_in_call: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    to_number_in_call: i64,
+}
+
+impl SendTurn {
+    /// The counts over the per-number window and over the per-tenant window.
+    fn counts(&self) -> (SendCounts, SendCounts) {
+        let n = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
+        let over = |to_number, by_tenant| SendCounts {
+            to_number: n(to_number),
+            in_call: n(self.in_call),
+            distinct_numbers_in_call: n(self.distinct_in_call),
+            by_tenant: n(by_tenant),
+        };
+        (
+            over(self.number_to_number, self.number_by_tenant),
+            over(self.tenant_to_number, self.tenant_by_tenant),
+        )
+    }
+}
 
 #[async_trait]
 impl OtpStore for PgStore {
@@ -88,6 +124,7 @@ impl OtpStore for PgStore {
     ) -> StoreResult<Result<Challenge, SendLimit>> {
         check_messages(challenge.tenant, std::slice::from_ref(message))?;
         let (t, bid) = (*challenge.tenant.as_uuid(), *challenge.booking.as_uuid());
+        let columns = MessageColumns::of(std::slice::from_ref(message));
         let (to, call, now) = (
             &challenge.phone,
             challenge.call_id.as_ref(),
@@ -97,50 +134,90 @@ impl OtpStore for PgStore {
             .run(async {
                 let mut conn = self.conn().await?;
                 conn.transaction::<_, Fail, _>(async |conn| {
-                    // The tenant's sends take turns from here to the commit: the counts below
-                    // cannot change before this code is stored (or refused).
-                    Fixed::new(
-                        "SELECT pg_advisory_xact_lock(?, hashtext(?::text))",
-                        [Bind::Int(OTP_SEND_LOCK_CLASS), Bind::Uuid(t)],
+                    // The tenant's sends take turns from here to the commit, and the booking is
+                    // locked: the counts cannot change before this code is stored (or refused).
+                    // See the migration `otp_send_turn`.
+                    let turn: Option<SendTurn> = Fixed::new(
+                        "SELECT * FROM otp_send_turn(?, ?, ?, ?, ?, ?, ?)",
+                        [
+                            Bind::Int(OTP_SEND_LOCK_CLASS),
+                            Bind::Uuid(t),
+                            Bind::Uuid(bid),
+                            Bind::Text(to.as_str()),
+                            Bind::OptionalText(call.map(CallId::as_str)),
+                            Bind::Timestamp(ts(now - policy.per_number.window)),
+                            Bind::Timestamp(ts(now - policy.per_tenant.window)),
+                        ],
                     )
-                    .execute(conn)
-                    .await?;
-                    // Locking the booking makes concurrent sends for it take turns, so that
-                    // exactly one challenge stays active.
-                    let booking = lock_booking(conn, t, bid).await?;
-                    let (number_counts, texted_in_call) =
-                        send_counts_in(conn, t, to, call, now - policy.per_number.window).await?;
-                    let (tenant_counts, _) =
-                        send_counts_in(conn, t, to, call, now - policy.per_tenant.window).await?;
-                    let known = texted_in_call || booking.caller_phone == to.as_str();
+                    .get_result(conn)
+                    .await
+                    .optional()?;
+                    let turn = turn.ok_or(Fail::Store(StoreError::NotFound))?;
+                    let (number_counts, tenant_counts) = turn.counts();
+                    let known = turn.to_number_in_call > 0 || turn.caller_phone == to.as_str();
                     if let Err(limit) = policy.check_send(&number_counts, &tenant_counts, known) {
                         return Ok(Err(limit));
                     }
-                    diesel::update(
-                        ch::table
-                            .filter(ch::tenant_id.eq(t))
-                            .filter(ch::booking_id.eq(bid))
-                            .filter(ch::consumed_at.is_null())
-                            .filter(ch::superseded_at.is_null()),
+                    // The booking's live codes superseded, this one stored and its text queued:
+                    // one statement (the update does not see the row the insert makes).
+                    let [
+                        ids,
+                        kinds,
+                        keys,
+                        numbers,
+                        bodies,
+                        due,
+                        bookings,
+                        calls,
+                        created,
+                    ] = columns.binds();
+                    let row: ChallengeRow = Fixed::new(
+                        "WITH superseded AS ( \
+                             UPDATE otp_challenges SET superseded_at = ? \
+                             WHERE tenant_id = ? AND booking_id = ? \
+                               AND consumed_at IS NULL AND superseded_at IS NULL), \
+                         text AS ( \
+                             INSERT INTO outbound_messages (tenant_id, id, kind, dedupe_key, \
+                                 to_number, body, status, due_at, booking_id, call_id, \
+                                 created_at, updated_at) \
+                             SELECT ?, m.id, m.kind, m.dedupe_key, m.to_number, m.body, \
+                                 'pending', m.due_at, m.booking_id, m.call_id, m.created_at, \
+                                 m.created_at \
+                             FROM unnest(?, ?, ?, ?, ?, ?, ?, ?, ?) AS m(id, kind, \
+                                 dedupe_key, to_number, body, due_at, booking_id, call_id, \
+                                 created_at) \
+                             ON CONFLICT (tenant_id, dedupe_key) DO NOTHING) \
+                         INSERT INTO otp_challenges (tenant_id, id, booking_id, call_id, phone, \
+                             code_hash, created_at, expires_at) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+                         RETURNING tenant_id, id, booking_id, call_id, phone, code_hash, \
+                             created_at, expires_at, failed_checks, consumed_at, superseded_at",
+                        [
+                            Bind::Timestamp(ts(challenge.created_at)),
+                            Bind::Uuid(t),
+                            Bind::Uuid(bid),
+                            Bind::Uuid(t),
+                            ids,
+                            kinds,
+                            keys,
+                            numbers,
+                            bodies,
+                            due,
+                            bookings,
+                            calls,
+                            created,
+                            Bind::Uuid(t),
+                            Bind::Uuid(*challenge.id.as_uuid()),
+                            Bind::Uuid(bid),
+                            Bind::OptionalText(challenge.call_id.as_ref().map(CallId::as_str)),
+                            Bind::Text(challenge.phone.as_str()),
+                            Bind::Bytes(challenge.code_hash.0.as_slice()),
+                            Bind::Timestamp(ts(challenge.created_at)),
+                            Bind::Timestamp(ts(challenge.expires_at)),
+                        ],
                     )
-                    .set(ch::superseded_at.eq(ts(challenge.created_at)))
-                    .execute(conn)
+                    .get_result(conn)
                     .await?;
-                    let row: ChallengeRow = diesel::insert_into(ch::table)
-                        .values((
-                            ch::tenant_id.eq(t),
-                            ch::id.eq(challenge.id.as_uuid()),
-                            ch::booking_id.eq(bid),
-                            ch::call_id.eq(challenge.call_id.as_ref().map(CallId::as_str)),
-                            ch::phone.eq(challenge.phone.as_str()),
-                            ch::code_hash.eq(challenge.code_hash.0.as_slice()),
-                            ch::created_at.eq(ts(challenge.created_at)),
-                            ch::expires_at.eq(ts(challenge.expires_at)),
-                        ))
-                        .returning(ChallengeRow::as_returning())
-                        .get_result(conn)
-                        .await?;
-                    enqueue_in(conn, std::slice::from_ref(message)).await?;
                     Ok(Ok(row))
                 })
                 .await

@@ -81,7 +81,7 @@ impl BookingRow {
     }
 }
 
-#[derive(Queryable, Selectable, Debug)]
+#[derive(Queryable, Selectable, QueryableByName, Debug)]
 #[diesel(table_name = otp_challenges, check_for_backend(diesel::pg::Pg))]
 pub(super) struct ChallengeRow {
     pub tenant_id: Uuid,
