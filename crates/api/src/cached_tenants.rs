@@ -338,12 +338,12 @@ impl OtpStore for CachedTenants {
     async fn begin_check(
         &self,
         tenant: TenantId,
-        challenge: ChallengeId,
+        booking: BookingId,
         now: Timestamp,
         max_checks: u32,
     ) -> StoreResult<CheckClaim> {
         self.inner
-            .begin_check(tenant, challenge, now, max_checks)
+            .begin_check(tenant, booking, now, max_checks)
             .await
     }
     async fn send_counts(

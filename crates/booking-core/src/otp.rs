@@ -69,10 +69,11 @@ pub struct SendCounts {
 /// What counting one check of a code found. The check is counted before the code is compared,
 /// in one statement that refuses once `max_checks` were made, so that concurrent guesses cannot
 /// get more than `max_checks` comparisons between them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CheckClaim {
-    /// This check is counted; `checks` made so far, this one included.
-    Counted { checks: u32 },
+    /// This check is counted against this code: its `failed_checks` are the checks made so far,
+    /// this one included.
+    Counted(Box<Challenge>),
     /// The code already had `max_checks` checks.
     Exhausted,
     /// The code has expired.

@@ -276,12 +276,14 @@ pub trait OtpStore: Send + Sync {
         tenant: TenantId,
         booking: BookingId,
     ) -> StoreResult<Option<Challenge>>;
-    /// Counts one check of the challenge in one atomic step, before the code is compared, if it
-    /// can still be checked at `now`: live, unexpired and with fewer than `max_checks` checks.
+    /// Counts one check of the booking's live code (its newest challenge neither consumed nor
+    /// superseded) in one atomic step, before the code is compared, if it can still be checked
+    /// at `now`: unexpired and with fewer than `max_checks` checks. `Gone` when the booking has
+    /// no live code.
     async fn begin_check(
         &self,
         tenant: TenantId,
-        challenge: ChallengeId,
+        booking: BookingId,
         now: Timestamp,
         max_checks: u32,
     ) -> StoreResult<CheckClaim>;

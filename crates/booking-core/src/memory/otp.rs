@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use jiff::Timestamp;
 
-use crate::ids::{BookingId, CallId, ChallengeId, TenantId};
+use crate::ids::{BookingId, CallId, TenantId};
 use crate::memory::{MemoryStore, State};
 use crate::otp::{
     Challenge, ChangeProof, CheckClaim, NewChallenge, OtpPolicy, SendCounts, SendLimit,
@@ -97,17 +97,23 @@ impl OtpStore for MemoryStore {
     async fn begin_check(
         &self,
         tenant: TenantId,
-        challenge: ChallengeId,
+        booking: BookingId,
         now: Timestamp,
         max_checks: u32,
     ) -> StoreResult<CheckClaim> {
         let mut s = self.lock();
-        let Some(c) = s.challenges.iter_mut().find(|c| {
-            c.tenant == tenant
-                && c.id == challenge
-                && c.consumed_at.is_none()
-                && c.superseded_at.is_none()
-        }) else {
+        let Some(c) = s
+            .challenges
+            .iter_mut()
+            .rev()
+            .filter(|c| {
+                c.tenant == tenant
+                    && c.booking == booking
+                    && c.consumed_at.is_none()
+                    && c.superseded_at.is_none()
+            })
+            .max_by_key(|c| c.created_at)
+        else {
             return Ok(CheckClaim::Gone);
         };
         if c.expires_at <= now {
@@ -117,9 +123,7 @@ impl OtpStore for MemoryStore {
             return Ok(CheckClaim::Exhausted);
         }
         c.failed_checks += 1;
-        Ok(CheckClaim::Counted {
-            checks: c.failed_checks,
-        })
+        Ok(CheckClaim::Counted(Box::new(c.clone())))
     }
 
     async fn send_counts(

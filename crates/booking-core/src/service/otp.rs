@@ -204,27 +204,25 @@ impl BookingService {
         now: Timestamp,
     ) -> ServiceResult<Result<Challenge, VerifyOutcome>> {
         let policy = &self.config.otp;
-        let Some(challenge) = self.store.active_challenge(tenant, booking).await? else {
-            return Ok(Err(VerifyOutcome::NoCode));
-        };
-        if challenge.failed_checks >= policy.max_checks {
-            return Ok(Err(VerifyOutcome::TooManyAttempts));
-        }
-        if challenge.expires_at <= now {
-            return Ok(Err(VerifyOutcome::CodeExpired));
-        }
         let Some(code) = policy.code_of(code) else {
-            // Not a code at all: no guess was made, so no try is used up.
-            return Ok(Err(VerifyOutcome::Refused(VerifyRefusal::WrongLength {
-                digits: policy.code_length.get(),
-            })));
+            // Not a code at all: no guess was made, so no try is used up. What a code would have
+            // met comes first.
+            let refusal = match self.store.active_challenge(tenant, booking).await? {
+                None => VerifyOutcome::NoCode,
+                Some(c) if c.failed_checks >= policy.max_checks => VerifyOutcome::TooManyAttempts,
+                Some(c) if c.expires_at <= now => VerifyOutcome::CodeExpired,
+                Some(_) => VerifyOutcome::Refused(VerifyRefusal::WrongLength {
+                    digits: policy.code_length.get(),
+                }),
+            };
+            return Ok(Err(refusal));
         };
-        let checks = match self
+        let challenge = match self
             .store
-            .begin_check(tenant, challenge.id, now, policy.max_checks)
+            .begin_check(tenant, booking, now, policy.max_checks)
             .await?
         {
-            CheckClaim::Counted { checks } => checks,
+            CheckClaim::Counted(challenge) => *challenge,
             CheckClaim::Exhausted => return Ok(Err(VerifyOutcome::TooManyAttempts)),
             CheckClaim::Expired => return Ok(Err(VerifyOutcome::CodeExpired)),
             CheckClaim::Gone => return Ok(Err(VerifyOutcome::NoCode)),
@@ -236,7 +234,7 @@ impl BookingService {
             Ok(Ok(challenge))
         } else {
             Ok(Err(VerifyOutcome::WrongCode {
-                attempts_left: policy.max_checks.saturating_sub(checks),
+                attempts_left: policy.max_checks.saturating_sub(challenge.failed_checks),
             }))
         }
     }

@@ -256,7 +256,7 @@ pub async fn tenant_isolation<S: Store + ?Sized>(store: &S) {
         r.is_err(),
         "reschedule_booking() of A's booking: {r:?}"
     );
-    let r = store.begin_check(b.id, ch.id, now, 5).await;
+    let r = store.begin_check(b.id, ch.booking, now, 5).await;
     check!(
         NAME,
         r == Ok(CheckClaim::Gone),

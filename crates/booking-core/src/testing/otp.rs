@@ -10,8 +10,8 @@ use crate::outbox::{DedupeKey, DeliveryUpdate, MessageKind, MessageStatus};
 use crate::phone::PhoneNumber;
 use crate::ports::{Store, StoreError, StoreResult};
 use crate::testing::{
-    appointment, base_time, booking_id, booking_texts, challenge, challenge_id, confirmed,
-    count_key, create_tenant, futures_join_all, hold, join2, message, message_id, random_call_id,
+    appointment, base_time, booking_id, booking_texts, challenge, confirmed, count_key,
+    create_tenant, futures_join_all, hold, join2, message, message_id, random_call_id,
     random_phone, span, status_of, store_challenge,
 };
 
@@ -74,15 +74,15 @@ pub async fn failed_checks_count<S: Store + ?Sized>(store: &S) {
     let (c, m) = challenge(t.id, h.id, &p, None, now);
     store_challenge(store, &c, &m).await.expect("challenge");
     for want in 1..=3 {
-        let n = store.begin_check(t.id, c.id, now, 5).await.expect("check");
+        let n = store.begin_check(t.id, h.id, now, 5).await.expect("check");
         check!(
             NAME,
-            n == CheckClaim::Counted { checks: want },
+            matches!(&n, CheckClaim::Counted(got) if got.id == c.id && got.failed_checks == want),
             "check {want} was counted as {n:?}"
         );
     }
     // Twenty at once: exactly the two checks left are counted, whatever the interleaving.
-    let racers = (0..20).map(|_| store.begin_check(t.id, c.id, now, 5));
+    let racers = (0..20).map(|_| store.begin_check(t.id, h.id, now, 5));
     let got: Vec<CheckClaim> = futures_join_all(racers)
         .await
         .into_iter()
@@ -91,7 +91,7 @@ pub async fn failed_checks_count<S: Store + ?Sized>(store: &S) {
     let counted: Vec<u32> = got
         .iter()
         .filter_map(|g| match g {
-            CheckClaim::Counted { checks } => Some(*checks),
+            CheckClaim::Counted(c) => Some(c.failed_checks),
             _ => None,
         })
         .collect();
@@ -111,11 +111,11 @@ pub async fn failed_checks_count<S: Store + ?Sized>(store: &S) {
         "stored count {}",
         active.failed_checks
     );
-    let missing = store.begin_check(t.id, challenge_id(), now, 5).await;
+    let missing = store.begin_check(t.id, booking_id(), now, 5).await;
     check!(
         NAME,
         missing == Ok(CheckClaim::Gone),
-        "a missing challenge: {missing:?}"
+        "a booking without a code: {missing:?}"
     );
     // An expired code is not checked, nor a consumed or superseded one.
     let h2 = store
@@ -129,7 +129,7 @@ pub async fn failed_checks_count<S: Store + ?Sized>(store: &S) {
     let (c2, m2) = challenge(t.id, h2.id, &p, None, now);
     store_challenge(store, &c2, &m2).await.expect("challenge 2");
     let late = store
-        .begin_check(t.id, c2.id, c2.expires_at, 5)
+        .begin_check(t.id, h2.id, c2.expires_at, 5)
         .await
         .expect("late check");
     check!(
@@ -139,8 +139,19 @@ pub async fn failed_checks_count<S: Store + ?Sized>(store: &S) {
     );
     let (c3, m3) = challenge(t.id, h2.id, &p, None, now + SignedDuration::from_secs(1));
     store_challenge(store, &c3, &m3).await.expect("challenge 3");
-    let old = store.begin_check(t.id, c2.id, now, 5).await.expect("old");
-    check!(NAME, old == CheckClaim::Gone, "a superseded code: {old:?}");
+    // The newer code is the one checked; the superseded one keeps its count.
+    let newer = store.begin_check(t.id, h2.id, now, 5).await.expect("newer");
+    check!(
+        NAME,
+        matches!(&newer, CheckClaim::Counted(got) if got.id == c3.id && got.failed_checks == 1),
+        "after a newer code: {newer:?}"
+    );
+    store
+        .confirm_hold(t.id, h2.id, c3.id, now, None, &[])
+        .await
+        .expect("confirm with the newer code");
+    let used = store.begin_check(t.id, h2.id, now, 5).await.expect("used");
+    check!(NAME, used == CheckClaim::Gone, "a consumed code: {used:?}");
 }
 
 /// Twenty sends at once never get past a send limit: the store counts and inserts under one

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use booking_core::otp::{Challenge, CheckClaim, NewChallenge, OtpPolicy, SendCounts, SendLimit};
 use booking_core::outbox::NewMessage;
 use booking_core::ports::{OtpStore, StoreError, StoreResult};
-use booking_core::{BookingId, CallId, ChallengeId, PhoneNumber, TenantId};
+use booking_core::{BookingId, CallId, PhoneNumber, TenantId};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use jiff::Timestamp;
@@ -255,53 +255,73 @@ impl OtpStore for PgStore {
     async fn begin_check(
         &self,
         tenant: TenantId,
-        challenge: ChallengeId,
+        booking: BookingId,
         now: Timestamp,
         max_checks: u32,
     ) -> StoreResult<CheckClaim> {
         let max = crate::convert::i32_of("max checks", max_checks)?;
-        let (t, id) = (*tenant.as_uuid(), *challenge.as_uuid());
+        let (t, bid) = (*tenant.as_uuid(), *booking.as_uuid());
         let claim = self
             .run(async {
                 let mut conn = self.conn().await?;
-                // One statement: the count and the limit are decided by the row as it is when
-                // the update takes it, whatever else runs at once.
-                let counted: Option<i32> = diesel::update(
-                    ch::table
-                        .find((t, id))
-                        .filter(ch::consumed_at.is_null())
-                        .filter(ch::superseded_at.is_null())
-                        .filter(ch::expires_at.gt(ts(now)))
-                        .filter(ch::failed_checks.lt(max)),
-                )
-                .set(ch::failed_checks.eq(ch::failed_checks + 1))
-                .returning(ch::failed_checks)
-                .get_result(&mut conn)
-                .await
-                .optional()?;
-                if let Some(n) = counted {
-                    return Ok(Ok(n));
-                }
-                // Not counted: say why.
-                let row: Option<(
-                    Option<chrono::DateTime<chrono::Utc>>,
-                    Option<chrono::DateTime<chrono::Utc>>,
-                    chrono::DateTime<chrono::Utc>,
-                )> = ch::table
-                    .find((t, id))
-                    .select((ch::consumed_at, ch::superseded_at, ch::expires_at))
-                    .first(&mut conn)
+                // A newer code sent between the choice of the row and the update makes the
+                // update count nothing: the check is then made against that code (once more).
+                let mut tries = 0;
+                loop {
+                    tries += 1;
+                    // One statement: the count and the limit are decided by the row as it is
+                    // when the update takes it, whatever else runs at once. A code superseded
+                    // or consumed between the choice of the row and the update fails the
+                    // re-check of the WHERE clause on its new version and is not counted.
+                    let counted: Option<ChallengeRow> = Fixed::new(
+                        "UPDATE otp_challenges SET failed_checks = failed_checks + 1 \
+                         WHERE (tenant_id, id) = ( \
+                             SELECT tenant_id, id FROM otp_challenges \
+                             WHERE tenant_id = ? AND booking_id = ? \
+                               AND consumed_at IS NULL AND superseded_at IS NULL \
+                             ORDER BY created_at DESC, seq LIMIT 1) \
+                           AND consumed_at IS NULL AND superseded_at IS NULL \
+                           AND expires_at > ? AND failed_checks < ? \
+                         RETURNING tenant_id, id, booking_id, call_id, phone, code_hash, \
+                             created_at, expires_at, failed_checks, consumed_at, superseded_at",
+                        [
+                            Bind::Uuid(t),
+                            Bind::Uuid(bid),
+                            Bind::Timestamp(ts(now)),
+                            Bind::Int(max),
+                        ],
+                    )
+                    .get_result(&mut conn)
                     .await
                     .optional()?;
-                Ok(Err(row))
+                    if let Some(row) = counted {
+                        return Ok(Ok(row));
+                    }
+                    // Not counted: say why, from the live code as it is now.
+                    let live: Option<(chrono::DateTime<chrono::Utc>, i32)> = ch::table
+                        .filter(ch::tenant_id.eq(t))
+                        .filter(ch::booking_id.eq(bid))
+                        .filter(ch::consumed_at.is_null())
+                        .filter(ch::superseded_at.is_null())
+                        .order((ch::created_at.desc(), ch::seq))
+                        .select((ch::expires_at, ch::failed_checks))
+                        .first(&mut conn)
+                        .await
+                        .optional()?;
+                    let checkable = |(expires, checks): &(chrono::DateTime<chrono::Utc>, i32)| {
+                        *expires > ts(now) && *checks < max
+                    };
+                    match live {
+                        Some(l) if checkable(&l) && tries < 3 => continue,
+                        other => return Ok(Err(other)),
+                    }
+                }
             })
             .await?;
         Ok(match claim {
-            Ok(n) => CheckClaim::Counted {
-                checks: crate::convert::u32_of("checks", n)?,
-            },
-            Err(Some((None, None, expires))) if from_ts(expires)? <= now => CheckClaim::Expired,
-            Err(Some((None, None, _))) => CheckClaim::Exhausted,
+            Ok(row) => CheckClaim::Counted(Box::new(row.into_domain()?)),
+            Err(Some((expires, _))) if from_ts(expires)? <= now => CheckClaim::Expired,
+            Err(Some((_, checks))) if checks >= max => CheckClaim::Exhausted,
             Err(_) => CheckClaim::Gone,
         })
     }
