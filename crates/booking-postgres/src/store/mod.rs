@@ -24,6 +24,7 @@ macro_rules! no_flush_wait {
 
 mod accounts;
 mod attendance;
+mod batches;
 mod bookings;
 pub(crate) mod calendar_tables;
 mod calendar_writes;
@@ -41,6 +42,7 @@ mod sms_routes;
 mod tenant_children;
 mod tenants;
 mod test_texts;
+mod tool_calls;
 mod waitlist;
 
 pub use keys::KeyMismatch;
@@ -139,6 +141,9 @@ struct Inner {
     keys: Keyring,
     connect_timeout: Duration,
     statement_timeout: Duration,
+    /// The tool-call log's claims and answers waiting for a statement (see `batches`).
+    tool_claims: Arc<batches::Batches<tool_calls::Claim>>,
+    tool_answers: Arc<batches::Batches<tool_calls::Answer>>,
 }
 
 /// Why the store is not ready to serve (`/readyz`).
@@ -212,6 +217,8 @@ impl PgStore {
                 },
                 connect_timeout,
                 statement_timeout: config.statement_timeout,
+                tool_claims: Arc::default(),
+                tool_answers: Arc::default(),
             }),
         })
     }
@@ -311,6 +318,14 @@ impl PgStore {
 
     fn keys(&self) -> &Keyring {
         &self.inner.keys
+    }
+
+    fn tool_claims(&self) -> &Arc<batches::Batches<tool_calls::Claim>> {
+        &self.inner.tool_claims
+    }
+
+    fn tool_answers(&self) -> &Arc<batches::Batches<tool_calls::Answer>> {
+        &self.inner.tool_answers
     }
 }
 

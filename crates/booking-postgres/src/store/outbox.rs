@@ -1,4 +1,4 @@
-//! The outbox (every text a row first), contacts' opt-outs, and the tool-call log.
+//! The outbox (every text a row first) and contacts' opt-outs.
 //!
 //! Workers claim due rows with `FOR UPDATE SKIP LOCKED`, so several api instances share the
 //! work without ever taking the same row; a claim is a lease (`lease_until`) with a fresh
@@ -12,7 +12,7 @@ use booking_core::outbox::{
 use booking_core::ports::Texting;
 use booking_core::ports::{
     ContactStore, InboundCount, InboundCounter, InboundPurpose, OutboxStore, SENT_CODE_BODY,
-    StoreError, StoreResult, TOOL_CALL_ABANDONED_AFTER, ToolCallClaim, ToolCallKey, ToolCallLog,
+    StoreError, StoreResult,
 };
 use booking_core::{CallId, MessageId, PhoneNumber, TenantId};
 use diesel::prelude::*;
@@ -26,7 +26,7 @@ use super::rows::{MessageRow, message_status};
 use crate::convert::{i32_of, ts};
 use crate::error::Fail;
 use crate::fixed::{Bind, Fixed};
-use crate::schema::{contacts, outbound_messages as m, tool_call_log as tcl};
+use crate::schema::{contacts, outbound_messages as m};
 
 /// Messages queued by a unit of work must belong to the tenant it works for.
 pub(super) fn check_messages(tenant: TenantId, messages: &[NewMessage]) -> StoreResult<()> {
@@ -672,153 +672,6 @@ impl ContactStore for PgStore {
                 ))
                 .execute(&mut conn)
                 .await?;
-            Ok(())
-        })
-        .await
-    }
-}
-
-#[async_trait]
-impl ToolCallLog for PgStore {
-    async fn begin_tool_call(
-        &self,
-        tenant: TenantId,
-        key: &ToolCallKey,
-        now: Timestamp,
-    ) -> StoreResult<ToolCallClaim> {
-        let t = *tenant.as_uuid();
-        let call = key.call.as_ref().map_or("", CallId::as_str);
-        let (id, tool) = (key.id.as_str(), key.tool.as_str());
-        self.run(async {
-            let mut conn = self.conn().await?;
-            // A row abandoned between the insert and the read is free again: try once more.
-            for _ in 0..2 {
-                let inserted = Fixed::new(
-                    concat!(
-                        no_flush_wait!(),
-                        " INSERT INTO tool_call_log \
-                           (tenant_id, call_id, tool_call_id, tool, started_at) \
-                         SELECT ?, ?, ?, ?, ? FROM no_flush_wait \
-                         ON CONFLICT (tenant_id, call_id, tool_call_id, tool) DO NOTHING"
-                    ),
-                    [
-                        Bind::Uuid(t),
-                        Bind::Text(call),
-                        Bind::Text(id),
-                        Bind::Text(tool),
-                        Bind::Timestamp(ts(now)),
-                    ],
-                )
-                .execute(&mut conn)
-                .await?;
-                if inserted == 1 {
-                    return Ok(ToolCallClaim::New);
-                }
-                // A claim its request never finished nor abandoned (the process died) is
-                // taken over once it is old enough.
-                let taken_over = Fixed::new(
-                    concat!(
-                        no_flush_wait!(),
-                        " UPDATE tool_call_log SET started_at = ? FROM no_flush_wait \
-                         WHERE tenant_id = ? AND call_id = ? AND tool_call_id = ? AND tool = ? \
-                           AND result IS NULL AND started_at <= ?"
-                    ),
-                    [
-                        Bind::Timestamp(ts(now)),
-                        Bind::Uuid(t),
-                        Bind::Text(call),
-                        Bind::Text(id),
-                        Bind::Text(tool),
-                        Bind::Timestamp(ts(now - TOOL_CALL_ABANDONED_AFTER)),
-                    ],
-                )
-                .execute(&mut conn)
-                .await?;
-                if taken_over == 1 {
-                    return Ok(ToolCallClaim::New);
-                }
-                let result: Option<Option<String>> = tcl::table
-                    .find((t, call, id, tool))
-                    .select(tcl::result)
-                    .first(&mut conn)
-                    .await
-                    .optional()?;
-                match result {
-                    Some(Some(r)) => return Ok(ToolCallClaim::Done(r)),
-                    Some(None) => return Ok(ToolCallClaim::InProgress),
-                    None => continue,
-                }
-            }
-            Ok(ToolCallClaim::InProgress)
-        })
-        .await
-    }
-
-    async fn finish_tool_call(
-        &self,
-        tenant: TenantId,
-        key: &ToolCallKey,
-        result: &str,
-        now: Timestamp,
-    ) -> StoreResult<()> {
-        let t = *tenant.as_uuid();
-        let call = key.call.as_ref().map_or("", CallId::as_str);
-        let (id, tool) = (key.id.as_str(), key.tool.as_str());
-        self.run(async {
-            let mut conn = self.conn().await?;
-            let updated = Fixed::new(
-                concat!(
-                    no_flush_wait!(),
-                    " UPDATE tool_call_log SET result = ?, finished_at = ? FROM no_flush_wait \
-                     WHERE tenant_id = ? AND call_id = ? AND tool_call_id = ? AND tool = ? \
-                       AND result IS NULL"
-                ),
-                [
-                    Bind::Text(result),
-                    Bind::Timestamp(ts(now)),
-                    Bind::Uuid(t),
-                    Bind::Text(call),
-                    Bind::Text(id),
-                    Bind::Text(tool),
-                ],
-            )
-            .execute(&mut conn)
-            .await?;
-            if updated == 1 {
-                return Ok(());
-            }
-            // Already finished: the first answer stays.
-            let exists: Option<String> = tcl::table
-                .find((t, call, id, tool))
-                .select(tcl::tool_call_id)
-                .first(&mut conn)
-                .await
-                .optional()?;
-            exists.map(drop).ok_or(Fail::Store(StoreError::NotFound))
-        })
-        .await
-    }
-
-    async fn abandon_tool_call(&self, tenant: TenantId, key: &ToolCallKey) -> StoreResult<()> {
-        let call = key.call.as_ref().map_or("", CallId::as_str);
-        self.run(async {
-            let mut conn = self.conn().await?;
-            Fixed::new(
-                concat!(
-                    no_flush_wait!(),
-                    " DELETE FROM tool_call_log USING no_flush_wait \
-                     WHERE tenant_id = ? AND call_id = ? AND tool_call_id = ? AND tool = ? \
-                       AND result IS NULL"
-                ),
-                [
-                    Bind::Uuid(*tenant.as_uuid()),
-                    Bind::Text(call),
-                    Bind::Text(key.id.as_str()),
-                    Bind::Text(key.tool.as_str()),
-                ],
-            )
-            .execute(&mut conn)
-            .await?;
             Ok(())
         })
         .await
