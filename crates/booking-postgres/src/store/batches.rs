@@ -1,12 +1,13 @@
-//! Small writes that many requests make at once, run as one statement per batch.
+//! Small statements that many requests make at once, run as one statement per batch.
 //!
 //! Every tool call claims its key in the tool-call log before it runs and stores its answer
-//! after: two statements of its own that do almost nothing. When hundreds arrive together (500
-//! callers on one slot), each waits for a pooled connection and a round trip of its own. Here a
-//! write joins a queue, and up to [`IN_FLIGHT`] tasks each take what is queued (up to
-//! [`BATCH_MAX`]) into one statement, then tell each writer its outcome. A write that finds the
-//! queue empty and a task free is a batch of one, run at once: nothing waits for a batch to
-//! fill, so one request alone pays nothing for this.
+//! after, and every reservation reads its call's bookings first: statements of their own that
+//! do almost nothing. When hundreds arrive together (500 callers on one slot), each waits for a
+//! pooled connection and a round trip of its own. Here a job joins a queue, and up to
+//! [`IN_FLIGHT`] tasks each take what is queued (up to [`BATCH_MAX`]) into one statement, then
+//! tell each job its outcome. A job that finds the queue empty and a task free is a batch of
+//! one, run at once: nothing waits for a batch to fill, so one request alone pays nothing for
+//! this.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -625,18 +625,26 @@ impl BookingStore for PgStore {
         tenant: TenantId,
         call: &CallId,
     ) -> StoreResult<Vec<Booking>> {
-        let rows = self
-            .run(async {
-                let mut conn = self.conn().await?;
-                Ok(b::table
-                    .filter(b::tenant_id.eq(tenant.as_uuid()))
-                    .filter(b::call_id.eq(call.as_str()))
-                    .order(b::seq)
-                    .select(BookingRow::as_select())
-                    .load(&mut conn)
-                    .await?)
-            })
-            .await?;
+        // Many reads at once (every caller racing for one slot reads its call's holds first)
+        // share statements: see `batches`.
+        let (reply, told) = tokio::sync::oneshot::channel();
+        let store = self.clone();
+        self.call_reads().push(
+            CallRead {
+                tenant: *tenant.as_uuid(),
+                call: call.as_str().to_owned(),
+                reply,
+            },
+            move |reads| {
+                let store = store.clone();
+                async move { store.read_calls_bookings(reads).await }
+            },
+        );
+        let rows = told.await.unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(
+                "the batch of this read ended before it answered".into(),
+            ))
+        })?;
         domain(rows)
     }
 
@@ -671,5 +679,58 @@ impl BookingStore for PgStore {
             Ok(n as u64)
         })
         .await
+    }
+}
+
+/// A read of the bookings of a call, waiting for its batch.
+pub(super) struct CallRead {
+    tenant: Uuid,
+    call: String,
+    reply: tokio::sync::oneshot::Sender<StoreResult<Vec<BookingRow>>>,
+}
+
+impl PgStore {
+    /// The bookings of each read's call, in the order they were made, in one statement.
+    async fn read_calls_bookings(&self, reads: Vec<CallRead>) {
+        let tenants: Vec<Uuid> = reads.iter().map(|r| r.tenant).collect();
+        let calls: Vec<&str> = reads.iter().map(|r| r.call.as_str()).collect();
+        let rows: StoreResult<Vec<BookingRow>> = self
+            .run(async {
+                let mut conn = self.conn().await?;
+                Ok(Fixed::new(
+                    "SELECT * FROM bookings \
+                     WHERE call_id IS NOT NULL \
+                       AND (tenant_id, call_id) IN (SELECT * FROM unnest(?, ?)) \
+                     ORDER BY seq",
+                    [Bind::Uuids(&tenants), Bind::Texts(&calls)],
+                )
+                .load(&mut conn)
+                .await?)
+            })
+            .await;
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(e) => {
+                for r in reads {
+                    let _ = r.reply.send(Err(e.clone()));
+                }
+                return;
+            }
+        };
+        let mut by_call: std::collections::HashMap<(Uuid, String), Vec<BookingRow>> =
+            std::collections::HashMap::new();
+        for row in rows {
+            if let Some(call) = row.call_id.clone() {
+                by_call.entry((row.tenant_id, call)).or_default().push(row);
+            }
+        }
+        for r in reads {
+            // Two reads of one call in a batch each get all of its rows.
+            let mine = by_call
+                .get(&(r.tenant, r.call))
+                .cloned()
+                .unwrap_or_default();
+            let _ = r.reply.send(Ok(mine));
+        }
     }
 }

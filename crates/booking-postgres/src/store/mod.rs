@@ -144,6 +144,8 @@ struct Inner {
     /// The tool-call log's claims and answers waiting for a statement (see `batches`).
     tool_claims: Arc<batches::Batches<tool_calls::Claim>>,
     tool_answers: Arc<batches::Batches<tool_calls::Answer>>,
+    /// Reads of a call's bookings waiting for a statement.
+    call_reads: Arc<batches::Batches<bookings::CallRead>>,
 }
 
 /// Why the store is not ready to serve (`/readyz`).
@@ -219,6 +221,7 @@ impl PgStore {
                 statement_timeout: config.statement_timeout,
                 tool_claims: Arc::default(),
                 tool_answers: Arc::default(),
+                call_reads: Arc::default(),
             }),
         })
     }
@@ -326,6 +329,10 @@ impl PgStore {
 
     fn tool_answers(&self) -> &Arc<batches::Batches<tool_calls::Answer>> {
         &self.inner.tool_answers
+    }
+
+    fn call_reads(&self) -> &Arc<batches::Batches<bookings::CallRead>> {
+        &self.inner.call_reads
     }
 }
 

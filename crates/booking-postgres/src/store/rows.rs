@@ -33,7 +33,7 @@ fn interval(what: &str, start: Ts, end: Ts) -> Result<Interval, StoreError> {
     Interval::new(from_ts(start)?, from_ts(end)?).ok_or_else(|| corrupt(what, "is empty"))
 }
 
-#[derive(Queryable, Selectable, QueryableByName, Debug)]
+#[derive(Queryable, Selectable, QueryableByName, Clone, Debug)]
 #[diesel(table_name = bookings, check_for_backend(diesel::pg::Pg))]
 pub(super) struct BookingRow {
     pub tenant_id: Uuid,
