@@ -43,9 +43,36 @@ impl<J: Send + 'static> Batches<J> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Runs `job` with `run`: at once, alone, in the caller's own task while fewer than
+    /// [`IN_FLIGHT`] statements of this kind run; otherwise queued, for a task that runs the
+    /// queue in batches. `run` answers every job it is given. A caller that goes away while
+    /// its job runs alone takes only its own job with it.
+    pub(super) async fn submit<F, Fut>(self: &Arc<Self>, job: J, run: F)
+    where
+        F: Fn(Vec<J>) -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        let alone = {
+            let mut s = self.lock();
+            let alone = s.running < IN_FLIGHT;
+            if alone {
+                s.running += 1;
+            }
+            alone
+        };
+        if !alone {
+            return self.push(job, run);
+        }
+        let _turn = Alone {
+            batches: self.clone(),
+            run: run.clone(),
+        };
+        run(vec![job]).await;
+    }
+
     /// Queues `job`, and starts a task that runs the queue in batches with `run` unless
-    /// [`IN_FLIGHT`] already do. `run` answers every job it is given.
-    pub(super) fn push<F, Fut>(self: &Arc<Self>, job: J, run: F)
+    /// [`IN_FLIGHT`] statements already run.
+    fn push<F, Fut>(self: &Arc<Self>, job: J, run: F)
     where
         F: Fn(Vec<J>) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send,
@@ -60,15 +87,56 @@ impl<J: Send + 'static> Batches<J> {
             start
         };
         if start {
-            let mut worker = Worker {
-                batches: self.clone(),
-                done: false,
-            };
-            tokio::spawn(async move {
-                while let Some(batch) = worker.next() {
-                    run(batch).await;
-                }
-            });
+            self.start_worker(run);
+        }
+    }
+
+    /// Starts a task on a place already counted in `running`.
+    fn start_worker<F, Fut>(self: &Arc<Self>, run: F)
+    where
+        F: Fn(Vec<J>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        let mut worker = Worker {
+            batches: self.clone(),
+            done: false,
+        };
+        tokio::spawn(async move {
+            while let Some(batch) = worker.next() {
+                run(batch).await;
+            }
+        });
+    }
+}
+
+/// A job running alone in its caller's task. When it ends (or its caller goes away), its place
+/// passes to a task for what was queued meanwhile, if anything was.
+struct Alone<J: Send + 'static, F, Fut>
+where
+    F: Fn(Vec<J>) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    batches: Arc<Batches<J>>,
+    run: F,
+}
+
+impl<J: Send + 'static, F, Fut> Drop for Alone<J, F, Fut>
+where
+    F: Fn(Vec<J>) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    fn drop(&mut self) {
+        let pass_on = {
+            let mut s = self.batches.lock();
+            if s.queued.is_empty() {
+                s.running -= 1;
+                false
+            } else {
+                true
+            }
+        };
+        if pass_on {
+            self.batches.start_worker(self.run.clone());
         }
     }
 }
@@ -120,7 +188,7 @@ mod tests {
     struct Job(usize, oneshot::Sender<usize>);
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn writes_queued_while_batches_run_go_together_and_each_hears_its_outcome() {
+    async fn jobs_alone_run_at_once_and_those_queued_behind_them_go_together() {
         let batches: Arc<Batches<Job>> = Arc::default();
         let gate = Arc::new(Semaphore::new(0));
         let statements = Arc::new(AtomicUsize::new(0));
@@ -140,21 +208,30 @@ mod tests {
         let mut answers = Vec::new();
         for n in 0..300 {
             let (tx, rx) = oneshot::channel();
-            batches.push(Job(n, tx), run.clone());
+            let (batches, run) = (batches.clone(), run.clone());
+            tokio::spawn(async move { batches.submit(Job(n, tx), run).await });
             answers.push((n, rx));
+        }
+        // The first IN_FLIGHT run alone, held at the gate; the others queue behind them.
+        while batches.lock().queued.len() < 300 - IN_FLIGHT {
+            tokio::task::yield_now().await;
         }
         gate.add_permits(1000);
         for (n, rx) in answers {
             assert_eq!(rx.await.expect("answered"), n * 10);
         }
         let made = statements.load(Ordering::SeqCst);
-        // However the tasks and the writes interleave: no batch over BATCH_MAX, and no more
-        // than one part-filled batch per task.
+        // However the tasks and the jobs interleave: no batch over BATCH_MAX, and no more than
+        // one part-filled batch per place.
+        let queued = 300 - IN_FLIGHT;
         assert!(
-            (300usize.div_ceil(BATCH_MAX)..=300usize.div_ceil(BATCH_MAX) + IN_FLIGHT)
+            (IN_FLIGHT + queued.div_ceil(BATCH_MAX)..=IN_FLIGHT * 2 + queued.div_ceil(BATCH_MAX))
                 .contains(&made),
-            "300 writes in {made} statements"
+            "300 jobs in {made} statements"
         );
+        while batches.lock().running > 0 {
+            tokio::task::yield_now().await;
+        }
         assert_eq!(batches.lock().running, 0, "every task gave its place back");
     }
 

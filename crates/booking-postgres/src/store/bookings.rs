@@ -629,17 +629,19 @@ impl BookingStore for PgStore {
         // share statements: see `batches`.
         let (reply, told) = tokio::sync::oneshot::channel();
         let store = self.clone();
-        self.call_reads().push(
-            CallRead {
-                tenant: *tenant.as_uuid(),
-                call: call.as_str().to_owned(),
-                reply,
-            },
-            move |reads| {
-                let store = store.clone();
-                async move { store.read_calls_bookings(reads).await }
-            },
-        );
+        self.call_reads()
+            .submit(
+                CallRead {
+                    tenant: *tenant.as_uuid(),
+                    call: call.as_str().to_owned(),
+                    reply,
+                },
+                move |reads| {
+                    let store = store.clone();
+                    async move { store.read_calls_bookings(reads).await }
+                },
+            )
+            .await;
         let rows = told.await.unwrap_or_else(|_| {
             Err(StoreError::Unavailable(
                 "the batch of this read ended before it answered".into(),
@@ -697,11 +699,23 @@ impl PgStore {
         let rows: StoreResult<Vec<BookingRow>> = self
             .run(async {
                 let mut conn = self.conn().await?;
+                // Alone: the plain statement.
+                if let [one] = reads.as_slice() {
+                    return Ok(b::table
+                        .filter(b::tenant_id.eq(one.tenant))
+                        .filter(b::call_id.eq(&one.call))
+                        .order(b::seq)
+                        .select(BookingRow::as_select())
+                        .load(&mut conn)
+                        .await?);
+                }
+                // Each call's rows by the call index (the keys are few; a semi-join could read
+                // the whole table).
                 Ok(Fixed::new(
-                    "SELECT * FROM bookings \
-                     WHERE call_id IS NOT NULL \
-                       AND (tenant_id, call_id) IN (SELECT * FROM unnest(?, ?)) \
-                     ORDER BY seq",
+                    "SELECT b.* \
+                     FROM (SELECT DISTINCT * FROM unnest(?, ?)) AS k(tenant_id, call_id) \
+                     JOIN bookings b ON b.tenant_id = k.tenant_id AND b.call_id = k.call_id \
+                     ORDER BY b.seq",
                     [Bind::Uuids(&tenants), Bind::Texts(&calls)],
                 )
                 .load(&mut conn)

@@ -13,10 +13,12 @@ use booking_core::ports::{
 use booking_core::{CallId, TenantId};
 use diesel::QueryableByName;
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use jiff::Timestamp;
 use tokio::sync::oneshot;
 use uuid::Uuid;
+
+type Ts = chrono::DateTime<chrono::Utc>;
 
 use super::PgStore;
 use crate::convert::ts;
@@ -51,7 +53,7 @@ impl Key {
 /// A claim waiting for its batch: told whether its row was inserted.
 pub(super) struct Claim {
     key: Key,
-    at: chrono::DateTime<chrono::Utc>,
+    at: Ts,
     reply: oneshot::Sender<StoreResult<bool>>,
 }
 
@@ -59,7 +61,7 @@ pub(super) struct Claim {
 pub(super) struct Answer {
     key: Key,
     result: String,
-    at: chrono::DateTime<chrono::Utc>,
+    at: Ts,
     reply: oneshot::Sender<StoreResult<bool>>,
 }
 
@@ -89,6 +91,56 @@ impl<'a> KeyColumns<'a> {
     }
 }
 
+/// Inserts one claim's row; whether it was new.
+async fn insert_one(conn: &mut AsyncPgConnection, key: &Key, at: Ts) -> Result<bool, Fail> {
+    let inserted = Fixed::new(
+        concat!(
+            no_flush_wait!(),
+            " INSERT INTO tool_call_log (tenant_id, call_id, tool_call_id, tool, started_at) \
+             SELECT ?, ?, ?, ?, ? FROM no_flush_wait \
+             ON CONFLICT (tenant_id, call_id, tool_call_id, tool) DO NOTHING"
+        ),
+        [
+            Bind::Uuid(key.tenant_id),
+            Bind::Text(&key.call_id),
+            Bind::Text(&key.tool_call_id),
+            Bind::Text(&key.tool),
+            Bind::Timestamp(at),
+        ],
+    )
+    .execute(conn)
+    .await?;
+    Ok(inserted == 1)
+}
+
+/// Stores one answer in its row if the row has none yet; whether it did.
+async fn answer_one(
+    conn: &mut AsyncPgConnection,
+    key: &Key,
+    result: &str,
+    at: Ts,
+) -> Result<bool, Fail> {
+    let updated = Fixed::new(
+        concat!(
+            no_flush_wait!(),
+            " UPDATE tool_call_log SET result = ?, finished_at = ? FROM no_flush_wait \
+             WHERE tenant_id = ? AND call_id = ? AND tool_call_id = ? AND tool = ? \
+               AND result IS NULL"
+        ),
+        [
+            Bind::Text(result),
+            Bind::Timestamp(at),
+            Bind::Uuid(key.tenant_id),
+            Bind::Text(&key.call_id),
+            Bind::Text(&key.tool_call_id),
+            Bind::Text(&key.tool),
+        ],
+    )
+    .execute(conn)
+    .await?;
+    Ok(updated == 1)
+}
+
 impl PgStore {
     /// Inserts the claims' rows in one statement; each claim hears whether its row was new (of
     /// two claims of one key in a batch, the first).
@@ -98,6 +150,15 @@ impl PgStore {
         let inserted: StoreResult<Vec<Key>> = self
             .run(async {
                 let mut conn = self.conn().await?;
+                // Alone: the plain statement.
+                if let [one] = claims.as_slice() {
+                    let new = insert_one(&mut conn, &one.key, one.at).await?;
+                    return Ok(if new {
+                        vec![one.key.clone()]
+                    } else {
+                        Vec::new()
+                    });
+                }
                 Ok(Fixed::new(
                     concat!(
                         no_flush_wait!(),
@@ -154,6 +215,15 @@ impl PgStore {
         let updated: StoreResult<Vec<Key>> = self
             .run(async {
                 let mut conn = self.conn().await?;
+                // Alone: the plain statement.
+                if let [one] = answers.as_slice() {
+                    let took = answer_one(&mut conn, &one.key, &one.result, one.at).await?;
+                    return Ok(if took {
+                        vec![one.key.clone()]
+                    } else {
+                        Vec::new()
+                    });
+                }
                 Ok(Fixed::new(
                     concat!(
                         no_flush_wait!(),
@@ -207,17 +277,19 @@ impl PgStore {
     async fn claim_in_batch(&self, key: Key, now: Timestamp) -> StoreResult<bool> {
         let (reply, told) = oneshot::channel();
         let store = self.clone();
-        self.tool_claims().push(
-            Claim {
-                key,
-                at: ts(now),
-                reply,
-            },
-            move |claims| {
-                let store = store.clone();
-                async move { store.insert_claims(claims).await }
-            },
-        );
+        self.tool_claims()
+            .submit(
+                Claim {
+                    key,
+                    at: ts(now),
+                    reply,
+                },
+                move |claims| {
+                    let store = store.clone();
+                    async move { store.insert_claims(claims).await }
+                },
+            )
+            .await;
         told.await.unwrap_or_else(|_| Err(batch_lost()))
     }
 
@@ -225,18 +297,20 @@ impl PgStore {
     async fn answer_in_batch(&self, key: Key, result: &str, now: Timestamp) -> StoreResult<bool> {
         let (reply, told) = oneshot::channel();
         let store = self.clone();
-        self.tool_answers().push(
-            Answer {
-                key,
-                result: result.to_owned(),
-                at: ts(now),
-                reply,
-            },
-            move |answers| {
-                let store = store.clone();
-                async move { store.update_answers(answers).await }
-            },
-        );
+        self.tool_answers()
+            .submit(
+                Answer {
+                    key,
+                    result: result.to_owned(),
+                    at: ts(now),
+                    reply,
+                },
+                move |answers| {
+                    let store = store.clone();
+                    async move { store.update_answers(answers).await }
+                },
+            )
+            .await;
         told.await.unwrap_or_else(|_| Err(batch_lost()))
     }
 }
@@ -256,35 +330,16 @@ impl ToolCallLog for PgStore {
         let t = *tenant.as_uuid();
         let call = key.call.as_ref().map_or("", CallId::as_str);
         let (id, tool) = (key.id.as_str(), key.tool.as_str());
-        if self.claim_in_batch(Key::of(tenant, key), now).await? {
+        let claim = Key::of(tenant, key);
+        if self.claim_in_batch(claim.clone(), now).await? {
             return Ok(ToolCallClaim::New);
         }
         self.run(async {
             let mut conn = self.conn().await?;
             // A row abandoned between the insert and the read is free again: try once more.
             for attempt in 0..2 {
-                if attempt > 0 {
-                    let inserted = Fixed::new(
-                        concat!(
-                            no_flush_wait!(),
-                            " INSERT INTO tool_call_log \
-                               (tenant_id, call_id, tool_call_id, tool, started_at) \
-                             SELECT ?, ?, ?, ?, ? FROM no_flush_wait \
-                             ON CONFLICT (tenant_id, call_id, tool_call_id, tool) DO NOTHING"
-                        ),
-                        [
-                            Bind::Uuid(t),
-                            Bind::Text(call),
-                            Bind::Text(id),
-                            Bind::Text(tool),
-                            Bind::Timestamp(ts(now)),
-                        ],
-                    )
-                    .execute(&mut conn)
-                    .await?;
-                    if inserted == 1 {
-                        return Ok(ToolCallClaim::New);
-                    }
+                if attempt > 0 && insert_one(&mut conn, &claim, ts(now)).await? {
+                    return Ok(ToolCallClaim::New);
                 }
                 // A claim its request never finished nor abandoned (the process died) is
                 // taken over once it is old enough.
