@@ -307,6 +307,25 @@ impl Harness {
             .context("not a number")
     }
 
+    /// What the previous work left the database to do, done before the next measurement: the
+    /// texts already due sent (waits up to `wait` for the outbox to empty), then VACUUM
+    /// (ANALYZE) and a CHECKPOINT, as autovacuum and the checkpointer would have between busy
+    /// minutes. Returns the seconds it took.
+    pub async fn settle(&self, wait: Duration) -> anyhow::Result<f64> {
+        let started = Instant::now();
+        while started.elapsed() < wait
+            && self.sql_i64(
+                "SELECT count(*) FROM outbound_messages \
+                 WHERE status IN ('pending', 'sending', 'ambiguous') AND due_at <= now()",
+            )? > 0
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.sql("VACUUM (ANALYZE)")?;
+        self.sql("CHECKPOINT")?;
+        Ok(started.elapsed().as_secs_f64())
+    }
+
     /// One sign-in form's CSRF cookie and field (a double-submit pair: good at any instance).
     pub async fn login_form(&self) -> anyhow::Result<(String, String)> {
         let form = self.http.get(self.url("/app/login")).send().await?;

@@ -94,9 +94,9 @@ pub async fn growth(
         let started = Instant::now();
         grow(h, &template.id, have, size)?;
         let grow_s = started.elapsed().as_secs_f64();
-        let started = Instant::now();
-        settle(h)?;
-        let settle_s = started.elapsed().as_secs_f64();
+        // Vacuumed, analyzed and checkpointed, as autovacuum and the checkpointer would have
+        // over the months the growth stands for.
+        let settle_s = h.settle(std::time::Duration::ZERO).await?;
         have = size;
         eprintln!(
             "bench:   grown in {grow_s:.1} s, vacuumed and checkpointed in {settle_s:.1} s; \
@@ -215,13 +215,5 @@ fn grow(h: &Harness, template: &str, have: Size, want: Size) -> anyhow::Result<(
     // A region's database grows over months, with autovacuum and checkpoints keeping up; a
     // bulk load of a million rows leaves both to do at once, and the first calls after it
     // would measure that storm rather than the size. Settled first (timed apart).
-    Ok(())
-}
-
-/// Vacuums, analyzes and checkpoints what the growth wrote, as autovacuum and the checkpointer
-/// would have over the months it stands for.
-fn settle(h: &Harness) -> anyhow::Result<()> {
-    h.sql("VACUUM (ANALYZE)")?;
-    h.sql("CHECKPOINT")?;
     Ok(())
 }
