@@ -212,6 +212,15 @@ pub async fn synced_availability(
     stop.store(true, Ordering::Relaxed);
     editor.await?;
     let syncs_after = sync_counts(h).await?;
+    // Done with the calendars: unlinked (what the store's unlink deletes), so that the later
+    // scenarios do not carry this clinic's syncs against a stopped server and its conflict
+    // scans every ten seconds.
+    h.sql(&format!(
+        "DELETE FROM calendar_writes WHERE tenant_id = '{id}' \
+           AND written_version IS DISTINCT FROM version; \
+         DELETE FROM calendar_links WHERE tenant_id = '{id}'",
+        id = linked.id
+    ))?;
     drop(server);
 
     Ok(SyncedAvailabilityResult {
