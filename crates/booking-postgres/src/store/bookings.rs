@@ -127,8 +127,7 @@ async fn consume_code(
     .into())
 }
 
-/// The counts of the send limits, read in the caller's transaction: to `phone` and by the tenant
-/// since `since`, in `call` ever, and whether `call` already texted `phone`.
+/// The status a booking has at `now` (a held booking whose hold ran out is expired).
 pub(super) fn effective(row: &BookingRow, now: Timestamp) -> Result<BookingStatus, Fail> {
     let status = row.status()?;
     Ok(match (status, row.hold_expires_at) {

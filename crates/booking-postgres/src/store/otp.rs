@@ -23,6 +23,8 @@ use crate::schema::otp_challenges as ch;
 /// the counts a send is checked against cannot change until it is stored.
 const OTP_SEND_LOCK_CLASS: i32 = 0x6f74_705f;
 
+/// The counts of the send limits: to `phone` and by the tenant since `since`, in `call` ever,
+/// and whether `call` already texted `phone`.
 async fn send_counts_in(
     conn: &mut AsyncPgConnection,
     tenant: Uuid,
