@@ -79,19 +79,8 @@ impl OtpStore for MemoryStore {
         tenant: TenantId,
         booking: BookingId,
     ) -> StoreResult<Option<Challenge>> {
-        Ok(self
-            .lock()
-            .challenges
-            .iter()
-            .rev()
-            .filter(|c| {
-                c.tenant == tenant
-                    && c.booking == booking
-                    && c.consumed_at.is_none()
-                    && c.superseded_at.is_none()
-            })
-            .max_by_key(|c| c.created_at)
-            .cloned())
+        let s = self.lock();
+        Ok(live_code(&s.challenges, tenant, booking).map(|i| s.challenges[i].clone()))
     }
 
     async fn begin_check(
@@ -102,20 +91,10 @@ impl OtpStore for MemoryStore {
         max_checks: u32,
     ) -> StoreResult<CheckClaim> {
         let mut s = self.lock();
-        let Some(c) = s
-            .challenges
-            .iter_mut()
-            .rev()
-            .filter(|c| {
-                c.tenant == tenant
-                    && c.booking == booking
-                    && c.consumed_at.is_none()
-                    && c.superseded_at.is_none()
-            })
-            .max_by_key(|c| c.created_at)
-        else {
+        let Some(i) = live_code(&s.challenges, tenant, booking) else {
             return Ok(CheckClaim::Gone);
         };
+        let c = &mut s.challenges[i];
         if c.expires_at <= now {
             return Ok(CheckClaim::Expired);
         }
@@ -188,4 +167,21 @@ impl State {
         c.consumed_at = Some(now);
         Ok(())
     }
+}
+
+/// Where the booking's live code is: its newest challenge neither consumed nor superseded (of
+/// two made at the same time, the first stored, as PostgreSQL orders them).
+fn live_code(challenges: &[Challenge], tenant: TenantId, booking: BookingId) -> Option<usize> {
+    challenges
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, c)| {
+            c.tenant == tenant
+                && c.booking == booking
+                && c.consumed_at.is_none()
+                && c.superseded_at.is_none()
+        })
+        .max_by_key(|(_, c)| c.created_at)
+        .map(|(i, _)| i)
 }

@@ -162,17 +162,6 @@ impl OtpStore for PgStore {
                     }
                     // The booking's live codes superseded, this one stored and its text queued:
                     // one statement (the update does not see the row the insert makes).
-                    let [
-                        ids,
-                        kinds,
-                        keys,
-                        numbers,
-                        bodies,
-                        due,
-                        bookings,
-                        calls,
-                        created,
-                    ] = columns.binds();
                     let row: ChallengeRow = Fixed::new(
                         "WITH superseded AS ( \
                              UPDATE otp_challenges SET superseded_at = ? \
@@ -199,15 +188,10 @@ impl OtpStore for PgStore {
                             Bind::Uuid(t),
                             Bind::Uuid(bid),
                             Bind::Uuid(t),
-                            ids,
-                            kinds,
-                            keys,
-                            numbers,
-                            bodies,
-                            due,
-                            bookings,
-                            calls,
-                            created,
+                        ]
+                        .into_iter()
+                        .chain(columns.binds())
+                        .chain([
                             Bind::Uuid(t),
                             Bind::Uuid(*challenge.id.as_uuid()),
                             Bind::Uuid(bid),
@@ -216,7 +200,7 @@ impl OtpStore for PgStore {
                             Bind::Bytes(challenge.code_hash.0.as_slice()),
                             Bind::Timestamp(ts(challenge.created_at)),
                             Bind::Timestamp(ts(challenge.expires_at)),
-                        ],
+                        ]),
                     )
                     .get_result(conn)
                     .await?;

@@ -183,27 +183,7 @@ impl PgStore {
                 .await?)
             })
             .await;
-        match inserted {
-            Ok(rows) => {
-                let mut new: HashMap<Key, usize> = HashMap::new();
-                for k in rows {
-                    *new.entry(k).or_default() += 1;
-                }
-                for c in claims {
-                    let mine = new.get_mut(&c.key).is_some_and(|n| {
-                        let left = *n > 0;
-                        *n = n.saturating_sub(1);
-                        left
-                    });
-                    let _ = c.reply.send(Ok(mine));
-                }
-            }
-            Err(e) => {
-                for c in claims {
-                    let _ = c.reply.send(Err(e.clone()));
-                }
-            }
-        }
+        tell(claims.into_iter().map(|c| (c.key, c.reply)), inserted);
     }
 
     /// Stores the answers in one statement; each hears whether its row took it (a row answered
@@ -250,27 +230,7 @@ impl PgStore {
                 .await?)
             })
             .await;
-        match updated {
-            Ok(rows) => {
-                let mut took: HashMap<Key, usize> = HashMap::new();
-                for k in rows {
-                    *took.entry(k).or_default() += 1;
-                }
-                for a in answers {
-                    let mine = took.get_mut(&a.key).is_some_and(|n| {
-                        let left = *n > 0;
-                        *n = n.saturating_sub(1);
-                        left
-                    });
-                    let _ = a.reply.send(Ok(mine));
-                }
-            }
-            Err(e) => {
-                for a in answers {
-                    let _ = a.reply.send(Err(e.clone()));
-                }
-            }
-        }
+        tell(answers.into_iter().map(|a| (a.key, a.reply)), updated);
     }
 
     /// Queues a claim of `key` and waits for its batch: whether the row was inserted.
@@ -312,6 +272,35 @@ impl PgStore {
             )
             .await;
         told.await.unwrap_or_else(|_| Err(batch_lost()))
+    }
+}
+
+/// Tells each job whether the keys a batch's statement returned include its own (of two jobs
+/// of one key in a batch, the first), or the statement's error.
+fn tell(
+    jobs: impl IntoIterator<Item = (Key, oneshot::Sender<StoreResult<bool>>)>,
+    outcome: StoreResult<Vec<Key>>,
+) {
+    match outcome {
+        Ok(rows) => {
+            let mut left: HashMap<Key, usize> = HashMap::new();
+            for k in rows {
+                *left.entry(k).or_default() += 1;
+            }
+            for (key, reply) in jobs {
+                let mine = left.get_mut(&key).is_some_and(|n| {
+                    let some = *n > 0;
+                    *n = n.saturating_sub(1);
+                    some
+                });
+                let _ = reply.send(Ok(mine));
+            }
+        }
+        Err(e) => {
+            for (_, reply) in jobs {
+                let _ = reply.send(Err(e.clone()));
+            }
+        }
     }
 }
 
