@@ -193,9 +193,13 @@ impl PgStore {
                                 "no connection within {connect_timeout:?}"
                             ))
                         })??;
+                // No JIT: every statement of ours is short, and a plan whose estimate passes
+                // `jit_above_cost` (the outbox claim once many texts wait for tomorrow) was
+                // compiled on every run, 11 ms of CPU for a 0.6 ms query.
                 conn.batch_execute(&format!(
                     "SET statement_timeout = {statement_ms}; \
                      SET idle_in_transaction_session_timeout = {idle_ms}; \
+                     SET jit = off; \
                      SET TIME ZONE 'UTC'"
                 ))
                 .await
