@@ -101,7 +101,12 @@ impl<J: Send + 'static> Batches<J> {
             batches: self.clone(),
             done: false,
         };
-        tokio::spawn(async move {
+        // Outside a runtime (a caller's future dropped by a runtime already gone) there is no
+        // task to start: the worker's drop gives the place back and the queue to its writers.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
             while let Some(batch) = worker.next() {
                 run(batch).await;
             }
