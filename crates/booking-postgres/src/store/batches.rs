@@ -12,6 +12,9 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use booking_core::ports::{StoreError, StoreResult};
+use tokio::sync::oneshot;
+
 /// Batches run at once, each on its own pooled connection.
 const IN_FLIGHT: usize = 4;
 /// Writes in one statement at most.
@@ -43,11 +46,31 @@ impl<J: Send + 'static> Batches<J> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Runs the job `make` builds around its reply channel (see [`Self::submit`]) and waits
+    /// for what `run` tells it; a batch that ended without answering is `Unavailable`.
+    pub(super) async fn ask<T, F, Fut>(
+        self: &Arc<Self>,
+        make: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> J,
+        run: F,
+    ) -> StoreResult<T>
+    where
+        F: Fn(Vec<J>) -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        let (reply, told) = oneshot::channel();
+        self.submit(make(reply), run).await;
+        told.await.unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(
+                "the batch of this statement ended before it answered".into(),
+            ))
+        })
+    }
+
     /// Runs `job` with `run`: at once, alone, in the caller's own task while fewer than
     /// [`IN_FLIGHT`] statements of this kind run; otherwise queued, for a task that runs the
     /// queue in batches. `run` answers every job it is given. A caller that goes away while
     /// its job runs alone takes only its own job with it.
-    pub(super) async fn submit<F, Fut>(self: &Arc<Self>, job: J, run: F)
+    async fn submit<F, Fut>(self: &Arc<Self>, job: J, run: F)
     where
         F: Fn(Vec<J>) -> Fut + Clone + Send + 'static,
         Fut: Future<Output = ()> + Send,

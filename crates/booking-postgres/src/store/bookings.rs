@@ -626,11 +626,11 @@ impl BookingStore for PgStore {
     ) -> StoreResult<Vec<Booking>> {
         // Many reads at once (every caller racing for one slot reads its call's holds first)
         // share statements: see `batches`.
-        let (reply, told) = tokio::sync::oneshot::channel();
         let store = self.clone();
-        self.call_reads()
-            .submit(
-                CallRead {
+        let rows = self
+            .call_reads()
+            .ask(
+                |reply| CallRead {
                     tenant: *tenant.as_uuid(),
                     call: call.as_str().to_owned(),
                     reply,
@@ -640,12 +640,7 @@ impl BookingStore for PgStore {
                     async move { store.read_calls_bookings(reads).await }
                 },
             )
-            .await;
-        let rows = told.await.unwrap_or_else(|_| {
-            Err(StoreError::Unavailable(
-                "the batch of this read ended before it answered".into(),
-            ))
-        })?;
+            .await?;
         domain(rows)
     }
 

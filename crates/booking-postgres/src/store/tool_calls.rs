@@ -235,11 +235,10 @@ impl PgStore {
 
     /// Queues a claim of `key` and waits for its batch: whether the row was inserted.
     async fn claim_in_batch(&self, key: Key, now: Timestamp) -> StoreResult<bool> {
-        let (reply, told) = oneshot::channel();
         let store = self.clone();
         self.tool_claims()
-            .submit(
-                Claim {
+            .ask(
+                |reply| Claim {
                     key,
                     at: ts(now),
                     reply,
@@ -249,17 +248,15 @@ impl PgStore {
                     async move { store.insert_claims(claims).await }
                 },
             )
-            .await;
-        told.await.unwrap_or_else(|_| Err(batch_lost()))
+            .await
     }
 
     /// Queues an answer for `key` and waits for its batch: whether the unanswered row took it.
     async fn answer_in_batch(&self, key: Key, result: &str, now: Timestamp) -> StoreResult<bool> {
-        let (reply, told) = oneshot::channel();
         let store = self.clone();
         self.tool_answers()
-            .submit(
-                Answer {
+            .ask(
+                |reply| Answer {
                     key,
                     result: result.to_owned(),
                     at: ts(now),
@@ -270,8 +267,7 @@ impl PgStore {
                     async move { store.update_answers(answers).await }
                 },
             )
-            .await;
-        told.await.unwrap_or_else(|_| Err(batch_lost()))
+            .await
     }
 }
 
@@ -302,10 +298,6 @@ fn tell(
             }
         }
     }
-}
-
-fn batch_lost() -> StoreError {
-    StoreError::Unavailable("the batch of this write ended before it answered".into())
 }
 
 #[async_trait]
