@@ -53,6 +53,8 @@ options:
   --perf               record the api with `perf record -g` during each scenario
   --log-sql            log every statement Postgres runs (to derive the pgbench scripts)
   --explain            log the plans of statements slower than 2 ms (auto_explain)
+  --statements         report the statements that took the most time in each scenario
+                       (pg_stat_statements)
 
 The api gets the bench's own DB_POOL_SIZE and RUST_LOG, if set.";
 
@@ -67,6 +69,7 @@ struct Args {
     perf: bool,
     log_sql: bool,
     explain: bool,
+    statements: bool,
 }
 
 fn list<T: std::str::FromStr>(v: &str, what: &str) -> anyhow::Result<Vec<T>> {
@@ -92,6 +95,7 @@ fn parse_args() -> anyhow::Result<Args> {
         perf: false,
         log_sql: false,
         explain: false,
+        statements: false,
     };
     let mut think = None;
     while let Some(arg) = raw.next() {
@@ -114,6 +118,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--perf" => a.perf = true,
             "--log-sql" => a.log_sql = true,
             "--explain" => a.explain = true,
+            "--statements" => a.statements = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -182,6 +187,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         api_env,
         log_sql: args.log_sql,
         explain: args.explain,
+        statements: args.statements,
     };
     let started = Instant::now();
     let load_before = loadavg();
@@ -194,6 +200,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         h.api.log_path.display()
     );
     let mut results = serde_json::Map::new();
+    let mut statements = serde_json::Map::new();
     let mut outcome = Ok(());
     for s in &args.scenarios {
         // Each scenario on a settled database: not the backlog of texts, the dead rows and the
@@ -205,10 +212,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .perf
             .then(|| Perf::start(h.api.pid, &out_dir, s))
             .transpose()?;
+        h.statements_reset()?;
         let r = run_scenario(&h, &args, s, sms_rate).await;
         drop(perf);
         match r {
             Ok(v) => {
+                if args.statements {
+                    statements.insert(s.clone(), h.statements_top(15)?);
+                }
                 report::print_scenario(s, &v);
                 results.insert(s.clone(), v);
             }
@@ -247,6 +258,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "api_vmhwm_mb": api_vmhwm,
         "scenarios": Value::Object(results),
     });
+    if args.statements {
+        doc["statements"] = Value::Object(statements);
+    }
     let targets = report::targets(&doc);
     report::print_targets(&targets);
     doc["targets"] = json!(targets);

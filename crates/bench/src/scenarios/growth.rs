@@ -64,6 +64,8 @@ pub struct GrowthPoint {
     pub calls: CallsResult,
     pub availability: AvailabilityResult,
     pub database_mb: f64,
+    /// With `--statements`: the statements that took the most time over the paced calls.
+    pub statements: serde_json::Value,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -102,6 +104,7 @@ pub async fn growth(
             "bench:   grown in {grow_s:.1} s, vacuumed and checkpointed in {settle_s:.1} s; \
              {calls_n} paced calls and availability…"
         );
+        h.statements_reset()?;
         let (api_before, pg_before) = (cpu_seconds(h.api.pid), h.postgres_cpu_seconds());
         let calls = calls(
             h,
@@ -118,6 +121,7 @@ pub async fn growth(
         .await?;
         let api_cpu_s = cpu_seconds(h.api.pid) - api_before;
         let postgres_cpu_s = h.postgres_cpu_seconds() - pg_before;
+        let statements = h.statements_top(15)?;
         let per = |cpu: f64| {
             if cpu > 0.0 {
                 calls.tool_calls as f64 / cpu
@@ -143,6 +147,7 @@ pub async fn growth(
             calls,
             availability,
             database_mb: h.sql_i64("SELECT pg_database_size(current_database())")? as f64 / 1e6,
+            statements,
         });
     }
     Ok(GrowthResult { points })
