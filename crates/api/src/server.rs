@@ -16,7 +16,7 @@ use booking_core::outside_calendar::{
 };
 use booking_core::ports::{Clock, Random, SmsGateway, Store};
 use booking_core::service::{BookingService, ServiceConfig};
-use booking_postgres::{PgConfig, PgStore};
+use booking_postgres::{PgConfig, PgStore, PoolLayout};
 use booking_twilio::{TwilioClient, TwilioConfig};
 use tokio::sync::{Notify, watch};
 
@@ -96,8 +96,12 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
         .await
         .context("applying database migrations")?;
 
+    // As many HTTP workers as cores (actix's own default, made explicit so that the store's
+    // pools match them): each serves its requests' queries from a pool of its own.
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
     let mut pg = PgConfig::new(config.database_url.expose(), config.master_key.clone());
     pg.pool_size = config.db_pool_size;
+    pg.layout = PoolLayout::PerWorker { workers };
     pg.connect_timeout = config.db_connect_timeout;
     pg.statement_timeout = config.db_statement_timeout;
     pg.previous_keys = config.previous_master_keys.clone();
@@ -215,7 +219,7 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
         random,
         metrics: metrics.clone(),
         readiness: Arc::new(PgReadiness(pg.clone())),
-        ops: pg,
+        ops: pg.clone(),
         calendars: calendar_store.clone(),
         outside_calendar,
         feeds,
@@ -232,7 +236,16 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
     });
 
     let app_state = state.clone();
+    let warm = pg;
     let server = HttpServer::new(move || {
+        // Called on each worker's thread as it starts: its pool opened before its first call.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let pg = warm.clone();
+            tokio::spawn(async move {
+                let open = pg.warm_up().await;
+                tracing::debug!(connections = open, "worker's database pool opened");
+            });
+        }
         App::new()
             .app_data(app_state.clone())
             .app_data(
@@ -244,6 +257,7 @@ pub async fn start_on(config: Config, listener: std::net::TcpListener) -> anyhow
             .wrap(actix_web::middleware::from_fn(crate::http::request_log))
             .configure(crate::http::routes)
     })
+    .workers(workers)
     .shutdown_timeout(15)
     .listen(listener)
     .context("listening")?;

@@ -23,4 +23,4 @@ pub use crypto::{KeyError, MasterKey, RotationReport, rotate_key};
 pub use migrate::{
     MIGRATIONS, MigrationError, migration_versions, run_migrations, run_migrations_blocking,
 };
-pub use store::{KeyMismatch, NotReady, PgConfig, PgStore};
+pub use store::{KeyMismatch, NotReady, PgConfig, PgStore, PoolLayout};

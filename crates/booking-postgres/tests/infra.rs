@@ -10,7 +10,7 @@ use booking_core::TenantId;
 use booking_core::ports::{BookingStore, StoreError, TenantStore};
 use booking_postgres::testing::TestDb;
 use booking_postgres::{
-    MasterKey, NotReady, PgConfig, PgStore, migration_versions, run_migrations,
+    MasterKey, NotReady, PgConfig, PgStore, PoolLayout, migration_versions, run_migrations,
 };
 use common::*;
 
@@ -263,4 +263,64 @@ fn migrations_on_disk() -> usize {
         .unwrap()
         .filter(|e| e.as_ref().unwrap().path().is_dir())
         .count()
+}
+
+/// A store laid out per worker: each single-threaded runtime opens and uses a pool of its own
+/// (its share of the connections), the rest share the remainder; none grows past its share
+/// however many of its tasks ask at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_worker_runtime_uses_a_pool_of_its_own_within_its_share() {
+    let db = TestDb::new().await;
+    let t = tenant(&db.store(), "Pool Dental").await;
+    let mut config = db.config();
+    config.pool_size = 8;
+    config.layout = PoolLayout::PerWorker { workers: 2 };
+    let store = PgStore::new(config).unwrap();
+
+    // The shared pool: a quarter of the eight.
+    assert_eq!(store.warm_up().await, 2);
+    assert_eq!(store.pool_status(), (2, 2));
+
+    let worker = |store: PgStore, tenant: TenantId| {
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let opened = store.warm_up().await;
+                // Twenty reads at once on this worker: they queue for its three connections.
+                let reads = (0..20).map(|_| store.list_bookings(tenant, span(0, 60)));
+                for r in futures_util::future::join_all(reads).await {
+                    r.expect("each read is served");
+                }
+                opened
+            })
+        })
+    };
+    let first = worker(store.clone(), t.id).join().unwrap();
+    assert_eq!(first, 3, "a worker opens its own share: (8 - 2) / 2");
+    assert_eq!(
+        store.pool_status().0,
+        5,
+        "the shared two and the worker's three"
+    );
+    let second = worker(store.clone(), t.id).join().unwrap();
+    assert_eq!(second, 3);
+    assert_eq!(store.pool_status().0, 8, "never more than the eight in all");
+
+    // Shared, as before: one pool of the whole size wherever it is asked from.
+    let mut config = db.config();
+    config.pool_size = 4;
+    let shared = PgStore::new(config).unwrap();
+    let opened = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(shared.warm_up())
+    })
+    .join()
+    .unwrap();
+    assert_eq!(opened, 4);
 }

@@ -36,6 +36,7 @@ mod ops;
 mod otp;
 mod outbox;
 mod patient_links;
+mod pools;
 mod reports;
 mod rows;
 mod sms_routes;
@@ -46,6 +47,7 @@ mod tool_calls;
 mod waitlist;
 
 pub use keys::KeyMismatch;
+pub use pools::PoolLayout;
 
 use std::fmt;
 use std::future::Future;
@@ -53,12 +55,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use booking_core::ports::{StoreError, StoreResult};
-use diesel::ConnectionError;
-use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{
-    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
-};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::pooled_connection::deadpool::Object;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::crypto::{Keyring, MasterKey};
 use crate::error::{Fail, unavailable};
@@ -70,6 +68,8 @@ pub struct PgConfig {
     pub url: String,
     /// Most connections open at once.
     pub pool_size: usize,
+    /// Which tasks share which of them.
+    pub layout: PoolLayout,
     /// How long to wait to open a connection, and for a free one when all are busy.
     pub connect_timeout: Duration,
     /// Server-side limit for one statement (`statement_timeout`); lock waits count.
@@ -86,6 +86,7 @@ impl PgConfig {
         Self {
             url: url.into(),
             pool_size: 16,
+            layout: PoolLayout::Shared,
             connect_timeout: Duration::from_secs(3),
             statement_timeout: Duration::from_secs(5),
             master_key,
@@ -99,6 +100,7 @@ impl fmt::Debug for PgConfig {
         f.debug_struct("PgConfig")
             .field("url", &redact_url(&self.url))
             .field("pool_size", &self.pool_size)
+            .field("layout", &self.layout)
             .field("connect_timeout", &self.connect_timeout)
             .field("statement_timeout", &self.statement_timeout)
             .field("master_key", &self.master_key)
@@ -137,7 +139,7 @@ pub struct PgStore {
 }
 
 struct Inner {
-    pool: Pool<AsyncPgConnection>,
+    pools: pools::Pools,
     keys: Keyring,
     connect_timeout: Duration,
     statement_timeout: Duration,
@@ -173,50 +175,19 @@ impl PgStore {
             ));
         }
         let connect_timeout = config.connect_timeout;
-        let statement_ms = config.statement_timeout.as_millis().max(1);
-        // A transaction left open by a client that went away must not hold its locks for long.
-        let idle_ms = (statement_ms * 4).max(10_000);
-        let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
-        // No `SELECT 1` before every checkout (a round trip each, and a tool call checks out
-        // several): a connection the server closed (a restart, an idle timeout) is dropped at
-        // checkout anyway, since its client sees the socket close; one that fails mid-query is
-        // marked broken by that error and never handed out again.
-        manager_config.recycling_method = RecyclingMethod::Fast;
-        manager_config.custom_setup = Box::new(move |url| {
-            let url = url.to_owned();
-            Box::pin(async move {
-                let mut conn =
-                    tokio::time::timeout(connect_timeout, AsyncPgConnection::establish(&url))
-                        .await
-                        .map_err(|_| {
-                            ConnectionError::BadConnection(format!(
-                                "no connection within {connect_timeout:?}"
-                            ))
-                        })??;
-                // No JIT: every statement of ours is short, and a plan whose estimate passes
-                // `jit_above_cost` (the outbox claim once many texts wait for tomorrow) was
-                // compiled on every run, 11 ms of CPU for a 0.6 ms query.
-                conn.batch_execute(&format!(
-                    "SET statement_timeout = {statement_ms}; \
-                     SET idle_in_transaction_session_timeout = {idle_ms}; \
-                     SET jit = off; \
-                     SET TIME ZONE 'UTC'"
-                ))
-                .await
-                .map_err(ConnectionError::CouldntSetupConfiguration)?;
-                Ok(conn)
-            })
-        });
-        let manager = AsyncDieselConnectionManager::new_with_config(config.url, manager_config);
-        let pool = Pool::builder(manager)
-            .max_size(config.pool_size)
-            .build()
-            .map_err(|e| {
-                StoreError::Internal(format!("could not build the connection pool: {e}"))
-            })?;
+        let pools = pools::Pools::new(
+            pools::ConnectionSetup {
+                url: config.url,
+                connect_timeout,
+                statement_timeout: config.statement_timeout,
+            },
+            config.pool_size,
+            config.layout,
+        )
+        .map_err(StoreError::Internal)?;
         Ok(Self {
             inner: Arc::new(Inner {
-                pool,
+                pools,
                 keys: Keyring {
                     current: config.master_key,
                     previous: config.previous_keys,
@@ -285,30 +256,25 @@ impl PgStore {
     /// start does not wait for connections to be set up (a backend started and configured for
     /// each, several milliseconds apiece). Returns how many are open; one that cannot be opened
     /// is simply left for later.
+    /// The pool is the one of the task asking (see [`PoolLayout`]): the HTTP server's workers
+    /// each warm their own.
     pub async fn warm_up(&self) -> usize {
-        let max = self.inner.pool.status().max_size;
-        let opened = futures_util::future::join_all((0..max).map(|_| self.inner.pool.get())).await;
+        let pool = self.inner.pools.here();
+        let max = pool.status().max_size;
+        let opened = futures_util::future::join_all((0..max).map(|_| pool.get())).await;
         opened.into_iter().filter(Result::is_ok).count()
     }
 
-    /// Connections open, and how many of them are idle.
+    /// Connections open, and how many of them are idle, over every pool.
     pub fn pool_status(&self) -> (usize, usize) {
-        let s = self.inner.pool.status();
-        (s.size, s.available)
+        self.inner.pools.status()
     }
 
     /// A pooled connection, waiting at most the connect timeout.
     async fn conn(&self) -> Result<Object<AsyncPgConnection>, StoreError> {
-        match tokio::time::timeout(self.inner.connect_timeout, self.inner.pool.get()).await {
-            Err(_) => Err(unavailable(format!(
-                "no database connection within {:?}",
-                self.inner.connect_timeout
-            ))),
-            Ok(Err(e)) => Err(unavailable(format!(
-                "could not connect to the database: {e}"
-            ))),
-            Ok(Ok(conn)) => Ok(conn),
-        }
+        pools::checkout(&self.inner.pools.here(), self.inner.connect_timeout)
+            .await
+            .map_err(unavailable)
     }
 
     /// Runs one unit of work with an overall deadline, so that a database that stops answering
