@@ -329,10 +329,12 @@ async fn worker_loop(
                 tracing::warn!(error = %e, "expiring holds failed");
             }
         }
+        // After a claim that took everything due, the next one waits to be woken: a text
+        // queued meanwhile has left its wake-up behind, so nothing waits for the poll.
         let idle = match dispatcher.step().await {
             Ok(report) => {
                 record_dispatch(&state.metrics, &report);
-                report.is_idle()
+                report.drained()
             }
             Err(e) => {
                 tracing::warn!(error = %e, "outbox step failed");

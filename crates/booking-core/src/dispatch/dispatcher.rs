@@ -81,6 +81,7 @@ impl Dispatcher {
             .map_err(ServiceError::from)?;
         let mut report = DispatchReport {
             claimed: claims.len() as u32,
+            full_batch: claims.len() as u32 >= self.config.batch,
             ..DispatchReport::default()
         };
         let accounts = self.accounts_of(&claims).await;

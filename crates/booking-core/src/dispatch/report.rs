@@ -6,6 +6,8 @@ use serde::Serialize;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct DispatchReport {
     pub claimed: u32,
+    /// The claim took as many as a step may: more may be due already.
+    pub full_batch: bool,
     /// Accepted by the gateway on a send.
     pub sent: u32,
     /// Found at the gateway by reconciliation: adopted, not resent.
@@ -26,9 +28,15 @@ pub struct DispatchReport {
 }
 
 impl DispatchReport {
-    /// Nothing was due: the loop may sleep.
+    /// Nothing was due.
     pub fn is_idle(&self) -> bool {
         self.claimed == 0
+    }
+
+    /// The claim took everything that was due when it ran: the loop may sleep until something
+    /// is queued (or comes due) rather than claim again at once to find nothing.
+    pub fn drained(&self) -> bool {
+        !self.full_batch
     }
 }
 

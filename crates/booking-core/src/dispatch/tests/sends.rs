@@ -265,3 +265,34 @@ fn backoff_doubles_with_jitter_up_to_the_cap() {
     assert!(seen_below_full, "no jitter");
     assert!(d.backoff(40) <= cfg.backoff_cap);
 }
+
+#[tokio::test]
+async fn a_step_says_whether_it_left_due_messages_behind() {
+    let h = harness().await;
+    for _ in 0..3 {
+        h.queue(MessageKind::Confirmation, &random_phone()).await;
+    }
+    let mut gw = MockSmsGateway::new();
+    let mut n = 0;
+    gw.expect_send().times(3).returning(move |_, _| {
+        n += 1;
+        accepted(&format!("SM{n:04}"))
+    });
+    let d = h.dispatcher(
+        gw,
+        DispatchConfig {
+            batch: 2,
+            ..config()
+        },
+    );
+    let first = d.step().await.unwrap();
+    assert_eq!(first.claimed, 2, "{first:?}");
+    assert!(!first.drained(), "a full batch may have left some behind");
+    let second = d.step().await.unwrap();
+    assert_eq!(second.claimed, 1, "{second:?}");
+    assert!(
+        second.drained(),
+        "fewer than a batch: everything due was taken"
+    );
+    assert!(d.step().await.unwrap().is_idle());
+}
