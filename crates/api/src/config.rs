@@ -140,7 +140,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "OTP_KEY",
         "optional: key for OTP hashes; default derived from MASTER_KEY",
     ),
-    ("DB_POOL_SIZE", "default 16"),
+    (
+        "DB_POOL_SIZE",
+        "default 32: connections in all; a quarter for the background work, the rest shared out between the HTTP workers (one per core)",
+    ),
     ("DB_CONNECT_TIMEOUT_MS", "default 3000"),
     ("DB_STATEMENT_TIMEOUT_MS", "default 5000"),
     ("LOG_FORMAT", "text (default) or json"),
@@ -351,7 +354,7 @@ impl Config {
         let db_pool_size = number(
             &get("DB_POOL_SIZE"),
             "DB_POOL_SIZE",
-            16,
+            32,
             1,
             1000,
             &mut problems,
