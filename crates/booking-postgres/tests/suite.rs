@@ -41,6 +41,7 @@ suite!(
     dedupe_per_tenant,
     claim_lease_and_stale_token,
     claim_skips_future_and_paused,
+    claim_takes_one_instant_in_queue_order,
     concurrent_claims_disjoint,
     delivery_outcomes,
     release_claims_gives_back,

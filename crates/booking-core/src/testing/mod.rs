@@ -464,6 +464,7 @@ where
     dedupe_per_tenant(&make().await).await;
     claim_lease_and_stale_token(&make().await).await;
     claim_skips_future_and_paused(&make().await).await;
+    claim_takes_one_instant_in_queue_order(&make().await).await;
     concurrent_claims_disjoint(&make().await).await;
     delivery_outcomes(&make().await).await;
     release_claims_gives_back(&make().await).await;

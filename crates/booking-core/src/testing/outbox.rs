@@ -209,6 +209,39 @@ pub async fn claim_lease_and_stale_token<S: Store + ?Sized>(store: &S) {
     );
 }
 
+/// Texts due at the same instant (a use-case queues its texts in one transaction) are claimed
+/// in the order they were queued, a few at a time as a small limit makes it: the worker sends
+/// one recipient's texts in claim order.
+pub async fn claim_takes_one_instant_in_queue_order<S: Store + ?Sized>(store: &S) {
+    let t = create_tenant(store, "Order Clinic").await;
+    let now = base_time();
+    let to = random_phone();
+    let queued: Vec<NewMessage> = (0..7)
+        .map(|_| {
+            message(
+                t.id,
+                MessageKind::Test,
+                DedupeKey::test(message_id()),
+                &to,
+                now,
+            )
+        })
+        .collect();
+    store.enqueue(&queued).await.expect("enqueue");
+    let lease = now + SignedDuration::from_secs(60);
+    let mut claimed = Vec::new();
+    for _ in 0..4 {
+        let batch = store.claim_due(now, 2, lease, "w").await.expect("claim");
+        claimed.extend(batch.into_iter().map(|c| c.message.id));
+    }
+    let expected: Vec<MessageId> = queued.iter().map(|m| m.id).collect();
+    check!(
+        "claim_takes_one_instant_in_queue_order",
+        claimed == expected,
+        "claimed {claimed:?}, queued {expected:?}"
+    );
+}
+
 pub async fn claim_skips_future_and_paused<S: Store + ?Sized>(store: &S) {
     let t = create_tenant(store, "Due Clinic").await;
     let paused = create_tenant(store, "Paused Clinic").await;
