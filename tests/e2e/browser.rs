@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use booking_e2e::{Clinic, OWNER_PASSWORD, TestApp, book};
+use booking_e2e::{Clinic, OWNER_PASSWORD, TestApp, book, zone_where_it_is_midday};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
@@ -335,6 +335,8 @@ async fn providers_in_settings_and_the_day_view_on_a_phone() {
     let app = TestApp::spawn().await;
     let clinic = app
         .create_clinic_with("Smile Dental", 23, |body| {
+            // The first free slot, booked below, is on today's page.
+            body["timezone"] = json!(zone_where_it_is_midday());
             body["providers"] = json!([
                 {"name": "Dr. Lee"},
                 {"name": "Hygienist Maria", "services": ["Checkup"]},

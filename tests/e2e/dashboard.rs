@@ -2,7 +2,9 @@
 //! cookies and headers, CSRF and Origin refusals, another clinic's rows answering 404, and the
 //! buttons that text callers.
 
-use booking_e2e::{OWNER_PASSWORD, TestApp, book, csrf_in, no_redirects, set_cookies};
+use booking_e2e::{
+    OWNER_PASSWORD, TestApp, book, csrf_in, no_redirects, set_cookies, zone_where_it_is_midday,
+};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1355,6 +1357,8 @@ async fn the_owner_sees_providers_and_moves_an_appointment_to_another_one_once()
     let app = TestApp::spawn().await;
     let clinic = app
         .create_clinic_with("Smile Dental", 33, |body| {
+            // The first free slot, booked below, is on today's page.
+            body["timezone"] = json!(zone_where_it_is_midday());
             body["providers"] = json!([
                 {"name": "Dr. Lee"},
                 {"name": "Hygienist Maria", "services": ["Checkup"]},

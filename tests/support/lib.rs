@@ -14,6 +14,7 @@ use fake_twilio::{FakeTwilio, SentMessage};
 use serde_json::{Value, json};
 pub use test_support::{
     ADMIN_TOKEN, Api, CallCtx, Clinic, VAPI_SECRET, code_in, fixture, result_of,
+    zone_where_it_is_midday,
 };
 
 /// The api started in this process over a database of its own, with a fake Twilio. It derefs to

@@ -121,6 +121,18 @@ pub fn clinic_body(c: &ClinicNumbers<'_>) -> Value {
     })
 }
 
+/// A fixed-offset zone in which it is about noon now (`Etc/GMT-5` is five hours ahead of
+/// UTC): for a test that books the first free slot and expects it on today's page, which in
+/// the clinics' own zone is tomorrow's for the last half hour of each day.
+pub fn zone_where_it_is_midday() -> String {
+    let utc_hour = jiff::Timestamp::now().as_second().rem_euclid(86_400) / 3_600;
+    match 12 - utc_hour {
+        0 => "Etc/GMT".to_owned(),
+        ahead if ahead > 0 => format!("Etc/GMT-{ahead}"),
+        behind => format!("Etc/GMT+{}", -behind),
+    }
+}
+
 /// A running api, over HTTP.
 #[derive(Clone)]
 pub struct Api {
