@@ -172,6 +172,7 @@ fn build(setup: &ConnectionSetup, size: usize) -> Result<Pool<AsyncPgConnection>
     let manager = AsyncDieselConnectionManager::new_with_config(url, manager_config);
     Pool::builder(manager)
         .max_size(size)
+        .queue_mode(deadpool::managed::QueueMode::Lifo)
         .build()
         .map_err(|e| format!("could not build the connection pool: {e}"))
 }
