@@ -13,6 +13,7 @@ mod charts;
 mod harness;
 mod report;
 mod scenarios;
+mod statements;
 mod stats;
 
 use std::path::PathBuf;
