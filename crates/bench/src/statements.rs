@@ -23,7 +23,7 @@ impl Harness {
             "SELECT calls, round(total_exec_time::numeric, 1), round(mean_exec_time::numeric, 3), \
                round(max_exec_time::numeric, 2), shared_blks_hit + shared_blks_read, \
                round(total_plan_time::numeric, 1), left(regexp_replace(query, '\\s+', ' ', 'g'), 160) \
-             FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid \
+             FROM pg_stat_statements s \
              WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
                AND query NOT LIKE '%pg_stat_statements%' AND query NOT LIKE 'VACUUM%' \
                AND query NOT LIKE 'CHECKPOINT%' AND query NOT LIKE '%growth_new%' \

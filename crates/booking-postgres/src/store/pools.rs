@@ -29,7 +29,8 @@ pub enum PoolLayout {
     /// `workers` single-threaded runtimes serve requests (the HTTP server's workers): each gets
     /// a pool of its own, of an equal share of three quarters of the connections. Tasks on a
     /// multi-threaded runtime (the background work: the outbox, the calendars) share the other
-    /// quarter.
+    /// quarter. Every single-threaded runtime that asks gets a share, so `workers` must count
+    /// all of them for the total to hold.
     PerWorker { workers: usize },
 }
 
