@@ -259,14 +259,15 @@ pub fn print_scenario(name: &str, v: &Value) {
             for p in v["points"].as_array().into_iter().flatten() {
                 println!(
                     "  {:>8} {:>9} {:>9} {:>7.0}  {:>10.2} / {:>9.2}  {:>9.2}  {:>8}  {:>14.0}  {:>14.0}",
-                    p["size"]["clinics"],
-                    p["bookings_in_db"],
-                    p["texts_in_db"],
+                    // A JSON value ignores width and alignment: its text does not.
+                    p["size"]["clinics"].to_string(),
+                    p["bookings_in_db"].to_string(),
+                    p["texts_in_db"].to_string(),
                     f(&p["database_mb"]),
                     f(&p["calls"]["all_tools"]["p50_ms"]),
                     f(&p["calls"]["all_tools"]["p99_ms"]),
                     f(&p["availability"]["latency"]["p99_ms"]),
-                    p["calls"]["errors"],
+                    p["calls"]["errors"].to_string(),
                     f(&p["tool_calls_per_api_cpu_s"]),
                     f(&p["tool_calls_per_postgres_cpu_s"]),
                 );
@@ -516,6 +517,36 @@ pub fn targets(doc: &Value) -> Vec<Target> {
         "checks",
         |v| v == 5.0,
     ));
+    // Growth: the targets hold at the largest size measured.
+    let largest = s["growth"]["points"]
+        .as_array()
+        .and_then(|points| points.last());
+    let clinics = largest
+        .map(|p| p["size"]["clinics"].to_string())
+        .unwrap_or_default();
+    out.push(target(
+        format!("growth: tool-call p99 < 10 ms ({clinics} clinics)"),
+        largest.map(|p| f(&p["calls"]["all_tools"]["p99_ms"])),
+        "ms",
+        |v| v < 10.0,
+    ));
+    out.push(target(
+        format!("growth: availability p99 < 5 ms ({clinics} clinics)"),
+        largest.map(|p| f(&p["availability"]["latency"]["p99_ms"])),
+        "ms",
+        |v| v < 5.0,
+    ));
+    out.push(target(
+        "growth: 0 errors (every size)",
+        s["growth"]["points"].as_array().map(|points| {
+            points
+                .iter()
+                .map(|p| f(&p["calls"]["errors"]) + f(&p["availability"]["errors"]))
+                .sum()
+        }),
+        "errors",
+        |v| v == 0.0,
+    ));
     out.push(target(
         "api RSS < 100 MB under load (VmHWM over the run)",
         doc["api_vmhwm_mb"].as_f64(),
@@ -535,5 +566,48 @@ pub fn print_targets(targets: &[Target]) {
             None => "-",
         };
         println!("  {:<64} {:>22}  {verdict}", t.target, t.measured);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::targets;
+
+    fn point(clinics: u64, p99: f64, errors: u64) -> serde_json::Value {
+        json!({
+            "size": {"clinics": clinics},
+            "calls": {"all_tools": {"p99_ms": p99}, "errors": errors},
+            "availability": {"latency": {"p99_ms": 3.0}, "errors": 0},
+        })
+    }
+
+    fn verdict(doc: &serde_json::Value, starts: &str) -> (String, Option<bool>) {
+        let t = targets(doc)
+            .into_iter()
+            .find(|t| t.target.starts_with(starts))
+            .expect(starts);
+        (t.target, t.met)
+    }
+
+    #[test]
+    fn growth_is_judged_at_its_largest_size_and_its_errors_at_every_size() {
+        let doc = json!({"scenarios": {"growth": {"points": [
+            point(100, 14.0, 1),
+            point(10000, 9.0, 0),
+        ]}}});
+        let (name, met) = verdict(&doc, "growth: tool-call p99");
+        assert!(name.contains("10000 clinics"), "{name}");
+        assert_eq!(met, Some(true));
+        assert_eq!(verdict(&doc, "growth: availability").1, Some(true));
+        assert_eq!(verdict(&doc, "growth: 0 errors").1, Some(false));
+
+        let slow = json!({"scenarios": {"growth": {"points": [point(10000, 11.0, 0)]}}});
+        assert_eq!(verdict(&slow, "growth: tool-call p99").1, Some(false));
+        assert_eq!(verdict(&slow, "growth: 0 errors").1, Some(true));
+
+        let none = json!({"scenarios": {}});
+        assert_eq!(verdict(&none, "growth: tool-call p99").1, None);
     }
 }
