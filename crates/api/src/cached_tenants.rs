@@ -22,7 +22,8 @@ use booking_core::ids::{
     AssistantId, BookingId, CalendarId, CallId, ChallengeId, MessageId, VoiceLineId,
 };
 use booking_core::otp::{
-    Challenge, ChangeProof, CheckClaim, NewChallenge, OtpPolicy, RateWindow, SendCounts, SendLimit,
+    Challenge, ChangeProof, CheckClaim, NewChallenge, OtpPolicy, RateWindow, SendCounts,
+    SendRefused,
 };
 use booking_core::outbox::{
     ClaimedMessage, DedupeKey, DeliveryUpdate, MessageStatus, NewMessage, OutboundMessage,
@@ -323,7 +324,7 @@ impl OtpStore for CachedTenants {
         challenge: &NewChallenge,
         message: &NewMessage,
         policy: &OtpPolicy,
-    ) -> StoreResult<Result<Challenge, SendLimit>> {
+    ) -> StoreResult<Result<Challenge, SendRefused>> {
         self.inner
             .create_challenge(challenge, message, policy)
             .await

@@ -202,12 +202,49 @@ pub enum SendLimit {
     PerTenantRepeat,
 }
 
+/// What a store reads in a code send's turn (under the tenant's send lock, in the transaction
+/// that stores the code), for [`OtpPolicy::decide_send`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendTurn {
+    /// Counted over the per-number window.
+    pub number_counts: SendCounts,
+    /// Counted over the per-tenant window.
+    pub tenant_counts: SendCounts,
+    /// The call already texted this number a code, or it is the booking's own number.
+    pub number_known_in_call: bool,
+    /// The number replied STOP to the clinic (and has not replied START since).
+    pub opted_out: bool,
+}
+
+/// Why a store stored no code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendRefused {
+    /// The number opted out of the clinic's texts.
+    OptedOut,
+    Limited(SendLimit),
+}
+
 impl OtpPolicy {
+    /// Whether the code may be stored and texted, on what the store read in the send's turn: never
+    /// to a number that opted out, then within the send limits ([`OtpPolicy::check_send`]).
+    pub fn decide_send(&self, turn: &SendTurn) -> Result<(), SendRefused> {
+        if turn.opted_out {
+            return Err(SendRefused::OptedOut);
+        }
+        self.check_send(
+            &turn.number_counts,
+            &turn.tenant_counts,
+            turn.number_known_in_call,
+        )
+        .map_err(SendRefused::Limited)
+    }
+
     /// Whether one more code may be sent. `number_counts` are counted over the per-number window,
     /// `tenant_counts` over the per-tenant window (the same value when the windows are equal);
     /// `number_known_in_call` says whether this number already received a code during the call
-    /// (a resend to it does not add a distinct number). The store calls this under a lock with
-    /// counts it read in the same transaction, so that the limits hold whatever runs at once.
+    /// (a resend to it does not add a distinct number). The store asks it (through
+    /// [`OtpPolicy::decide_send`]) under a lock with counts it read in the same transaction, so that
+    /// the limits hold whatever runs at once.
     pub fn check_send(
         &self,
         number_counts: &SendCounts,
@@ -516,5 +553,40 @@ mod tests {
             ..ok
         };
         assert_eq!(p.check_send(&ok, &calm_repeat, false), Ok(()));
+    }
+
+    #[test]
+    fn a_number_that_opted_out_gets_no_code_whatever_the_counts() {
+        let p = OtpPolicy::default();
+        let quiet = SendTurn {
+            number_counts: SendCounts::default(),
+            tenant_counts: SendCounts::default(),
+            number_known_in_call: true,
+            opted_out: false,
+        };
+        assert_eq!(p.decide_send(&quiet), Ok(()));
+        let stopped = SendTurn {
+            opted_out: true,
+            ..quiet.clone()
+        };
+        assert_eq!(p.decide_send(&stopped), Err(SendRefused::OptedOut));
+        // Over a limit as well: the opt-out is what the caller is told.
+        let over = SendCounts {
+            to_number: 5,
+            ..SendCounts::default()
+        };
+        let both = SendTurn {
+            number_counts: over,
+            ..stopped
+        };
+        assert_eq!(p.decide_send(&both), Err(SendRefused::OptedOut));
+        let limited = SendTurn {
+            opted_out: false,
+            ..both
+        };
+        assert_eq!(
+            p.decide_send(&limited),
+            Err(SendRefused::Limited(SendLimit::PerNumber))
+        );
     }
 }

@@ -28,7 +28,8 @@ use crate::ids::{
     AssistantId, BookingId, CallId, ChallengeId, MessageId, TenantId, ToolCallId, VoiceLineId,
 };
 use crate::otp::{
-    Challenge, ChangeProof, CheckClaim, NewChallenge, OtpPolicy, RateWindow, SendCounts, SendLimit,
+    Challenge, ChangeProof, CheckClaim, NewChallenge, OtpPolicy, RateWindow, SendCounts,
+    SendRefused,
 };
 use crate::outbox::{
     ClaimedMessage, DedupeKey, DeliveryUpdate, MessageStatus, NewMessage, OutboundMessage,
@@ -258,18 +259,19 @@ pub trait BookingStore: Send + Sync {
 
 #[async_trait]
 pub trait OtpStore: Send + Sync {
-    /// In one unit of work, serialised with every other code of the tenant: counts the codes
-    /// already sent (to the number and by the tenant over `policy`'s windows, in the challenge's
-    /// call ever), asks [`OtpPolicy::check_send`] (the number counts as known in the call when the
-    /// call already texted it a code or it is the booking's own number), and only then
-    /// supersedes the booking's unconsumed challenges, inserts this one and queues its text.
-    /// A limit reached is `Ok(Err(limit))` and changes nothing.
+    /// In one unit of work, serialised with every other code of the tenant: reads whether the
+    /// number opted out of the tenant's texts and counts the codes already sent (to the number
+    /// and by the tenant over `policy`'s windows, in the challenge's call ever), asks
+    /// [`OtpPolicy::decide_send`] (the number counts as known in the call when the call already
+    /// texted it a code or it is the booking's own number), and only then supersedes the
+    /// booking's unconsumed challenges, inserts this one and queues its text. A refusal is
+    /// `Ok(Err(why))` and changes nothing.
     async fn create_challenge(
         &self,
         challenge: &NewChallenge,
         message: &NewMessage,
         policy: &OtpPolicy,
-    ) -> StoreResult<Result<Challenge, SendLimit>>;
+    ) -> StoreResult<Result<Challenge, SendRefused>>;
     /// The newest challenge of a booking that is neither consumed nor superseded.
     async fn active_challenge(
         &self,

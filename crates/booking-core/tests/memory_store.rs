@@ -40,6 +40,7 @@ checks!(
     challenges_supersede,
     failed_checks_count,
     concurrent_sends_respect_limits,
+    opted_out_numbers_get_no_code,
     codes_prove_changes_once,
     send_counts_windows,
     dedupe_per_tenant,

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use crate::ids::{BookingId, CallId, TenantId};
 use crate::memory::{MemoryStore, State};
 use crate::otp::{
-    Challenge, ChangeProof, CheckClaim, NewChallenge, OtpPolicy, SendCounts, SendLimit,
+    Challenge, ChangeProof, CheckClaim, NewChallenge, OtpPolicy, SendCounts, SendRefused, SendTurn,
 };
 use crate::outbox::NewMessage;
 use crate::phone::PhoneNumber;
@@ -21,7 +21,7 @@ impl OtpStore for MemoryStore {
         challenge: &NewChallenge,
         message: &NewMessage,
         policy: &OtpPolicy,
-    ) -> StoreResult<Result<Challenge, SendLimit>> {
+    ) -> StoreResult<Result<Challenge, SendRefused>> {
         let mut s = self.lock();
         s.check_messages(challenge.tenant, std::slice::from_ref(message))?;
         let Some(bi) = s.booking_index(challenge.tenant, challenge.booking) else {
@@ -44,8 +44,17 @@ impl OtpStore for MemoryStore {
                     c.tenant == tenant && c.call_id.as_ref() == Some(call) && &c.phone == to
                 })
             });
-        if let Err(limit) = policy.check_send(&number_counts, &tenant_counts, known) {
-            return Ok(Err(limit));
+        let turn = SendTurn {
+            number_counts,
+            tenant_counts,
+            number_known_in_call: known,
+            opted_out: s
+                .contacts
+                .get(&(tenant, to.clone()))
+                .is_some_and(|c| c.opted_out),
+        };
+        if let Err(why) = policy.decide_send(&turn) {
+            return Ok(Err(why));
         }
         for c in &mut s.challenges {
             if c.tenant == challenge.tenant

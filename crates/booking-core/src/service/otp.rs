@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use crate::booking::{Booking, BookingStatus};
 use crate::ids::{BookingId, CallId, ChallengeId, TenantId};
 use crate::messages;
-use crate::otp::{Challenge, CheckClaim, NewChallenge, OtpAttempt, SendLimit};
+use crate::otp::{Challenge, CheckClaim, NewChallenge, OtpAttempt, SendLimit, SendRefused};
 use crate::outbox::{DedupeKey, MessageKind};
 use crate::phone::PhoneNumber;
 use crate::ports::StoreError;
@@ -137,8 +137,8 @@ impl BookingService {
     }
 
     /// Texts a new code for `booking` to `to`: the clinic must be able to text, the number must
-    /// not have opted out and must be in a country the clinic allows, and the send limits must
-    /// allow it (the store decides them, under a lock, with the code's own insert).
+    /// be in a country the clinic allows, must not have opted out, and the send limits must
+    /// allow it (the last two the store decides, under a lock, with the code's own insert).
     pub(super) async fn text_code(
         &self,
         tenant: &Tenant,
@@ -155,9 +155,6 @@ impl BookingService {
         if !cfg.allows_code_to(to) {
             let countries = cfg.code_countries().iter().map(|c| c.to_string()).collect();
             return refused(NotTexted::CountryNotAllowed { countries });
-        }
-        if self.store.is_opted_out(tenant.id, to).await? {
-            return refused(NotTexted::OptedOut);
         }
         let policy = &self.config.otp;
         let code = policy.generate_code(self.random.as_ref());
@@ -189,7 +186,10 @@ impl BookingService {
             .store
             .create_challenge(&challenge, &text, policy)
             .await?
-            .map_err(CodeNotSent::Limited))
+            .map_err(|why| match why {
+                SendRefused::OptedOut => CodeNotSent::NotTexted(NotTexted::OptedOut),
+                SendRefused::Limited(limit) => CodeNotSent::Limited(limit),
+            }))
     }
 
     /// Checks a code read back for the live code of `booking`. The check is counted by the store

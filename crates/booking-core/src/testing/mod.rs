@@ -459,6 +459,7 @@ where
     challenges_supersede(&make().await).await;
     failed_checks_count(&make().await).await;
     concurrent_sends_respect_limits(&make().await).await;
+    opted_out_numbers_get_no_code(&make().await).await;
     codes_prove_changes_once(&make().await).await;
     send_counts_windows(&make().await).await;
     dedupe_per_tenant(&make().await).await;

@@ -5,10 +5,12 @@ use jiff::SignedDuration;
 
 use crate::booking::BookingStatus;
 use crate::ids::MessageSid;
-use crate::otp::{Challenge, ChangeProof, CheckClaim, OtpPolicy, RateWindow, SendLimit};
+use crate::otp::{
+    Challenge, ChangeProof, CheckClaim, OtpPolicy, RateWindow, SendLimit, SendRefused,
+};
 use crate::outbox::{DedupeKey, DeliveryUpdate, MessageKind, MessageStatus};
 use crate::phone::PhoneNumber;
-use crate::ports::{Store, StoreError, StoreResult};
+use crate::ports::{Store, StoreError, StoreResult, Texting};
 use crate::testing::{
     appointment, base_time, booking_id, booking_texts, challenge, confirmed, count_key,
     create_tenant, futures_join_all, hold, join2, message, message_id, random_call_id,
@@ -154,13 +156,98 @@ pub async fn failed_checks_count<S: Store + ?Sized>(store: &S) {
     check!(NAME, used == CheckClaim::Gone, "a consumed code: {used:?}");
 }
 
+/// A number that replied STOP gets no code from that clinic: the store reads the opt-out in the
+/// send's turn, stores nothing and queues nothing. Another clinic's opt-out does not count, nor
+/// does the booking's own number when the code goes to another, and START lifts it.
+pub async fn opted_out_numbers_get_no_code<S: Store + ?Sized>(store: &S) {
+    const NAME: &str = "opted_out_numbers_get_no_code";
+    let now = base_time();
+    let policy = OtpPolicy::default();
+    let (a, b) = (
+        create_tenant(store, "Stopped Clinic").await,
+        create_tenant(store, "Other Clinic").await,
+    );
+    let (stopped, other) = (random_phone(), random_phone());
+    store
+        .set_texting(a.id, &stopped, Texting::OptedOut, now)
+        .await
+        .expect("STOP");
+    let held = async |t: &crate::tenant::Tenant, phone: &PhoneNumber, minute: i64| {
+        store
+            .insert_hold(
+                &hold(t, span(minute, 30), phone, None, now),
+                now,
+                CallHolds::Keep,
+            )
+            .await
+            .expect("hold")
+    };
+
+    let h = held(&a, &stopped, 0).await;
+    let (c, m) = challenge(a.id, h.id, &stopped, None, now);
+    let r = store.create_challenge(&c, &m, &policy).await;
+    check!(
+        NAME,
+        r == Ok(Err(SendRefused::OptedOut)),
+        "a code to a number that opted out: {r:?}"
+    );
+    let active = store.active_challenge(a.id, h.id).await.expect("active");
+    check!(
+        NAME,
+        active.is_none(),
+        "a refused code was stored: {active:?}"
+    );
+    check!(
+        NAME,
+        count_key(store, a.id, &DedupeKey::otp(c.id)).await == 0,
+        "a refused code's text was queued"
+    );
+
+    // The code goes to another number: that number decides.
+    let (c, m) = challenge(a.id, h.id, &other, None, now);
+    let r = store.create_challenge(&c, &m, &policy).await;
+    check!(
+        NAME,
+        matches!(r, Ok(Ok(_))),
+        "a code to a number that did not opt out: {r:?}"
+    );
+    // And the other way round: a booking for another number, the code to the stopped one.
+    let h2 = held(&a, &other, 60).await;
+    let (c, m) = challenge(a.id, h2.id, &stopped, None, now);
+    let r = store.create_challenge(&c, &m, &policy).await;
+    check!(
+        NAME,
+        r == Ok(Err(SendRefused::OptedOut)),
+        "a code to a stopped number for another's booking: {r:?}"
+    );
+
+    // Clinic B was never told STOP by that number.
+    let hb = held(&b, &stopped, 0).await;
+    let (c, m) = challenge(b.id, hb.id, &stopped, None, now);
+    let r = store.create_challenge(&c, &m, &policy).await;
+    check!(
+        NAME,
+        matches!(r, Ok(Ok(_))),
+        "another clinic's opt-out refused a code: {r:?}"
+    );
+
+    // START: codes again.
+    store
+        .set_texting(a.id, &stopped, Texting::OptedIn, now)
+        .await
+        .expect("START");
+    let (c, m) = challenge(a.id, h.id, &stopped, None, now);
+    let r = store.create_challenge(&c, &m, &policy).await;
+    check!(NAME, matches!(r, Ok(Ok(_))), "a code after START: {r:?}");
+}
+
 /// Twenty sends at once never get past a send limit: the store counts and inserts under one
 /// lock (a read of the counts followed by a separate insert let 9 of 12 through).
 pub async fn concurrent_sends_respect_limits<S: Store + ?Sized>(store: &S) {
     const NAME: &str = "concurrent_sends_respect_limits";
     let now = base_time();
     let policy = OtpPolicy::default();
-    let sent = |got: &[StoreResult<Result<Challenge, SendLimit>>]| {
+    let sent = |got: &[StoreResult<Result<Challenge, SendRefused>>]| {
         got.iter().filter(|r| matches!(r, Ok(Ok(_)))).count()
     };
 
@@ -188,7 +275,7 @@ pub async fn concurrent_sends_respect_limits<S: Store + ?Sized>(store: &S) {
     .await;
     let per_number = got
         .iter()
-        .filter(|r| matches!(r, Ok(Err(SendLimit::PerNumber))))
+        .filter(|r| matches!(r, Ok(Err(SendRefused::Limited(SendLimit::PerNumber)))))
         .count();
     check!(
         NAME,
@@ -317,7 +404,9 @@ pub async fn concurrent_sends_respect_limits<S: Store + ?Sized>(store: &S) {
         sent(&got_repeats) == 0
             && got_repeats.iter().all(|r| matches!(
                 r,
-                Ok(Err(SendLimit::PerTenantRepeat | SendLimit::PerTenant))
+                Ok(Err(SendRefused::Limited(
+                    SendLimit::PerTenantRepeat | SendLimit::PerTenant
+                )))
             )),
         "numbers that had a code got more under pressure: {got_repeats:?}"
     );

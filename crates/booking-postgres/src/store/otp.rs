@@ -2,7 +2,9 @@
 //! each check counted before the code is compared.
 
 use async_trait::async_trait;
-use booking_core::otp::{Challenge, CheckClaim, NewChallenge, OtpPolicy, SendCounts, SendLimit};
+use booking_core::otp::{
+    Challenge, CheckClaim, NewChallenge, OtpPolicy, SendCounts, SendRefused, SendTurn,
+};
 use booking_core::outbox::NewMessage;
 use booking_core::ports::{OtpStore, StoreError, StoreResult};
 use booking_core::{BookingId, CallId, PhoneNumber, TenantId};
@@ -77,10 +79,10 @@ async fn send_counts_in(
     ))
 }
 
-/// What `otp_send_turn` returns: the booking's caller number and the counts of the send limits
-/// over the per-number and the per-tenant windows.
+/// What `otp_send_turn_and_opt_out` returns: the booking's caller number, the counts of the send
+/// limits over the per-number and the per-tenant windows, and whether the number opted out.
 #[derive(QueryableByName)]
-struct SendTurn {
+struct TurnRow {
     #[diesel(sql_type = diesel::sql_types::Text)]
     caller_phone: String,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -97,9 +99,22 @@ struct SendTurn {
     distinct_in_call: i64,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     to_number_in_call: i64,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    opted_out: bool,
 }
 
-impl SendTurn {
+impl TurnRow {
+    /// What the send is decided on, for a code to `to`.
+    fn turn(&self, to: &PhoneNumber) -> SendTurn {
+        let (number_counts, tenant_counts) = self.counts();
+        SendTurn {
+            number_counts,
+            tenant_counts,
+            number_known_in_call: self.to_number_in_call > 0 || self.caller_phone == to.as_str(),
+            opted_out: self.opted_out,
+        }
+    }
+
     /// The counts over the per-number window and over the per-tenant window.
     fn counts(&self) -> (SendCounts, SendCounts) {
         let n = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
@@ -123,7 +138,7 @@ impl OtpStore for PgStore {
         challenge: &NewChallenge,
         message: &NewMessage,
         policy: &OtpPolicy,
-    ) -> StoreResult<Result<Challenge, SendLimit>> {
+    ) -> StoreResult<Result<Challenge, SendRefused>> {
         check_messages(challenge.tenant, std::slice::from_ref(message))?;
         let (t, bid) = (*challenge.tenant.as_uuid(), *challenge.booking.as_uuid());
         let columns = MessageColumns::of(std::slice::from_ref(message));
@@ -138,9 +153,9 @@ impl OtpStore for PgStore {
                 conn.transaction::<_, Fail, _>(async |conn| {
                     // The tenant's sends take turns from here to the commit, and the booking is
                     // locked: the counts cannot change before this code is stored (or refused).
-                    // See the migration `otp_send_turn`.
-                    let turn: Option<SendTurn> = Fixed::new(
-                        "SELECT * FROM otp_send_turn(?, ?, ?, ?, ?, ?, ?)",
+                    // See the migrations `otp_send_turn` and `otp_send_turn_opt_out`.
+                    let turn: Option<TurnRow> = Fixed::new(
+                        "SELECT * FROM otp_send_turn_and_opt_out(?, ?, ?, ?, ?, ?, ?)",
                         [
                             Bind::Int(OTP_SEND_LOCK_CLASS),
                             Bind::Uuid(t),
@@ -155,10 +170,8 @@ impl OtpStore for PgStore {
                     .await
                     .optional()?;
                     let turn = turn.ok_or(Fail::Store(StoreError::NotFound))?;
-                    let (number_counts, tenant_counts) = turn.counts();
-                    let known = turn.to_number_in_call > 0 || turn.caller_phone == to.as_str();
-                    if let Err(limit) = policy.check_send(&number_counts, &tenant_counts, known) {
-                        return Ok(Err(limit));
+                    if let Err(why) = policy.decide_send(&turn.turn(to)) {
+                        return Ok(Err(why));
                     }
                     // The booking's live codes superseded, this one stored and its text queued:
                     // one statement (the update does not see the row the insert makes).
