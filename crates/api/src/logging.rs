@@ -72,7 +72,9 @@ pub fn init(format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(MaskingStderr)
-        .with_target(false);
+        .with_target(false)
+        // Colours for a terminal only: a file or a log collector gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let result = if format == LogFormat::Json {
         builder
             .json()

@@ -75,6 +75,10 @@ async fn a_server_whose_key_cannot_open_the_credentials_refuses_to_start_naming_
         "the key the rows need is named: {log}"
     );
     assert!(log.contains(b.id()), "the key it has is named: {log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "a log written to a file has no terminal colours: {log}"
+    );
 
     // A key with A's id but other bytes: told apart too.
     let impostor = MasterKey::from_bytes(a.id(), [9; 32]).expect("key");
