@@ -150,18 +150,6 @@ pub(super) async fn withdraw_in(
     Ok(())
 }
 
-/// A candidate text's clinic may send: its SMS is not stopped for attention, and its
-/// credentials (if any) are under a key this server holds (the one bind: the held key ids,
-/// comma-separated).
-macro_rules! claimable {
-    () => {
-        "(SELECT t.sms_health FROM tenants t WHERE t.id = msg.tenant_id) <> 'needs_attention'
-         AND COALESCE((SELECT c.key_id = ANY (string_to_array(?, ','))
-                       FROM tenant_sms_credentials c
-                       WHERE c.tenant_id = msg.tenant_id), true)"
-    };
-}
-
 #[async_trait]
 impl OutboxStore for PgStore {
     async fn enqueue(&self, messages: &[NewMessage]) -> StoreResult<u32> {
@@ -233,70 +221,20 @@ impl OutboxStore for PgStore {
         let mut rows: Vec<MessageRow> = self
             .run(async {
                 let mut conn = self.conn().await?;
-                // A row another worker holds is skipped, not waited for; a row another worker
-                // claimed and committed meanwhile fails the re-check of the WHERE clause on
-                // its new version, so it is skipped as well. The clinic's state is read per
-                // candidate row by primary key (subqueries the planner keeps as such): the due
-                // rows are few and the clinics many, and a join read all of them each claim
-                // (2.5 ms of 3 at ten thousand clinics). The due and the lapsed are looked for
-                // apart, each down its own index in order and no further than the limit: one
-                // search for both read every entry either index had, the entries of texts
-                // already sent included until a vacuum (160 pages a claim after 600 texts),
-                // where an ordered index scan marks those entries dead as it passes them.
+                // The due and the lapsed, each down its own index in order and no further than
+                // the limit; a row another worker holds is skipped, not waited for, and one
+                // claimed and committed meanwhile fails the re-check of the WHERE clause on its
+                // new version. A clinic's state is read per candidate row by primary key. See
+                // the migrations `outbox_due_order` and `claim_due_messages` (planned once per
+                // connection).
                 Ok(Fixed::new(
-                    concat!(
-                        "WITH pending AS (
-                             SELECT msg.tenant_id, msg.id, msg.due_at, msg.seq
-                             FROM outbound_messages msg
-                             WHERE msg.status IN ('pending', 'ambiguous') AND msg.due_at <= ?
-                               AND ",
-                        claimable!(),
-                        "
-                             ORDER BY msg.due_at, msg.seq
-                             LIMIT ?
-                             FOR UPDATE OF msg SKIP LOCKED
-                         ),
-                         lapsed AS (
-                             SELECT msg.tenant_id, msg.id, msg.due_at, msg.seq
-                             FROM outbound_messages msg
-                             WHERE msg.status = 'sending' AND msg.lease_until <= ?
-                               AND ",
-                        claimable!(),
-                        "
-                             ORDER BY msg.lease_until
-                             LIMIT ?
-                             FOR UPDATE OF msg SKIP LOCKED
-                         ),
-                         due AS (
-                             SELECT tenant_id, id
-                             FROM (SELECT * FROM pending UNION ALL SELECT * FROM lapsed) AS c
-                             ORDER BY due_at, seq
-                             LIMIT ?
-                         )
-                         UPDATE outbound_messages msg
-                         SET needs_reconcile = msg.status IN ('ambiguous', 'sending'),
-                             status = 'sending',
-                             claim_token = gen_random_uuid(),
-                             claimed_by = ?,
-                             lease_until = ?,
-                             first_attempt_at = COALESCE(msg.first_attempt_at, ?),
-                             updated_at = ?
-                         FROM due
-                         WHERE msg.tenant_id = due.tenant_id AND msg.id = due.id
-                         RETURNING msg.*"
-                    ),
+                    "SELECT * FROM claim_due_messages(?, ?, ?, ?, ?)",
                     [
                         Bind::Timestamp(ts(now)),
                         Bind::Text(&held_keys),
                         Bind::Int(limit),
-                        Bind::Timestamp(ts(now)),
-                        Bind::Text(&held_keys),
-                        Bind::Int(limit),
-                        Bind::Int(limit),
                         Bind::Text(worker),
                         Bind::Timestamp(ts(lease_until)),
-                        Bind::Timestamp(ts(now)),
-                        Bind::Timestamp(ts(now)),
                     ],
                 )
                 .load(&mut conn)
