@@ -4,7 +4,7 @@ use crate::booking::CallHolds;
 use jiff::SignedDuration;
 
 use crate::booking::BookingStatus;
-use crate::ids::MessageSid;
+use crate::ids::{BookingId, MessageSid, TenantId};
 use crate::otp::{
     Challenge, ChangeProof, CheckClaim, OtpPolicy, RateWindow, SendLimit, SendRefused,
 };
@@ -182,10 +182,13 @@ pub async fn opted_out_numbers_get_no_code<S: Store + ?Sized>(store: &S) {
             .await
             .expect("hold")
     };
+    let send = async |t: TenantId, booking: BookingId, to: &PhoneNumber| {
+        let (c, m) = challenge(t, booking, to, None, now);
+        (store.create_challenge(&c, &m, &policy).await, c.id)
+    };
 
     let h = held(&a, &stopped, 0).await;
-    let (c, m) = challenge(a.id, h.id, &stopped, None, now);
-    let r = store.create_challenge(&c, &m, &policy).await;
+    let (r, refused) = send(a.id, h.id, &stopped).await;
     check!(
         NAME,
         r == Ok(Err(SendRefused::OptedOut)),
@@ -199,13 +202,12 @@ pub async fn opted_out_numbers_get_no_code<S: Store + ?Sized>(store: &S) {
     );
     check!(
         NAME,
-        count_key(store, a.id, &DedupeKey::otp(c.id)).await == 0,
+        count_key(store, a.id, &DedupeKey::otp(refused)).await == 0,
         "a refused code's text was queued"
     );
 
     // The code goes to another number: that number decides.
-    let (c, m) = challenge(a.id, h.id, &other, None, now);
-    let r = store.create_challenge(&c, &m, &policy).await;
+    let (r, _) = send(a.id, h.id, &other).await;
     check!(
         NAME,
         matches!(r, Ok(Ok(_))),
@@ -213,8 +215,7 @@ pub async fn opted_out_numbers_get_no_code<S: Store + ?Sized>(store: &S) {
     );
     // And the other way round: a booking for another number, the code to the stopped one.
     let h2 = held(&a, &other, 60).await;
-    let (c, m) = challenge(a.id, h2.id, &stopped, None, now);
-    let r = store.create_challenge(&c, &m, &policy).await;
+    let (r, _) = send(a.id, h2.id, &stopped).await;
     check!(
         NAME,
         r == Ok(Err(SendRefused::OptedOut)),
@@ -223,8 +224,7 @@ pub async fn opted_out_numbers_get_no_code<S: Store + ?Sized>(store: &S) {
 
     // Clinic B was never told STOP by that number.
     let hb = held(&b, &stopped, 0).await;
-    let (c, m) = challenge(b.id, hb.id, &stopped, None, now);
-    let r = store.create_challenge(&c, &m, &policy).await;
+    let (r, _) = send(b.id, hb.id, &stopped).await;
     check!(
         NAME,
         matches!(r, Ok(Ok(_))),
@@ -236,8 +236,7 @@ pub async fn opted_out_numbers_get_no_code<S: Store + ?Sized>(store: &S) {
         .set_texting(a.id, &stopped, Texting::OptedIn, now)
         .await
         .expect("START");
-    let (c, m) = challenge(a.id, h.id, &stopped, None, now);
-    let r = store.create_challenge(&c, &m, &policy).await;
+    let (r, _) = send(a.id, h.id, &stopped).await;
     check!(NAME, matches!(r, Ok(Ok(_))), "a code after START: {r:?}");
 }
 
