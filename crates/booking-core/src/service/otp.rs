@@ -138,7 +138,8 @@ impl BookingService {
 
     /// Texts a new code for `booking` to `to`: the clinic must be able to text, the number must
     /// be in a country the clinic allows, must not have opted out, and the send limits must
-    /// allow it (the last two the store decides, under a lock, with the code's own insert).
+    /// allow it (the last two are decided in the store's turn, under its lock, with the code's own
+    /// insert: [`crate::otp::OtpPolicy::decide_send`]).
     pub(super) async fn text_code(
         &self,
         tenant: &Tenant,
