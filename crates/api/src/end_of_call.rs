@@ -1,6 +1,6 @@
 //! End-of-call reports: each is recorded (the call, its score, the owner's alerts when it is a
 //! hot lead); one that arrives while the database is away is held (see [`crate::held_reports`])
-//! and tried again by [`record_held_reports`] until the database takes it.
+//! and tried again by `record_held_reports` until the database takes it.
 
 use std::time::Instant;
 

@@ -726,7 +726,7 @@ impl RssSampler {
     }
 }
 
-/// A `kB` field of /proc/<pid>/status, in bytes (a plain count for fields without a unit,
+/// A `kB` field of `/proc/<pid>/status`, in bytes (a plain count for fields without a unit,
 /// multiplied by 1024 all the same: callers divide it back).
 fn read_status(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -747,7 +747,7 @@ pub fn mb(bytes: u64) -> f64 {
 /// Clock ticks per second of /proc's CPU times (USER_HZ: 100 on Linux).
 const TICKS_PER_S: f64 = 100.0;
 
-/// Fields of /proc/<pid>/stat after the command (which is in parentheses), from field 3 on.
+/// Fields of `/proc/<pid>/stat` after the command (which is in parentheses), from field 3 on.
 fn stat_fields(pid: u32) -> Option<Vec<String>> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = stat.get(stat.rfind(')')? + 2..)?;

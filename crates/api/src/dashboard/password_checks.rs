@@ -13,7 +13,7 @@
 //! fast the checks run: a flood from one address reaches its limit (429) even when the checks
 //! are slow.
 //!
-//! The checker threads run below the default CPU priority (nice [`NICE`], those threads only).
+//! The checker threads run below the default CPU priority (nice `NICE`, those threads only).
 //! A check is tens of milliseconds of a core; at the default priority a flood of them takes a
 //! core's share from the request threads and PostgreSQL, and the tool calls of the calls in
 //! progress wait behind them. At nice 5 a thread gets about a third of a default thread's share

@@ -1,8 +1,8 @@
 //! The operator API's JSON for a tenant (DESIGN.md §9), and its translation to the domain's
 //! `TenantConfig`. Secrets come in; they never go out.
 //!
-//! - [`providers`]: the provider list, as sent and as shown;
-//! - [`calendar`]: a provider's own calendar (CalDAV link), as sent and as shown.
+//! - `providers`: the provider list, as sent and as shown;
+//! - `calendar`: a provider's own calendar (CalDAV link), as sent and as shown.
 
 mod calendar;
 mod fields;

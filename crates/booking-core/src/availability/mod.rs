@@ -2,9 +2,9 @@
 //!
 //! # The rules
 //!
-//! - **Hours.** A date's opening ranges are [`TenantConfig::hours_on`] (a date override if there
-//!   is one, else the week's hours), read as wall-clock times in the clinic's zone. An end of
-//!   `24:00` ([`Time::MAX`]) is the first instant of the next day.
+//! - **Hours.** A date's opening ranges are [`crate::tenant::TenantConfig::hours_on`] (a date
+//!   override if there is one, else the week's hours), read as wall-clock times in the clinic's
+//!   zone. An end of `24:00` ([`jiff::civil::Time::MAX`]) is the first instant of the next day.
 //! - **Grid.** Starts fall at each range's start plus whole multiples of the slot interval, counted
 //!   on the wall clock (09:00, 09:30, 10:00, ...), and the whole service (not its buffers) must end
 //!   by the range's end.

@@ -4,7 +4,7 @@
 //!
 //! A message is never sent twice on purpose: a claim that ended without a recorded outcome (the
 //! worker died mid-send, or the gateway's answer was ambiguous) is reconciled with
-//! [`SmsGateway::find_sent`] before any new send.
+//! [`crate::ports::SmsGateway::find_sent`] before any new send.
 //!
 //! What happens to each claimed message, in order:
 //! 1. an OTP text older than [`DispatchConfig::otp_stale_after`] is failed (the code is dead);

@@ -52,7 +52,7 @@ impl From<SystemPrompt> for String {
 }
 
 /// Everything an owner configures about their clinic, except the SMS credentials (see
-/// [`SmsAccount`]), which are kept apart so that they never travel with the rest.
+/// [`crate::tenant::SmsAccount`]), which are kept apart so that they never travel with the rest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantConfig {
     pub name: ClinicName,
