@@ -3,7 +3,7 @@
 -- Sent as a statement of its own, the claim was planned afresh each time once the table had
 -- history: with its parameters unknown the planner takes a third of the rows to be due, so the
 -- plan it would keep looked dearer than one made for the values of the moment, and it made one
--- every claim (0.4 ms of planning for 0.2 ms of work, after the texts of a busy hour). The plan
+-- every claim (0.4 ms of planning for 0.2 ms of work, measured after the bench's floor). The plan
 -- does not depend on the values: the due and the lapsed are each read down their own partial
 -- index, in order, no further than the limit. `plan_cache_mode` is set for the function's
 -- statements alone.
